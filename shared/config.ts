@@ -1,0 +1,127 @@
+// Configuration: every environment variable read once here, validated with zod, frozen.
+// No other module reads process.env.
+import { z } from 'zod';
+
+const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const envSchema = z.object({
+  PORT: intFrom(8080, 0, 65_535),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: z.string().default(''),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]*$/, 'letters, digits, : _ - only').default('mg:'),
+  DATABASE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/test'),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a plain lower-case SQL identifier').default('public'),
+  JWT_SECRET: z.string().default(''),
+  JWT_JWKS_URL: z.string().default(''),
+  JWT_ISSUER: z.string().default(''),
+  JWT_AUDIENCE: z.string().default(''),
+  JWT_CLOCK_SKEW_SECONDS: intFrom(5, 0, 300),
+  HEARTBEAT_INTERVAL_MS: intFrom(5000, 100, 600_000),
+  DISCONNECT_GRACE_MS: intFrom(60_000, 500, 86_400_000),
+  PLATFORM_FEE_BPS: intFrom(0, 0, 10_000),
+  ALLOWED_ORIGINS: z.string().default(''),
+  MAX_PAYLOAD_BYTES: intFrom(16_384, 256, 16_777_216),
+  MAX_SOCKETS_PER_IP: intFrom(0, 0, 1_000_000),
+  SWEEP_INTERVAL_MS: intFrom(500, 50, 60_000),
+  SETTLE_CLAIM_IDLE_MS: intFrom(30_000, 1_000, 3_600_000),
+  WORKER_CONSUMER_NAME: z.string().default(''),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
+});
+
+export type Env = Record<string, string | undefined>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly redisUrl: string;
+  /** host:port pairs; when non-empty the Redis Cluster client is used and redisUrl is ignored. */
+  readonly redisClusterNodes: readonly { host: string; port: number }[];
+  readonly redisKeyPrefix: string;
+  readonly databaseUrl: string;
+  readonly databaseSchema: string;
+  readonly jwtSecret: string;
+  readonly jwtJwksUrl: string;
+  readonly jwtIssuer: string;
+  readonly jwtAudience: string;
+  readonly jwtClockSkewSeconds: number;
+  readonly heartbeatIntervalMs: number;
+  /** Longest credit one update can earn: 2 heartbeat intervals (DESIGN §3). */
+  readonly creditMsMax: number;
+  /** A socket silent this long is closed by uWS (and the session pauses). */
+  readonly socketIdleMs: number;
+  readonly disconnectGraceMs: number;
+  readonly platformFeeBps: number;
+  readonly allowedOrigins: readonly string[];
+  readonly payloadBytesMax: number;
+  readonly socketsPerIpMax: number;
+  readonly sweepIntervalMs: number;
+  readonly settleClaimIdleMs: number;
+  readonly workerConsumerName: string;
+  readonly logLevel: string;
+  readonly logPretty: boolean;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function parseClusterNodes(raw: string): { host: string; port: number }[] {
+  if (raw.trim() === '') return [];
+  return raw.split(',').map((part) => {
+    const m = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(part);
+    if (!m) throw new ConfigError(`REDIS_CLUSTER_NODES: '${part}' is not host:port`);
+    return { host: m[1]!, port: Number(m[2]) };
+  });
+}
+
+/** Parses the environment once; lists every bad variable in one error. */
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (e.JWT_SECRET === '' && e.JWT_JWKS_URL === '') {
+    throw new ConfigError('invalid configuration:\n  JWT_SECRET: set JWT_SECRET (HS256) or JWT_JWKS_URL (asymmetric keys)');
+  }
+  if (e.JWT_SECRET !== '' && e.JWT_SECRET.length < 16) {
+    throw new ConfigError('invalid configuration:\n  JWT_SECRET: must be at least 16 characters');
+  }
+  // uWS rounds idle timeouts to 4 s; three missed heartbeats close a silent socket.
+  const socketIdleMs = Math.max(8_000, Math.ceil((3 * e.HEARTBEAT_INTERVAL_MS) / 4_000) * 4_000);
+  const config: Config = {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    redisClusterNodes: parseClusterNodes(e.REDIS_CLUSTER_NODES),
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    databaseUrl: e.DATABASE_URL,
+    databaseSchema: e.DATABASE_SCHEMA,
+    jwtSecret: e.JWT_SECRET,
+    jwtJwksUrl: e.JWT_JWKS_URL,
+    jwtIssuer: e.JWT_ISSUER,
+    jwtAudience: e.JWT_AUDIENCE,
+    jwtClockSkewSeconds: e.JWT_CLOCK_SKEW_SECONDS,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+    creditMsMax: 2 * e.HEARTBEAT_INTERVAL_MS,
+    socketIdleMs,
+    disconnectGraceMs: e.DISCONNECT_GRACE_MS,
+    platformFeeBps: e.PLATFORM_FEE_BPS,
+    allowedOrigins: e.ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+    payloadBytesMax: e.MAX_PAYLOAD_BYTES,
+    socketsPerIpMax: e.MAX_SOCKETS_PER_IP,
+    sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    settleClaimIdleMs: e.SETTLE_CLAIM_IDLE_MS,
+    workerConsumerName: e.WORKER_CONSUMER_NAME,
+    logLevel: e.LOG_LEVEL,
+    logPretty: e.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY === 'true',
+  };
+  if (config.disconnectGraceMs < config.heartbeatIntervalMs / 2) {
+    throw new ConfigError('invalid configuration:\n  DISCONNECT_GRACE_MS: must be at least half of HEARTBEAT_INTERVAL_MS');
+  }
+  return Object.freeze(config);
+}

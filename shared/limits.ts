@@ -1,0 +1,41 @@
+// Every explicit bound of the system in one place, units last in the name (TigerBeetle style).
+// Values that operators tune live in config.ts; these are fixed by the design and asserted below.
+
+/** Largest amount, in minor units, that a session may lock: keeps locked × 60000 within 2^53 (exact integer maths). */
+export const amountMinorMax = 100_000_000_000;
+/** Largest price per minute, in minor units, a course may have. */
+export const priceMinorMax = 1_000_000;
+/** WS frames (or REST metrics updates) one session may send per one-second window before `rate_limited`. */
+export const updatesPerSecondMax = 20;
+/** Bad frames tolerated within `badFramesWindowMs` before the socket is closed with 1008. */
+export const badFramesMax = 20;
+export const badFramesWindowMs = 10_000;
+/** A low-funds warning is sent when this much billable time is left. */
+export const lowFundsWarningMs = 60_000;
+/** Settlement entries read from a stream in one batch. */
+export const settleBatchMax = 16;
+/** Due deadlines examined per bucket per sweep. */
+export const sweepBatchMax = 200;
+/** Buckets of the global sorted sets and streams (fixed: changing it orphans keys of the old buckets). */
+export const bucketCount = 8;
+/** How long `complete` waits for the worker's commit before answering 503 settlement_pending. */
+export const settleWaitMsMax = 15_000;
+/** A session left in `ending` this long without a committed settlement is enqueued again by the sweeper. */
+export const settleRetryMs = 10_000;
+/** Deliveries of one stream entry before it is moved to the dead-letter stream. */
+export const settleDeliveriesMax = 10;
+/** How long the settled figures stay readable in Redis after commit (status reads fall back to Postgres). */
+export const settledTtlSeconds = 3_600;
+/** Longest accepted URL path + query, header value, and Idempotency-Key. */
+export const urlBytesMax = 4_096;
+export const idempotencyKeyLengthMax = 200;
+/** Lectures a course may have (bounds the per-session progress hash). */
+export const lecturesMax = 500;
+/** Largest client-reported duration accepted, in seconds (10 years): anything larger is not a number we can trust. */
+export const claimedSecondsMax = 315_360_000;
+
+export function assertLimits(): void {
+  if (!Number.isSafeInteger(amountMinorMax * 60_000)) throw new Error('amountMinorMax × 60000 must be a safe integer');
+  if (badFramesMax < 1 || updatesPerSecondMax < 10) throw new Error('DESIGN §4: at least 10 updates per second');
+}
+assertLimits();

@@ -1,0 +1,102 @@
+// Money is integer minor units (cents) everywhere in code. Amounts cross the API as JSON numbers in major units
+// with at most two decimals, and cross Postgres as NUMERIC strings; both are converted by parsing decimal text,
+// never by multiplying floats.
+import { amountMinorMax } from './limits.js';
+import { invariant } from './errors.js';
+
+const decimalText = /^(\d{1,15})(?:\.(\d{1,2}))?$/;
+
+/** "12.3" | "12.30" | "12" → 1230. Returns null for anything that is not such a decimal. */
+export function parseMinor(text: string): number | null {
+  const m = decimalText.exec(text);
+  if (!m) return null;
+  const minor = Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
+  return Number.isSafeInteger(minor) ? minor : null;
+}
+
+/**
+ * A JSON number in major units → minor units. `String(n)` is the shortest text that round-trips to n,
+ * so 1.1 → "1.1" → 110 exactly, while 1.234, 1e300, NaN and negatives are refused.
+ */
+export function amountToMinor(value: number): number | null {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return null;
+  const minor = parseMinor(String(value));
+  if (minor === null || minor > amountMinorMax) return null;
+  return minor;
+}
+
+/** Postgres NUMERIC text (e.g. "1000000.00", "-3.5") → minor units. */
+export function numericToMinor(text: string): number {
+  const negative = text.startsWith('-');
+  const minor = parseMinor(negative ? text.slice(1) : text);
+  invariant(minor !== null, `not a money value from Postgres: ${text}`);
+  return negative ? -minor : minor;
+}
+
+/** Minor units → NUMERIC text for Postgres ("-12.05"). */
+export function minorToNumeric(minor: number): string {
+  invariant(Number.isSafeInteger(minor), `money must be an integer of minor units, got ${minor}`);
+  const sign = minor < 0 ? '-' : '';
+  const abs = Math.abs(minor);
+  return `${sign}${Math.trunc(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+/** Minor units → JSON number in major units (1230 → 12.3). Exact: the nearest double to a 2-decimal value. */
+export function minorToAmount(minor: number): number {
+  return Number(minorToNumeric(minor));
+}
+
+/** cost_minor = floor(billable_ms × price_per_minute_minor / 60000), capped at the locked amount (DESIGN §3). */
+export function costMinor(billableMs: number, pricePerMinuteMinor: number, lockedMinor: number): number {
+  invariant(Number.isSafeInteger(billableMs) && billableMs >= 0, `billable ms must be a non-negative integer, got ${billableMs}`);
+  const product = BigInt(billableMs) * BigInt(pricePerMinuteMinor);
+  const cost = Number(product / 60_000n);
+  return Math.min(cost, lockedMinor);
+}
+
+/** max_billable_ms = floor(locked_minor × 60000 / price_per_minute_minor) (DESIGN §3). */
+export function maxBillableMs(lockedMinor: number, pricePerMinuteMinor: number): number {
+  invariant(pricePerMinuteMinor > 0, 'price per minute must be positive');
+  return Number((BigInt(lockedMinor) * 60_000n) / BigInt(pricePerMinuteMinor));
+}
+
+/** Milliseconds → the API's duration_seconds (millisecond precision). */
+export const msToSeconds = (ms: number): number => ms / 1000;
+
+export interface SettlementFigures {
+  costMinor: number;
+  refundMinor: number;
+  teacherEarningMinor: number;
+  platformFeeMinor: number;
+}
+
+/**
+ * The figures of one settlement. A `funds_exhausted` session costs exactly the locked amount (DESIGN §3); the
+ * platform fee is rounded down, in the teacher's favour. Asserts conservation before anything is written.
+ */
+export function settlementFigures(input: {
+  billableMs: number;
+  pricePerMinuteMinor: number;
+  lockedMinor: number;
+  feeBps: number;
+  endReason: string;
+}): SettlementFigures {
+  const cost = input.endReason === 'funds_exhausted'
+    ? input.lockedMinor
+    : costMinor(input.billableMs, input.pricePerMinuteMinor, input.lockedMinor);
+  const platformFee = Math.floor((cost * input.feeBps) / 10_000);
+  const figures = {
+    costMinor: cost,
+    refundMinor: input.lockedMinor - cost,
+    teacherEarningMinor: cost - platformFee,
+    platformFeeMinor: platformFee,
+  };
+  assertFiguresConserve(figures, input.lockedMinor);
+  return figures;
+}
+
+export function assertFiguresConserve(f: SettlementFigures, lockedMinor: number): void {
+  invariant(f.costMinor >= 0 && f.refundMinor >= 0 && f.teacherEarningMinor >= 0 && f.platformFeeMinor >= 0, `negative settlement figure: ${JSON.stringify(f)}`);
+  invariant(f.costMinor + f.refundMinor === lockedMinor, `cost + refund != locked: ${JSON.stringify(f)} locked ${lockedMinor}`);
+  invariant(f.teacherEarningMinor + f.platformFeeMinor === f.costMinor, `teacher + fee != cost: ${JSON.stringify(f)}`);
+}

@@ -1,0 +1,39 @@
+// The Postgres pool. Every connection gets the configured schema on its search_path, so tests can give each file
+// its own schema and the SQL stays unqualified.
+import pg from 'pg';
+import type { Config } from '../config.js';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+// NUMERIC (1700) and BIGINT (20) stay strings: money and ms are converted by parsing text, never through floats.
+pg.types.setTypeParser(1700, (v) => v);
+pg.types.setTypeParser(20, (v) => v);
+
+export function createPool(config: Pick<Config, 'databaseUrl' | 'databaseSchema'>, max = 10): Pool {
+  return new pg.Pool({
+    connectionString: config.databaseUrl,
+    max,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: 10_000,
+    query_timeout: 15_000,
+    options: `-c search_path=${config.databaseSchema}`,
+  });
+}
+
+/** Runs fn inside BEGIN … COMMIT on one client; rolls back on any throw. */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

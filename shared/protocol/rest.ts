@@ -1,0 +1,67 @@
+// REST request and response bodies (DESIGN §4). Types are inferred from these schemas, never written twice.
+import { z } from 'zod';
+import { completionPct, contentProgress, durationSeconds, endReason, lectureId, sessionStatus, uuid } from './common.js';
+
+export const createSessionBody = z.strictObject({
+  course_id: uuid,
+  student_id: uuid,
+  // Refined to exact minor units at the edge (money.amountToMinor); here only its JSON type is checked.
+  locked_amount: z.number().finite().positive(),
+});
+export type CreateSessionBody = z.infer<typeof createSessionBody>;
+
+export const metricsBody = z.strictObject({
+  duration_seconds: durationSeconds,
+  completion_pct: completionPct,
+  current_lecture: lectureId,
+});
+export type MetricsBody = z.infer<typeof metricsBody>;
+
+export const completeBody = z.strictObject({
+  session_id: uuid.optional(),
+  duration_seconds: durationSeconds.optional(),
+});
+export type CompleteBody = z.infer<typeof completeBody>;
+
+export const createSessionResponse = z.object({
+  session_id: uuid,
+  status: z.literal('locked'),
+  locked_amount: z.number(),
+  price_per_minute: z.number(),
+  max_billable_seconds: z.number(),
+});
+export type CreateSessionResponse = z.infer<typeof createSessionResponse>;
+
+export const metricsResponse = z.object({
+  duration_seconds: z.number(),
+  cost: z.number(),
+  remaining: z.number(),
+  completion_pct: z.number(),
+  current_lecture: z.number().nullable(),
+});
+export type MetricsResponse = z.infer<typeof metricsResponse>;
+
+export const completeResponse = z.object({
+  session_id: uuid,
+  status: z.literal('completed'),
+  end_reason: endReason,
+  duration_seconds: z.number(),
+  cost: z.number(),
+  refund: z.number(),
+  teacher_earning: z.number(),
+});
+export type CompleteResponse = z.infer<typeof completeResponse>;
+
+export const statusResponse = z.object({
+  session_id: uuid,
+  status: sessionStatus,
+  end_reason: endReason.nullable(),
+  duration_seconds: z.number(),
+  cost: z.number(),
+  remaining: z.number(),
+  locked_amount: z.number(),
+  completion_pct: z.number(),
+  current_lecture: z.number().nullable(),
+  content_progress: contentProgress,
+});
+export type StatusResponse = z.infer<typeof statusResponse>;

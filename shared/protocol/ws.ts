@@ -1,0 +1,56 @@
+// WebSocket protocol version 1 (DESIGN §5). Client frames are parsed with these schemas; server frames are typed
+// from them so the gateway and the client SDK agree by construction.
+import { z } from 'zod';
+import { completionPct, durationSeconds, lectureId, sessionStatus, uuid } from './common.js';
+
+export const heartbeatFrame = z.strictObject({
+  type: z.literal('heartbeat'),
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  position_seconds: z.number().finite().min(0).max(1e9),
+  playing: z.boolean(),
+  current_lecture: lectureId,
+  completion_pct: completionPct,
+  duration_seconds: durationSeconds.optional(),
+});
+export type HeartbeatFrame = z.infer<typeof heartbeatFrame>;
+
+export const completeFrame = z.strictObject({ type: z.literal('complete') });
+
+export const clientFrame = z.discriminatedUnion('type', [heartbeatFrame, completeFrame]);
+export type ClientFrame = z.infer<typeof clientFrame>;
+
+const summary = z.object({ duration_seconds: z.number(), cost: z.number(), refund: z.number(), teacher_earning: z.number() });
+
+export const readyFrame = z.object({
+  type: z.literal('ready'),
+  session_id: uuid,
+  status: sessionStatus,
+  duration_seconds: z.number(),
+  cost: z.number(),
+  remaining: z.number(),
+  heartbeat_interval_ms: z.number(),
+  max_billable_seconds: z.number(),
+  resumed: z.boolean(),
+});
+export const ackFrame = z.object({
+  type: z.literal('ack'),
+  seq: z.number(),
+  duration_seconds: z.number(),
+  cost: z.number(),
+  remaining: z.number(),
+  completion_pct: z.number(),
+  current_lecture: z.number().nullable(),
+});
+export const warningFrame = z.object({ type: z.literal('warning'), code: z.literal('low_funds'), remaining_seconds: z.number() });
+export const endedFrame = z.object({
+  type: z.literal('ended'),
+  reason: z.enum(['completed', 'funds_exhausted', 'replaced', 'expired', 'disconnected']),
+  summary: summary.optional(),
+});
+export const errorFrame = z.object({ type: z.literal('error'), code: z.string(), message: z.string(), seq: z.number().optional() });
+
+export const serverFrame = z.discriminatedUnion('type', [readyFrame, ackFrame, warningFrame, endedFrame, errorFrame]);
+export type ServerFrame = z.infer<typeof serverFrame>;
+export type ReadyFrame = z.infer<typeof readyFrame>;
+export type AckFrame = z.infer<typeof ackFrame>;
+export type EndedFrame = z.infer<typeof endedFrame>;

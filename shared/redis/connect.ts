@@ -1,0 +1,35 @@
+// Redis connections: a single node (REDIS_URL) or a Cluster (REDIS_CLUSTER_NODES), with the metering scripts
+// registered on each client.
+import { Redis, Cluster } from 'ioredis';
+import type { Config } from '../config.js';
+import { defineScripts } from './scripts.js';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisOptions {
+  /** For blocking reads (XREADGROUP BLOCK) and subscribers, which must not share a connection. */
+  purpose?: string;
+}
+
+export function createRedis(config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>, opts: RedisOptions = {}): RedisClient {
+  const common = {
+    connectionName: `metering-${opts.purpose ?? 'main'}`,
+    maxRetriesPerRequest: 2,
+    connectTimeout: 5_000,
+    // Commands fail fast while disconnected instead of piling up behind a dead link.
+    enableOfflineQueue: true,
+    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+  };
+  const client: RedisClient = config.redisClusterNodes.length > 0
+    ? new Cluster([...config.redisClusterNodes], { redisOptions: common, scaleReads: 'master' })
+    : new Redis(config.redisUrl, common);
+  defineScripts(client);
+  return client;
+}
+
+/** Where Redis was looked for, for start-up errors. */
+export function describeRedisTarget(config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): string {
+  return config.redisClusterNodes.length > 0
+    ? `Redis Cluster at ${config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(', ')} (REDIS_CLUSTER_NODES)`
+    : `Redis at ${config.redisUrl.replace(/\/\/[^@/]*@/, '//***@')} (REDIS_URL)`;
+}

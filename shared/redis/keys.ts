@@ -1,0 +1,32 @@
+// Every Redis key and channel name is built here, and only here. Keys of one session share the hash tag
+// {<session id>} (one Cluster slot); global structures are split into buckets, each with its own tag.
+import { bucketCount } from '../limits.js';
+
+export interface Keys {
+  readonly prefix: string;
+  session(id: string): string;
+  lectures(id: string): string;
+  deadlines(bucket: number): string;
+  settleStream(bucket: number): string;
+  deadLetters(): string;
+  replacedChannel(): string;
+  bucketOf(sessionId: string): number;
+  buckets(): number[];
+}
+
+export const settleGroup = 'settlers';
+
+export function createKeys(prefix: string): Keys {
+  return Object.freeze({
+    prefix,
+    session: (id: string) => `${prefix}sess:{${id}}`,
+    lectures: (id: string) => `${prefix}sess:{${id}}:lectures`,
+    deadlines: (bucket: number) => `${prefix}deadlines:{d${bucket}}`,
+    settleStream: (bucket: number) => `${prefix}settle:{s${bucket}}`,
+    deadLetters: () => `${prefix}settle-dead`,
+    replacedChannel: () => `${prefix}socket-replaced`,
+    // A UUID's last 8 hex digits are uniformly distributed (v4 random bits), so this spreads sessions evenly.
+    bucketOf: (sessionId: string) => Number.parseInt(sessionId.slice(-8), 16) % bucketCount,
+    buckets: () => Array.from({ length: bucketCount }, (_, i) => i),
+  });
+}

@@ -1,0 +1,258 @@
+// The one typed choke point for metering state in Redis: every script call and every key goes through here, and
+// negative script codes become typed refusals from one table.
+import type { RedisClient } from './connect.js';
+import { settleGroup, type Keys } from './keys.js';
+import { endReason, type EndReason } from '../protocol/common.js';
+import { toSettleEntry, type FrozenSession, type ProgressMs } from '../protocol/settlement.js';
+import { invariant } from '../errors.js';
+
+export const refusalCodes = {
+  [-1]: 'unknown_session',
+  [-2]: 'ending',
+  [-3]: 'replaced',
+  [-4]: 'rate_limited',
+  [-5]: 'unknown_lecture',
+  [-6]: 'already_started',
+  [-7]: 'paused',
+} as const;
+export type RefusalCode = (typeof refusalCodes)[keyof typeof refusalCodes];
+
+/** A script said no (an expected outcome, not a failure of Redis). */
+export class MeterRefusal extends Error {
+  override readonly name = 'MeterRefusal';
+  constructor(readonly code: RefusalCode) {
+    super(code);
+  }
+}
+
+export interface MeterLimits {
+  creditMsMax: number;
+  updatesPerSecondMax: number;
+  lowFundsWarningMs: number;
+  disconnectGraceMs: number;
+  socketIdleMs: number;
+  settleRetryMs: number;
+}
+
+export interface StartInput {
+  studentId: string;
+  courseId: string;
+  teacherId: string;
+  lockedMinor: number;
+  priceMinor: number;
+  maxBillableMs: number;
+  lectureIds: readonly number[];
+}
+
+export interface UpdateInput {
+  /** '' for REST: REST updates are not tied to a socket. */
+  socketId: string;
+  playing: boolean;
+  /** Client's cumulative duration in ms, or null when it reports none. */
+  claimedMs: number | null;
+  lecture: number;
+  completionPct: number;
+}
+
+export interface Money {
+  billedMs: number;
+  lockedMinor: number;
+  priceMinor: number;
+  maxBillableMs: number;
+}
+
+export interface UpdateResult extends Money {
+  completionPct: number;
+  currentLecture: number;
+  warnLowFunds: boolean;
+  exhausted: boolean;
+  creditMs: number;
+}
+
+export interface AttachResult extends Money {
+  previousOwner: string;
+  resumed: boolean;
+}
+
+export type DeadlineCheck =
+  | { kind: 'reschedule'; deadlineMs: number }
+  | { kind: 'settle'; frozen: FrozenSession }
+  | { kind: 'gone' };
+
+export interface LiveSession extends Money {
+  sessionId: string;
+  studentId: string;
+  courseId: string;
+  status: 'active' | 'paused' | 'ending';
+  endReason: EndReason | null;
+  completionPct: number;
+  currentLecture: number | null;
+  progressMs: ProgressMs;
+}
+
+type Reply = number | (string | number | Reply[])[];
+type ScriptFn = (...args: (string | number)[]) => Promise<Reply>;
+
+const int = (v: unknown): number => {
+  const n = Number(v);
+  invariant(Number.isSafeInteger(n), `expected an integer from Redis, got ${String(v)}`);
+  return n;
+};
+
+function refuseIfCode(reply: Reply): asserts reply is (string | number | Reply[])[] {
+  if (typeof reply === 'number') {
+    const code = refusalCodes[reply as keyof typeof refusalCodes];
+    invariant(code !== undefined, `unexpected script reply ${reply}`);
+    throw new MeterRefusal(code);
+  }
+}
+
+function pairsToProgress(flat: unknown): ProgressMs {
+  const out: ProgressMs = {};
+  const list = flat as string[];
+  for (let i = 0; i + 1 < list.length; i += 2) out[list[i]!] = int(list[i + 1]);
+  return out;
+}
+
+function frozenFrom(sessionId: string, r: (string | number | Reply[])[], from: number): FrozenSession {
+  const lecture = String(r[from + 3]);
+  return {
+    sessionId,
+    endReason: endReason.parse(r[from]),
+    billedMs: int(r[from + 1]),
+    completionPct: String(r[from + 2]),
+    currentLecture: lecture === '' ? null : int(lecture),
+    progressMs: pairsToProgress(r[from + 4]),
+  };
+}
+
+export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits) {
+  const script = (name: string): ScriptFn => {
+    const fn = (redis as unknown as Record<string, ScriptFn>)[name];
+    invariant(typeof fn === 'function', `Redis script ${name} is not registered`);
+    return fn.bind(redis);
+  };
+  const startScript = script('startSession');
+  const updateScript = script('applyUpdate');
+  const attachScript = script('attachSocket');
+  const detachScript = script('detachSocket');
+  const finishScript = script('finishSession');
+  const deadlineScript = script('checkDeadline');
+
+  return {
+    keys,
+
+    async startSession(sessionId: string, s: StartInput): Promise<{ nowMs: number }> {
+      const r = await startScript(keys.session(sessionId), keys.lectures(sessionId), s.studentId, s.courseId, s.teacherId,
+        s.lockedMinor, s.priceMinor, s.maxBillableMs, ...s.lectureIds);
+      refuseIfCode(r);
+      const nowMs = int(r[1]);
+      await this.scheduleDeadline(sessionId, nowMs + limits.socketIdleMs + limits.disconnectGraceMs);
+      return { nowMs };
+    },
+
+    /** The heartbeat hot path: exactly one script call, one round trip. */
+    async applyUpdate(sessionId: string, u: UpdateInput): Promise<UpdateResult> {
+      const r = await updateScript(keys.session(sessionId), keys.lectures(sessionId), u.socketId, u.playing ? 1 : 0,
+        u.claimedMs ?? -1, u.lecture, String(u.completionPct), limits.creditMsMax, limits.updatesPerSecondMax,
+        limits.lowFundsWarningMs);
+      refuseIfCode(r);
+      return {
+        billedMs: int(r[1]), lockedMinor: int(r[2]), priceMinor: int(r[3]), maxBillableMs: int(r[4]),
+        completionPct: Number(r[5]), currentLecture: int(r[6]), warnLowFunds: r[7] === 1, exhausted: r[8] === 1,
+        creditMs: int(r[9]),
+      };
+    },
+
+    async attachSocket(sessionId: string, socketId: string): Promise<AttachResult> {
+      const r = await attachScript(keys.session(sessionId), socketId);
+      refuseIfCode(r);
+      return {
+        previousOwner: String(r[1]), resumed: r[2] === 1, billedMs: int(r[3]), lockedMinor: int(r[4]),
+        priceMinor: int(r[5]), maxBillableMs: int(r[6]),
+      };
+    },
+
+    /** Returns the grace deadline when the session was paused, null when the socket no longer owned it. */
+    async detachSocket(sessionId: string, socketId: string): Promise<number | null> {
+      const r = await detachScript(keys.session(sessionId), socketId, limits.disconnectGraceMs);
+      if (r === 0) return null;
+      refuseIfCode(r);
+      const deadline = int(r[1]);
+      await this.scheduleDeadline(sessionId, deadline);
+      return deadline;
+    },
+
+    /** Freezes the session's figures (status ending). Idempotent. */
+    async finishSession(sessionId: string, reason: EndReason, claimedMs: number | null): Promise<FrozenSession> {
+      const r = await finishScript(keys.session(sessionId), keys.lectures(sessionId), reason, claimedMs ?? -1, limits.creditMsMax);
+      refuseIfCode(r);
+      return frozenFrom(sessionId, r, 1);
+    },
+
+    async checkDeadline(sessionId: string): Promise<DeadlineCheck> {
+      const r = await deadlineScript(keys.session(sessionId), keys.lectures(sessionId), limits.socketIdleMs,
+        limits.disconnectGraceMs, limits.settleRetryMs);
+      if (r === -1) return { kind: 'gone' };
+      refuseIfCode(r);
+      if (r[0] === 1) return { kind: 'reschedule', deadlineMs: int(r[1]) };
+      return { kind: 'settle', frozen: frozenFrom(sessionId, r, 1) };
+    },
+
+    async scheduleDeadline(sessionId: string, deadlineMs: number): Promise<void> {
+      await redis.zadd(keys.deadlines(keys.bucketOf(sessionId)), deadlineMs, sessionId);
+    },
+
+    /** Appends the settlement request to the session's settle stream (its bucket). */
+    async enqueueSettlement(frozen: FrozenSession): Promise<string> {
+      const entry = toSettleEntry(frozen, Date.now());
+      const fields = Object.entries(entry).flat();
+      const id = await redis.xadd(keys.settleStream(keys.bucketOf(frozen.sessionId)), '*', ...fields);
+      invariant(typeof id === 'string', 'XADD returned no id');
+      return id;
+    },
+
+    /** Drops all live state of a settled session. */
+    async forgetSession(sessionId: string): Promise<void> {
+      await redis.del(keys.session(sessionId), keys.lectures(sessionId));
+      await redis.zrem(keys.deadlines(keys.bucketOf(sessionId)), sessionId);
+    },
+
+    async readSession(sessionId: string): Promise<LiveSession | null> {
+      const [h, lectures] = await Promise.all([
+        redis.hgetall(keys.session(sessionId)),
+        redis.hgetall(keys.lectures(sessionId)),
+      ]);
+      if (!h.status) return null;
+      const progressMs: ProgressMs = {};
+      for (const [k, v] of Object.entries(lectures)) progressMs[k] = int(v);
+      return {
+        sessionId,
+        studentId: h.student_id ?? '',
+        courseId: h.course_id ?? '',
+        status: h.status as LiveSession['status'],
+        endReason: h.end_reason ? endReason.parse(h.end_reason) : null,
+        billedMs: int(h.billed_ms),
+        lockedMinor: int(h.locked),
+        priceMinor: int(h.price),
+        maxBillableMs: int(h.max_ms),
+        completionPct: Number(h.pct ?? 0),
+        currentLecture: h.lecture ? int(h.lecture) : null,
+        progressMs,
+      };
+    },
+
+    /** Creates the consumer group on every settle stream (idempotent). */
+    async ensureSettleGroups(): Promise<void> {
+      for (const b of keys.buckets()) {
+        try {
+          await redis.xgroup('CREATE', keys.settleStream(b), settleGroup, '0', 'MKSTREAM');
+        } catch (err) {
+          if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+        }
+      }
+    },
+  };
+}
+
+export type Meter = ReturnType<typeof createMeter>;

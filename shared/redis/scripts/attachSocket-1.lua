@@ -1,0 +1,24 @@
+--[[
+  Makes a socket the one socket of a session (the newest wins) and resumes a paused session.
+    1. Refuse if the session is unknown or ending.
+    2. owner = this socket; status = active; time is counted from now (no credit for the gap).
+
+  Input:
+    KEYS[1] session hash sess:{id}
+    ARGV[1] socket id
+
+  Output:
+    { 0, previous owner ('' if none), resumed (0|1), billed_ms, locked, price, max_ms, previous status }
+    -1 unknown session   -2 session ending
+]]
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local s = redis.call('HMGET', KEYS[1], 'status', 'owner', 'opens', 'billed_ms', 'locked', 'price', 'max_ms')
+if s[1] == 'ending' then return -2 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local opens = tonumber(s[3])
+redis.call('HSET', KEYS[1], 'status', 'active', 'owner', ARGV[1], 'opens', opens + 1, 'last_ms', now, 'seen_ms', now)
+redis.call('HDEL', KEYS[1], 'paused_ms')
+local resumed = 0
+if opens > 0 then resumed = 1 end
+return { 0, s[2], resumed, s[4], s[5], s[6], s[7], s[1] }
