@@ -72,20 +72,20 @@ function parseClusterNodes(raw: string): { host: string; port: number }[] {
   if (raw.trim() === '') return [];
   return raw.split(',').map((part) => {
     const m = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(part);
-    if (!m) throw new ConfigError(`REDIS_CLUSTER_NODES: '${part}' is not host:port`);
+    if (!m || Number(m[2]) > 65_535) throw new ConfigError(`REDIS_CLUSTER_NODES: '${part}' is not host:port`);
     return { host: m[1]!, port: Number(m[2]) };
   });
 }
 
 /** Parses the environment once; lists every bad variable in one error. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean } = {}): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  if (e.JWT_SECRET === '' && e.JWT_JWKS_URL === '') {
+  if (opts.requireAuth !== false && e.JWT_SECRET === '' && e.JWT_JWKS_URL === '') {
     throw new ConfigError('invalid configuration:\n  JWT_SECRET: set JWT_SECRET (HS256) or JWT_JWKS_URL (asymmetric keys)');
   }
   if (e.JWT_SECRET !== '' && e.JWT_SECRET.length < 16) {

@@ -99,6 +99,20 @@ const int = (v: unknown): number => {
   return n;
 };
 
+/**
+ * A duration claim as the scripts take it: whole ms, rounded down (in the student's favour), or -1 for none.
+ * A fractional claim (duration_seconds × 1000 is rarely an integer) would make billed_ms fractional and fail the
+ * script's HINCRBY after its HSET, leaving billed and progress out of step.
+ */
+function claimArg(claimedMs: number | null): number {
+  if (claimedMs === null) return -1;
+  invariant(Number.isFinite(claimedMs) && claimedMs >= 0, `claimed ms must be finite and non-negative, got ${claimedMs}`);
+  return Math.floor(claimedMs);
+}
+
+/** Completion percent as plain decimal text: String(1e-7) is "1e-7", which the settle entry schema refuses. */
+const pctArg = (pct: number): string => String(Number(pct.toFixed(6)));
+
 function refuseIfCode(reply: Reply): asserts reply is (string | number | Reply[])[] {
   if (typeof reply === 'number') {
     const code = refusalCodes[reply as keyof typeof refusalCodes];
@@ -154,7 +168,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
     /** The heartbeat hot path: exactly one script call, one round trip. */
     async applyUpdate(sessionId: string, u: UpdateInput): Promise<UpdateResult> {
       const r = await updateScript(keys.session(sessionId), keys.lectures(sessionId), u.socketId, u.playing ? 1 : 0,
-        u.claimedMs ?? -1, u.lecture, String(u.completionPct), limits.creditMsMax, limits.updatesPerSecondMax,
+        claimArg(u.claimedMs), u.lecture, pctArg(u.completionPct), limits.creditMsMax, limits.updatesPerSecondMax,
         limits.lowFundsWarningMs);
       refuseIfCode(r);
       return {
@@ -185,7 +199,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
 
     /** Freezes the session's figures (status ending). Idempotent. */
     async finishSession(sessionId: string, reason: EndReason, claimedMs: number | null): Promise<FrozenSession> {
-      const r = await finishScript(keys.session(sessionId), keys.lectures(sessionId), reason, claimedMs ?? -1, limits.creditMsMax);
+      const r = await finishScript(keys.session(sessionId), keys.lectures(sessionId), reason, claimArg(claimedMs), limits.creditMsMax);
       refuseIfCode(r);
       return frozenFrom(sessionId, r, 1);
     },
@@ -216,6 +230,12 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
     async forgetSession(sessionId: string): Promise<void> {
       await redis.del(keys.session(sessionId), keys.lectures(sessionId));
       await redis.zrem(keys.deadlines(keys.bucketOf(sessionId)), sessionId);
+    },
+
+    /** The student who owns a live session, or null when Redis has no live state for it. */
+    async ownerOf(sessionId: string): Promise<string | null> {
+      const owner = await redis.hget(keys.session(sessionId), 'student_id');
+      return owner || null;
     },
 
     async readSession(sessionId: string): Promise<LiveSession | null> {

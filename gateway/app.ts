@@ -1,0 +1,103 @@
+// Wires the gateway: REST routes and the WebSocket endpoint on one uWS app. Holds no logic of its own.
+import uWS from 'uWebSockets.js';
+import { ApiError } from '../shared/errors.js';
+import type { RedisClient } from '../shared/redis/connect.js';
+import type { GatewayDeps } from './deps.js';
+import { route, type HttpHandler } from './http/route.js';
+import { sendError } from './http/respond.js';
+import { createSession } from './http/handlers/create-session.js';
+import { startSession } from './http/handlers/start-session.js';
+import { updateMetrics } from './http/handlers/update-metrics.js';
+import { completeSession } from './http/handlers/complete-session.js';
+import { sessionStatus } from './http/handlers/session-status.js';
+import { listCoursesHandler } from './http/handlers/list-courses.js';
+import { getWallet } from './http/handlers/get-wallet.js';
+import { getEarnings } from './http/handlers/get-earnings.js';
+import { healthz, metricsHandler, readyz } from './http/handlers/health.js';
+import { createSocketRegistry } from './ws/socket-registry.js';
+import { createUpgradeHandler } from './ws/upgrade.js';
+import { createOpenHandler } from './ws/on-open.js';
+import { createMessageHandler } from './ws/on-message.js';
+import { createCloseHandler } from './ws/on-close.js';
+import { closeSocket } from './ws/send-frame.js';
+import type { SocketData } from './ws/socket-data.js';
+
+type Method = 'get' | 'post' | 'patch';
+interface RouteSpec { method: Method; pattern: string; name: string; params: number; handler: HttpHandler }
+
+export interface Gateway {
+  /** The bound port (useful with PORT=0). */
+  port: number;
+  /** Stop accepting, tell every socket to reconnect elsewhere (1012), release resources. */
+  close(): Promise<void>;
+}
+
+function routes(deps: GatewayDeps, isDraining: () => boolean): RouteSpec[] {
+  return [
+    { method: 'post', pattern: '/api/sessions/create', name: 'create', params: 0, handler: createSession(deps) },
+    { method: 'post', pattern: '/api/sessions/:id/start', name: 'start', params: 1, handler: startSession(deps) },
+    { method: 'patch', pattern: '/api/sessions/:id/metrics', name: 'metrics', params: 1, handler: updateMetrics(deps) },
+    { method: 'post', pattern: '/api/sessions/:id/complete', name: 'complete', params: 1, handler: completeSession(deps) },
+    { method: 'get', pattern: '/api/sessions/:id/status', name: 'status', params: 1, handler: sessionStatus(deps) },
+    { method: 'get', pattern: '/api/courses', name: 'courses', params: 0, handler: listCoursesHandler(deps) },
+    { method: 'get', pattern: '/api/wallet', name: 'wallet', params: 0, handler: getWallet(deps) },
+    { method: 'get', pattern: '/api/teachers/:id/earnings', name: 'earnings', params: 1, handler: getEarnings(deps) },
+    { method: 'get', pattern: '/healthz', name: 'healthz', params: 0, handler: healthz() },
+    { method: 'get', pattern: '/readyz', name: 'readyz', params: 0, handler: readyz(deps, isDraining) },
+    { method: 'get', pattern: '/metrics', name: 'metrics-prom', params: 0, handler: metricsHandler(deps) },
+  ];
+}
+
+export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): Promise<Gateway> {
+  const { config } = deps;
+  let draining = false;
+  const registry = createSocketRegistry(deps.meter.keys, deps.log);
+  await registry.listen(subscriber);
+  const app = uWS.App();
+  const routeDeps = { log: deps.log, metrics: deps.metrics, payloadBytesMax: config.payloadBytesMax, onInvariantBroken: deps.onInvariantBroken };
+
+  const table = routes(deps, () => draining);
+  for (const r of table) app[r.method](r.pattern, route(routeDeps, r.name, r.params, r.handler));
+  // Known paths with the wrong method get 405, anything else 404, both in the JSON error format.
+  const knownPatterns = table.map((r) => new RegExp(`^${r.pattern.replace(/:id/g, '[^/]+')}$`));
+  app.any('/*', route(routeDeps, 'fallback', 0, async (ctx) => {
+    throw new ApiError(knownPatterns.some((p) => p.test(ctx.path)) ? 'method_not_allowed' : 'not_found');
+  }));
+
+  app.ws<SocketData>('/ws/sessions/:id', {
+    compression: uWS.DISABLED,
+    maxPayloadLength: config.payloadBytesMax,
+    idleTimeout: config.socketIdleMs / 1000,
+    sendPingsAutomatically: false,
+    maxBackpressure: 64 * 1024,
+    closeOnBackpressureLimit: 1, // a boolean in uWS; typed as a number in this build
+    upgrade: (res, req, context) => {
+      if (draining) {
+        sendError(res, { aborted: false, done: false }, new ApiError('unavailable', 'this gateway is shutting down'));
+        return;
+      }
+      createUpgradeHandler(deps, registry)(res, req, context);
+    },
+    open: createOpenHandler(deps, registry),
+    message: createMessageHandler(deps, registry),
+    close: createCloseHandler(deps, registry),
+  });
+
+  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+  });
+  const port = uWS.us_socket_local_port(listenSocket);
+
+  return {
+    port,
+    async close() {
+      draining = true;
+      uWS.us_listen_socket_close(listenSocket);
+      for (const ws of registry.all()) closeSocket(ws, 1012, 'service restart');
+      // Let the close handlers' pause scripts reach Redis before the caller disconnects it.
+      const until = Date.now() + 2_000;
+      while (registry.size() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 50));
+    },
+  };
+}

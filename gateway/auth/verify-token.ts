@@ -1,0 +1,58 @@
+// JWT verification with jose: algorithms pinned (HS256 for a shared secret; RS/ES/EdDSA for a JWKS, never mixed,
+// never `none`), `exp` required, `nbf` honoured with a small clock skew, optional issuer/audience.
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { z } from 'zod';
+import type { Config } from '../../shared/config.js';
+import { ApiError } from '../../shared/errors.js';
+import { roles, uuid, type Role } from '../../shared/protocol/common.js';
+
+export interface Caller {
+  userId: string;
+  role: Role;
+}
+
+const claimsSchema = z.object({
+  sub: uuid,
+  role: roles.default('student'),
+  exp: z.number(),
+});
+
+const asymmetricAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'];
+const tokenLengthMax = 8_192;
+
+export type VerifyToken = (token: string | null) => Promise<Caller>;
+
+export function createTokenVerifier(config: Config): VerifyToken {
+  const options = {
+    clockTolerance: config.jwtClockSkewSeconds,
+    requiredClaims: ['exp', 'sub'],
+    ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+    ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+  };
+  const secret = new TextEncoder().encode(config.jwtSecret);
+  const jwks: JWTVerifyGetKey | null = config.jwtJwksUrl ? createRemoteJWKSet(new URL(config.jwtJwksUrl)) : null;
+
+  return async (token) => {
+    if (!token || token.length > tokenLengthMax) throw new ApiError('unauthorized', 'a Bearer token is required');
+    let payload: unknown;
+    try {
+      payload = jwks
+        ? (await jwtVerify(token, jwks, { ...options, algorithms: asymmetricAlgorithms })).payload
+        : (await jwtVerify(token, secret, { ...options, algorithms: ['HS256'] })).payload;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'ERR_JWT_INVALID';
+      throw new ApiError('unauthorized', code === 'ERR_JWT_EXPIRED' ? 'the token has expired' : 'the token is not valid');
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) throw new ApiError('unauthorized', 'the token lacks a UUID `sub` or has an unknown `role`');
+    return { userId: claims.data.sub, role: claims.data.role };
+  };
+}
+
+/** `Authorization: Bearer x` → x; anything else → null. */
+export function bearerToken(header: string): string | null {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1]! : null;
+}
+
+export const isPrivileged = (c: Caller): boolean => c.role === 'admin' || c.role === 'service';

@@ -1,0 +1,20 @@
+// Everything a request or socket handler may use, built once by app.ts.
+import type { Config } from '../shared/config.js';
+import type { InvariantError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { Pool } from '../shared/pg/pool.js';
+import type { RedisClient } from '../shared/redis/connect.js';
+import type { Meter } from '../shared/redis/meter.js';
+import type { VerifyToken } from './auth/verify-token.js';
+import type { GatewayMetrics } from './metrics.js';
+
+export interface GatewayDeps {
+  config: Config;
+  log: Logger;
+  pool: Pool;
+  redis: RedisClient;
+  meter: Meter;
+  verifyToken: VerifyToken;
+  metrics: GatewayMetrics;
+  onInvariantBroken(err: InvariantError): void;
+}

@@ -1,0 +1,36 @@
+// POST /api/sessions/create: lock funds (wallet → hold) for a new `locked` session.
+import { ApiError } from '../../../shared/errors.js';
+import { idempotencyKeyLengthMax } from '../../../shared/limits.js';
+import { amountToMinor, minorToAmount, msToSeconds } from '../../../shared/money.js';
+import { createSessionBody } from '../../../shared/protocol/rest.js';
+import { isPrivileged } from '../../auth/verify-token.js';
+import { lockFunds } from '../../store/sessions.js';
+import type { GatewayDeps } from '../../deps.js';
+import type { HttpHandler } from '../route.js';
+import { authenticate, parseBody } from '../validate.js';
+
+export const createSession = (deps: GatewayDeps): HttpHandler => async (ctx) => {
+  const caller = await authenticate(deps, ctx);
+  const body = parseBody(createSessionBody, ctx.json());
+  const lockedMinor = amountToMinor(body.locked_amount);
+  if (lockedMinor === null || lockedMinor === 0) throw new ApiError('invalid_amount');
+  if (caller.userId !== body.student_id.toLowerCase() && !isPrivileged(caller)) {
+    throw new ApiError('forbidden', 'a student may lock only their own funds');
+  }
+  const key = ctx.idempotencyKey;
+  if (key.length > idempotencyKeyLengthMax) throw new ApiError('invalid_body', `Idempotency-Key longer than ${idempotencyKeyLengthMax}`);
+  const created = await lockFunds(deps.pool, {
+    studentId: body.student_id.toLowerCase(), courseId: body.course_id.toLowerCase(), lockedMinor, idempotencyKey: key || null,
+  });
+  deps.log.info({ sessionId: created.sessionId, replayed: created.replayed }, 'session created');
+  return {
+    status: 201,
+    body: {
+      session_id: created.sessionId,
+      status: 'locked',
+      locked_amount: minorToAmount(created.lockedMinor),
+      price_per_minute: minorToAmount(created.priceMinor),
+      max_billable_seconds: msToSeconds(created.maxBillableMs),
+    },
+  };
+};

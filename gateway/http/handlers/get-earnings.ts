@@ -1,0 +1,19 @@
+// GET /api/teachers/{id}/earnings: the teacher's total earnings (the teacher, or an admin/service token).
+import { ApiError } from '../../../shared/errors.js';
+import { minorToAmount } from '../../../shared/money.js';
+import { uuid } from '../../../shared/protocol/common.js';
+import { isPrivileged } from '../../auth/verify-token.js';
+import { readEarningsMinor } from '../../store/sessions.js';
+import type { GatewayDeps } from '../../deps.js';
+import type { HttpHandler } from '../route.js';
+import { authenticate } from '../validate.js';
+
+export const getEarnings = (deps: GatewayDeps): HttpHandler => async (ctx) => {
+  const caller = await authenticate(deps, ctx);
+  const id = (ctx.params[0] ?? '').toLowerCase();
+  if (caller.userId !== id && !isPrivileged(caller)) throw new ApiError('forbidden', 'only the teacher or an admin/service token');
+  if (!uuid.safeParse(id).success) throw new ApiError('teacher_not_found');
+  const total = await readEarningsMinor(deps.pool, id);
+  if (total === null) throw new ApiError('teacher_not_found');
+  return { status: 200, body: { teacher_id: id, total_earnings: minorToAmount(total) } };
+};

@@ -1,0 +1,27 @@
+// GET /healthz (process up), GET /readyz (Redis and Postgres reachable), GET /metrics (Prometheus text).
+import type { GatewayDeps } from '../../deps.js';
+import type { HttpHandler } from '../route.js';
+
+const probeTimeoutMs = 1_000;
+
+async function probe(p: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => { timer = setTimeout(() => r(false), probeTimeoutMs); });
+  try {
+    return await Promise.race([p.then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const healthz = (): HttpHandler => async () => ({ status: 200, body: { status: 'ok' } });
+
+export const readyz = (deps: GatewayDeps, isDraining: () => boolean): HttpHandler => async () => {
+  const [redis, postgres] = await Promise.all([probe(deps.redis.ping()), probe(deps.pool.query('SELECT 1'))]);
+  const ready = redis && postgres && !isDraining();
+  return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', redis, postgres, draining: isDraining() } };
+};
+
+export const metricsHandler = (deps: GatewayDeps): HttpHandler => async () => ({
+  status: 200, contentType: deps.metrics.registry.contentType, text: await deps.metrics.registry.metrics(),
+});

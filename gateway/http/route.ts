@@ -1,0 +1,98 @@
+// Adapts one async endpoint handler to uWS: copies what it needs out of the request at once (uWS requests live only
+// for the synchronous part of the handler), reads the body with a limit, and maps every failure to the error table.
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { ApiError, InvariantError } from '../../shared/errors.js';
+import { isUnavailableError } from '../../shared/unavailable.js';
+import type { Logger } from '../../shared/log.js';
+import { parseJson, readBody } from './read-json-body.js';
+import { sendError, sendJson, sendRaw, type ResponseState } from './respond.js';
+import type { GatewayMetrics } from '../metrics.js';
+
+export interface HttpContext {
+  method: string;
+  path: string;
+  params: string[];
+  query: URLSearchParams;
+  authorization: string;
+  idempotencyKey: string;
+  /** The parsed JSON body (undefined when empty). */
+  json(): unknown;
+}
+
+export type HttpResult = { status: number; body: unknown } | { status: number; text: string; contentType: string };
+export type HttpHandler = (ctx: HttpContext) => Promise<HttpResult>;
+
+export interface RouteDeps {
+  log: Logger;
+  metrics: GatewayMetrics;
+  payloadBytesMax: number;
+  onInvariantBroken(err: InvariantError): void;
+}
+
+export function toApiError(err: unknown, deps: Pick<RouteDeps, 'log' | 'onInvariantBroken'>, where: string): ApiError {
+  if (err instanceof ApiError) return err;
+  if (isUnavailableError(err)) {
+    deps.log.warn({ where, err: (err as Error).message }, 'backing service unavailable');
+    return new ApiError('unavailable');
+  }
+  if (err instanceof InvariantError) deps.onInvariantBroken(err);
+  deps.log.error({ where, err }, 'unexpected error');
+  return new ApiError('internal');
+}
+
+const bodyMethods = new Set(['post', 'patch', 'put']);
+
+export function route(deps: RouteDeps, name: string, paramCount: number, handler: HttpHandler) {
+  return (res: HttpResponse, req: HttpRequest): void => {
+    const state: ResponseState = { aborted: false, done: false };
+    res.onAborted(() => { state.aborted = true; });
+    const method = req.getMethod();
+    const params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
+    const contentType = req.getHeader('content-type');
+    const contentLength = Number(req.getHeader('content-length') || '0');
+    const ctxBase = {
+      method,
+      path: req.getUrl(),
+      params,
+      query: new URLSearchParams(req.getQuery() ?? ''),
+      authorization: req.getHeader('authorization'),
+      idempotencyKey: req.getHeader('idempotency-key'),
+    };
+    const started = performance.now();
+    const finish = (status: number) => deps.metrics.httpRequests.inc({ route: name, status: String(status) }) ;
+
+    const fail = (err: unknown) => {
+      const apiErr = toApiError(err, deps, name);
+      if (apiErr.status < 500) deps.log.info({ route: name, code: apiErr.code, status: apiErr.status }, 'request refused');
+      // A body we refused to read leaves bytes on the connection: close it rather than parse garbage as a request.
+      sendError(res, state, apiErr, apiErr.code === 'payload_too_large' || apiErr.code === 'unsupported_media_type');
+      finish(apiErr.status);
+    };
+
+    if (contentLength > deps.payloadBytesMax) return fail(new ApiError('payload_too_large'));
+    const hasBody = bodyMethods.has(method);
+    if (hasBody && contentLength > 0 && contentType !== '' && !/^application\/json\b/i.test(contentType)) {
+      return fail(new ApiError('unsupported_media_type'));
+    }
+    const body = hasBody ? readBody(res, deps.payloadBytesMax) : Promise.resolve(Buffer.alloc(0));
+
+    body
+      .then(async (buf) => {
+        let parsed: unknown;
+        let parsedOnce = false;
+        const ctx: HttpContext = {
+          ...ctxBase,
+          json: () => {
+            if (!parsedOnce) { parsed = parseJson(buf); parsedOnce = true; }
+            return parsed;
+          },
+        };
+        const result = await handler(ctx);
+        if ('body' in result) sendJson(res, state, result.status, result.body);
+        else sendRaw(res, state, result.status, result.contentType, result.text);
+        finish(result.status);
+        deps.metrics.httpSeconds.observe({ route: name }, (performance.now() - started) / 1000);
+      })
+      .catch(fail);
+  };
+}

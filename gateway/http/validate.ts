@@ -1,0 +1,22 @@
+// zod at the edge: a failed parse becomes 400 invalid_body listing the issues.
+import type { z } from 'zod';
+import { ApiError } from '../../shared/errors.js';
+import { describeIssues, uuid } from '../../shared/protocol/common.js';
+import { bearerToken } from '../auth/verify-token.js';
+import type { GatewayDeps } from '../deps.js';
+import type { HttpContext } from './route.js';
+
+export function parseBody<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ApiError('invalid_body', undefined, describeIssues(r.error));
+  return r.data;
+}
+
+/** The `{id}` of a session route; something that is not a UUID cannot name a session. */
+export function sessionIdParam(ctx: HttpContext): string {
+  const id = ctx.params[0] ?? '';
+  if (!uuid.safeParse(id).success) throw new ApiError('session_not_found');
+  return id.toLowerCase();
+}
+
+export const authenticate = (deps: GatewayDeps, ctx: HttpContext) => deps.verifyToken(bearerToken(ctx.authorization));

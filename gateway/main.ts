@@ -1,0 +1,64 @@
+// Gateway process: boot order only. Config → native uWS check → Redis and Postgres reachable → listen → signals.
+import { ConfigError, loadConfig } from '../shared/config.js';
+import { createLogger } from '../shared/log.js';
+import { createPool } from '../shared/pg/pool.js';
+import { createRedis } from '../shared/redis/connect.js';
+import { createKeys } from '../shared/redis/keys.js';
+import { createMeter } from '../shared/redis/meter.js';
+import { checkPostgres, checkRedis, StartupError } from '../shared/startup.js';
+import { meterLimits } from '../shared/meter-limits.js';
+import { assertNativeUws, UwsFallbackError } from './uws-native.js';
+import { createTokenVerifier } from './auth/verify-token.js';
+import { createGatewayMetrics } from './metrics.js';
+import { startGateway } from './app.js';
+
+const shutdownMsMax = 10_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  assertNativeUws();
+  const log = createLogger(config, 'gateway');
+  const pool = createPool(config);
+  const redis = createRedis(config, { purpose: 'gateway' });
+  const subscriber = createRedis(config, { purpose: 'gateway-subscriber' });
+  await checkRedis(config, redis);
+  await checkPostgres(config, pool);
+  const deps = {
+    config, log, pool, redis,
+    meter: createMeter(redis, createKeys(config.redisKeyPrefix), meterLimits(config)),
+    verifyToken: createTokenVerifier(config),
+    metrics: createGatewayMetrics(),
+    onInvariantBroken: (err: Error) => {
+      // A broken money or metering invariant is a bug: stop before it can spread (TigerBeetle style).
+      log.fatal({ err }, 'invariant broken; exiting');
+      setImmediate(() => process.exit(70));
+    },
+  };
+  const gateway = await startGateway(deps, subscriber);
+  log.info({ port: gateway.port, pid: process.pid }, 'gateway listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: closing sockets with 1012');
+    setTimeout(() => { log.error('shutdown took too long; exiting'); process.exit(1); }, shutdownMsMax).unref();
+    await gateway.close();
+    subscriber.disconnect();
+    await redis.quit().catch(() => undefined);
+    await pool.end();
+    log.info('gateway stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof StartupError || err instanceof UwsFallbackError) {
+    process.stderr.write(`gateway: ${err.message}\n`);
+  } else {
+    process.stderr.write(`gateway: failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,15 @@
+// A metering script's refusal → the client-facing error (REST status / WS error code).
+import { ApiError } from '../../shared/errors.js';
+import type { MeterRefusal } from '../../shared/redis/meter.js';
+
+export function refusalToApiError(r: MeterRefusal): ApiError {
+  switch (r.code) {
+    case 'rate_limited': return new ApiError('rate_limited');
+    case 'unknown_lecture': return new ApiError('unknown_lecture');
+    case 'unknown_session': return new ApiError('wrong_state', 'the session has no live state (not started, or already settled)');
+    case 'ending': return new ApiError('wrong_state', 'the session has ended');
+    case 'paused': return new ApiError('wrong_state', 'the session is paused: its player socket is gone');
+    case 'replaced': return new ApiError('wrong_state', 'another socket owns this session');
+    case 'already_started': return new ApiError('wrong_state', 'the session has already started');
+  }
+}

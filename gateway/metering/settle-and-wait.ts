@@ -1,0 +1,83 @@
+// Ending a session: freeze its figures in Redis, enqueue the settlement for the worker, and wait until the worker
+// has committed it in Postgres, so `complete` answers with final figures (DESIGN §4) and never with a guess.
+import { ApiError } from '../../shared/errors.js';
+import { settleWaitMsMax } from '../../shared/limits.js';
+import { numericToMinor, minorToAmount, msToSeconds } from '../../shared/money.js';
+import { MeterRefusal } from '../../shared/redis/meter.js';
+import type { EndReason } from '../../shared/protocol/common.js';
+import type { FrozenSession } from '../../shared/protocol/settlement.js';
+import { findSession, type SessionRow } from '../store/sessions.js';
+import type { GatewayDeps } from '../deps.js';
+
+export interface FinalFigures {
+  session_id: string;
+  status: 'completed';
+  end_reason: EndReason;
+  duration_seconds: number;
+  cost: number;
+  refund: number;
+  teacher_earning: number;
+}
+
+export function finalFigures(row: SessionRow): FinalFigures {
+  return {
+    session_id: row.id,
+    status: 'completed',
+    end_reason: row.end_reason ?? 'completed',
+    duration_seconds: msToSeconds(Number(row.duration_ms)),
+    cost: minorToAmount(numericToMinor(row.cost ?? '0')),
+    refund: minorToAmount(numericToMinor(row.refund ?? '0')),
+    teacher_earning: minorToAmount(numericToMinor(row.teacher_earning ?? '0')),
+  };
+}
+
+/** A session that was never started has nothing in Redis and costs 0. */
+export function frozenUnstarted(sessionId: string): FrozenSession {
+  return { sessionId, endReason: 'completed', billedMs: 0, completionPct: '0', currentLecture: null, progressMs: {} };
+}
+
+/**
+ * Freezes (idempotently) and enqueues. A session whose live state is gone from Redis is settled from what
+ * Postgres knows, in the student's favour (no billed time beyond the last checkpoint).
+ */
+export async function freezeAndEnqueue(deps: GatewayDeps, row: Pick<SessionRow, 'id' | 'status'>, reason: EndReason, claimedMs: number | null): Promise<void> {
+  let frozen: FrozenSession;
+  if (row.status === 'locked') {
+    frozen = frozenUnstarted(row.id);
+  } else {
+    try {
+      frozen = await deps.meter.finishSession(row.id, reason, claimedMs);
+    } catch (err) {
+      if (!(err instanceof MeterRefusal && err.code === 'unknown_session')) throw err;
+      const again = await findSession(deps.pool, row.id);
+      if (again?.status === 'completed') return;
+      frozen = { ...frozenUnstarted(row.id), endReason: reason };
+    }
+  }
+  await deps.meter.enqueueSettlement(frozen);
+}
+
+/** Polls Postgres with backoff until the session is completed; 503 settlement_pending after settleWaitMsMax. */
+export async function awaitSettlement(deps: GatewayDeps, sessionId: string): Promise<SessionRow> {
+  const until = Date.now() + settleWaitMsMax;
+  let delayMs = 5;
+  for (;;) {
+    const row = await findSession(deps.pool, sessionId);
+    if (row?.status === 'completed') {
+      deps.metrics.settlementsAwaited.inc({ outcome: 'committed' });
+      return row;
+    }
+    if (Date.now() + delayMs > until) {
+      deps.metrics.settlementsAwaited.inc({ outcome: 'timeout' });
+      throw new ApiError('settlement_pending');
+    }
+    await new Promise((r) => setTimeout(r, delayMs));
+    delayMs = Math.min(delayMs * 2, 200);
+  }
+}
+
+export async function settleAndWait(deps: GatewayDeps, row: SessionRow, reason: EndReason, claimedMs: number | null): Promise<FinalFigures> {
+  if (row.status === 'completed') return finalFigures(row);
+  await freezeAndEnqueue(deps, row, reason, claimedMs);
+  return finalFigures(await awaitSettlement(deps, row.id));
+}

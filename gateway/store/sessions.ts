@@ -1,0 +1,144 @@
+// Postgres side of sessions: lock funds on create, mark started, read rows and settled figures.
+// Every statement is parameterized.
+import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from '../../shared/pg/pool.js';
+import { withTransaction } from '../../shared/pg/pool.js';
+import { ApiError, invariant } from '../../shared/errors.js';
+import { maxBillableMs, minorToNumeric, numericToMinor } from '../../shared/money.js';
+import type { EndReason } from '../../shared/protocol/common.js';
+import type { CourseRow } from './courses.js';
+
+export interface SessionRow {
+  id: string;
+  student_id: string;
+  course_id: string;
+  teacher_id: string;
+  status: 'locked' | 'active' | 'completed';
+  locked_amount: string;
+  price_per_minute: string;
+  max_billable_ms: string;
+  start_time: Date | null;
+  duration_ms: string;
+  cost: string | null;
+  refund: string | null;
+  teacher_earning: string | null;
+  completion_pct: string;
+  current_lecture: number | null;
+  content_progress: Record<string, { watched_seconds: number }>;
+  end_reason: EndReason | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+}
+
+export interface CreatedSession {
+  sessionId: string;
+  lockedMinor: number;
+  priceMinor: number;
+  maxBillableMs: number;
+  /** true when an Idempotency-Key matched an earlier create: nothing was locked this time. */
+  replayed: boolean;
+}
+
+const pgUniqueViolation = '23505';
+
+function requestHash(courseId: string, lockedMinor: number): string {
+  return createHash('sha256').update(`${courseId}|${lockedMinor}`).digest('hex');
+}
+
+async function findByIdempotencyKey(db: Pool | PoolClient, studentId: string, key: string, hash: string): Promise<CreatedSession | null> {
+  const { rows } = await db.query<SessionRow>(
+    'SELECT * FROM sessions WHERE student_id = $1 AND idempotency_key = $2', [studentId, key]);
+  const row = rows[0];
+  if (!row) return null;
+  if (row.request_hash !== hash) throw new ApiError('idempotency_key_reused');
+  return {
+    sessionId: row.id, lockedMinor: numericToMinor(row.locked_amount), priceMinor: numericToMinor(row.price_per_minute),
+    maxBillableMs: Number(row.max_billable_ms), replayed: true,
+  };
+}
+
+/** Moves `lockedMinor` from the student's wallet into a hold for a new `locked` session, in one transaction. */
+export async function lockFunds(pool: Pool, input: {
+  studentId: string; courseId: string; lockedMinor: number; idempotencyKey: string | null;
+}): Promise<CreatedSession> {
+  const hash = requestHash(input.courseId, input.lockedMinor);
+  if (input.idempotencyKey) {
+    const earlier = await findByIdempotencyKey(pool, input.studentId, input.idempotencyKey, hash);
+    if (earlier) return earlier;
+  }
+  try {
+    return await withTransaction(pool, async (tx) => {
+      const course = (await tx.query<CourseRow>('SELECT * FROM courses WHERE id = $1', [input.courseId])).rows[0];
+      if (!course) throw new ApiError('course_not_found');
+      const wallet = (await tx.query<{ balance: string }>(
+        'SELECT balance FROM wallets WHERE student_id = $1 FOR UPDATE', [input.studentId])).rows[0];
+      if (!wallet) throw new ApiError('wallet_not_found');
+      if (numericToMinor(wallet.balance) < input.lockedMinor) throw new ApiError('insufficient_funds');
+      const priceMinor = numericToMinor(course.price_per_minute);
+      const maxMs = maxBillableMs(input.lockedMinor, priceMinor);
+      const sessionId = randomUUID();
+      const amount = minorToNumeric(input.lockedMinor);
+      await tx.query('UPDATE wallets SET balance = balance - $2, updated_at = now() WHERE student_id = $1', [input.studentId, amount]);
+      await tx.query(
+        `INSERT INTO sessions (id, student_id, course_id, teacher_id, locked_amount, price_per_minute, max_billable_ms,
+                               idempotency_key, request_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [sessionId, input.studentId, course.id, course.teacher_id, amount, course.price_per_minute, maxMs,
+          input.idempotencyKey, input.idempotencyKey ? hash : null]);
+      await tx.query('INSERT INTO holds (session_id, student_id, amount) VALUES ($1, $2, $3)', [sessionId, input.studentId, amount]);
+      const txn = await tx.query<{ id: string }>(
+        `INSERT INTO ledger_transactions (kind, session_id) VALUES ('lock', $1) RETURNING id`, [sessionId]);
+      await tx.query(
+        `INSERT INTO ledger_entries (transaction_id, account_type, account_id, amount)
+         VALUES ($1, 'wallet', $2, -$4::numeric), ($1, 'hold', $3, $4::numeric)`,
+        [txn.rows[0]!.id, input.studentId, sessionId, amount]);
+      return { sessionId, lockedMinor: input.lockedMinor, priceMinor, maxBillableMs: maxMs, replayed: false };
+    });
+  } catch (err) {
+    // Two concurrent creates with one Idempotency-Key: the loser returns the winner's session.
+    if ((err as { code?: string }).code === pgUniqueViolation && input.idempotencyKey) {
+      const winner = await findByIdempotencyKey(pool, input.studentId, input.idempotencyKey, hash);
+      if (winner) return winner;
+    }
+    throw err;
+  }
+}
+
+export async function findSession(pool: Pool, id: string): Promise<SessionRow | null> {
+  const { rows } = await pool.query<SessionRow>('SELECT * FROM sessions WHERE id = $1', [id]);
+  return rows[0] ?? null;
+}
+
+/** locked → active. Returns null when the session was not `locked` (someone else started or settled it). */
+export async function markStarted(pool: Pool, id: string): Promise<{ startTime: Date; course: CourseRow } | null> {
+  const { rows } = await pool.query<{ start_time: Date }>(
+    `UPDATE sessions SET status = 'active', start_time = now() WHERE id = $1 AND status = 'locked' RETURNING start_time`, [id]);
+  if (!rows[0]) return null;
+  const course = (await pool.query<CourseRow>(
+    'SELECT c.* FROM courses c JOIN sessions s ON s.course_id = c.id WHERE s.id = $1', [id])).rows[0];
+  invariant(course, `session ${id} has no course`);
+  return { startTime: rows[0].start_time, course };
+}
+
+/** Undo markStarted when the Redis half of a start failed, so the start can be retried. */
+export async function unmarkStarted(pool: Pool, id: string): Promise<void> {
+  await pool.query(`UPDATE sessions SET status = 'locked', start_time = NULL WHERE id = $1 AND status = 'active'`, [id]);
+}
+
+export interface WalletView { wallet_balance: number; locked_balance: number }
+
+export async function readWalletMinor(pool: Pool, studentId: string): Promise<{ balanceMinor: number; lockedMinor: number } | null> {
+  const { rows } = await pool.query<{ balance: string; locked: string }>(
+    `SELECT w.balance::text AS balance,
+            (SELECT coalesce(sum(amount), 0)::numeric(14,2)::text FROM holds WHERE student_id = $1 AND released_at IS NULL) AS locked
+     FROM wallets w WHERE w.student_id = $1`, [studentId]);
+  const row = rows[0];
+  if (!row) return null;
+  return { balanceMinor: numericToMinor(row.balance), lockedMinor: numericToMinor(row.locked) };
+}
+
+export async function readEarningsMinor(pool: Pool, teacherId: string): Promise<number | null> {
+  const { rows } = await pool.query<{ total_earnings: string }>('SELECT total_earnings FROM teachers WHERE id = $1', [teacherId]);
+  return rows[0] ? numericToMinor(rows[0].total_earnings) : null;
+}

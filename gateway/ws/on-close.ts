@@ -1,0 +1,19 @@
+// A socket closed. Unless it ended the session or was replaced, the session pauses with a grace deadline; a
+// reconnect before it resumes (DESIGN §5).
+import type { GatewayDeps } from '../deps.js';
+import type { SocketRegistry } from './socket-registry.js';
+import type { MeteringSocket } from './socket-data.js';
+
+export function createCloseHandler(deps: GatewayDeps, registry: SocketRegistry) {
+  return (ws: MeteringSocket, code: number): void => {
+    const data = ws.getUserData();
+    data.closed = true;
+    registry.remove(ws);
+    deps.metrics.sockets.dec();
+    data.log.info({ code }, 'socket closed');
+    if (data.ending) return;
+    void data.attached
+      .then((attached) => (attached ? deps.meter.detachSocket(data.sessionId, data.socketId) : null))
+      .catch((err: unknown) => data.log.warn({ err }, 'could not pause the session; the sweeper will settle it by its deadline'));
+  };
+}

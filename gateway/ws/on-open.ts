@@ -1,0 +1,48 @@
+// A socket opened: make it the session's one socket (resuming a paused session), end the older socket if any,
+// and send `ready`.
+import { MeterRefusal } from '../../shared/redis/meter.js';
+import { msToSeconds } from '../../shared/money.js';
+import { liveFigures } from '../metering/figures.js';
+import { toApiError } from '../http/route.js';
+import type { GatewayDeps } from '../deps.js';
+import type { SocketRegistry } from './socket-registry.js';
+import { closeSocket, sendFrame } from './send-frame.js';
+import type { MeteringSocket } from './socket-data.js';
+
+export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry) {
+  return (ws: MeteringSocket): void => {
+    const data = ws.getUserData();
+    registry.add(ws);
+    deps.metrics.sockets.inc();
+    data.attached = deps.meter.attachSocket(data.sessionId, data.socketId).then(
+      async (r) => {
+        data.lastBilledMs = r.billedMs;
+        sendFrame(ws, {
+          type: 'ready',
+          session_id: data.sessionId,
+          status: 'active',
+          ...liveFigures(r),
+          heartbeat_interval_ms: deps.config.heartbeatIntervalMs,
+          max_billable_seconds: msToSeconds(r.maxBillableMs),
+          resumed: r.resumed,
+        });
+        data.log.info({ resumed: r.resumed }, 'socket attached');
+        if (r.previousOwner !== '' && r.previousOwner !== data.socketId) {
+          await registry.replace(deps.redis, r.previousOwner).catch((err: unknown) => data.log.warn({ err }, 'replace signal failed'));
+        }
+        return true;
+      },
+      (err: unknown) => {
+        if (err instanceof MeterRefusal && err.code === 'ending') {
+          sendFrame(ws, { type: 'error', code: 'wrong_state', message: 'the session has ended' }, deps.metrics);
+          closeSocket(ws, 1008, 'session ended');
+          return false;
+        }
+        const apiErr = toApiError(err, deps, 'ws-open');
+        sendFrame(ws, { type: 'error', code: apiErr.code, message: apiErr.message }, deps.metrics);
+        closeSocket(ws, 1011, apiErr.code);
+        return false;
+      },
+    );
+  };
+}

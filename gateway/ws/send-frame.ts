@@ -1,0 +1,27 @@
+// Every server frame goes out through here: typed from the zod schemas, never sent on a closed socket, and the
+// send result read so slow consumers are seen (uWS closes them at maxBackpressure).
+import type { ServerFrame } from '../../shared/protocol/ws.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { MeteringSocket } from './socket-data.js';
+
+const sendDropped = 2;
+
+export function sendFrame(ws: MeteringSocket, frame: ServerFrame, metrics?: GatewayMetrics): boolean {
+  const data = ws.getUserData();
+  if (data.closed) return false;
+  const result = ws.send(JSON.stringify(frame), false);
+  if (frame.type === 'error') metrics?.wsErrors.inc({ code: frame.code });
+  if (result === sendDropped) {
+    data.log.warn({ type: frame.type }, 'frame dropped: client is not reading');
+    return false;
+  }
+  return true;
+}
+
+/** Closes with a code and short reason; safe to call on a socket that is already closed. */
+export function closeSocket(ws: MeteringSocket, code: number, reason: string): void {
+  const data = ws.getUserData();
+  if (data.closed) return;
+  data.closed = true;
+  ws.end(code, reason);
+}

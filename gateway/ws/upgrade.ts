@@ -1,0 +1,93 @@
+// Authorisation before the upgrade (DESIGN §5): bad token 401, someone else's session 403, unknown 404, not
+// active/paused 409, Origin not allowed 403, too many sockets from one address 429. Follows uWS's async-upgrade
+// pattern: copy headers out of `req` at once, watch for abort, upgrade inside cork only if still connected.
+import { randomUUID } from 'node:crypto';
+import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
+import { ApiError } from '../../shared/errors.js';
+import { uuid } from '../../shared/protocol/common.js';
+import { assertMayActOn } from '../auth/authorize-session.js';
+import { bearerToken } from '../auth/verify-token.js';
+import { findSession } from '../store/sessions.js';
+import { toApiError } from '../http/route.js';
+import { sendError } from '../http/respond.js';
+import type { GatewayDeps } from '../deps.js';
+import type { SocketRegistry } from './socket-registry.js';
+import type { SocketData } from './socket-data.js';
+
+interface UpgradeRequest {
+  sessionId: string;
+  token: string | null;
+  origin: string;
+  remoteAddress: string;
+}
+
+function readUpgradeRequest(res: HttpResponse, req: HttpRequest): UpgradeRequest {
+  const query = new URLSearchParams(req.getQuery() ?? '');
+  return {
+    sessionId: (req.getParameter(0) ?? '').toLowerCase(),
+    token: bearerToken(req.getHeader('authorization')) ?? query.get('token'),
+    origin: req.getHeader('origin'),
+    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+  };
+}
+
+async function authorizeUpgrade(deps: GatewayDeps, registry: SocketRegistry, u: UpgradeRequest): Promise<SocketData> {
+  const { config } = deps;
+  if (config.allowedOrigins.length > 0 && u.origin !== '' && !config.allowedOrigins.includes(u.origin)) {
+    throw new ApiError('origin_not_allowed');
+  }
+  if (config.socketsPerIpMax > 0 && registry.socketsFrom(u.remoteAddress) >= config.socketsPerIpMax) {
+    throw new ApiError('too_many_sockets');
+  }
+  const caller = await deps.verifyToken(u.token);
+  if (!uuid.safeParse(u.sessionId).success) throw new ApiError('session_not_found');
+  const live = await deps.meter.readSession(u.sessionId);
+  if (live) {
+    assertMayActOn(caller, live.studentId);
+    if (live.status === 'ending') throw new ApiError('wrong_state', 'the session has ended');
+  } else {
+    const row = await findSession(deps.pool, u.sessionId);
+    if (!row) throw new ApiError('session_not_found');
+    assertMayActOn(caller, row.student_id);
+    throw new ApiError('wrong_state', `the session is ${row.status}; start it before connecting`);
+  }
+  const socketId = randomUUID();
+  return {
+    sessionId: u.sessionId,
+    socketId,
+    studentId: live.studentId,
+    remoteAddress: u.remoteAddress,
+    log: deps.log.child({ sessionId: u.sessionId, socketId }),
+    lastSeq: -1,
+    lastBilledMs: live.billedMs,
+    badFrameCount: 0,
+    badFrameWindowStartMs: 0,
+    attached: Promise.resolve(false),
+    ending: false,
+    closed: false,
+  };
+}
+
+export function createUpgradeHandler(deps: GatewayDeps, registry: SocketRegistry) {
+  return (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
+    const state = { aborted: false, done: false };
+    res.onAborted(() => { state.aborted = true; });
+    const key = req.getHeader('sec-websocket-key');
+    const protocol = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const u = readUpgradeRequest(res, req);
+
+    authorizeUpgrade(deps, registry, u)
+      .then((data) => {
+        if (state.aborted) return;
+        state.done = true;
+        res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+      })
+      .catch((err: unknown) => {
+        const apiErr = toApiError(err, deps, 'ws-upgrade');
+        deps.metrics.upgradesRefused.inc({ status: String(apiErr.status) });
+        deps.log.info({ code: apiErr.code, status: apiErr.status }, 'upgrade refused');
+        sendError(res, state, apiErr);
+      });
+  };
+}

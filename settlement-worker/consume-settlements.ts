@@ -1,0 +1,63 @@
+// One reader per settle-stream bucket: XREADGROUP … BLOCK on its own connection (a blocked connection cannot
+// serve anything else), one entry at a time. Blocking reads, not polling, so `complete` sees its settlement
+// within milliseconds of the enqueue.
+import { settleBatchMax, settleDeliveriesMax } from '../shared/limits.js';
+import type { Logger } from '../shared/log.js';
+import type { RedisClient } from '../shared/redis/connect.js';
+import { settleGroup } from '../shared/redis/keys.js';
+import type { Meter } from '../shared/redis/meter.js';
+import type { EntryProcessor } from './process-entry.js';
+import { backoffMs, pause } from './pause.js';
+import { entriesOfRead, type StreamEntry } from './stream-reply.js';
+
+/** How long one XREADGROUP blocks: also the longest a stop() waits for an idle reader. */
+export const readBlockMs = 1_000;
+
+export interface ConsumeDeps {
+  /** A connection used by this loop alone. */
+  blocking: RedisClient;
+  meter: Meter;
+  processor: EntryProcessor;
+  consumer: string;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** Runs until `signal` aborts. Never rejects: every failure is logged and retried after a back-off. */
+export async function consumeSettlements(deps: ConsumeDeps, bucket: number): Promise<void> {
+  const stream = deps.meter.keys.settleStream(bucket);
+  const log = deps.log.child({ bucket });
+  let failures = 0;
+  while (!deps.signal.aborted) {
+    let entries: StreamEntry[];
+    try {
+      entries = entriesOfRead(await deps.blocking.xreadgroup('GROUP', settleGroup, deps.consumer,
+        'COUNT', settleBatchMax, 'BLOCK', readBlockMs, 'STREAMS', stream, '>'));
+      failures = 0;
+    } catch (err) {
+      if (deps.signal.aborted) break;
+      log.warn({ err }, 'reading the settle stream failed; backing off');
+      // The stream or its group was deleted (by hand, or a flushed Redis): make them again rather than spin.
+      if (String((err as Error).message).includes('NOGROUP')) await deps.meter.ensureSettleGroups().catch(() => undefined);
+      await pause(backoffMs(failures++), deps.signal);
+      continue;
+    }
+    // Entries already delivered to us are finished even while stopping: the batch is small, and leaving them
+    // pending would delay their settlement until another worker reclaims them.
+    for (const entry of entries) await settleWithRetries(deps, bucket, entry);
+  }
+}
+
+/**
+ * Retries an entry whose settlement failed for an operating reason (Postgres down, …), backing off each time.
+ * After settleDeliveriesMax attempts, or when stopping, it is left pending: the reclaim loop takes it from there,
+ * and the bucket's other entries are not held up behind it forever.
+ */
+async function settleWithRetries(deps: ConsumeDeps, bucket: number, entry: StreamEntry): Promise<void> {
+  for (let attempt = 0; attempt < settleDeliveriesMax; attempt++) {
+    const outcome = await deps.processor.process(bucket, entry);
+    if (outcome !== 'retry' || deps.signal.aborted) return;
+    await pause(backoffMs(attempt), deps.signal);
+  }
+  deps.log.warn({ bucket, entryId: entry.id }, 'settle entry left pending for reclaim after repeated failures');
+}

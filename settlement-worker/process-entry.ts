@@ -1,0 +1,125 @@
+// What happens to one settle-stream entry, whichever loop delivered it (a fresh read or a reclaim):
+//   valid → settle in Postgres → only after COMMIT: XACK + XDEL, then forget the live Redis state;
+//   unusable (bad fields, unknown session, broken invariant) → dead-letter stream, then XACK;
+//   anything else (Postgres or Redis unreachable) → left pending, so a retry or a reclaim settles it later.
+// Acking only after COMMIT is what makes a crash at any point safe: the entry is delivered again, and the
+// settlement, being idempotent, returns the stored figures without moving money twice.
+import { InvariantError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { Pool } from '../shared/pg/pool.js';
+import type { RedisClient } from '../shared/redis/connect.js';
+import { settleGroup } from '../shared/redis/keys.js';
+import type { Meter } from '../shared/redis/meter.js';
+import { fromSettleEntry, settleEntry, type FrozenSession } from '../shared/protocol/settlement.js';
+import { describeIssues } from '../shared/protocol/common.js';
+import { SessionNotFoundError, settleSession, type SettledSession } from './settle-session.js';
+import { fieldsToObject, type StreamEntry } from './stream-reply.js';
+
+export type EntryOutcome = 'settled' | 'dead_lettered' | 'retry';
+
+/** The dead-letter stream is trimmed (approximately) to this many entries, so it cannot grow without bound. */
+export const deadLettersMax = 100_000;
+
+export interface EntryProcessorDeps {
+  pool: Pool;
+  redis: RedisClient;
+  meter: Meter;
+  feeBps: number;
+  log: Logger;
+}
+
+export interface EntryProcessor {
+  process(bucket: number, entry: StreamEntry): Promise<EntryOutcome>;
+  deadLetter(bucket: number, entry: StreamEntry, reason: string): Promise<void>;
+}
+
+type Parsed = { ok: true; frozen: FrozenSession } | { ok: false; reason: string };
+
+/** Stream fields → a frozen session, or why they are not one. Nothing here trusts the producer. */
+export function parseEntry(entry: StreamEntry): Parsed {
+  if (entry.fields === null) return { ok: false, reason: 'deleted_while_pending' };
+  const parsed = settleEntry.safeParse(fieldsToObject(entry.fields));
+  if (!parsed.success) return { ok: false, reason: `invalid_entry: ${JSON.stringify(describeIssues(parsed.error))}` };
+  try {
+    return { ok: true, frozen: fromSettleEntry(parsed.data) };
+  } catch (err) {
+    return { ok: false, reason: `invalid_entry: progress: ${(err as Error).message.slice(0, 500)}` };
+  }
+}
+
+/**
+ * Errors that retrying cannot fix, as a dead-letter reason; null for operating errors (a database restarting,
+ * a dropped connection) that a later attempt will get past.
+ */
+export function permanentReason(err: unknown): string | null {
+  if (err instanceof SessionNotFoundError) return 'session_not_found';
+  if (err instanceof InvariantError) return `invariant: ${err.message}`;
+  const code = (err as { code?: unknown }).code;
+  // SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): the data itself is refused.
+  if (typeof code === 'string' && /^2[23]/.test(code)) return `rejected_by_postgres: ${code} ${(err as Error).message}`;
+  return null;
+}
+
+export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
+  const { pool, redis, meter, feeBps } = deps;
+  const keys = meter.keys;
+
+  async function ackAndDelete(bucket: number, entryId: string): Promise<void> {
+    const stream = keys.settleStream(bucket);
+    // One MULTI on one key (one Cluster slot): the entry is never acked yet kept, or deleted yet pending.
+    const results = await redis.multi().xack(stream, settleGroup, entryId).xdel(stream, entryId).exec();
+    const failed = results?.find(([err]) => err !== null);
+    if (!results || failed) throw failed?.[0] ?? new Error('XACK/XDEL transaction aborted');
+  }
+
+  async function deadLetter(bucket: number, entry: StreamEntry, reason: string): Promise<void> {
+    // Copied first, acked second: a crash in between leaves a duplicate dead letter, never a lost entry.
+    await redis.xadd(keys.deadLetters(), 'MAXLEN', '~', deadLettersMax, '*',
+      'stream', keys.settleStream(bucket), 'entry_id', entry.id, 'reason', reason,
+      'fields', JSON.stringify(entry.fields === null ? null : fieldsToObject(entry.fields)), 'dead_ms', Date.now());
+    await ackAndDelete(bucket, entry.id);
+    deps.log.warn({ bucket, entryId: entry.id, reason }, 'settle entry dead-lettered');
+  }
+
+  async function settleAndAck(bucket: number, entry: StreamEntry, frozen: FrozenSession): Promise<EntryOutcome> {
+    const log = deps.log.child({ sessionId: frozen.sessionId, entryId: entry.id });
+    let settled: SettledSession;
+    try {
+      settled = await settleSession(pool, frozen, feeBps);
+    } catch (err) {
+      const reason = permanentReason(err);
+      if (reason === null) {
+        log.warn({ err }, 'settlement failed; the entry stays pending and is retried');
+        return 'retry';
+      }
+      // A broken invariant or a refused row is our bug, not the client's: shout, but keep settling the others.
+      if (!(err instanceof SessionNotFoundError)) log.error({ err }, 'settlement refused');
+      await deadLetter(bucket, entry, reason);
+      return 'dead_lettered';
+    }
+    await ackAndDelete(bucket, entry.id);
+    log.debug({ ...settled }, settled.alreadySettled ? 'already settled' : 'settled');
+    // The money is committed and the entry acked; live state that is left behind by a failure here is found
+    // again by the sweeper (the session is still `ending`), which re-enqueues it and so forgets it next time.
+    await meter.forgetSession(frozen.sessionId).catch((err: unknown) => log.warn({ err }, 'could not forget live state'));
+    return 'settled';
+  }
+
+  return {
+    deadLetter,
+    async process(bucket, entry) {
+      try {
+        const parsed = parseEntry(entry);
+        if (!parsed.ok) {
+          await deadLetter(bucket, entry, parsed.reason);
+          return 'dead_lettered';
+        }
+        return await settleAndAck(bucket, entry, parsed.frozen);
+      } catch (err) {
+        // Redis failed while acking or dead-lettering: the entry is still pending, and settling it again is a no-op.
+        deps.log.warn({ err, bucket, entryId: entry.id }, 'could not finish a settle entry; it stays pending');
+        return 'retry';
+      }
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Takes over settle entries that another consumer read but never acknowledged (it crashed, or its retries ran
+// out): XAUTOCLAIM hands us entries idle for longer than SETTLE_CLAIM_IDLE_MS, and they are processed like fresh
+// ones. An entry delivered more than settleDeliveriesMax times is poison (it keeps failing wherever it goes), so it
+// is dead-lettered instead of being tried again forever.
+import type { Config } from '../shared/config.js';
+import { settleBatchMax, settleDeliveriesMax } from '../shared/limits.js';
+import type { Logger } from '../shared/log.js';
+import type { RedisClient } from '../shared/redis/connect.js';
+import { settleGroup } from '../shared/redis/keys.js';
+import type { Meter } from '../shared/redis/meter.js';
+import type { EntryProcessor } from './process-entry.js';
+import { pause } from './pause.js';
+import { deliveriesOfPending, partsOfAutoclaim } from './stream-reply.js';
+
+export interface ReclaimDeps {
+  redis: RedisClient;
+  meter: Meter;
+  processor: EntryProcessor;
+  consumer: string;
+  claimIdleMs: number;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** Often enough that a claimable entry waits at most half its idle time again; at least every 5 s. */
+export function reclaimIntervalMs(config: Pick<Config, 'settleClaimIdleMs'>): number {
+  return Math.min(5_000, Math.max(250, Math.floor(config.settleClaimIdleMs / 2)));
+}
+
+/** One bounded pass over one bucket: at most settleBatchMax entries. Returns how many were claimed. */
+export async function reclaimPending(deps: ReclaimDeps, bucket: number): Promise<number> {
+  const stream = deps.meter.keys.settleStream(bucket);
+  const { entries } = partsOfAutoclaim(await deps.redis.xautoclaim(stream, settleGroup, deps.consumer,
+    deps.claimIdleMs, '0-0', 'COUNT', settleBatchMax));
+  const first = entries[0];
+  const last = entries[entries.length - 1];
+  if (!first || !last) return 0;
+  // XAUTOCLAIM does not report delivery counts; XPENDING over exactly the claimed range does (one round trip).
+  const deliveries = deliveriesOfPending(await deps.redis.xpending(stream, settleGroup, first.id, last.id,
+    entries.length, deps.consumer));
+  for (const entry of entries) {
+    const count = deliveries.get(entry.id) ?? 1;
+    if (count > settleDeliveriesMax) {
+      await deps.processor.deadLetter(bucket, entry, `delivered ${count} times (more than ${settleDeliveriesMax})`);
+      continue;
+    }
+    deps.log.info({ bucket, entryId: entry.id, deliveries: count }, 'reclaimed a pending settle entry');
+    // On 'retry' the entry stays pending under our name; it is claimable again after the idle time.
+    await deps.processor.process(bucket, entry);
+  }
+  return entries.length;
+}
+
+/** Runs until `signal` aborts, visiting every bucket each interval. Never rejects. */
+export async function runReclaimLoop(deps: ReclaimDeps, buckets: readonly number[], intervalMs: number): Promise<void> {
+  while (!deps.signal.aborted) {
+    for (const bucket of buckets) {
+      if (deps.signal.aborted) break;
+      try {
+        await reclaimPending(deps, bucket);
+      } catch (err) {
+        deps.log.warn({ err, bucket }, 'reclaiming pending settle entries failed');
+      }
+    }
+    await pause(intervalMs, deps.signal);
+  }
+}

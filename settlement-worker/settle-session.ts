@@ -1,0 +1,185 @@
+// Settles one session in ONE Postgres transaction, exactly once (DESIGN §3): the session row becomes `completed`
+// with its final figures, the hold is released, the cost goes to the teacher (minus the platform fee), the rest
+// goes back to the student's wallet, and a balanced ledger transaction records it. A second settle of the same
+// session moves no money and returns the stored figures.
+import { withTransaction, type Pool, type PoolClient } from '../shared/pg/pool.js';
+import { invariant } from '../shared/errors.js';
+import {
+  assertFiguresConserve, minorToNumeric, numericToMinor, settlementFigures, type SettlementFigures,
+} from '../shared/money.js';
+import { endReason as endReasonSchema, type ContentProgress, type EndReason } from '../shared/protocol/common.js';
+import type { FrozenSession } from '../shared/protocol/settlement.js';
+
+export interface SettledSession {
+  sessionId: string;
+  endReason: EndReason;
+  durationMs: number;
+  costMinor: number;
+  refundMinor: number;
+  teacherEarningMinor: number;
+  platformFeeMinor: number;
+  /** true when an earlier settlement had already committed: this call moved no money. */
+  alreadySettled: boolean;
+}
+
+/** The stream named a session Postgres does not know: retrying cannot help, so the entry is dead-lettered. */
+export class SessionNotFoundError extends Error {
+  override readonly name = 'SessionNotFoundError';
+  constructor(readonly sessionId: string) {
+    super(`session ${sessionId} does not exist in Postgres`);
+  }
+}
+
+interface SessionForSettle {
+  id: string;
+  student_id: string;
+  teacher_id: string;
+  status: 'locked' | 'active' | 'completed';
+  locked_amount: string;
+  price_per_minute: string;
+  max_billable_ms: string;
+  duration_ms: string;
+  cost: string | null;
+  refund: string | null;
+  teacher_earning: string | null;
+  platform_fee: string | null;
+  end_reason: string | null;
+}
+
+interface LedgerEntry {
+  accountType: 'wallet' | 'hold' | 'teacher' | 'platform';
+  accountId: string | null;
+  amountMinor: number;
+}
+
+export async function settleSession(pool: Pool, frozen: FrozenSession, feeBps: number): Promise<SettledSession> {
+  return withTransaction(pool, async (tx) => {
+    // The row lock serialises concurrent settlements of one session: the second waits, then sees `completed`.
+    const { rows } = await tx.query<SessionForSettle>(
+      `SELECT id, student_id, teacher_id, status, locked_amount, price_per_minute, max_billable_ms, duration_ms,
+              cost, refund, teacher_earning, platform_fee, end_reason
+       FROM sessions WHERE id = $1 FOR UPDATE`, [frozen.sessionId]);
+    const row = rows[0];
+    if (!row) throw new SessionNotFoundError(frozen.sessionId);
+    if (row.status === 'completed') return storedSettlement(row);
+
+    const lockedMinor = numericToMinor(row.locked_amount);
+    assertFrozenFits(frozen, Number(row.max_billable_ms));
+    const figures = settlementFigures({
+      billableMs: frozen.billedMs,
+      pricePerMinuteMinor: numericToMinor(row.price_per_minute),
+      lockedMinor,
+      feeBps,
+      endReason: frozen.endReason,
+    });
+    await completeSessionRow(tx, frozen, figures);
+    await releaseHold(tx, row.id, lockedMinor);
+    await moveMoney(tx, row, figures);
+    await writeLedger(tx, row, lockedMinor, figures);
+    return { sessionId: row.id, endReason: frozen.endReason, durationMs: frozen.billedMs, ...figures, alreadySettled: false };
+  });
+}
+
+/** The figures an earlier settlement committed, checked for conservation on the way back out. */
+function storedSettlement(row: SessionForSettle): SettledSession {
+  invariant(row.cost !== null && row.refund !== null && row.teacher_earning !== null && row.platform_fee !== null,
+    `completed session ${row.id} has no figures`);
+  const figures: SettlementFigures = {
+    costMinor: numericToMinor(row.cost),
+    refundMinor: numericToMinor(row.refund),
+    teacherEarningMinor: numericToMinor(row.teacher_earning),
+    platformFeeMinor: numericToMinor(row.platform_fee),
+  };
+  assertFiguresConserve(figures, numericToMinor(row.locked_amount));
+  return {
+    sessionId: row.id,
+    endReason: endReasonSchema.parse(row.end_reason),
+    durationMs: Number(row.duration_ms),
+    ...figures,
+    alreadySettled: true,
+  };
+}
+
+/**
+ * The meter clamps billed time to max_billable_ms and credits every ms to one lecture, so a frozen session that
+ * breaks either rule is a bug upstream. Clamping here would hide it; refusing keeps the money untouched.
+ */
+function assertFrozenFits(frozen: FrozenSession, maxBillableMs: number): void {
+  invariant(Number.isSafeInteger(frozen.billedMs) && frozen.billedMs >= 0, `billed ms is not a non-negative integer: ${frozen.billedMs}`);
+  const progressSum = Object.values(frozen.progressMs).reduce((sum, ms) => sum + ms, 0);
+  invariant(progressSum === frozen.billedMs,
+    `session ${frozen.sessionId}: lecture progress sums to ${progressSum} ms, billed ${frozen.billedMs} ms`);
+  invariant(frozen.billedMs <= maxBillableMs,
+    `session ${frozen.sessionId}: billed ${frozen.billedMs} ms exceeds max billable ${maxBillableMs} ms`);
+}
+
+/** DESIGN §3: content_progress keyed by lecture id, each with the billed seconds attributed to it. */
+export function toContentProgress(progressMs: FrozenSession['progressMs']): ContentProgress {
+  const out: ContentProgress = {};
+  for (const [lecture, ms] of Object.entries(progressMs)) out[lecture] = { watched_seconds: ms / 1000 };
+  return out;
+}
+
+async function completeSessionRow(tx: PoolClient, frozen: FrozenSession, f: SettlementFigures): Promise<void> {
+  const { rowCount } = await tx.query(
+    `UPDATE sessions SET status = 'completed', duration_ms = $2, cost = $3, refund = $4, teacher_earning = $5,
+            platform_fee = $6, completion_pct = $7, current_lecture = $8, content_progress = $9::jsonb,
+            end_reason = $10, end_time = now(), ended_at = now()
+     WHERE id = $1`,
+    [frozen.sessionId, frozen.billedMs, minorToNumeric(f.costMinor), minorToNumeric(f.refundMinor),
+      minorToNumeric(f.teacherEarningMinor), minorToNumeric(f.platformFeeMinor), frozen.completionPct,
+      frozen.currentLecture, JSON.stringify(toContentProgress(frozen.progressMs)), frozen.endReason]);
+  invariant(rowCount === 1, `session ${frozen.sessionId}: completing the row updated ${rowCount} rows`);
+}
+
+/** Every session has exactly one hold, open until this moment; anything else means money was already moved. */
+async function releaseHold(tx: PoolClient, sessionId: string, lockedMinor: number): Promise<void> {
+  const { rows } = await tx.query<{ amount: string }>(
+    'UPDATE holds SET released_at = now() WHERE session_id = $1 AND released_at IS NULL RETURNING amount', [sessionId]);
+  invariant(rows.length === 1, `session ${sessionId}: expected one open hold, found ${rows.length}`);
+  invariant(numericToMinor(rows[0]!.amount) === lockedMinor, `session ${sessionId}: hold amount differs from locked amount`);
+}
+
+/**
+ * Credits the wallet, the teacher and the platform. Zero amounts are skipped, so a settlement does not lock rows
+ * it does not change. Rows are locked in one fixed order (wallet, teacher, platform) so concurrent settlements
+ * cannot deadlock, and the hot shared rows (teacher, platform) come last to hold their locks for the shortest time.
+ */
+async function moveMoney(tx: PoolClient, row: SessionForSettle, f: SettlementFigures): Promise<void> {
+  if (f.refundMinor > 0) {
+    const { rowCount } = await tx.query('UPDATE wallets SET balance = balance + $2, updated_at = now() WHERE student_id = $1',
+      [row.student_id, minorToNumeric(f.refundMinor)]);
+    invariant(rowCount === 1, `session ${row.id}: student ${row.student_id} has no wallet`);
+  }
+  if (f.teacherEarningMinor > 0) {
+    const { rows } = await tx.query<{ total: string | null }>('SELECT increment_earnings($1, $2) AS total',
+      [row.teacher_id, minorToNumeric(f.teacherEarningMinor)]);
+    invariant(rows[0]?.total != null, `session ${row.id}: teacher ${row.teacher_id} does not exist`);
+  }
+  if (f.platformFeeMinor > 0) {
+    const { rowCount } = await tx.query('UPDATE platform_account SET balance = balance + $1', [minorToNumeric(f.platformFeeMinor)]);
+    invariant(rowCount === 1, 'the platform account row is missing');
+  }
+}
+
+/** One `settle` transaction (the unique index admits one per session) whose entries sum to zero. */
+async function writeLedger(tx: PoolClient, row: SessionForSettle, lockedMinor: number, f: SettlementFigures): Promise<void> {
+  const all: LedgerEntry[] = [
+    { accountType: 'hold', accountId: row.id, amountMinor: -lockedMinor },
+    { accountType: 'wallet', accountId: row.student_id, amountMinor: f.refundMinor },
+    { accountType: 'teacher', accountId: row.teacher_id, amountMinor: f.teacherEarningMinor },
+    { accountType: 'platform', accountId: null, amountMinor: f.platformFeeMinor },
+  ];
+  // The schema refuses zero entries (CHECK amount <> 0): a free session has no teacher or platform leg.
+  const entries = all.filter((e) => e.amountMinor !== 0);
+  invariant(entries.reduce((sum, e) => sum + e.amountMinor, 0) === 0, `session ${row.id}: ledger entries do not sum to zero`);
+
+  const txn = await tx.query<{ id: string }>(
+    `INSERT INTO ledger_transactions (kind, session_id) VALUES ('settle', $1) RETURNING id`, [row.id]);
+  await tx.query(
+    `INSERT INTO ledger_entries (transaction_id, account_type, account_id, amount)
+     SELECT $1, t.account_type, t.account_id, t.amount
+     FROM unnest($2::text[], $3::uuid[], $4::numeric[]) AS t(account_type, account_id, amount)`,
+    [txn.rows[0]!.id, entries.map((e) => e.accountType), entries.map((e) => e.accountId),
+      entries.map((e) => minorToNumeric(e.amountMinor))]);
+}

@@ -1,0 +1,101 @@
+// The settlement worker: one blocking reader per settle-stream bucket, one reclaim loop, one deadline sweeper,
+// all sharing one consumer name in the `settlers` group. Several workers can run side by side: the consumer group
+// splits the entries, XAUTOCLAIM moves a dead worker's entries, and idempotent settlement makes races harmless.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Config } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+import type { Pool } from '../shared/pg/pool.js';
+import { createRedis, type RedisClient } from '../shared/redis/connect.js';
+import { createKeys } from '../shared/redis/keys.js';
+import { createMeter } from '../shared/redis/meter.js';
+import { consumeSettlements } from './consume-settlements.js';
+import { meterLimitsFrom } from './meter-limits.js';
+import { createEntryProcessor } from './process-entry.js';
+import { reclaimIntervalMs, runReclaimLoop } from './reclaim-pending.js';
+import { runSweepLoop } from './sweep-deadlines.js';
+
+/** stop() resolves within this bound even if a settlement hangs (its transaction then rolls back or commits). */
+export const stopMsMax = 8_000;
+
+export interface SettlementWorkerOptions {
+  config: Config;
+  pool: Pool;
+  /** Shared connection for non-blocking commands; the worker opens its own blocking ones. */
+  redis: RedisClient;
+  log: Logger;
+  consumerName?: string;
+}
+
+export interface SettlementWorker {
+  readonly consumerName: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Unique per process, and readable in XINFO CONSUMERS: which host and which process holds an entry. */
+function defaultConsumerName(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void promise.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+export function createSettlementWorker(opts: SettlementWorkerOptions): SettlementWorker {
+  const { config, pool, redis } = opts;
+  const consumerName = opts.consumerName ?? (config.workerConsumerName || defaultConsumerName());
+  const log = opts.log.child({ consumer: consumerName });
+  const meter = createMeter(redis, createKeys(config.redisKeyPrefix), meterLimitsFrom(config));
+  const processor = createEntryProcessor({ pool, redis, meter, feeBps: config.platformFeeBps, log });
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const readers: RedisClient[] = [];
+  const loops: Promise<void>[] = [];
+  let state: 'new' | 'running' | 'stopped' = 'new';
+  let stopping: Promise<void> | null = null;
+
+  // A loop is written never to reject; this only guards against a bug in one turning into a silent stop.
+  const track = (name: string, loop: Promise<void>) => {
+    loops.push(loop.catch((err: unknown) => log.error({ err, loop: name }, 'worker loop crashed')));
+  };
+
+  async function start(): Promise<void> {
+    if (state !== 'new') throw new Error(`settlement worker cannot start: it is ${state}`);
+    state = 'running';
+    await meter.ensureSettleGroups();
+    const buckets = meter.keys.buckets();
+    for (const bucket of buckets) {
+      const blocking = createRedis(config, { purpose: `settle-reader-${bucket}` });
+      blocking.on('error', (err: Error) => log.warn({ err: err.message, bucket }, 'settle reader connection error'));
+      readers.push(blocking);
+      track(`consume-${bucket}`, consumeSettlements({ blocking, meter, processor, consumer: consumerName, log, signal }, bucket));
+    }
+    track('reclaim', runReclaimLoop({ redis, meter, processor, consumer: consumerName, claimIdleMs: config.settleClaimIdleMs, log, signal },
+      buckets, reclaimIntervalMs(config)));
+    track('sweep', runSweepLoop({ redis, meter, log, signal }, buckets, config.sweepIntervalMs));
+    log.info({ buckets: buckets.length }, 'settlement worker started');
+  }
+
+  async function stop(): Promise<void> {
+    // Loops finish the entry in hand (and their small batch) and then see the abort; an idle reader returns
+    // within one BLOCK timeout. Only then are the readers closed, so no delivered entry is cut off mid-way.
+    controller.abort();
+    state = 'stopped';
+    await within(Promise.allSettled(loops), stopMsMax);
+    for (const reader of readers) reader.disconnect();
+    log.info('settlement worker stopped');
+  }
+
+  return {
+    consumerName,
+    start,
+    stop: () => (stopping ??= stop()),
+  };
+}

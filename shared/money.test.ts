@@ -1,0 +1,235 @@
+// DESIGN §3 money rules as pure functions: exact minor units, floor rounding in the student's favour, conservation.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  amountToMinor,
+  assertFiguresConserve,
+  costMinor,
+  maxBillableMs,
+  minorToAmount,
+  minorToNumeric,
+  numericToMinor,
+  parseMinor,
+  settlementFigures,
+} from './money.js';
+import { amountMinorMax } from './limits.js';
+import { InvariantError } from './errors.js';
+
+/** Minor units → a 2-decimal text in one of the shapes a client may send ("12", "12.3", "12.30"). */
+const minorText = (minor: number, shape: 0 | 1 | 2): string => {
+  const whole = Math.trunc(minor / 100);
+  const cents = minor % 100;
+  if (shape === 2 || (shape === 1 && cents % 10 !== 0)) return `${whole}.${String(cents).padStart(2, '0')}`;
+  if (shape === 1) return `${whole}.${cents / 10}`;
+  return cents === 0 ? String(whole) : `${whole}.${String(cents).padStart(2, '0')}`;
+};
+
+describe('parseMinor', () => {
+  it('parses decimal text with up to 2 decimals exactly', () => {
+    // Proves every accepted shape maps to the exact cent count.
+    expect(parseMinor('12.3')).toBe(1230);
+    expect(parseMinor('12.30')).toBe(1230);
+    expect(parseMinor('12')).toBe(1200);
+    expect(parseMinor('0.07')).toBe(7);
+    expect(parseMinor('0')).toBe(0);
+  });
+
+  it('refuses anything that is not a plain non-negative 2-decimal number', () => {
+    // Proves malformed text is rejected rather than guessed at (no rounding, no sign, no exponent).
+    for (const bad of ['1.234', '-5', '1e3', ' 1', '1 ', '1.', '.5', '', 'abc', '1,5', '+1', 'Infinity', 'NaN']) {
+      expect(parseMinor(bad), bad).toBeNull();
+    }
+  });
+});
+
+describe('amountToMinor', () => {
+  it('converts JSON numbers in major units to exact minor units', () => {
+    // Proves the float→cents conversion is by parsing (1.1 would be 110.00000000000001 if multiplied).
+    expect(amountToMinor(1.1)).toBe(110);
+    expect(amountToMinor(750.0)).toBe(75_000);
+    expect(amountToMinor(0.07)).toBe(7);
+    expect(amountToMinor(0.29)).toBe(29);
+    expect(amountToMinor(4.35)).toBe(435);
+    expect(amountToMinor(1_000_000)).toBe(100_000_000);
+  });
+
+  it('refuses more than 2 decimals, negatives and non-finite values', () => {
+    // Proves amounts that are not exact cents, or not amounts at all, are refused instead of rounded.
+    for (const bad of [1.234, -5, -0.01, NaN, Infinity, -Infinity, 1e300, 0.1 + 0.2, 1e-7]) {
+      expect(amountToMinor(bad), String(bad)).toBeNull();
+    }
+  });
+
+  it('refuses amounts above amountMinorMax and accepts the maximum itself', () => {
+    // Proves the upper bound that keeps locked × 60000 an exact integer is enforced at the edge.
+    expect(amountToMinor(amountMinorMax / 100)).toBe(amountMinorMax);
+    expect(amountToMinor(amountMinorMax / 100 + 0.01)).toBeNull();
+    expect(amountToMinor(amountMinorMax)).toBeNull();
+  });
+
+  it('agrees with parseMinor on the text of any 2-decimal amount (property)', () => {
+    // Proves a JSON number that a client wrote as a 2-decimal amount converts to exactly the cents it wrote.
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: amountMinorMax }), fc.constantFrom<0 | 1 | 2>(0, 1, 2), (minor, shape) => {
+        const text = minorText(minor, shape);
+        expect(parseMinor(text)).toBe(minor);
+        expect(amountToMinor(Number(text))).toBe(parseMinor(text));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
+
+describe('numericToMinor / minorToNumeric', () => {
+  it('converts NUMERIC text both ways, negatives included', () => {
+    // Proves Postgres NUMERIC text is read and written exactly, including the sign of sub-unit negatives.
+    expect(minorToNumeric(0)).toBe('0.00');
+    expect(minorToNumeric(5)).toBe('0.05');
+    expect(minorToNumeric(-5)).toBe('-0.05');
+    expect(minorToNumeric(-105)).toBe('-1.05');
+    expect(minorToNumeric(100_000_000)).toBe('1000000.00');
+    expect(numericToMinor('1000000.00')).toBe(100_000_000);
+    expect(numericToMinor('-3.5')).toBe(-350);
+    expect(numericToMinor('-0.05')).toBe(-5);
+    expect(numericToMinor('12')).toBe(1200);
+    expect(minorToAmount(1230)).toBe(12.3);
+    expect(minorToAmount(-7)).toBe(-0.07);
+  });
+
+  it('crashes on values that are not money (programmer errors)', () => {
+    // Proves a non-money value from Postgres or a fractional minor amount is an invariant failure, not a guess.
+    expect(() => numericToMinor('1.234')).toThrow(InvariantError);
+    expect(() => numericToMinor('abc')).toThrow(InvariantError);
+    expect(() => minorToNumeric(1.5)).toThrow(InvariantError);
+    expect(() => minorToNumeric(Number.NaN)).toThrow(InvariantError);
+  });
+
+  it('round-trips every safe minor amount, negatives included (property)', () => {
+    // Proves minor → NUMERIC text → minor and minor → JSON amount → minor are lossless.
+    fc.assert(
+      fc.property(fc.integer({ min: -amountMinorMax * 10, max: amountMinorMax * 10 }), (minor) => {
+        expect(numericToMinor(minorToNumeric(minor))).toBe(minor);
+        if (minor >= 0 && minor <= amountMinorMax) expect(amountToMinor(minorToAmount(minor))).toBe(minor);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
+
+describe('costMinor and maxBillableMs', () => {
+  it('floors the cost in the student\'s favour', () => {
+    // Proves cost = floor(ms × price / 60000): a partial cent is never charged.
+    expect(costMinor(60_000, 100, 1_000_000)).toBe(100);
+    expect(costMinor(59_999, 100, 1_000_000)).toBe(99);
+    expect(costMinor(599, 100, 1_000_000)).toBe(0);
+    expect(costMinor(600, 100, 1_000_000)).toBe(1);
+    expect(costMinor(0, 500, 1_000)).toBe(0);
+    expect(costMinor(8_571, 7, 1)).toBe(0);
+  });
+
+  it('caps the cost at the locked amount', () => {
+    // Proves no session can cost more than was locked, however long it was billed.
+    expect(costMinor(600_000, 100, 500)).toBe(500);
+    expect(costMinor(Number.MAX_SAFE_INTEGER, 500, 75_000)).toBe(75_000);
+  });
+
+  it('refuses negative or fractional billable time', () => {
+    // Proves billable time must be whole non-negative milliseconds.
+    expect(() => costMinor(-1, 100, 100)).toThrow(InvariantError);
+    expect(() => costMinor(1.5, 100, 100)).toThrow(InvariantError);
+  });
+
+  it('computes max billable time as floor(locked × 60000 / price)', () => {
+    // Proves the funds limit in ms, including the rounding down of a partial millisecond.
+    expect(maxBillableMs(75_000, 50)).toBe(90_000_000);
+    expect(maxBillableMs(1, 7)).toBe(8_571);
+    expect(maxBillableMs(100, 100)).toBe(60_000);
+    expect(maxBillableMs(amountMinorMax, 1)).toBe(amountMinorMax * 60_000);
+    expect(() => maxBillableMs(100, 0)).toThrow(InvariantError);
+  });
+
+  it('max billable time is the largest time the locked amount pays for (property)', () => {
+    // Proves maxBillableMs × price ≤ locked × 60000 < (maxBillableMs + 1) × price, in exact integers.
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: amountMinorMax }), fc.integer({ min: 1, max: 500 }), (locked, price) => {
+        const max = BigInt(maxBillableMs(locked, price));
+        expect(max * BigInt(price) <= BigInt(locked) * 60_000n).toBe(true);
+        expect((max + 1n) * BigInt(price) > BigInt(locked) * 60_000n).toBe(true);
+        expect(costMinor(Number(max) + 1, price, locked)).toBe(locked);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+});
+
+describe('settlementFigures', () => {
+  it('conserves money with no platform fee', () => {
+    // Proves cost + refund = locked and the teacher gets the whole cost at 0 bps.
+    expect(settlementFigures({ billableMs: 90_000, pricePerMinuteMinor: 100, lockedMinor: 1_000, feeBps: 0, endReason: 'completed' }))
+      .toEqual({ costMinor: 150, refundMinor: 850, teacherEarningMinor: 150, platformFeeMinor: 0 });
+  });
+
+  it('takes a 250 bps fee rounded down, in the teacher\'s favour', () => {
+    // Proves fee = floor(cost × bps / 10000) and teacher + fee = cost.
+    expect(settlementFigures({ billableMs: 90_000, pricePerMinuteMinor: 100, lockedMinor: 1_000, feeBps: 250, endReason: 'completed' }))
+      .toEqual({ costMinor: 150, refundMinor: 850, teacherEarningMinor: 147, platformFeeMinor: 3 });
+  });
+
+  it('charges exactly the locked amount for funds_exhausted', () => {
+    // Proves funds_exhausted costs the locked amount even when floor rounding of the billed time gives less.
+    const locked = 1;
+    const price = 7;
+    const billable = maxBillableMs(locked, price);
+    expect(costMinor(billable, price, locked)).toBe(0);
+    for (const feeBps of [0, 250]) {
+      const f = settlementFigures({ billableMs: billable, pricePerMinuteMinor: price, lockedMinor: locked, feeBps, endReason: 'funds_exhausted' });
+      expect(f.costMinor).toBe(locked);
+      expect(f.refundMinor).toBe(0);
+      expect(f.teacherEarningMinor + f.platformFeeMinor).toBe(locked);
+    }
+    expect(settlementFigures({ billableMs: 0, pricePerMinuteMinor: 100, lockedMinor: 1_000, feeBps: 250, endReason: 'funds_exhausted' }))
+      .toEqual({ costMinor: 1_000, refundMinor: 0, teacherEarningMinor: 975, platformFeeMinor: 25 });
+  });
+
+  it('caps a completed session at the locked amount', () => {
+    // Proves billing beyond the funds (which Redis never allows) still cannot charge more than locked.
+    expect(settlementFigures({ billableMs: 10 * 60_000, pricePerMinuteMinor: 100, lockedMinor: 500, feeBps: 0, endReason: 'completed' }))
+      .toEqual({ costMinor: 500, refundMinor: 0, teacherEarningMinor: 500, platformFeeMinor: 0 });
+  });
+
+  it('assertFiguresConserve rejects figures that do not add up', () => {
+    // Proves the conservation check itself can fail (it guards every write of a settlement).
+    expect(() => assertFiguresConserve({ costMinor: 100, refundMinor: 1, teacherEarningMinor: 100, platformFeeMinor: 0 }, 100)).toThrow(InvariantError);
+    expect(() => assertFiguresConserve({ costMinor: 100, refundMinor: 0, teacherEarningMinor: 99, platformFeeMinor: 0 }, 100)).toThrow(InvariantError);
+    expect(() => assertFiguresConserve({ costMinor: 101, refundMinor: -1, teacherEarningMinor: 101, platformFeeMinor: 0 }, 100)).toThrow(InvariantError);
+  });
+
+  it('conserves money and bounds the cost for any locked, price, time and fee (property)', () => {
+    // Proves cost ≤ locked, cost + refund = locked, teacher + fee = cost, and cost never falls as time grows.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: amountMinorMax }),
+        fc.integer({ min: 1, max: 500 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.constantFrom('completed', 'disconnected', 'funds_exhausted'),
+        (locked, price, u, v, feeBps, endReason) => {
+          const max = maxBillableMs(locked, price);
+          const a = Math.floor(u * max);
+          const b = Math.floor(v * max);
+          const [lo, hi] = a <= b ? [a, b] : [b, a];
+          const cost = costMinor(hi, price, locked);
+          expect(cost).toBeLessThanOrEqual(locked);
+          expect(costMinor(lo, price, locked)).toBeLessThanOrEqual(cost);
+          const f = settlementFigures({ billableMs: hi, pricePerMinuteMinor: price, lockedMinor: locked, feeBps, endReason });
+          expect(f.costMinor).toBe(endReason === 'funds_exhausted' ? locked : cost);
+          expect(f.costMinor + f.refundMinor).toBe(locked);
+          expect(f.teacherEarningMinor + f.platformFeeMinor).toBe(f.costMinor);
+          expect(f.platformFeeMinor).toBe(Math.floor((f.costMinor * feeBps) / 10_000));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+});

@@ -1,0 +1,101 @@
+// Sessions for tests, made with direct SQL exactly as the gateway's create and start make them: funds move from the
+// wallet into a hold under one balanced 'lock' ledger transaction, so the money invariants hold from the first row.
+import { randomUUID } from 'node:crypto';
+import type { Pool } from '../../shared/pg/pool.js';
+import { withTransaction } from '../../shared/pg/pool.js';
+import { maxBillableMs, minorToNumeric, numericToMinor } from '../../shared/money.js';
+import type { Meter } from '../../shared/redis/meter.js';
+import type { RedisClient } from '../../shared/redis/connect.js';
+import type { Keys } from '../../shared/redis/keys.js';
+import type { FrozenSession } from '../../shared/protocol/settlement.js';
+
+export interface LockedSession {
+  sessionId: string;
+  studentId: string;
+  courseId: string;
+  teacherId: string;
+  lockedMinor: number;
+  priceMinor: number;
+  maxBillableMs: number;
+  lectureIds: number[];
+}
+
+interface CourseForLock {
+  teacher_id: string;
+  price_per_minute: string;
+  content_structure: { lectures?: { id: number }[] };
+}
+
+/** Moves `lockedMinor` from the student's wallet into a hold for a new `locked` session. */
+export async function lockSession(pool: Pool, input: { studentId: string; courseId: string; lockedMinor: number }): Promise<LockedSession> {
+  const sessionId = randomUUID();
+  const amount = minorToNumeric(input.lockedMinor);
+  return withTransaction(pool, async (tx) => {
+    const course = (await tx.query<CourseForLock>(
+      'SELECT teacher_id, price_per_minute, content_structure FROM courses WHERE id = $1', [input.courseId])).rows[0];
+    if (!course) throw new Error(`no course ${input.courseId}`);
+    const debited = await tx.query(
+      'UPDATE wallets SET balance = balance - $2, updated_at = now() WHERE student_id = $1 AND balance >= $2',
+      [input.studentId, amount]);
+    if (debited.rowCount !== 1) throw new Error(`student ${input.studentId} cannot lock ${amount}`);
+    const priceMinor = numericToMinor(course.price_per_minute);
+    const maxMs = maxBillableMs(input.lockedMinor, priceMinor);
+    await tx.query(
+      `INSERT INTO sessions (id, student_id, course_id, teacher_id, locked_amount, price_per_minute, max_billable_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [sessionId, input.studentId, input.courseId, course.teacher_id, amount, course.price_per_minute, maxMs]);
+    await tx.query('INSERT INTO holds (session_id, student_id, amount) VALUES ($1, $2, $3)', [sessionId, input.studentId, amount]);
+    const txn = await tx.query<{ id: string }>(
+      `INSERT INTO ledger_transactions (kind, session_id) VALUES ('lock', $1) RETURNING id`, [sessionId]);
+    await tx.query(
+      `INSERT INTO ledger_entries (transaction_id, account_type, account_id, amount)
+       VALUES ($1, 'wallet', $2, -$4::numeric), ($1, 'hold', $3, $4::numeric)`,
+      [txn.rows[0]!.id, input.studentId, sessionId, amount]);
+    return {
+      sessionId, studentId: input.studentId, courseId: input.courseId, teacherId: course.teacher_id,
+      lockedMinor: input.lockedMinor, priceMinor, maxBillableMs: maxMs,
+      lectureIds: (course.content_structure.lectures ?? []).map((l) => l.id),
+    };
+  });
+}
+
+/** locked → active in Postgres, then the live metering state in Redis (as the gateway's start does). */
+export async function startLiveSession(pool: Pool, meter: Meter, s: LockedSession): Promise<{ nowMs: number }> {
+  const { rowCount } = await pool.query(
+    `UPDATE sessions SET status = 'active', start_time = now() WHERE id = $1 AND status = 'locked'`, [s.sessionId]);
+  if (rowCount !== 1) throw new Error(`session ${s.sessionId} is not locked`);
+  return meter.startSession(s.sessionId, {
+    studentId: s.studentId, courseId: s.courseId, teacherId: s.teacherId, lockedMinor: s.lockedMinor,
+    priceMinor: s.priceMinor, maxBillableMs: s.maxBillableMs, lectureIds: s.lectureIds,
+  });
+}
+
+/**
+ * Moves a live session's clocks `ms` into the past (last update, last seen, pause and end times), so a test can
+ * earn credit or pass a deadline without waiting for it. Only fields that exist are moved.
+ */
+export async function backdateSession(redis: RedisClient, keys: Keys, sessionId: string, ms: number): Promise<void> {
+  const key = keys.session(sessionId);
+  const fields = ['last_ms', 'seen_ms', 'paused_ms', 'ended_ms'] as const;
+  const values = await redis.hmget(key, ...fields);
+  const moved: (string | number)[] = [];
+  fields.forEach((f, i) => {
+    const v = values[i];
+    if (v !== null && v !== undefined) moved.push(f, Number(v) - ms);
+  });
+  if (moved.length > 0) await redis.hset(key, ...moved);
+}
+
+/** A frozen session as the meter would produce it: `progressMs` must sum to `billedMs`. */
+export function frozenSession(sessionId: string, over: Partial<Omit<FrozenSession, 'sessionId'>> = {}): FrozenSession {
+  const billedMs = over.billedMs ?? 0;
+  return {
+    sessionId,
+    endReason: 'completed',
+    billedMs,
+    completionPct: '0',
+    currentLecture: billedMs > 0 ? 1 : null,
+    progressMs: billedMs > 0 ? { '1': billedMs } : {},
+    ...over,
+  };
+}
