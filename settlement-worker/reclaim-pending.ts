@@ -5,6 +5,7 @@
 import type { Config } from '../shared/config.js';
 import { settleBatchMax, settleDeliveriesMax } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
+import type { Pool } from '../shared/pg/pool.js';
 import type { RedisClient } from '../shared/redis/connect.js';
 import { settleGroup } from '../shared/redis/keys.js';
 import type { Meter } from '../shared/redis/meter.js';
@@ -13,6 +14,7 @@ import { pause } from './pause.js';
 import { deliveriesOfPending, partsOfAutoclaim } from './stream-reply.js';
 
 export interface ReclaimDeps {
+  pool: Pool;
   redis: RedisClient;
   meter: Meter;
   processor: EntryProcessor;
@@ -51,16 +53,33 @@ export async function reclaimPending(deps: ReclaimDeps, bucket: number): Promise
   return entries.length;
 }
 
+/**
+ * Claiming counts as a delivery, and delivery counts decide what is poison; so while Postgres is down nothing is
+ * claimed, or a long outage would push every pending entry past settleDeliveriesMax into the dead letters.
+ */
+async function postgresAnswers(pool: Pool): Promise<boolean> {
+  try {
+    await pool.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs until `signal` aborts, visiting every bucket each interval. Never rejects. */
 export async function runReclaimLoop(deps: ReclaimDeps, buckets: readonly number[], intervalMs: number): Promise<void> {
   while (!deps.signal.aborted) {
-    for (const bucket of buckets) {
-      if (deps.signal.aborted) break;
-      try {
-        await reclaimPending(deps, bucket);
-      } catch (err) {
-        deps.log.warn({ err, bucket }, 'reclaiming pending settle entries failed');
+    if (await postgresAnswers(deps.pool)) {
+      for (const bucket of buckets) {
+        if (deps.signal.aborted) break;
+        try {
+          await reclaimPending(deps, bucket);
+        } catch (err) {
+          deps.log.warn({ err, bucket }, 'reclaiming pending settle entries failed');
+        }
       }
+    } else {
+      deps.log.warn('Postgres does not answer; pending settle entries are not reclaimed until it does');
     }
     await pause(intervalMs, deps.signal);
   }

@@ -77,7 +77,7 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
       readers.push(blocking);
       track(`consume-${bucket}`, consumeSettlements({ blocking, meter, processor, consumer: consumerName, log, signal }, bucket));
     }
-    track('reclaim', runReclaimLoop({ redis, meter, processor, consumer: consumerName, claimIdleMs: config.settleClaimIdleMs, log, signal },
+    track('reclaim', runReclaimLoop({ pool, redis, meter, processor, consumer: consumerName, claimIdleMs: config.settleClaimIdleMs, log, signal },
       buckets, reclaimIntervalMs(config)));
     track('sweep', runSweepLoop({ redis, meter, log, signal }, buckets, config.sweepIntervalMs));
     log.info({ buckets: buckets.length }, 'settlement worker started');

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/pool.js';
 import { maxBillableMs, minorToNumeric, numericToMinor } from '../../shared/money.js';
-import type { Meter } from '../../shared/redis/meter.js';
+import type { Meter, UpdateResult } from '../../shared/redis/meter.js';
 import type { RedisClient } from '../../shared/redis/connect.js';
 import type { Keys } from '../../shared/redis/keys.js';
 import type { FrozenSession } from '../../shared/protocol/settlement.js';
@@ -86,6 +86,20 @@ export async function backdateSession(redis: RedisClient, keys: Keys, sessionId:
   if (moved.length > 0) await redis.hset(key, ...moved);
 }
 
+/**
+ * Earns exactly `ms` (at most the credit cap, 2 heartbeat intervals) of billed time on `lecture`, as one REST
+ * metrics update would after `ms` of playing, without waiting for it.
+ */
+export async function earnCredit(meter: Meter, redis: RedisClient, sessionId: string, lecture: number, ms: number,
+  completionPct = 0): Promise<UpdateResult> {
+  const live = await meter.readSession(sessionId);
+  if (!live) throw new Error(`session ${sessionId} has no live state`);
+  await backdateSession(redis, meter.keys, sessionId, ms);
+  const result = await meter.applyUpdate(sessionId, { socketId: '', playing: true, claimedMs: live.billedMs + ms, lecture, completionPct });
+  if (result.creditMs !== ms) throw new Error(`earned ${result.creditMs} ms, not ${ms}: is ms above the credit cap?`);
+  return result;
+}
+
 /** A frozen session as the meter would produce it: `progressMs` must sum to `billedMs`. */
 export function frozenSession(sessionId: string, over: Partial<Omit<FrozenSession, 'sessionId'>> = {}): FrozenSession {
   const billedMs = over.billedMs ?? 0;
@@ -98,4 +112,49 @@ export function frozenSession(sessionId: string, over: Partial<Omit<FrozenSessio
     progressMs: billedMs > 0 ? { '1': billedMs } : {},
     ...over,
   };
+}
+
+export interface SettledRow {
+  status: string;
+  end_reason: string | null;
+  duration_ms: string;
+  cost: string | null;
+  refund: string | null;
+  teacher_earning: string | null;
+  platform_fee: string | null;
+  completion_pct: string;
+  current_lecture: number | null;
+  content_progress: Record<string, { watched_seconds: number }>;
+  ended_at: Date | null;
+}
+
+export async function readSessionRow(pool: Pool, sessionId: string): Promise<SettledRow | null> {
+  const { rows } = await pool.query<SettledRow>(
+    `SELECT status, end_reason, duration_ms, cost, refund, teacher_earning, platform_fee, completion_pct, current_lecture,
+            content_progress, ended_at
+     FROM sessions WHERE id = $1`, [sessionId]);
+  return rows[0] ?? null;
+}
+
+/** The balances one settlement touches, in minor units. */
+export async function readBalances(pool: Pool, studentId: string, teacherId: string): Promise<{
+  walletMinor: number; teacherMinor: number; platformMinor: number;
+}> {
+  const { rows } = await pool.query<{ wallet: string; teacher: string; platform: string }>(
+    `SELECT (SELECT balance FROM wallets WHERE student_id = $1) AS wallet,
+            (SELECT total_earnings FROM teachers WHERE id = $2) AS teacher,
+            (SELECT balance FROM platform_account) AS platform`, [studentId, teacherId]);
+  const r = rows[0]!;
+  return { walletMinor: numericToMinor(r.wallet), teacherMinor: numericToMinor(r.teacher), platformMinor: numericToMinor(r.platform) };
+}
+
+/** Polls until `check` returns a value that is not null/false, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | null | false | undefined>, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== null && value !== false && value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
