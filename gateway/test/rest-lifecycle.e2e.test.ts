@@ -15,7 +15,7 @@ beforeAll(async () => {
   p = await startProduct();
   total0 = await totalBalancesMinor(p.env.pool);
 });
-afterAll(async () => { await p.stop(); });
+afterAll(async () => { await p?.stop(); });
 afterEach(async () => {
   await assertMoneyInvariants(p.env.pool, total0);
   expect(p.brokenInvariants).toEqual([]);

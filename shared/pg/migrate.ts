@@ -16,6 +16,9 @@ export async function migrate(databaseUrl: string, schema: string): Promise<stri
     schema,
     createSchema: true,
     checkOrder: true,
+    // The advisory lock is database-wide: test files migrating their own schemas in parallel (or two deploys)
+    // must wait their turn, not fail with "Another migration is already running".
+    advisoryLockMode: 'wait',
     log: () => undefined,
   });
   return applied.map((m) => m.name);

@@ -437,8 +437,12 @@ describe('checkDeadline', () => {
   it('reschedules a paused session within grace to its exact deadline', async () => {
     // Proves the sweeper does not settle a session whose player may still come back.
     const { id } = await startAttached();
-    const deadline = await meter.detachSocket(id, 'sock-a');
+    const deadline = (await meter.detachSocket(id, 'sock-a'))!;
     expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: deadline });
+    // 50 ms before the deadline it is still not due.
+    const early = limits.disconnectGraceMs - 50;
+    await rewind(id, 'paused_ms', early);
+    expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: deadline - early });
     expect((await meter.readSession(id))!.status).toBe('paused');
   });
 
@@ -464,7 +468,9 @@ describe('checkDeadline', () => {
     await creditExactly(meter, id, 'sock-a', 300, 1);
     const seen = await field(id, 'seen_ms');
     expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: seen + limits.socketIdleMs + limits.disconnectGraceMs });
-    await rewind(id, 'seen_ms', limits.socketIdleMs + limits.disconnectGraceMs + 1);
+    await rewind(id, 'seen_ms', limits.socketIdleMs + limits.disconnectGraceMs - 50);
+    expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: seen + 50 });
+    await rewind(id, 'seen_ms', 51);
     const check = await meter.checkDeadline(id);
     expect(check.kind).toBe('settle');
     expect(check.kind === 'settle' && check.frozen).toMatchObject({ endReason: 'disconnected', billedMs: 300 });
@@ -477,7 +483,9 @@ describe('checkDeadline', () => {
     const frozen = await meter.finishSession(id, 'completed', null);
     const ended = await field(id, 'ended_ms');
     expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: ended + limits.settleRetryMs });
-    await rewind(id, 'ended_ms', limits.settleRetryMs + 1);
+    await rewind(id, 'ended_ms', limits.settleRetryMs - 50);
+    expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: ended + 50 });
+    await rewind(id, 'ended_ms', 51);
     expect(await meter.checkDeadline(id)).toEqual({ kind: 'settle', frozen });
     const now = await redisNowMs();
     const next = await meter.checkDeadline(id);

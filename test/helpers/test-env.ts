@@ -32,8 +32,6 @@ export async function createTestEnv(overrides: Env = {}): Promise<TestEnv> {
   const id = randomBytes(5).toString('hex');
   const schema = `t_${id}`;
   const prefix = `test:${id}:`;
-  await migrate(DATABASE_URL, schema);
-  await seed(DATABASE_URL, schema);
   const config = loadConfig({
     DATABASE_URL,
     DATABASE_SCHEMA: schema,
@@ -49,6 +47,8 @@ export async function createTestEnv(overrides: Env = {}): Promise<TestEnv> {
     SWEEP_INTERVAL_MS: '100',
     ...overrides,
   });
+  await migrate(DATABASE_URL, schema);
+  await seed(DATABASE_URL, schema);
   const pool = createPool(config, 5);
   const redis = createRedis(config, { purpose: 'test' });
   const keys = createKeys(prefix);
