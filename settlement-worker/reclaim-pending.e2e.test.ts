@@ -75,7 +75,7 @@ describe('reclaiming pending settle entries', () => {
     await meter.enqueueSettlement(frozenSession(s.sessionId, { billedMs: 60_000 }));
     const entryId = await readAndCrash(stream);
     // As if it had already been delivered settleDeliveriesMax times.
-    await env.redis.xclaim(stream, settleGroup, 'crashed', 0, entryId, 'RETRYCOUNT', settleDeliveriesMax);
+    await env.redis.call('XCLAIM', [stream, settleGroup, 'crashed', 0, entryId, 'RETRYCOUNT', settleDeliveriesMax]);
 
     await startWorker();
     const dead = await eventually(async () =>
