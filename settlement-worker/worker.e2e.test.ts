@@ -137,9 +137,10 @@ describe('settlement worker', () => {
     const badJson = { ...toSettleEntry(frozenSession(s.sessionId), Date.now()), progress: '{not json' };
     const unknown = toSettleEntry(frozenSession(randomUUID(), { billedMs: 1_000 }), Date.now());
 
+    const unknownStream = env.keys.settleStream(env.keys.bucketOf(unknown.session_id));
     const garbageId = await env.redis.xadd(stream, '*', 'session_id', 'not-a-uuid', 'end_reason', 'bored');
     const badJsonId = await env.redis.xadd(stream, '*', ...Object.entries(badJson).flat());
-    const unknownId = await env.redis.xadd(env.keys.settleStream(env.keys.bucketOf(unknown.session_id)), '*', ...Object.entries(unknown).flat());
+    const unknownId = await env.redis.xadd(unknownStream, '*', ...Object.entries(unknown).flat());
     await xaddTimes(s.sessionId, 30_000, 1);
 
     await eventually(completed(s.sessionId), 5_000, 'the valid entry settled');
@@ -147,11 +148,12 @@ describe('settlement worker', () => {
       const all = await deadLetters(env.redis, env.keys);
       return all.length >= 3 ? all : null;
     }, 3_000, 'three dead letters');
-    const reasonOf = (id: string | null) => dead.find((d) => d.fields.entry_id === id)?.fields.reason;
-    expect(reasonOf(garbageId)).toMatch(/^invalid_entry: .*session_id/);
-    expect(reasonOf(badJsonId)).toMatch(/^invalid_entry: progress/);
-    expect(reasonOf(unknownId)).toBe('session_not_found');
-    expect(JSON.parse(dead.find((d) => d.fields.entry_id === unknownId)!.fields.fields!)).toMatchObject({ session_id: unknown.session_id });
+    // Entry ids are unique per stream only: a dead letter is named by both.
+    const letterOf = (where: string, id: string | null) => dead.find((d) => d.fields.stream === where && d.fields.entry_id === id);
+    expect(letterOf(stream, garbageId)?.fields.reason).toMatch(/^invalid_entry: .*session_id/);
+    expect(letterOf(stream, badJsonId)?.fields.reason).toMatch(/^invalid_entry: progress/);
+    expect(letterOf(unknownStream, unknownId)?.fields.reason).toBe('session_not_found');
+    expect(JSON.parse(letterOf(unknownStream, unknownId)!.fields.fields!)).toMatchObject({ session_id: unknown.session_id });
     expect(await pendingEntries(env.redis, env.keys)).toBe(0);
     expect(await storedEntries(env.redis, env.keys)).toBe(0);
   });

@@ -42,6 +42,11 @@ describe('loadConfig', () => {
     });
   });
 
+  it('treats an empty variable as unset, not as 0', () => {
+    // Proves `PORT=` in an env file means the default port, not a random one.
+    expect(load({ PORT: '', MAX_PAYLOAD_BYTES: '' })).toMatchObject({ port: 8080, payloadBytesMax: 16_384 });
+  });
+
   it('reads and coerces the variables it is given', () => {
     // Proves values are taken from the environment (not just defaulted) and derived values follow them.
     const c = load({

@@ -79,7 +79,9 @@ function parseClusterNodes(raw: string): { host: string; port: number }[] {
 
 /** Parses the environment once; lists every bad variable in one error. */
 export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean } = {}): Config {
-  const parsed = envSchema.safeParse(env);
+  // An empty variable (`PORT=`) means "not set": take the default rather than coercing '' to 0.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

@@ -11,5 +11,6 @@ export function refusalToApiError(r: MeterRefusal): ApiError {
     case 'paused': return new ApiError('wrong_state', 'the session is paused: its player socket is gone');
     case 'replaced': return new ApiError('wrong_state', 'another socket owns this session');
     case 'already_started': return new ApiError('wrong_state', 'the session has already started');
+    case 'expired': return new ApiError('wrong_state', 'the session was paused past its grace period and is being settled');
   }
 }

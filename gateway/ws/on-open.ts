@@ -33,6 +33,12 @@ export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry) {
         return true;
       },
       (err: unknown) => {
+        if (err instanceof MeterRefusal && err.code === 'expired') {
+          data.ending = true;
+          sendFrame(ws, { type: 'ended', reason: 'expired' });
+          closeSocket(ws, 1000, 'expired');
+          return false;
+        }
         if (err instanceof MeterRefusal && err.code === 'ending') {
           sendFrame(ws, { type: 'error', code: 'wrong_state', message: 'the session has ended' }, deps.metrics);
           closeSocket(ws, 1008, 'session ended');

@@ -247,6 +247,17 @@ describe('sockets: pause, resume, newest wins', () => {
     expect(r.creditMs).toBeLessThan(2_000);
   });
 
+  it('refuses to resume a paused session past its grace deadline (expired), leaving it paused for the sweeper', async () => {
+    // Proves "a reconnect before the deadline resumes it" is enforced by the script, not by sweeper timing.
+    const { id } = await startAttached('sock-a');
+    await meter.detachSocket(id, 'sock-a');
+    await rewind(id, 'paused_ms', limits.disconnectGraceMs + 1);
+    const before = await rawState(id);
+    await expect(meter.attachSocket(id, 'sock-b')).rejects.toMatchObject({ code: 'expired' });
+    expect(await rawState(id)).toEqual(before);
+    expect((await meter.checkDeadline(id)).kind).toBe('settle');
+  });
+
   it('lets the newest socket win: the replaced socket can neither update nor pause the session', async () => {
     // Proves one socket per session: a second attach takes over, and the first socket's update and close are no-ops.
     const { id } = await startAttached('sock-a');
@@ -411,6 +422,14 @@ describe('finishSession', () => {
     const big = await meter.finishSession(other.id, 'completed', HUGE_CLAIM_MS);
     expect(big.billedMs).toBe(300 + limits.creditMsMax);
     expect(sum(big.progressMs)).toBe(big.billedMs);
+  });
+
+  it('ends as funds_exhausted when the final credit of complete uses up the funds', async () => {
+    // Proves a session whose last credit reaches max billable time costs exactly the locked amount at settlement.
+    const { id } = await startAttached('sock-a', meter, { maxBillableMs: 400 });
+    await rewind(id, 'last_ms', 1_000);
+    const frozen = await meter.finishSession(id, 'completed', HUGE_CLAIM_MS);
+    expect(frozen).toMatchObject({ billedMs: 400, endReason: 'funds_exhausted' });
   });
 
   it('gives no final credit without a claim, or when the session is paused', async () => {

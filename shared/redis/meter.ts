@@ -14,6 +14,7 @@ export const refusalCodes = {
   [-5]: 'unknown_lecture',
   [-6]: 'already_started',
   [-7]: 'paused',
+  [-8]: 'expired',
 } as const;
 export type RefusalCode = (typeof refusalCodes)[keyof typeof refusalCodes];
 
@@ -179,7 +180,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
     },
 
     async attachSocket(sessionId: string, socketId: string): Promise<AttachResult> {
-      const r = await attachScript(keys.session(sessionId), socketId);
+      const r = await attachScript(keys.session(sessionId), socketId, limits.disconnectGraceMs);
       refuseIfCode(r);
       return {
         previousOwner: String(r[1]), resumed: r[2] === 1, billedMs: int(r[3]), lockedMinor: int(r[4]),

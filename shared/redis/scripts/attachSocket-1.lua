@@ -1,21 +1,24 @@
 --[[
   Makes a socket the one socket of a session (the newest wins) and resumes a paused session.
     1. Refuse if the session is unknown or ending.
-    2. owner = this socket; status = active; time is counted from now (no credit for the gap).
+    2. Refuse a paused session whose grace deadline has passed: it is expired, and the sweeper settles it.
+    3. owner = this socket; status = active; time is counted from now (no credit for the gap).
 
   Input:
     KEYS[1] session hash sess:{id}
     ARGV[1] socket id
+    ARGV[2] disconnect grace, ms
 
   Output:
     { 0, previous owner ('' if none), resumed (0|1), billed_ms, locked, price, max_ms, previous status }
-    -1 unknown session   -2 session ending
+    -1 unknown session   -2 session ending   -8 paused past its grace deadline (expired)
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local s = redis.call('HMGET', KEYS[1], 'status', 'owner', 'opens', 'billed_ms', 'locked', 'price', 'max_ms')
+local s = redis.call('HMGET', KEYS[1], 'status', 'owner', 'opens', 'billed_ms', 'locked', 'price', 'max_ms', 'paused_ms')
 if s[1] == 'ending' then return -2 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if s[1] == 'paused' and now >= tonumber(s[8]) + tonumber(ARGV[2]) then return -8 end
 local opens = tonumber(s[3])
 redis.call('HSET', KEYS[1], 'status', 'active', 'owner', ARGV[1], 'opens', opens + 1, 'last_ms', now, 'seen_ms', now)
 redis.call('HDEL', KEYS[1], 'paused_ms')

@@ -3,7 +3,8 @@
   its frozen figures.
     1. Refuse if unknown.
     2. If ARGV[2] ≥ 0 and the session is active, apply one last playing credit, as a metrics update would.
-    3. status = ending with the end reason; no update changes the figures after this.
+    3. status = ending with the end reason (funds_exhausted if that last credit used up the funds); no update
+       changes the figures after this.
 
   Input:
     KEYS[1] session hash          sess:{id}
@@ -27,11 +28,14 @@ if s[1] ~= 'ending' then
     local elapsed = math.max(0, now - tonumber(s[3]))
     local credit = math.max(0, math.min(math.max(0, claimed - billed), elapsed, tonumber(ARGV[3]), tonumber(s[4]) - billed))
     if credit > 0 then
-      redis.call('HSET', KEYS[1], 'billed_ms', billed + credit)
+      billed = billed + credit
+      redis.call('HSET', KEYS[1], 'billed_ms', billed)
       redis.call('HINCRBY', KEYS[2], s[5], credit)
     end
   end
-  redis.call('HSET', KEYS[1], 'status', 'ending', 'end_reason', ARGV[1], 'ended_ms', now, 'last_ms', now, 'owner', '')
+  local reason = ARGV[1]
+  if billed >= tonumber(s[4]) then reason = 'funds_exhausted' end
+  redis.call('HSET', KEYS[1], 'status', 'ending', 'end_reason', reason, 'ended_ms', now, 'last_ms', now, 'owner', '')
 end
 local f = redis.call('HMGET', KEYS[1], 'end_reason', 'billed_ms', 'pct', 'lecture')
 return { 0, f[1], f[2], f[3], f[4] or '', redis.call('HGETALL', KEYS[2]) }
