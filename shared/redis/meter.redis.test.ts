@@ -427,6 +427,7 @@ describe('finishSession', () => {
   it('ends as funds_exhausted when the final credit of complete uses up the funds', async () => {
     // Proves a session whose last credit reaches max billable time costs exactly the locked amount at settlement.
     const { id } = await startAttached('sock-a', meter, { maxBillableMs: 400 });
+    await meter.applyUpdate(id, update('sock-a', 0));
     await rewind(id, 'last_ms', 1_000);
     const frozen = await meter.finishSession(id, 'completed', HUGE_CLAIM_MS);
     expect(frozen).toMatchObject({ billedMs: 400, endReason: 'funds_exhausted' });
