@@ -15,8 +15,7 @@ const nativeBinary = /uws_[a-z0-9]+_[a-z0-9]+_\d+\.node$/;
 export function assertNativeUws(): void {
   require('uWebSockets.js');
   if (Object.keys(require.cache).some((p) => nativeBinary.test(p))) return;
-  const hint = /^(1|true)$/i.test(process.env.UWS_USE_FALLBACK ?? '')
-    ? 'UWS_USE_FALLBACK is set: unset it.'
-    : `No native binary loaded for ${process.platform}-${process.arch} (Node ABI ${process.versions.modules}): use Node 20 on linux/darwin x64/arm64, or reinstall node_modules.`;
+  const hint = `If UWS_USE_FALLBACK is set, unset it; otherwise no native binary loaded for ${process.platform}-${process.arch} ` +
+    `(Node ABI ${process.versions.modules}): use Node 20 on linux/darwin x64/arm64, or reinstall node_modules.`;
   throw new UwsFallbackError(`uWebSockets.js loaded its pure-JS fallback; the gateway runs only on the native uWebSockets.js binary. ${hint}`);
 }
