@@ -8,7 +8,7 @@ import { createTestEnv, courseId, STUDENT, type TestEnv } from '../test/helpers/
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import { eventually, frozenSession, lockSession, readSessionRow } from '../test/helpers/sessions.js';
 import { deadLetters, pendingEntries } from '../test/helpers/settle-streams.js';
-import { meterLimitsFrom } from './meter-limits.js';
+import { meterLimits } from '../shared/meter-limits.js';
 import { createSettlementWorker, type SettlementWorker } from './worker.js';
 
 let env: TestEnv;
@@ -18,7 +18,7 @@ let worker: SettlementWorker | null = null;
 
 beforeAll(async () => {
   env = await createTestEnv({ SETTLE_CLAIM_IDLE_MS: '1000' });
-  meter = createMeter(env.redis, env.keys, meterLimitsFrom(env.config));
+  meter = createMeter(env.redis, env.keys, meterLimits(env.config));
   await meter.ensureSettleGroups();
   totalBefore = await totalBalancesMinor(env.pool);
 });
@@ -47,8 +47,7 @@ async function readAndCrash(stream: string): Promise<string> {
 
 describe('reclaiming pending settle entries', () => {
   it('settles, exactly once, an entry a crashed consumer read but never acked', async () => {
-    // Proves XAUTOCLAIM recovery: once idle for SETTLE_CLAIM_IDLE_MS the entry moves to a live worker, which
-    // settles it and acks it, leaving nothing pending.
+    // Proves XAUTOCLAIM recovery: an entry idle past SETTLE_CLAIM_IDLE_MS moves to a live worker and is settled once.
     const s = await lockSession(env.pool, { studentId: STUDENT, courseId: courseId(1), lockedMinor: 600 });
     const stream = env.keys.settleStream(env.keys.bucketOf(s.sessionId));
     await meter.enqueueSettlement(frozenSession(s.sessionId, { billedMs: 60_000 }));
@@ -68,8 +67,7 @@ describe('reclaiming pending settle entries', () => {
   });
 
   it(`dead-letters an entry delivered more than ${settleDeliveriesMax} times instead of trying it again`, async () => {
-    // Proves the poison bound: an entry that has failed everywhere it went is moved aside (and acked), so it
-    // cannot cycle between workers forever; the session itself is left for the sweeper or an operator.
+    // Proves the poison bound: an entry delivered too often is dead-lettered and acked, not cycled between workers.
     const s = await lockSession(env.pool, { studentId: STUDENT, courseId: courseId(2), lockedMinor: 600 });
     const stream = env.keys.settleStream(env.keys.bucketOf(s.sessionId));
     await meter.enqueueSettlement(frozenSession(s.sessionId, { billedMs: 60_000 }));

@@ -31,8 +31,7 @@ async function settleEntries(sessionId: string): Promise<{ account_type: string;
 
 describe('settleSession', () => {
   it('settles a watched session without a fee: figures, balances, hold, ledger and content_progress', async () => {
-    // Proves the happy path with PLATFORM_FEE_BPS=0: cost is floor(ms × price / 60000), the rest is refunded,
-    // the teacher gets all of the cost, and content_progress keeps every lecture and sums to the duration.
+    // Proves the 0-bps happy path: floor-rounded cost to the teacher, rest refunded, content_progress sums to duration.
     const before = await readBalances(env.pool, STUDENT_2, TEACHER);
     const s = await lockSession(env.pool, { studentId: STUDENT_2, courseId: courseId(1), lockedMinor: 1_000 });
     expect(s.maxBillableMs).toBe(1_200_000);
@@ -165,8 +164,7 @@ describe('settleSession', () => {
   });
 
   it('refuses figures that break the meter\'s invariants and leaves the money untouched', async () => {
-    // Proves progress that does not sum to billed ms, or billed ms beyond max_billable_ms, is an InvariantError
-    // (never clamped), and the transaction rolls back: the session stays unsettled with its hold open.
+    // Proves inconsistent frozen figures throw InvariantError (never clamped) and roll back, leaving the session unsettled.
     const s = await lockSession(env.pool, { studentId: STUDENT, courseId: courseId(1), lockedMinor: 100 });
     const balances = await readBalances(env.pool, STUDENT, TEACHER);
 
@@ -174,6 +172,9 @@ describe('settleSession', () => {
       .rejects.toBeInstanceOf(InvariantError);
     await expect(settleSession(env.pool, frozenSession(s.sessionId, { billedMs: s.maxBillableMs + 1 }), 0))
       .rejects.toThrow(/exceeds max billable/);
+    // funds_exhausted would charge the whole locked amount: refused unless the whole of it was watched.
+    await expect(settleSession(env.pool, frozenSession(s.sessionId, { billedMs: 1_000, endReason: 'funds_exhausted' }), 0))
+      .rejects.toThrow(/funds_exhausted after 1000 ms/);
 
     expect((await readSessionRow(env.pool, s.sessionId))!.status).toBe('locked');
     expect(await readBalances(env.pool, STUDENT, TEACHER)).toEqual(balances);

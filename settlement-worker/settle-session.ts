@@ -101,8 +101,9 @@ function storedSettlement(row: SessionForSettle): SettledSession {
 }
 
 /**
- * The meter clamps billed time to max_billable_ms and credits every ms to one lecture, so a frozen session that
- * breaks either rule is a bug upstream. Clamping here would hide it; refusing keeps the money untouched.
+ * The meter clamps billed time to max_billable_ms, credits every ms to one lecture, and ends a session as
+ * funds_exhausted exactly when billed time reaches max_billable_ms; a frozen session that breaks any of these is
+ * a bug upstream. Clamping here would hide it; refusing keeps the money untouched.
  */
 function assertFrozenFits(frozen: FrozenSession, maxBillableMs: number): void {
   invariant(Number.isSafeInteger(frozen.billedMs) && frozen.billedMs >= 0, `billed ms is not a non-negative integer: ${frozen.billedMs}`);
@@ -111,6 +112,9 @@ function assertFrozenFits(frozen: FrozenSession, maxBillableMs: number): void {
     `session ${frozen.sessionId}: lecture progress sums to ${progressSum} ms, billed ${frozen.billedMs} ms`);
   invariant(frozen.billedMs <= maxBillableMs,
     `session ${frozen.sessionId}: billed ${frozen.billedMs} ms exceeds max billable ${maxBillableMs} ms`);
+  // funds_exhausted charges the whole locked amount, which is only right when the whole of it was watched.
+  invariant(frozen.endReason !== 'funds_exhausted' || frozen.billedMs === maxBillableMs,
+    `session ${frozen.sessionId}: funds_exhausted after ${frozen.billedMs} ms of ${maxBillableMs} ms`);
 }
 
 /** DESIGN §3: content_progress keyed by lecture id, each with the billed seconds attributed to it. */

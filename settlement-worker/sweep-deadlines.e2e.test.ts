@@ -10,7 +10,7 @@ import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money
 import {
   backdateSession, earnCredit, eventually, lockSession, readSessionRow, startLiveSession, type LockedSession,
 } from '../test/helpers/sessions.js';
-import { meterLimitsFrom } from './meter-limits.js';
+import { meterLimits } from '../shared/meter-limits.js';
 import { createSettlementWorker, type SettlementWorker } from './worker.js';
 
 let env: TestEnv;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   // Grace 500 ms and a 100 ms sweep keep the paused path fast; socketIdleMs stays 8 s (its floor), so the
   // silent-active path is reached by moving the session's clocks back instead of waiting.
   env = await createTestEnv({ HEARTBEAT_INTERVAL_MS: '1000', DISCONNECT_GRACE_MS: '500', SWEEP_INTERVAL_MS: '100' });
-  meter = createMeter(env.redis, env.keys, meterLimitsFrom(env.config));
+  meter = createMeter(env.redis, env.keys, meterLimits(env.config));
   totalBefore = await totalBalancesMinor(env.pool);
   worker = createSettlementWorker({ config: env.config, pool: env.pool, redis: env.redis, log: createLogger(env.config, 'test') });
   await worker.start();
@@ -106,8 +106,7 @@ describe('deadline sweeper', () => {
   });
 
   it(`re-enqueues an ending session whose settle entry was lost, after settleRetryMs, and settles it once`, async () => {
-    // Proves the lost-entry safety net: frozen but never enqueued, it is re-sent only once settleRetryMs has
-    // passed since it froze, settled once, and a late copy of the lost entry changes nothing.
+    // Proves the lost-entry safety net: re-sent only after settleRetryMs, settled once, a late copy changes nothing.
     const s = await liveSession();
     const frozen = await meter.finishSession(s.sessionId, 'completed', null); // the enqueue that should follow is "lost"
     await meter.scheduleDeadline(s.sessionId, 0);

@@ -11,7 +11,7 @@ import {
   earnCredit, eventually, frozenSession, lockSession, readBalances, readSessionRow, startLiveSession,
 } from '../test/helpers/sessions.js';
 import { deadLetters, pendingEntries, storedEntries } from '../test/helpers/settle-streams.js';
-import { meterLimitsFrom } from './meter-limits.js';
+import { meterLimits } from '../shared/meter-limits.js';
 import { createSettlementWorker, type SettlementWorker, type SettlementWorkerOptions } from './worker.js';
 
 let env: TestEnv;
@@ -21,7 +21,7 @@ const running: SettlementWorker[] = [];
 
 beforeAll(async () => {
   env = await createTestEnv({ SETTLE_CLAIM_IDLE_MS: '1000' });
-  meter = createMeter(env.redis, env.keys, meterLimitsFrom(env.config));
+  meter = createMeter(env.redis, env.keys, meterLimits(env.config));
   await meter.ensureSettleGroups();
   totalBefore = await totalBalancesMinor(env.pool);
 });
@@ -61,8 +61,7 @@ async function xaddTimes(sessionId: string, billedMs: number, times: number): Pr
 
 describe('settlement worker', () => {
   it('settles a live session promptly, then acks and deletes its entry and forgets its Redis state', async () => {
-    // Proves the real flow (start → metering → finish → enqueue) ends committed in Postgres within moments,
-    // with per-lecture progress carried over, and that nothing of the session is left in Redis afterwards.
+    // Proves the real flow (start → meter → finish → enqueue) commits within a second and leaves nothing in Redis.
     await startWorker();
     const s = await lockSession(env.pool, { studentId: STUDENT_2, courseId: courseId(1), lockedMinor: 1_000 });
     await startLiveSession(env.pool, meter, s);
@@ -105,8 +104,7 @@ describe('settlement worker', () => {
   });
 
   it('two workers racing over 24 sessions, each enqueued twice, settle every session exactly once', async () => {
-    // Proves the consumer group plus idempotent settlement: no session is missed or settled twice when two
-    // workers (different consumer names, same streams and schema) share duplicated work.
+    // Proves two workers sharing duplicated entries neither miss a session nor settle one twice.
     const sessions = await Promise.all(Array.from({ length: 24 }, (_, i) =>
       lockSession(env.pool, { studentId: STUDENT, courseId: courseId((i % 10) + 1), lockedMinor: 1_000 + i })));
     const before = await readBalances(env.pool, STUDENT, TEACHER);
@@ -129,8 +127,7 @@ describe('settlement worker', () => {
   });
 
   it('dead-letters invalid entries and unknown sessions, acks them, and keeps settling', async () => {
-    // Proves an unusable entry cannot block a stream: it is copied to the dead-letter stream with its reason and
-    // acked, and a valid entry behind it on the same stream still settles.
+    // Proves unusable entries go to the dead-letter stream with a reason, are acked, and do not block the stream.
     await startWorker();
     const s = await lockSession(env.pool, { studentId: STUDENT, courseId: courseId(2), lockedMinor: 500 });
     const stream = env.keys.settleStream(env.keys.bucketOf(s.sessionId));
@@ -159,8 +156,7 @@ describe('settlement worker', () => {
   });
 
   it('leaves an entry pending while Postgres is unreachable, and a healthy worker reclaims and settles it', async () => {
-    // Proves a Postgres failure is never acked or dead-lettered: the entry waits in the pending list, and once
-    // idle for SETTLE_CLAIM_IDLE_MS another worker claims it with XAUTOCLAIM and settles it once.
+    // Proves a Postgres failure is neither acked nor dead-lettered; a healthy worker later claims and settles it once.
     const deadPool = createPool({ databaseUrl: 'postgres://postgres@127.0.0.1:1/test', databaseSchema: env.schema }, 2);
     try {
       const deadBefore = (await deadLetters(env.redis, env.keys)).length;

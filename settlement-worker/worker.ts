@@ -2,15 +2,17 @@
 // all sharing one consumer name in the `settlers` group. Several workers can run side by side: the consumer group
 // splits the entries, XAUTOCLAIM moves a dead worker's entries, and idempotent settlement makes races harmless.
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import type { Config } from '../shared/config.js';
+import { bucketCount } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
 import type { Pool } from '../shared/pg/pool.js';
 import { createRedis, type RedisClient } from '../shared/redis/connect.js';
 import { createKeys } from '../shared/redis/keys.js';
 import { createMeter } from '../shared/redis/meter.js';
+import { meterLimits } from '../shared/meter-limits.js';
 import { consumeSettlements } from './consume-settlements.js';
-import { meterLimitsFrom } from './meter-limits.js';
 import { createEntryProcessor } from './process-entry.js';
 import { reclaimIntervalMs, runReclaimLoop } from './reclaim-pending.js';
 import { runSweepLoop } from './sweep-deadlines.js';
@@ -38,13 +40,15 @@ function defaultConsumerName(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/** Resolves when `promise` settles or after `ms`, whichever is first; never rejects. */
 function within(promise: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    void promise.finally(() => {
+    const done = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    promise.then(done, done);
   });
 }
 
@@ -52,10 +56,12 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
   const { config, pool, redis } = opts;
   const consumerName = opts.consumerName ?? (config.workerConsumerName || defaultConsumerName());
   const log = opts.log.child({ consumer: consumerName });
-  const meter = createMeter(redis, createKeys(config.redisKeyPrefix), meterLimitsFrom(config));
+  const meter = createMeter(redis, createKeys(config.redisKeyPrefix), meterLimits(config));
   const processor = createEntryProcessor({ pool, redis, meter, feeBps: config.platformFeeBps, log });
   const controller = new AbortController();
   const signal = controller.signal;
+  // Every loop may be pausing on the signal at once (one reader per bucket, reclaim, sweep): not a leak.
+  setMaxListeners(2 * bucketCount + 8, signal);
   const readers: RedisClient[] = [];
   const loops: Promise<void>[] = [];
   let state: 'new' | 'running' | 'stopped' = 'new';
@@ -70,6 +76,8 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
     if (state !== 'new') throw new Error(`settlement worker cannot start: it is ${state}`);
     state = 'running';
     await meter.ensureSettleGroups();
+    // stop() during that await has already closed what it could see: open nothing now that it would miss.
+    if (signal.aborted) return;
     const buckets = meter.keys.buckets();
     for (const bucket of buckets) {
       const blocking = createRedis(config, { purpose: `settle-reader-${bucket}` });
@@ -77,8 +85,8 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
       readers.push(blocking);
       track(`consume-${bucket}`, consumeSettlements({ blocking, meter, processor, consumer: consumerName, log, signal }, bucket));
     }
-    track('reclaim', runReclaimLoop({ pool, redis, meter, processor, consumer: consumerName, claimIdleMs: config.settleClaimIdleMs, log, signal },
-      buckets, reclaimIntervalMs(config)));
+    const reclaimDeps = { pool, redis, meter, processor, consumer: consumerName, claimIdleMs: config.settleClaimIdleMs, log, signal };
+    track('reclaim', runReclaimLoop(reclaimDeps, buckets, reclaimIntervalMs(config)));
     track('sweep', runSweepLoop({ redis, meter, log, signal }, buckets, config.sweepIntervalMs));
     log.info({ buckets: buckets.length }, 'settlement worker started');
   }
