@@ -34,10 +34,10 @@ async function sweepSession(deps: SweepDeps, sessionId: string, nowMs: number): 
   if (check.kind === 'gone') {
     await deps.redis.zrem(meter.keys.deadlines(meter.keys.bucketOf(sessionId)), sessionId);
   } else if (check.kind === 'reschedule') {
-    await meter.scheduleDeadline(sessionId, check.deadlineMs);
+    await meter.rescheduleDeadline(sessionId, check.deadlineMs, nowMs);
   } else {
     await meter.enqueueSettlement(check.frozen);
-    await meter.scheduleDeadline(sessionId, nowMs + settleRetryMs);
+    await meter.rescheduleDeadline(sessionId, nowMs + settleRetryMs, nowMs);
     deps.log.info({ sessionId, endReason: check.frozen.endReason }, 'deadline passed; settlement enqueued');
   }
 }

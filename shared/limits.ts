@@ -24,8 +24,6 @@ export const settleWaitMsMax = 15_000;
 export const settleRetryMs = 10_000;
 /** Deliveries of one stream entry before it is moved to the dead-letter stream. */
 export const settleDeliveriesMax = 10;
-/** How long the settled figures stay readable in Redis after commit (status reads fall back to Postgres). */
-export const settledTtlSeconds = 3_600;
 /** Longest accepted URL path + query, header value, and Idempotency-Key. */
 export const urlBytesMax = 4_096;
 export const idempotencyKeyLengthMax = 200;

@@ -21,7 +21,7 @@ export async function checkRedis(config: Config, redis: RedisClient, timeoutMs =
   try {
     await withTimeout(redis.ping(), timeoutMs, 'PING');
   } catch (err) {
-    throw new StartupError(`cannot reach ${describeRedisTarget(config)}: ${(err as Error).message}. ${howToGetOne}`);
+    throw new StartupError(`cannot reach ${describeRedisTarget(config)}: ${(err as Error).message.replace(/\.$/, '')}. ${howToGetOne}`);
   }
 }
 
@@ -30,7 +30,7 @@ export async function checkPostgres(config: Config, pool: Pool, timeoutMs = 5_00
   try {
     await withTimeout(pool.query('SELECT 1'), timeoutMs, 'SELECT 1');
   } catch (err) {
-    throw new StartupError(`cannot reach ${where}: ${(err as Error).message}. ${howToGetOne}`);
+    throw new StartupError(`cannot reach ${where}: ${(err as Error).message.replace(/\.$/, '')}. ${howToGetOne}`);
   }
   const { rows } = await pool.query<{ ok: boolean }>(`SELECT to_regclass('sessions') IS NOT NULL AS ok`);
   if (!rows[0]?.ok) throw new StartupError(`${where} has no schema yet: run \`npm run migrate && npm run seed\`.`);

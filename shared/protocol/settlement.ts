@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { endReason, uuid } from './common.js';
 
-const intText = z.string().regex(/^\d{1,16}$/);
+// At most 15 digits: every such integer is exact in a JS number.
+const intText = z.string().regex(/^\d{1,15}$/);
 
 /** Stream entry fields, all strings on the wire (XADD). */
 export const settleEntry = z.object({

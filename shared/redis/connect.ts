@@ -16,7 +16,7 @@ export function createRedis(config: Pick<Config, 'redisUrl' | 'redisClusterNodes
     connectionName: `metering-${opts.purpose ?? 'main'}`,
     maxRetriesPerRequest: 2,
     connectTimeout: 5_000,
-    // Commands fail fast while disconnected instead of piling up behind a dead link.
+    // While reconnecting, commands wait in ioredis' queue; maxRetriesPerRequest bounds how long before they fail.
     enableOfflineQueue: true,
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
   };

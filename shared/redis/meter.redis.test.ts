@@ -466,6 +466,21 @@ describe('checkDeadline', () => {
     expect((await meter.readSession(id))!.status).toBe('paused');
   });
 
+  it('reschedules only a deadline nobody moved since it was found due', async () => {
+    // Proves a sweeper cannot overwrite the earlier deadline a socket close wrote meanwhile.
+    const { id } = await startAttached('sock-a');
+    const zkey = env.keys.deadlines(env.keys.bucketOf(id));
+    await meter.scheduleDeadline(id, 1_000);
+    expect(await meter.rescheduleDeadline(id, 90_000, 5_000)).toBe(true);
+    expect(Number(await env.redis.zscore(zkey, id))).toBe(90_000);
+    await meter.scheduleDeadline(id, 7_000); // written after the sweeper's look at t = 5000
+    expect(await meter.rescheduleDeadline(id, 90_000, 5_000)).toBe(false);
+    expect(Number(await env.redis.zscore(zkey, id))).toBe(7_000);
+    await env.redis.zrem(zkey, id);
+    expect(await meter.rescheduleDeadline(id, 90_000, 5_000)).toBe(false);
+    expect(await env.redis.zscore(zkey, id)).toBeNull();
+  });
+
   it('settles a paused session past its grace as disconnected', async () => {
     // Proves a player that does not come back within the grace is settled with end reason disconnected.
     const m = meterWith({ disconnectGraceMs: 200 });

@@ -153,6 +153,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
   const detachScript = script('detachSocket');
   const finishScript = script('finishSession');
   const deadlineScript = script('checkDeadline');
+  const rescheduleScript = script('rescheduleDeadline');
 
   return {
     keys,
@@ -216,6 +217,12 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
 
     async scheduleDeadline(sessionId: string, deadlineMs: number): Promise<void> {
       await redis.zadd(keys.deadlines(keys.bucketOf(sessionId)), deadlineMs, sessionId);
+    },
+
+    /** The sweeper's reschedule: applies only if the deadline is still the due one it found (≤ dueAtMs). */
+    async rescheduleDeadline(sessionId: string, deadlineMs: number, dueAtMs: number): Promise<boolean> {
+      const r = await rescheduleScript(keys.deadlines(keys.bucketOf(sessionId)), sessionId, deadlineMs, dueAtMs);
+      return r === 1;
     },
 
     /** Appends the settlement request to the session's settle stream (its bucket). */

@@ -1,0 +1,185 @@
+// Typed fetch helpers for the REST API (DESIGN §4), for the player, the load driver and end-to-end tests.
+// Browser-safe: global fetch only, no Node imports. Request bodies are checked with the shared zod schemas before
+// they leave, responses are parsed with them on the way back, and every failure is a RestError {status, code}.
+import { z } from 'zod';
+import {
+  completeBody, completeResponse, createSessionBody, createSessionResponse, metricsBody, metricsResponse, statusResponse,
+  type CompleteBody, type CompleteResponse, type CreateSessionBody, type CreateSessionResponse, type MetricsBody,
+  type MetricsResponse, type StatusResponse,
+} from '../protocol/rest.js';
+import { sessionStatus, uuid } from '../protocol/common.js';
+
+// Bodies that shared/protocol/rest.ts does not define yet. When the gateway adds schemas for them there, import
+// those instead and delete these (one source of wire types).
+export const startSessionResponse = z.object({
+  session_id: uuid,
+  status: sessionStatus,
+  start_time: z.string(),
+});
+export type StartSessionResponse = z.infer<typeof startSessionResponse>;
+
+const lecture = z.looseObject({
+  id: z.number().int(),
+  title: z.string().optional(),
+  duration_minutes: z.number().optional(),
+  video_timestamp_start: z.union([z.number(), z.string()]).optional(),
+  video_timestamp_end: z.union([z.number(), z.string()]).optional(),
+});
+export const course = z.looseObject({
+  id: uuid,
+  title: z.string(),
+  price_per_minute: z.number(),
+  teacher_id: uuid,
+  content_structure: z.looseObject({ lectures: z.array(lecture) }),
+});
+export type Course = z.infer<typeof course>;
+export const coursesResponse = z.object({ courses: z.array(course) });
+
+export const walletResponse = z.looseObject({ wallet_balance: z.number(), locked_balance: z.number() });
+export type WalletResponse = z.infer<typeof walletResponse>;
+
+export const earningsResponse = z.looseObject({ total_earnings: z.number() });
+export type EarningsResponse = z.infer<typeof earningsResponse>;
+
+/** Any REST failure. `status` is 0 when no HTTP answer arrived (network error, timeout, invalid request). */
+export class RestError extends Error {
+  override readonly name = 'RestError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+const errorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+/** An HTTP error answer → RestError. Pure: the body text is whatever the server (or a proxy in front) sent. */
+export function restErrorFrom(status: number, bodyText: string): RestError {
+  let json: unknown;
+  try {
+    json = JSON.parse(bodyText);
+  } catch {
+    json = undefined;
+  }
+  const parsed = errorBody.safeParse(json);
+  if (parsed.success) return new RestError(status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.details);
+  return new RestError(status, `http_${status}`, `HTTP ${status}: ${bodyText.slice(0, 200) || 'no body'}`);
+}
+
+/** A string, or a function that returns a fresh one (tokens expire during long sessions). */
+export type TokenSource = string | (() => string | Promise<string>);
+
+export async function resolveToken(token: TokenSource): Promise<string> {
+  return typeof token === 'string' ? token : token();
+}
+
+/** `http://host:8080/prefix/` + `api/x` → `http://host:8080/prefix/api/x` (keeps a path prefix, unlike new URL(path, base)). */
+export function joinUrl(baseUrl: string, path: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}
+
+export interface RestClientOptions {
+  /** Where the gateway listens, e.g. `http://127.0.0.1:8080`. */
+  baseUrl: string;
+  token: TokenSource;
+  /** Longest wait for one answer. `complete` may wait up to 15 s for the settlement commit, so keep it above that. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export const restTimeoutMsDefault = 20_000;
+
+interface Call {
+  method: 'GET' | 'POST' | 'PATCH';
+  path: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export function createRestClient(opts: RestClientOptions) {
+  const fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  const timeoutMs = opts.timeoutMs ?? restTimeoutMsDefault;
+
+  async function call<T>(c: Call, schema: z.ZodType<T>): Promise<T> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${await resolveToken(opts.token)}`,
+      accept: 'application/json',
+      ...c.headers,
+    };
+    if (c.body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetchFn(joinUrl(opts.baseUrl, c.path), {
+        method: c.method,
+        headers,
+        body: c.body === undefined ? undefined : JSON.stringify(c.body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      const e = err as Error;
+      const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+      throw new RestError(0, timedOut ? 'timeout' : 'network_error', `${c.method} ${c.path}: ${timedOut ? `no answer within ${timeoutMs} ms` : e.message}`);
+    }
+    const text = await res.text();
+    if (!res.ok) throw restErrorFrom(res.status, text);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new RestError(res.status, 'invalid_response', `${c.method} ${c.path}: the answer is not JSON`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new RestError(res.status, 'invalid_response', `${c.method} ${c.path}: the answer does not match the API`, parsed.error.issues);
+    }
+    return parsed.data;
+  }
+
+  /** Checks a request body against its schema before it is sent: a mistake is reported here, not as a 400. */
+  function checked<T>(schema: z.ZodType<T>, body: unknown): T {
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) throw new RestError(0, 'invalid_request', 'the request body does not match the API', parsed.error.issues);
+    return parsed.data;
+  }
+
+  const sessionPath = (id: string, action: string) => `api/sessions/${encodeURIComponent(id)}/${action}`;
+
+  return {
+    /** Locks funds. With an `idempotencyKey`, a retried create returns the same session instead of locking twice. */
+    createSession(body: CreateSessionBody, o: { idempotencyKey?: string } = {}): Promise<CreateSessionResponse> {
+      return call({
+        method: 'POST', path: 'api/sessions/create', body: checked(createSessionBody, body),
+        headers: o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
+      }, createSessionResponse);
+    },
+    startSession(sessionId: string): Promise<StartSessionResponse> {
+      return call({ method: 'POST', path: sessionPath(sessionId, 'start'), body: {} }, startSessionResponse);
+    },
+    updateMetrics(sessionId: string, body: MetricsBody): Promise<MetricsResponse> {
+      return call({ method: 'PATCH', path: sessionPath(sessionId, 'metrics'), body: checked(metricsBody, body) }, metricsResponse);
+    },
+    /** Ends and settles the session; a repeat returns the same figures. */
+    completeSession(sessionId: string, body: CompleteBody = {}): Promise<CompleteResponse> {
+      return call({ method: 'POST', path: sessionPath(sessionId, 'complete'), body: checked(completeBody, body) }, completeResponse);
+    },
+    getStatus(sessionId: string): Promise<StatusResponse> {
+      return call({ method: 'GET', path: sessionPath(sessionId, 'status') }, statusResponse);
+    },
+    async listCourses(): Promise<Course[]> {
+      return (await call({ method: 'GET', path: 'api/courses' }, coursesResponse)).courses;
+    },
+    getWallet(): Promise<WalletResponse> {
+      return call({ method: 'GET', path: 'api/wallet' }, walletResponse);
+    },
+    getEarnings(teacherId: string): Promise<EarningsResponse> {
+      return call({ method: 'GET', path: `api/teachers/${encodeURIComponent(teacherId)}/earnings` }, earningsResponse);
+    },
+  };
+}
+
+export type RestClient = ReturnType<typeof createRestClient>;
