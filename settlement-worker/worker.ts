@@ -16,6 +16,7 @@ import { consumeSettlements } from './consume-settlements.js';
 import { createEntryProcessor } from './process-entry.js';
 import { reclaimIntervalMs, runReclaimLoop } from './reclaim-pending.js';
 import { runSweepLoop } from './sweep-deadlines.js';
+import { runCheckpointLoop } from './checkpoint-durations.js';
 
 /** stop() resolves within this bound even if a settlement hangs (its transaction then rolls back or commits). */
 export const stopMsMax = 8_000;
@@ -88,6 +89,7 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
     const reclaimDeps = { pool, redis, meter, processor, consumer: consumerName, claimIdleMs: config.settleClaimIdleMs, log, signal };
     track('reclaim', runReclaimLoop(reclaimDeps, buckets, reclaimIntervalMs(config)));
     track('sweep', runSweepLoop({ redis, meter, log, signal }, buckets, config.sweepIntervalMs));
+    track('checkpoint', runCheckpointLoop({ pool, redis, meter, log, signal }, buckets, config.checkpointIntervalMs));
     log.info({ buckets: buckets.length }, 'settlement worker started');
   }
 

@@ -26,6 +26,7 @@ const envSchema = z.object({
   MAX_SOCKETS_PER_IP: intFrom(0, 0, 1_000_000),
   SWEEP_INTERVAL_MS: intFrom(500, 50, 60_000),
   SETTLE_CLAIM_IDLE_MS: intFrom(30_000, 1_000, 3_600_000),
+  CHECKPOINT_INTERVAL_MS: intFrom(15_000, 100, 3_600_000),
   WORKER_CONSUMER_NAME: z.string().default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
@@ -59,6 +60,8 @@ export interface Config {
   readonly socketsPerIpMax: number;
   readonly sweepIntervalMs: number;
   readonly settleClaimIdleMs: number;
+  /** How often the worker copies live durations to Postgres (the most billed time a Redis loss can cost). */
+  readonly checkpointIntervalMs: number;
   readonly workerConsumerName: string;
   readonly logLevel: string;
   readonly logPretty: boolean;
@@ -118,6 +121,7 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
     socketsPerIpMax: e.MAX_SOCKETS_PER_IP,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     settleClaimIdleMs: e.SETTLE_CLAIM_IDLE_MS,
+    checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
     workerConsumerName: e.WORKER_CONSUMER_NAME,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY === 'true',

@@ -14,6 +14,8 @@ export const badFramesWindowMs = 10_000;
 export const lowFundsWarningMs = 60_000;
 /** Settlement entries read from a stream in one batch. */
 export const settleBatchMax = 16;
+/** Live sessions read and written per checkpoint statement. */
+export const checkpointBatchMax = 500;
 /** Due deadlines examined per bucket per sweep. */
 export const sweepBatchMax = 200;
 /** Buckets of the global sorted sets and streams (fixed: changing it orphans keys of the old buckets). */

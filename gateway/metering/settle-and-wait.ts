@@ -8,6 +8,7 @@ import type { EndReason } from '../../shared/protocol/common.js';
 import type { FrozenSession } from '../../shared/protocol/settlement.js';
 import { findSession, type SessionRow } from '../store/sessions.js';
 import type { GatewayDeps } from '../deps.js';
+import { checkpointOf } from './restore-session.js';
 
 export interface FinalFigures {
   session_id: string;
@@ -50,8 +51,10 @@ export async function freezeAndEnqueue(deps: GatewayDeps, row: Pick<SessionRow, 
     } catch (err) {
       if (!(err instanceof MeterRefusal && err.code === 'unknown_session')) throw err;
       const again = await findSession(deps.pool, row.id);
-      if (again?.status === 'completed') return;
-      frozen = { ...frozenUnstarted(row.id), endReason: reason };
+      if (!again || again.status === 'completed') return;
+      // Redis lost the live state: settle what the last checkpoint holds.
+      const c = checkpointOf(again);
+      frozen = { sessionId: row.id, endReason: reason, billedMs: c.billedMs, completionPct: c.completionPct, currentLecture: c.currentLecture, progressMs: c.progressMs };
     }
   }
   await deps.meter.enqueueSettlement(frozen);

@@ -10,6 +10,9 @@ import { refusalToApiError } from '../metering/refusals.js';
 import { toApiError } from '../http/route.js';
 import type { GatewayDeps } from '../deps.js';
 import { endOverSocket } from './end-over-socket.js';
+import { findSession } from '../store/sessions.js';
+import { restoreFromCheckpoint } from '../metering/restore-session.js';
+import { finalFigures } from '../metering/settle-and-wait.js';
 import type { SocketRegistry } from './socket-registry.js';
 import { closeSocket, sendFrame } from './send-frame.js';
 import type { MeteringSocket } from './socket-data.js';
@@ -29,6 +32,11 @@ function refuseFrame(deps: GatewayDeps, ws: MeteringSocket, code: string, messag
   }
 }
 
+function summaryOf(row: Parameters<typeof finalFigures>[0]) {
+  const f = finalFigures(row);
+  return { duration_seconds: f.duration_seconds, cost: f.cost, refund: f.refund, teacher_earning: f.teacher_earning };
+}
+
 function parseFrame(raw: ArrayBuffer): { ok: true; value: ReturnType<typeof clientFrame.parse> } | { ok: false; message: string } {
   let json: unknown;
   try {
@@ -44,7 +52,7 @@ function parseFrame(raw: ArrayBuffer): { ok: true; value: ReturnType<typeof clie
   return { ok: true, value: r.data };
 }
 
-async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, ws: MeteringSocket, hb: HeartbeatFrame): Promise<void> {
+async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, ws: MeteringSocket, hb: HeartbeatFrame, retried = false): Promise<void> {
   const data = ws.getUserData();
   const started = performance.now();
   try {
@@ -63,6 +71,20 @@ async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, ws: M
     }
     if (r.exhausted) await endOverSocket(deps, ws, 'funds_exhausted');
   } catch (err) {
+    if (err instanceof MeterRefusal && err.code === 'unknown_session' && !retried) {
+      // Redis lost the session under an open socket: rebuild it from the checkpoint, re-attach, apply again.
+      const row = await findSession(deps.pool, data.sessionId);
+      if (row && (await restoreFromCheckpoint(deps, row))) {
+        await deps.meter.attachSocket(data.sessionId, data.socketId);
+        data.lastBilledMs = Math.min(data.lastBilledMs, Number(row.duration_ms));
+        return applyHeartbeat(deps, registry, ws, hb, true);
+      }
+      if (row?.status === 'completed') {
+        data.ending = true;
+        sendFrame(ws, { type: 'ended', reason: row.end_reason ?? 'completed', summary: summaryOf(row) });
+        return closeSocket(ws, 1000, 'ended');
+      }
+    }
     if (err instanceof MeterRefusal && err.code === 'replaced') {
       await registry.replace(deps.redis, data.socketId);
       return;

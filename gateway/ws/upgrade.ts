@@ -8,6 +8,7 @@ import { uuid } from '../../shared/protocol/common.js';
 import { assertMayActOn } from '../auth/authorize-session.js';
 import { bearerToken } from '../auth/verify-token.js';
 import { findSession } from '../store/sessions.js';
+import { restoreFromCheckpoint } from '../metering/restore-session.js';
 import { toApiError } from '../http/route.js';
 import { sendError } from '../http/respond.js';
 import type { GatewayDeps } from '../deps.js';
@@ -41,16 +42,16 @@ async function authorizeUpgrade(deps: GatewayDeps, registry: SocketRegistry, u: 
   }
   const caller = await deps.verifyToken(u.token);
   if (!uuid.safeParse(u.sessionId).success) throw new ApiError('session_not_found');
-  const live = await deps.meter.readSession(u.sessionId);
-  if (live) {
-    assertMayActOn(caller, live.studentId);
-    if (live.status === 'ending') throw new ApiError('wrong_state', 'the session has ended');
-  } else {
+  let live = await deps.meter.readSession(u.sessionId);
+  if (!live) {
     const row = await findSession(deps.pool, u.sessionId);
     if (!row) throw new ApiError('session_not_found');
     assertMayActOn(caller, row.student_id);
-    throw new ApiError('wrong_state', `the session is ${row.status}; start it before connecting`);
+    if (await restoreFromCheckpoint(deps, row)) live = await deps.meter.readSession(u.sessionId);
+    if (!live) throw new ApiError('wrong_state', `the session is ${row.status}; start it before connecting`);
   }
+  assertMayActOn(caller, live.studentId);
+  if (live.status === 'ending') throw new ApiError('wrong_state', 'the session has ended');
   const socketId = randomUUID();
   return {
     sessionId: u.sessionId,

@@ -45,6 +45,14 @@ export interface StartInput {
   lectureIds: readonly number[];
 }
 
+/** Billed time and progress as a checkpoint holds them. */
+export interface Checkpoint {
+  billedMs: number;
+  completionPct: string;
+  currentLecture: number | null;
+  progressMs: ProgressMs;
+}
+
 export interface UpdateInput {
   /** '' for REST: REST updates are not tied to a socket. */
   socketId: string;
@@ -154,6 +162,8 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
   const finishScript = script('finishSession');
   const deadlineScript = script('checkDeadline');
   const rescheduleScript = script('rescheduleDeadline');
+  const restoreScript = script('restoreSession');
+  const readCheckpointScript = script('readCheckpoint');
 
   return {
     keys,
@@ -165,6 +175,29 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
       const nowMs = int(r[1]);
       await this.scheduleDeadline(sessionId, nowMs + limits.socketIdleMs + limits.disconnectGraceMs);
       return { nowMs };
+    },
+
+    /**
+     * Rebuilds a session lost from Redis from its Postgres checkpoint (status active, no socket yet). Returns false
+     * when the state already exists (another gateway restored it first).
+     */
+    async restoreSession(sessionId: string, s: StartInput & Checkpoint): Promise<boolean> {
+      const pairs = s.lectureIds.flatMap((l) => [l, s.progressMs[String(l)] ?? 0]);
+      const r = await restoreScript(keys.session(sessionId), keys.lectures(sessionId), s.studentId, s.courseId, s.teacherId,
+        s.lockedMinor, s.priceMinor, s.maxBillableMs, s.billedMs, s.completionPct, s.currentLecture ?? '', ...pairs);
+      if (r === -6) return false;
+      refuseIfCode(r);
+      await this.scheduleDeadline(sessionId, int(r[1]) + limits.socketIdleMs + limits.disconnectGraceMs);
+      return true;
+    },
+
+    /** One consistent read of what a checkpoint copies to Postgres; null when Redis has no live state. */
+    async readCheckpoint(sessionId: string): Promise<Checkpoint | null> {
+      const r = await readCheckpointScript(keys.session(sessionId), keys.lectures(sessionId));
+      if (r === -1) return null;
+      refuseIfCode(r);
+      const lecture = String(r[2]);
+      return { billedMs: int(r[0]), completionPct: String(r[1] ?? '0'), currentLecture: lecture === '' ? null : int(lecture), progressMs: pairsToProgress(r[3]) };
     },
 
     /** The heartbeat hot path: exactly one script call, one round trip. */

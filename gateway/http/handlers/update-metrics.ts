@@ -7,6 +7,7 @@ import { findSession } from '../../store/sessions.js';
 import { liveFigures } from '../../metering/figures.js';
 import { freezeAndEnqueue } from '../../metering/settle-and-wait.js';
 import { refusalToApiError } from '../../metering/refusals.js';
+import { restoreFromCheckpoint } from '../../metering/restore-session.js';
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';
 import { authenticate, parseBody, sessionIdParam } from '../validate.js';
@@ -16,12 +17,15 @@ export const updateMetrics = (deps: GatewayDeps): HttpHandler => async (ctx) => 
   const id = sessionIdParam(ctx);
   const body = parseBody(metricsBody, ctx.json());
   // Authorised from Redis: a metering update never touches Postgres unless the session has no live state.
-  const owner = await deps.meter.ownerOf(id);
+  let owner = await deps.meter.ownerOf(id);
   if (!owner) {
     const row = await findSession(deps.pool, id);
     if (!row) throw new ApiError('session_not_found');
     assertMayActOn(caller, row.student_id);
-    throw new ApiError('wrong_state', `the session is ${row.status}; metrics need an active session`);
+    if (!(await restoreFromCheckpoint(deps, row))) {
+      throw new ApiError('wrong_state', `the session is ${row.status}; metrics need an active session`);
+    }
+    owner = row.student_id;
   }
   assertMayActOn(caller, owner);
   let r;

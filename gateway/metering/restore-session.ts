@@ -1,0 +1,39 @@
+// Rebuilding a session that Redis lost (restart without persistence, failover) while Postgres says it is active:
+// its live state is recreated from the worker's last checkpoint, so the player carries on and at most one
+// checkpoint interval of billed time is lost, never added.
+import { invariant } from '../../shared/errors.js';
+import { numericToMinor } from '../../shared/money.js';
+import type { Checkpoint } from '../../shared/redis/meter.js';
+import { lectureIdsOf, type CourseRow } from '../store/courses.js';
+import type { SessionRow } from '../store/sessions.js';
+import type { GatewayDeps } from '../deps.js';
+
+/** The checkpoint Postgres holds for a session (duration_ms + content_progress, written together). */
+export function checkpointOf(row: SessionRow): Checkpoint {
+  const progressMs: Record<string, number> = {};
+  for (const [lecture, p] of Object.entries(row.content_progress ?? {})) progressMs[lecture] = Math.round(p.watched_seconds * 1000);
+  const billedMs = Number(row.duration_ms);
+  const sum = Object.values(progressMs).reduce((a, b) => a + b, 0);
+  invariant(sum === billedMs || billedMs === 0, `checkpoint of ${row.id}: progress ${sum} ms != duration ${billedMs} ms`);
+  return { billedMs, completionPct: String(Number(row.completion_pct)), currentLecture: row.current_lecture, progressMs };
+}
+
+/** Returns true when the session has live state afterwards (restored here or by another gateway meanwhile). */
+export async function restoreFromCheckpoint(deps: GatewayDeps, row: SessionRow): Promise<boolean> {
+  if (row.status !== 'active') return false;
+  const course = (await deps.pool.query<CourseRow>('SELECT * FROM courses WHERE id = $1', [row.course_id])).rows[0];
+  invariant(course, `session ${row.id} has no course`);
+  const checkpoint = checkpointOf(row);
+  const restored = await deps.meter.restoreSession(row.id, {
+    studentId: row.student_id,
+    courseId: row.course_id,
+    teacherId: row.teacher_id,
+    lockedMinor: numericToMinor(row.locked_amount),
+    priceMinor: numericToMinor(row.price_per_minute),
+    maxBillableMs: Number(row.max_billable_ms),
+    lectureIds: lectureIdsOf(course.content_structure),
+    ...checkpoint,
+  });
+  if (restored) deps.log.warn({ sessionId: row.id, billedMs: checkpoint.billedMs }, 'live state lost from Redis; rebuilt from the checkpoint');
+  return true;
+}

@@ -1,0 +1,121 @@
+// Checkpoints and rebuild (issue 4 §1): the worker copies live durations to Postgres every CHECKPOINT_INTERVAL_MS;
+// when Redis loses everything, the gateway rebuilds each session from its checkpoint on the next heartbeat, metrics
+// update, reconnect or complete. Billed time lost is at most one checkpoint interval, never negative, never double.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startProduct, type Product } from '../../test/helpers/product.js';
+import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
+import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
+import { courseId, STUDENT } from '../../test/helpers/test-env.js';
+import { writeCheckpoints } from '../../settlement-worker/checkpoint-durations.js';
+
+const checkpointMs = 300;
+let p: Product;
+let total0: number;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  p = await startProduct({ CHECKPOINT_INTERVAL_MS: String(checkpointMs), HEARTBEAT_INTERVAL_MS: '2000', DISCONNECT_GRACE_MS: '2000' });
+  total0 = await totalBalancesMinor(p.env.pool);
+});
+afterAll(async () => { closeAllSockets(); await p?.stop(); });
+afterEach(async () => {
+  closeAllSockets();
+  await assertMoneyInvariants(p.env.pool, total0);
+  expect(p.brokenInvariants).toEqual([]);
+});
+
+/** What a Redis restart without persistence does to this product: every one of its keys is gone. */
+async function wipeRedis(): Promise<void> {
+  const keys = await p.env.redis.keys(`${p.env.keys.prefix}*`);
+  if (keys.length > 0) await p.env.redis.del(...keys);
+}
+
+async function liveSession(): Promise<string> {
+  const id = (await p.api('POST', '/api/sessions/create', { body: { course_id: courseId(1), student_id: STUDENT, locked_amount: 5 } })).json.session_id;
+  await p.api('POST', `/api/sessions/${id}/start`);
+  return id;
+}
+
+async function checkpointedMs(id: string): Promise<number> {
+  const { rows } = await p.env.pool.query<{ duration_ms: string }>('SELECT duration_ms FROM sessions WHERE id = $1', [id]);
+  return Number(rows[0]!.duration_ms);
+}
+
+/** Heartbeats every 200 ms until the checkpoint has caught up with the last ack; returns that ack's billed ms. */
+async function meterUntilCheckpointed(s: ReturnType<typeof openSocket>, id: string, firstSeq: number): Promise<{ billedMs: number; seq: number }> {
+  let seq = firstSeq;
+  let billedMs = 0;
+  for (; seq < firstSeq + 4; seq++) {
+    await sleep(200);
+    s.send(heartbeat(seq));
+    billedMs = Math.round((await s.ack(seq)).duration_seconds * 1000);
+  }
+  for (let i = 0; i < 50 && (await checkpointedMs(id)) < billedMs; i++) await sleep(50);
+  expect(await checkpointedMs(id)).toBe(billedMs);
+  return { billedMs, seq };
+}
+
+describe('Redis loses its data', () => {
+  it('an open socket carries on from the checkpoint on its next heartbeat', async () => {
+    const id = await liveSession();
+    const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
+    await s.next('ready');
+    const { billedMs, seq } = await meterUntilCheckpointed(s, id, 1);
+    await sleep(200);
+    s.send(heartbeat(seq));
+    const lastAck = Math.round((await s.ack(seq)).duration_seconds * 1000);
+    await wipeRedis();
+    await sleep(200);
+    s.send(heartbeat(seq + 1));
+    const ack = await s.ack(seq + 1);
+    const after = Math.round(ack.duration_seconds * 1000);
+    expect(after).toBeGreaterThanOrEqual(billedMs);
+    expect(after).toBeLessThanOrEqual(lastAck); // rebuilt from the checkpoint: time is counted from the rebuild
+    expect(lastAck - after).toBeLessThanOrEqual(checkpointMs + 2 * 2000);
+    s.send({ type: 'complete' });
+    const ended = await s.next('ended');
+    expect(Math.round(ended.summary.duration_seconds * 1000)).toBe(after);
+  });
+
+  it('a reconnect, a metrics update or a complete rebuild the session the same way', async () => {
+    const a = await liveSession();
+    const b = await liveSession();
+    const c = await liveSession();
+    const billed: Record<string, number> = {};
+    for (const id of [a, b, c]) {
+      const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
+      await s.next('ready');
+      billed[id] = (await meterUntilCheckpointed(s, id, 1)).billedMs;
+      s.close();
+      await s.closed();
+    }
+    await wipeRedis();
+
+    const again = openSocket(`${p.wsUrl}/ws/sessions/${a}?token=${await p.token()}`);
+    const ready = await again.next('ready');
+    expect(Math.round(ready.duration_seconds * 1000)).toBe(billed[a]);
+    again.send({ type: 'complete' });
+    expect(Math.round((await again.next('ended')).summary.duration_seconds * 1000)).toBe(billed[a]);
+
+    const m = await p.api('PATCH', `/api/sessions/${b}/metrics`, { body: { duration_seconds: 0, completion_pct: 5, current_lecture: 1 } });
+    expect(m.status).toBe(200);
+    expect(Math.round(m.json.duration_seconds * 1000)).toBe(billed[b]);
+    expect((await p.api('POST', `/api/sessions/${b}/complete`, { body: {} })).json.duration_seconds * 1000).toBeCloseTo(billed[b]!, 6);
+
+    const done = await p.api('POST', `/api/sessions/${c}/complete`, { body: {} });
+    expect(done.status).toBe(200);
+    expect(Math.round(done.json.duration_seconds * 1000)).toBe(billed[c]);
+  });
+
+  it('a checkpoint never lowers duration_ms nor touches a settled session', async () => {
+    const id = await liveSession();
+    const cp = (ms: number) => ({ sessionId: id, checkpoint: { billedMs: ms, completionPct: '1', currentLecture: 1, progressMs: { 1: ms } } });
+    expect(await writeCheckpoints(p.env.pool, [cp(1_000)])).toBe(1);
+    expect(await writeCheckpoints(p.env.pool, [cp(400)])).toBe(0);
+    expect(await checkpointedMs(id)).toBe(1_000);
+    await p.api('POST', `/api/sessions/${id}/complete`, { body: {} });
+    const settled = await checkpointedMs(id);
+    expect(await writeCheckpoints(p.env.pool, [cp(5_000)])).toBe(0);
+    expect(await checkpointedMs(id)).toBe(settled);
+  });
+});
