@@ -151,6 +151,8 @@ describe('heartbeatPeriodMs', () => {
     expect(heartbeatPeriodMs(60_000, 5_000)).toBe(5_000);
     expect(heartbeatPeriodMs(1, 5_000)).toBe(heartbeatIntervalMsMin);
     expect(heartbeatPeriodMs(Number.NaN, 5_000)).toBe(5_000);
+    expect(heartbeatPeriodMs(undefined, 100)).toBe(100); // the smallest HEARTBEAT_INTERVAL_MS config allows
+    expect(heartbeatPeriodMs(undefined, 0)).toBe(heartbeatIntervalMsMin); // a broken server cannot make it spin
   });
 });
 

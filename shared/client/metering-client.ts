@@ -16,8 +16,8 @@ import { createRestClient, joinUrl, resolveToken, RestError, type RestClient, ty
 // ---------------------------------------------------------------------------------------------------------------
 // Limits of the client, units last (every wait and every retry is bounded).
 
-/** No heartbeat more often than this from the periodic timer, whatever the caller asks for. */
-export const heartbeatIntervalMsMin = 250;
+/** No heartbeat more often than this from the periodic timer, whatever the caller asks for (config's floor too). */
+export const heartbeatIntervalMsMin = 100;
 /** Playback changes closer together than this are coalesced into one heartbeat (the server allows ≥ 10/s). */
 export const notifyGapMsMin = 100;
 /** A socket that has not said `ready` this long after it was created is dropped and retried. */
@@ -361,7 +361,8 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
       fail(new MeteringClientError('token_error', 'the token function failed', true, { cause }));
       return;
     }
-    if (isTerminal() || link !== null) return; // closed or completed while the token was fetched
+    // Closed, ended or completing while the token was fetched: no new socket.
+    if (isTerminal() || link !== null || completing !== null) return;
     let ws: WebSocket;
     try {
       ws = factory(url, token);
@@ -529,7 +530,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
 
   function tick(l: Link): void {
     l.tickTimer = null;
-    if (l.finished) return;
+    if (l.finished || completing !== null) return; // after `complete` the server no longer meters this session
     if (linkIsDead(l)) {
       dropLink(l, 'ack_timeout', 'the server stopped answering heartbeats: reconnecting');
       return;
@@ -644,6 +645,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
       if (completing === null) {
         completing = runComplete().catch((err: unknown) => {
           completing = null; // the caller may try again (e.g. once the network is back)
+          if (link !== null && link.ready && !link.finished) scheduleTick(link); // meanwhile, keep metering
           throw err;
         });
       }

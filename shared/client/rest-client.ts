@@ -158,7 +158,8 @@ export function createRestClient(opts: RestClientOptions) {
       }, createSessionResponse);
     },
     startSession(sessionId: string): Promise<StartSessionResponse> {
-      return call({ method: 'POST', path: sessionPath(sessionId, 'start'), body: {} }, startSessionResponse);
+      // No body, as the API documents (and the conformance suite sends) for start.
+      return call({ method: 'POST', path: sessionPath(sessionId, 'start') }, startSessionResponse);
     },
     updateMetrics(sessionId: string, body: MetricsBody): Promise<MetricsResponse> {
       return call({ method: 'PATCH', path: sessionPath(sessionId, 'metrics'), body: checked(metricsBody, body) }, metricsResponse);

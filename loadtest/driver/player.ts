@@ -1,0 +1,364 @@
+// One simulated player: create + start a session over REST, meter it over a WebSocket (reconnecting after abnormal
+// closes, as the SDK does), complete it, and check every frame on the way. Errors are counted, never thrown out.
+import { backoffDelayMs, completeTimeoutMs, parseServerFrame, readyTimeoutMs, shouldReconnect, wsUrlFor } from '../../shared/client/metering-client.js';
+import { RestError, type RestClient } from '../../shared/client/rest-client.js';
+import { minorToAmount } from '../../shared/money.js';
+import type { EndedFrame, HeartbeatFrame, ServerFrame } from '../../shared/protocol/ws.js';
+import type { Options } from './options.js';
+import type { SocketImpl } from './socket-impl.js';
+import type { Stats } from './stats.js';
+import { SessionVerifier, toMinor, type EndReason, type Failure, type SentHeartbeat, type SessionTerms, type Summary } from './verify.js';
+
+/** Reconnects one player attempts over its whole run (the gateway restarting under it, chaos tests). */
+export const reconnectsMax = 5;
+/** REST complete attempts when the answer is 503 settlement_pending, 429 or a network error. */
+export const restCompleteAttemptsMax = 5;
+/** A lecture is "watched" this long before the simulated player moves on to the next one. */
+const lectureSwitchSeconds = 10;
+
+export interface CoursePlan {
+  id: string;
+  priceMinor: number;
+  lectureIds: readonly number[];
+  lockMinor: number;
+}
+
+export interface PlayerContext {
+  opts: Options;
+  rest: RestClient;
+  token: string;
+  socketImpl: SocketImpl;
+  stats: Stats;
+  courses: readonly CoursePlan[];
+  runId: string;
+  /** Aborted at the run's timeout or on SIGINT: stop heartbeating and complete now. */
+  stop: AbortSignal;
+}
+
+export interface PlayerRecord {
+  player: number;
+  session_id: string | null;
+  course_id: string;
+  outcome: 'completed' | 'failed' | 'skipped';
+  ended_via: 'ws' | 'rest' | null;
+  end_reason: EndReason | null;
+  billed_ms: number | null;
+  cost: number | null;
+  wall_ms: number | null;
+  acks: number;
+  reconnects: number;
+  failure: string | null;
+}
+
+/** A settled session, kept for the final read-back over REST. */
+export interface Settled {
+  record: PlayerRecord;
+  terms: SessionTerms;
+  summary: Summary;
+  reason: EndReason;
+}
+
+interface Run {
+  index: number;
+  sessionId: string;
+  course: CoursePlan;
+  verifier: SessionVerifier;
+  /** performance.now() at the first `ready`: the player's metered time starts there. */
+  meterStartMs: number | null;
+  completeRequested: boolean;
+  /** Sockets whose handshake succeeded: the gateway may have attached them even if no `ready` arrived. */
+  handshakes: number;
+  acks: number;
+  reconnects: number;
+}
+
+type SocketOutcome = { kind: 'ended'; frame: EndedFrame } | { kind: 'closed'; code: number; reason: string } | { kind: 'stopped' };
+
+const now = (): number => performance.now();
+
+export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ record: PlayerRecord; settled: Settled | null }> {
+  const course = ctx.courses[index % ctx.courses.length]!;
+  const record: PlayerRecord = {
+    player: index, session_id: null, course_id: course.id, outcome: 'skipped', ended_via: null, end_reason: null,
+    billed_ms: null, cost: null, wall_ms: null, acks: 0, reconnects: 0, failure: null,
+  };
+  const rampDelay = ctx.opts.players > 1 ? (index * ctx.opts.rampS * 1000) / ctx.opts.players : 0;
+  if (!(await sleepUnlessStopped(rampDelay, ctx.stop))) return { record, settled: null };
+  let run: Run | null = null;
+  let startSentMs = 0;
+  try {
+    const created = await timed(ctx, 'create', () => ctx.rest.createSession(
+      { course_id: course.id, student_id: ctx.opts.student, locked_amount: minorToAmount(course.lockMinor) },
+      { idempotencyKey: `${ctx.runId}-${index}` }));
+    record.session_id = created.session_id;
+    const terms = termsOf(ctx, index, created, course);
+    run = { index, sessionId: created.session_id, course, verifier: new SessionVerifier(terms), meterStartMs: null,
+      completeRequested: false, handshakes: 0, acks: 0, reconnects: 0 };
+    startSentMs = now();
+    await timed(ctx, 'start', () => ctx.rest.startSession(created.session_id));
+    const viaSocket = await meter(ctx, run);
+    const settled = await settle(ctx, run, viaSocket, startSentMs, record);
+    return { record, settled };
+  } catch (err) {
+    record.outcome = 'failed';
+    record.failure = describe(err);
+    ctx.stats.error(index, record.session_id, errorCode(err), record.failure);
+    // Never leave funds locked behind a failed player: complete settles any state, and costs 0 if never started.
+    if (record.session_id !== null) await completeOverRest(ctx, index, record.session_id).catch(() => undefined);
+    return { record, settled: null };
+  } finally {
+    if (run !== null) {
+      record.acks = run.acks;
+      record.reconnects = run.reconnects;
+    }
+  }
+}
+
+function termsOf(ctx: PlayerContext, index: number, created: { session_id: string; locked_amount: number; price_per_minute: number; max_billable_seconds: number }, course: CoursePlan): SessionTerms {
+  const lockedMinor = toMinor(created.locked_amount);
+  const priceMinor = toMinor(created.price_per_minute);
+  const terms = { lockedMinor: lockedMinor ?? course.lockMinor, priceMinor: priceMinor ?? course.priceMinor, maxBillableMs: Math.round(created.max_billable_seconds * 1000) };
+  const failures: Failure[] = [];
+  if (lockedMinor !== course.lockMinor) failures.push({ check: 'create_locked_amount', detail: `locked ${created.locked_amount}, asked ${course.lockMinor / 100}` });
+  if (priceMinor !== course.priceMinor) failures.push({ check: 'create_price', detail: `price ${created.price_per_minute}, course says ${course.priceMinor / 100}` });
+  const expectedMaxMs = Math.floor((terms.lockedMinor * 60_000) / terms.priceMinor);
+  // max_billable_seconds may be rounded for display; it must not be off by a whole second.
+  if (Math.abs(terms.maxBillableMs - expectedMaxMs) >= 1_000) {
+    failures.push({ check: 'create_max_billable', detail: `max_billable_seconds ${created.max_billable_seconds}, expected ${expectedMaxMs / 1000}` });
+  }
+  ctx.stats.failures(index, created.session_id, failures);
+  return { ...terms, maxBillableMs: Math.max(terms.maxBillableMs, expectedMaxMs) };
+}
+
+/** Meters over as many sockets as it takes (bounded); returns the `ended` frame when the socket delivered one. */
+async function meter(ctx: PlayerContext, run: Run): Promise<EndedFrame | null> {
+  for (;;) {
+    // After a `ready`, the next socket resumes. Before any handshake, it cannot. In between (a socket that opened but
+    // closed before its `ready` reached us) the gateway may or may not have attached it: either answer is right.
+    const expectResumed = run.meterStartMs !== null ? true : run.handshakes === 0 ? false : null;
+    const outcome = await runSocket(ctx, run, expectResumed);
+    if (outcome.kind === 'ended') return outcome.frame;
+    if (outcome.kind === 'stopped' || run.completeRequested) return null;
+    // A close the protocol says to come back from (1012 when a gateway restarts, …) is an event, not an error, as
+    // long as the player can come back: the resumed socket is checked like the first one.
+    if (!shouldReconnect(outcome.code) || run.reconnects >= reconnectsMax) {
+      ctx.stats.error(run.index, run.sessionId, `socket_closed_${outcome.code}`, outcome.reason);
+      return null;
+    }
+    ctx.stats.socketClosed(outcome.code);
+    const pastEnd = run.meterStartMs !== null && now() >= run.meterStartMs + ctx.opts.durationS * 1000;
+    if (pastEnd || ctx.stop.aborted) return null; // settled over REST instead
+    run.reconnects += 1;
+    ctx.stats.reconnects += 1;
+    if (!(await sleepUnlessStopped(backoffDelayMs(run.reconnects - 1), ctx.stop))) return null;
+  }
+}
+
+/** One socket's life: ready → heartbeats → (at the end of the run) complete → ended. */
+function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null): Promise<SocketOutcome> {
+  return new Promise<SocketOutcome>((resolve) => {
+    const { stats, opts } = ctx;
+    const openedAt = now();
+    const pending = new Map<number, SentHeartbeat>();
+    let seq = 1;
+    let ready = false;
+    let done = false;
+    let heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+    const timers: ReturnType<typeof setTimeout>[] = [];
+
+    const finish = (o: SocketOutcome) => {
+      if (done) return;
+      done = true;
+      if (heartbeatTimer !== null) clearInterval(heartbeatTimer);
+      for (const t of timers) clearTimeout(t);
+      ctx.stop.removeEventListener('abort', onStop);
+      resolve(o);
+    };
+
+    const send = (frame: object): boolean => {
+      if (sock.readyState !== 1) return false;
+      try {
+        sock.send(JSON.stringify(frame));
+        return true;
+      } catch (err) {
+        stats.error(run.index, run.sessionId, 'send_failed', describe(err));
+        return false;
+      }
+    };
+
+    const heartbeat = () => {
+      const t = now();
+      const playedS = (t - (run.meterStartMs ?? t)) / 1000;
+      const lectures = run.course.lectureIds;
+      const lecture = lectures[Math.floor(playedS / lectureSwitchSeconds) % lectures.length]!;
+      const completionPct = Math.round(Math.min(100, (playedS / opts.durationS) * 100) * 100) / 100;
+      const frame: HeartbeatFrame = {
+        type: 'heartbeat', seq, position_seconds: Math.round(playedS * 1000) / 1000, playing: true,
+        current_lecture: lecture, completion_pct: completionPct,
+        ...(opts.claim ? { duration_seconds: Math.round(playedS * 1000) / 1000 } : {}),
+      };
+      stats.operations += 1;
+      if (!send(frame)) return;
+      pending.set(seq, { seq, sentAtMs: t, lecture, completionPct });
+      seq += 1;
+    };
+
+    const beginComplete = () => {
+      if (run.completeRequested || done) return;
+      run.completeRequested = true;
+      if (heartbeatTimer !== null) clearInterval(heartbeatTimer);
+      heartbeat(); // closes the last interval so its playing time is billed
+      stats.operations += 1;
+      send({ type: 'complete' });
+      timers.push(setTimeout(() => {
+        stats.error(run.index, run.sessionId, 'complete_timeout', `no ended frame within ${completeTimeoutMs} ms`);
+        sock.close(1000, 'complete timeout');
+        finish({ kind: 'closed', code: 1000, reason: 'complete timeout' });
+      }, completeTimeoutMs));
+    };
+
+    const onFrame = (f: ServerFrame) => {
+      const t = now();
+      switch (f.type) {
+        case 'ready': {
+          ready = true;
+          stats.failures(run.index, run.sessionId, run.verifier.onReady(f, expectResumed, openedAt));
+          run.meterStartMs ??= t;
+          heartbeatTimer = setInterval(heartbeat, opts.heartbeatMs);
+          timers.push(setTimeout(beginComplete, Math.max(0, run.meterStartMs + opts.durationS * 1000 - t)));
+          break;
+        }
+        case 'ack': {
+          const sent = pending.get(f.seq);
+          pending.delete(f.seq);
+          if (sent !== undefined) stats.ack.record(t - sent.sentAtMs);
+          stats.acks += 1;
+          run.acks += 1;
+          stats.failures(run.index, run.sessionId, run.verifier.onAck(f, sent, t));
+          break;
+        }
+        case 'warning':
+          stats.warnings += 1;
+          break;
+        case 'error':
+          if (f.seq !== undefined) pending.delete(f.seq);
+          stats.error(run.index, run.sessionId, `server_${f.code}`, f.message);
+          break;
+        case 'ended':
+          if (!run.completeRequested) stats.error(run.index, run.sessionId, `ended_early_${f.reason}`);
+          sock.close(1000, 'ended');
+          finish({ kind: 'ended', frame: f });
+          break;
+      }
+    };
+
+    const url = wsUrlFor(opts.gatewayUrl, run.sessionId);
+    stats.operations += 1;
+    const sock = ctx.socketImpl.open(url, { authorization: `Bearer ${ctx.token}` }, {
+      onOpen: () => { run.handshakes += 1; },
+      onMessage: (data) => {
+        if (done) return;
+        const parsed = parseServerFrame(data);
+        if (!parsed.ok) stats.error(run.index, run.sessionId, 'invalid_server_frame', parsed.reason);
+        else onFrame(parsed.frame);
+      },
+      onClose: (code, reason) => finish({ kind: 'closed', code, reason }),
+    });
+
+    const onStop = () => {
+      if (ready) beginComplete();
+      else {
+        sock.close(1000, 'stopped');
+        finish({ kind: 'stopped' });
+      }
+    };
+    ctx.stop.addEventListener('abort', onStop, { once: true });
+    if (ctx.stop.aborted) onStop();
+    timers.push(setTimeout(() => {
+      if (ready) return;
+      stats.error(run.index, run.sessionId, 'ready_timeout', `no ready frame within ${readyTimeoutMs} ms`);
+      sock.close(1000, 'ready timeout');
+      finish({ kind: 'closed', code: 1006, reason: 'ready timeout' });
+    }, readyTimeoutMs));
+  });
+}
+
+/** The settlement: the socket's `ended` summary if it came, else REST complete (which repeats the same figures). */
+async function settle(ctx: PlayerContext, run: Run, ended: EndedFrame | null, startSentMs: number, record: PlayerRecord): Promise<Settled> {
+  let summary: Summary;
+  let reason: EndReason;
+  if (ended?.summary !== undefined) {
+    summary = ended.summary;
+    reason = ended.reason;
+    record.ended_via = 'ws';
+  } else {
+    const r = await completeOverRest(ctx, run.index, run.sessionId);
+    summary = { duration_seconds: r.duration_seconds, cost: r.cost, refund: r.refund, teacher_earning: r.teacher_earning };
+    reason = r.end_reason;
+    record.ended_via = 'rest';
+  }
+  const wallMs = now() - startSentMs;
+  ctx.stats.failures(run.index, run.sessionId, run.verifier.onSummary(summary, reason, wallMs));
+  record.outcome = 'completed';
+  record.end_reason = reason;
+  record.billed_ms = Math.round(summary.duration_seconds * 1000);
+  record.cost = summary.cost;
+  record.wall_ms = Math.round(wallMs);
+  return { record, terms: run.verifier.terms, summary, reason };
+}
+
+async function completeOverRest(ctx: PlayerContext, index: number, sessionId: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await timed(ctx, 'complete', () => ctx.rest.completeSession(sessionId, { session_id: sessionId }));
+    } catch (err) {
+      const inner = err instanceof CallError ? err.inner : err;
+      const retryable = inner instanceof RestError && (inner.status === 0 || inner.status === 429 || inner.status === 503);
+      if (!retryable || attempt >= restCompleteAttemptsMax) throw err;
+      ctx.stats.error(index, sessionId, errorCode(err), describe(err));
+      await new Promise((r) => setTimeout(r, 1_000 * attempt));
+    }
+  }
+}
+
+/** A failed REST call, tagged with the operation for the error table (`rest_create_insufficient_funds`). */
+class CallError extends Error {
+  override readonly name = 'CallError';
+  constructor(readonly op: string, readonly inner: unknown) {
+    super(`${op}: ${describe(inner)}`);
+  }
+}
+
+/** Runs one REST call, recording its latency under `op`. */
+async function timed<T>(ctx: PlayerContext, op: string, fn: () => Promise<T>): Promise<T> {
+  const t = now();
+  ctx.stats.operations += 1;
+  try {
+    const r = await fn();
+    ctx.stats.restLatency(op).record(now() - t);
+    return r;
+  } catch (err) {
+    throw new CallError(op, err);
+  }
+}
+
+function errorCode(err: unknown): string {
+  if (err instanceof CallError) return err.inner instanceof RestError ? `rest_${err.op}_${err.inner.code}` : `rest_${err.op}_exception`;
+  return 'driver_exception';
+}
+
+function describe(err: unknown): string {
+  if (err instanceof RestError) return `${err.status} ${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Resolves true after `ms`, or false at once when the run is stopped. */
+function sleepUnlessStopped(ms: number, stop: AbortSignal): Promise<boolean> {
+  if (stop.aborted) return Promise.resolve(false);
+  if (ms <= 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { stop.removeEventListener('abort', onAbort); resolve(true); }, ms);
+    const onAbort = () => { clearTimeout(timer); resolve(false); };
+    stop.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,99 @@
+// What a run measures: latency histograms (HdrHistogram, microsecond resolution), errors by code, and check
+// failures by check, with a bounded list of examples for the results file.
+import { build, type Histogram } from 'hdr-histogram-js';
+import type { Failure } from './verify.js';
+
+/** Examples of failed checks and errors kept for the results file (the counts are always complete). */
+export const examplesMax = 50;
+/** Latencies above this (µs) are clamped: one minute is a failure whatever the exact value. */
+const latencyUsMax = 60_000_000;
+
+export interface LatencySummary {
+  count: number;
+  p50_ms: number;
+  p90_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+  mean_ms: number;
+}
+
+export class Latency {
+  private readonly h: Histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: latencyUsMax, numberOfSignificantValueDigits: 3 });
+
+  record(ms: number): void {
+    this.h.recordValue(Math.min(latencyUsMax, Math.max(1, Math.round(ms * 1000))));
+  }
+
+  summary(): LatencySummary {
+    // HdrHistogram reports a bucket's highest equivalent value, which may exceed the exact maximum: clamp to it.
+    const at = (p: number) => (this.h.totalCount === 0 ? 0 : Math.min(this.h.getValueAtPercentile(p), this.h.maxValue) / 1000);
+    return {
+      count: this.h.totalCount,
+      p50_ms: at(50), p90_ms: at(90), p95_ms: at(95), p99_ms: at(99), p999_ms: at(99.9),
+      max_ms: this.h.totalCount === 0 ? 0 : this.h.maxValue / 1000,
+      mean_ms: this.h.totalCount === 0 ? 0 : Math.round(this.h.mean) / 1000,
+    };
+  }
+}
+
+export interface Example {
+  player: number;
+  session: string | null;
+  kind: 'check' | 'error';
+  code: string;
+  detail: string;
+}
+
+export class Stats {
+  readonly ack = new Latency();
+  readonly rest = new Map<string, Latency>();
+  readonly errors = new Map<string, number>();
+  readonly checkFailures = new Map<string, number>();
+  /** Sockets closed with a code the player reconnects after (not errors unless the reconnects run out). */
+  readonly closes = new Map<number, number>();
+  readonly examples: Example[] = [];
+  /** Heartbeats, REST calls and socket opens: the denominator of the error rate. */
+  operations = 0;
+  acks = 0;
+  reconnects = 0;
+  warnings = 0;
+
+  restLatency(op: string): Latency {
+    let l = this.rest.get(op);
+    if (l === undefined) {
+      l = new Latency();
+      this.rest.set(op, l);
+    }
+    return l;
+  }
+
+  socketClosed(code: number): void {
+    this.closes.set(code, (this.closes.get(code) ?? 0) + 1);
+  }
+
+  error(player: number, session: string | null, code: string, detail = ''): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+    if (this.examples.length < examplesMax) this.examples.push({ player, session, kind: 'error', code, detail });
+  }
+
+  failures(player: number, session: string | null, list: readonly Failure[]): void {
+    for (const f of list) {
+      this.checkFailures.set(f.check, (this.checkFailures.get(f.check) ?? 0) + 1);
+      if (this.examples.length < examplesMax) this.examples.push({ player, session, kind: 'check', code: f.check, detail: f.detail });
+    }
+  }
+
+  errorCount(): number {
+    let n = 0;
+    for (const v of this.errors.values()) n += v;
+    return n;
+  }
+
+  failureCount(): number {
+    let n = 0;
+    for (const v of this.checkFailures.values()) n += v;
+    return n;
+  }
+}
