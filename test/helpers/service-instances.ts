@@ -1,0 +1,84 @@
+// Throwaway Redis and Postgres servers for tests that kill, wipe or stop them (outages, chaos). They run on other
+// loopback ports, in temp dirs, and are stopped afterwards: the machine's own services are never touched.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const randomPort = (base: number) => base + Math.floor(Math.random() * 2_000);
+
+export interface RedisInstance {
+  port: number;
+  url: string;
+  start(): Promise<void>;
+  /** SHUTDOWN NOSAVE: the data is gone, as after a crash of a server without persistence. */
+  kill(): void;
+  stop(): void;
+}
+
+export function redisInstance(port = randomPort(21_000)): RedisInstance {
+  const dir = mkdtempSync(join(tmpdir(), 'mg-redis-'));
+  const ping = () => spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() === 'PONG';
+  const kill = () => { spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave'], { stdio: 'ignore' }); };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      execFileSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+        '--dir', dir, '--daemonize', 'yes', '--logfile', join(dir, 'redis.log')]);
+      for (let i = 0; i < 100 && !ping(); i++) await sleep(50);
+      if (!ping()) throw new Error(`test redis on ${port} did not start`);
+    },
+    kill,
+    stop() { kill(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+export interface PostgresInstance {
+  port: number;
+  url: string;
+  start(): Promise<void>;
+  /** Fast shutdown: connections are cut, as in an outage. */
+  stopServer(): void;
+  stop(): void;
+}
+
+function pgBin(name: string): string {
+  const versions = readdirSync('/usr/lib/postgresql').sort();
+  const bin = join('/usr/lib/postgresql', versions[versions.length - 1]!, 'bin', name);
+  if (!existsSync(bin)) throw new Error(`no ${bin}`);
+  return bin;
+}
+
+/** A private cluster (initdb) with trust auth and a `test` database; run as the postgres user (initdb refuses root). */
+export async function postgresInstance(port = randomPort(25_000)): Promise<PostgresInstance> {
+  const dir = mkdtempSync(join(tmpdir(), 'mg-pg-'));
+  chmodSync(dir, 0o700);
+  const asPostgres = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
+  if (asPostgres.length > 0) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, uid, gid);
+  }
+  const run = (bin: string, args: string[]) => {
+    const [cmd, ...rest] = [...asPostgres, pgBin(bin), ...args];
+    execFileSync(cmd!, rest, { stdio: 'ignore' });
+  };
+  const data = join(dir, 'data');
+  run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const instance: PostgresInstance = {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/test`,
+    async start() {
+      run('pg_ctl', ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+    },
+    stopServer() {
+      try { run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']); } catch { /* already stopped */ }
+    },
+    stop() { instance.stopServer(); rmSync(dir, { recursive: true, force: true }); },
+  };
+  await instance.start();
+  run('createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'test']);
+  return instance;
+}
