@@ -18,8 +18,11 @@ export function checkpointOf(row: SessionRow): Checkpoint {
   return { billedMs, completionPct: String(Number(row.completion_pct)), currentLecture: row.current_lecture, progressMs };
 }
 
-/** Returns true when the session has live state afterwards (restored here or by another gateway meanwhile). */
-export async function restoreFromCheckpoint(deps: GatewayDeps, row: SessionRow): Promise<boolean> {
+/**
+ * Returns true when the session has live state afterwards (restored here or by another gateway meanwhile).
+ * `ownerSocketId`: the socket on whose heartbeat the rebuild happens, made the owner in the same script.
+ */
+export async function restoreFromCheckpoint(deps: GatewayDeps, row: SessionRow, ownerSocketId = ''): Promise<boolean> {
   if (row.status !== 'active') return false;
   const course = (await deps.pool.query<CourseRow>('SELECT * FROM courses WHERE id = $1', [row.course_id])).rows[0];
   invariant(course, `session ${row.id} has no course`);
@@ -33,7 +36,7 @@ export async function restoreFromCheckpoint(deps: GatewayDeps, row: SessionRow):
     maxBillableMs: Number(row.max_billable_ms),
     lectureIds: lectureIdsOf(course.content_structure),
     ...checkpoint,
-  });
+  }, ownerSocketId);
   if (restored) deps.log.warn({ sessionId: row.id, billedMs: checkpoint.billedMs }, 'live state lost from Redis; rebuilt from the checkpoint');
   return true;
 }

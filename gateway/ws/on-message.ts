@@ -74,8 +74,7 @@ async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, ws: M
     if (err instanceof MeterRefusal && err.code === 'unknown_session' && !retried) {
       // Redis lost the session under an open socket: rebuild it from the checkpoint, re-attach, apply again.
       const row = await findSession(deps.pool, data.sessionId);
-      if (row && (await restoreFromCheckpoint(deps, row))) {
-        await deps.meter.attachSocket(data.sessionId, data.socketId);
+      if (row && (await restoreFromCheckpoint(deps, row, data.socketId))) {
         data.lastBilledMs = Math.min(data.lastBilledMs, Number(row.duration_ms));
         return applyHeartbeat(deps, registry, ws, hb, true);
       }

@@ -24,6 +24,9 @@ export function createRedis(config: Pick<Config, 'redisUrl' | 'redisClusterNodes
     ? new Cluster([...config.redisClusterNodes], { redisOptions: common, scaleReads: 'master' })
     : new Redis(config.redisUrl, common);
   defineScripts(client);
+  // Connection errors surface as failed commands (mapped to `unavailable` at the edge) and in /readyz; without a
+  // listener ioredis would print every reconnect attempt as an unhandled error.
+  client.on('error', () => undefined);
   return client;
 }
 

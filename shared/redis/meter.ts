@@ -181,10 +181,10 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
      * Rebuilds a session lost from Redis from its Postgres checkpoint (status active, no socket yet). Returns false
      * when the state already exists (another gateway restored it first).
      */
-    async restoreSession(sessionId: string, s: StartInput & Checkpoint): Promise<boolean> {
+    async restoreSession(sessionId: string, s: StartInput & Checkpoint, ownerSocketId = ''): Promise<boolean> {
       const pairs = s.lectureIds.flatMap((l) => [l, s.progressMs[String(l)] ?? 0]);
       const r = await restoreScript(keys.session(sessionId), keys.lectures(sessionId), s.studentId, s.courseId, s.teacherId,
-        s.lockedMinor, s.priceMinor, s.maxBillableMs, s.billedMs, s.completionPct, s.currentLecture ?? '', ...pairs);
+        s.lockedMinor, s.priceMinor, s.maxBillableMs, s.billedMs, s.completionPct, s.currentLecture ?? '', ownerSocketId, ...pairs);
       if (r === -6) return false;
       refuseIfCode(r);
       await this.scheduleDeadline(sessionId, int(r[1]) + limits.socketIdleMs + limits.disconnectGraceMs);

@@ -15,7 +15,9 @@
     ARGV[7] billed ms at the checkpoint
     ARGV[8] completion percent at the checkpoint
     ARGV[9] current lecture at the checkpoint ('' if none)
-    ARGV[10..] pairs: lecture id, billed ms at the checkpoint (every lecture of the course)
+    ARGV[10] socket id that becomes the owner ('' when no socket is attached yet): set in the same step, so a
+             heartbeat racing the rebuild is not mistaken for one from a replaced socket
+    ARGV[11..] pairs: lecture id, billed ms at the checkpoint (every lecture of the course)
 
   Output:
     { 0, now_ms }  restored
@@ -28,9 +30,9 @@ redis.call('HSET', KEYS[1],
   'student_id', ARGV[1], 'course_id', ARGV[2], 'teacher_id', ARGV[3],
   'locked', ARGV[4], 'price', ARGV[5], 'max_ms', ARGV[6],
   'status', 'active', 'billed_ms', ARGV[7], 'last_ms', now, 'seen_ms', now, 'started_ms', now,
-  'owner', '', 'opens', 1, 'pct', ARGV[8], 'warned', 0, 'restored_ms', now)
+  'owner', ARGV[10], 'opens', 1, 'pct', ARGV[8], 'warned', 0, 'restored_ms', now)
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'lecture', ARGV[9]) end
-for i = 10, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
 return { 0, now }
