@@ -1,6 +1,7 @@
 // Ending a session: freeze its figures in Redis, enqueue the settlement for the worker, and wait until the worker
 // has committed it in Postgres, so `complete` answers with final figures (DESIGN §4) and never with a guess.
 import { ApiError } from '../../shared/errors.js';
+import { isUnavailableError } from '../../shared/unavailable.js';
 import { settleWaitMsMax } from '../../shared/limits.js';
 import { numericToMinor, minorToAmount, msToSeconds } from '../../shared/money.js';
 import { MeterRefusal } from '../../shared/redis/meter.js';
@@ -65,7 +66,11 @@ export async function awaitSettlement(deps: GatewayDeps, sessionId: string): Pro
   const until = Date.now() + settleWaitMsMax;
   let delayMs = 5;
   for (;;) {
-    const row = await findSession(deps.pool, sessionId);
+    // Postgres may be down while we wait: the worker retries the settlement, so we keep looking until the bound.
+    const row = await findSession(deps.pool, sessionId).catch((err: unknown) => {
+      if (isUnavailableError(err)) return null;
+      throw err;
+    });
     if (row?.status === 'completed') {
       deps.metrics.settlementsAwaited.inc({ outcome: 'committed' });
       return row;

@@ -11,7 +11,7 @@ pg.types.setTypeParser(1700, (v) => v);
 pg.types.setTypeParser(20, (v) => v);
 
 export function createPool(config: Pick<Config, 'databaseUrl' | 'databaseSchema'>, max = 10): Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max,
     connectionTimeoutMillis: 5_000,
@@ -20,6 +20,10 @@ export function createPool(config: Pick<Config, 'databaseUrl' | 'databaseSchema'
     query_timeout: 15_000,
     options: `-c search_path=${config.databaseSchema}`,
   });
+  // An idle client whose server went away (restart, failover) emits 'error' on the pool; unhandled, it would crash
+  // the process. The pool drops that client and the next query reconnects; queries in flight fail as `unavailable`.
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 /** Runs fn inside BEGIN … COMMIT on one client; rolls back on any throw. */

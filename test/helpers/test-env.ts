@@ -32,6 +32,7 @@ export async function createTestEnv(overrides: Env = {}): Promise<TestEnv> {
   const id = randomBytes(5).toString('hex');
   const schema = `t_${id}`;
   const prefix = `test:${id}:`;
+  const databaseUrl = overrides.DATABASE_URL ?? DATABASE_URL;
   const config = loadConfig({
     DATABASE_URL,
     DATABASE_SCHEMA: schema,
@@ -47,8 +48,8 @@ export async function createTestEnv(overrides: Env = {}): Promise<TestEnv> {
     SWEEP_INTERVAL_MS: '100',
     ...overrides,
   });
-  await migrate(DATABASE_URL, schema);
-  await seed(DATABASE_URL, schema);
+  await migrate(databaseUrl, schema);
+  await seed(databaseUrl, schema);
   const pool = createPool(config, 5);
   const redis = createRedis(config, { purpose: 'test' });
   const keys = createKeys(prefix);
@@ -58,7 +59,7 @@ export async function createTestEnv(overrides: Env = {}): Promise<TestEnv> {
       await deleteKeys(redis, prefix);
       redis.disconnect();
       await pool.end();
-      const admin = new pg.Client({ connectionString: DATABASE_URL });
+      const admin = new pg.Client({ connectionString: databaseUrl });
       await admin.connect();
       await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await admin.end();
