@@ -145,3 +145,18 @@ describe('Origin allow-list and sockets per IP', () => {
     expect((await q.api('POST', `/api/sessions/${id}/complete`, { body: {} })).status).toBe(200);
   });
 });
+
+describe('issuer and audience', () => {
+  let q: Product;
+  beforeAll(async () => { q = await startProduct({ JWT_ISSUER: 'https://auth.example', JWT_AUDIENCE: 'metering' }); });
+  afterAll(async () => { await q?.stop(); });
+
+  it('when JWT_ISSUER / JWT_AUDIENCE are set, tokens must carry them', async () => {
+    const sign = (claims: Record<string, unknown>) => new SignJWT({ role: 'student', ...claims }).setProtectedHeader({ alg: 'HS256' })
+      .setSubject(STUDENT).setExpirationTime(now() + 60).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    expect((await q.api('GET', '/api/courses', { token: await sign({}) })).status).toBe(401);
+    expect((await q.api('GET', '/api/courses', { token: await sign({ iss: 'https://evil.example', aud: 'metering' }) })).status).toBe(401);
+    expect((await q.api('GET', '/api/courses', { token: await sign({ iss: 'https://auth.example', aud: 'other' }) })).status).toBe(401);
+    expect((await q.api('GET', '/api/courses', { token: await sign({ iss: 'https://auth.example', aud: 'metering' }) })).status).toBe(200);
+  });
+});
