@@ -1,4 +1,5 @@
 // `npm run seed`: loads sql/seed.sql (idempotent: safe to run again).
+import './load-env-file.js';
 import { loadConfig } from '../shared/config.js';
 import { seed } from '../shared/pg/migrate.js';
 

@@ -2,22 +2,11 @@
 // development defaults of .env.example), migrates, seeds, then runs the gateway and the settlement worker as
 // child processes and stops both on SIGTERM/SIGINT.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { envFile } from './load-env-file.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** KEY=value lines; # comments; values may be quoted. Variables already set in the environment win. */
-function loadEnvFile(path: string): void {
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!m || process.env[m[1]!] !== undefined) continue;
-    process.env[m[1]!] = m[2]!.replace(/^(['"])(.*)\1$/, '$2');
-  }
-}
-
-const envFile = existsSync(`${root}.env`) ? '.env' : '.env.example';
-loadEnvFile(`${root}${envFile}`);
 console.log(`start: settings from the environment and ${envFile}${envFile === '.env.example' ? ' (development defaults; copy it to .env to change them)' : ''}`);
 
 const tsx = `${root}node_modules/.bin/tsx`;
