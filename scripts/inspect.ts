@@ -7,7 +7,7 @@
 import './load-env-file.js';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../shared/config.js';
-import { createRedis, type RedisClient } from '../shared/redis/connect.js';
+import { createRedis, redisNowMs, type RedisClient } from '../shared/redis/connect.js';
 import { createKeys, settleGroup, type Keys } from '../shared/redis/keys.js';
 import { createPool } from '../shared/pg/pool.js';
 import { checkRedis } from '../shared/startup.js';
@@ -39,10 +39,6 @@ interface Ctx {
   nowMs: number;
 }
 
-async function redisNowMs(redis: RedisClient): Promise<number> {
-  const [sec, usec] = await redis.time();
-  return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Reading.

@@ -8,7 +8,7 @@
 // worst case is a duplicate entry that settles as a no-op.
 import { settleRetryMs, sweepBatchMax } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
-import type { RedisClient } from '../shared/redis/connect.js';
+import { redisNowMs, type RedisClient } from '../shared/redis/connect.js';
 import type { Meter } from '../shared/redis/meter.js';
 import { backoffMsMax, pause } from './pause.js';
 
@@ -22,11 +22,6 @@ export interface SweepDeps {
   signal: AbortSignal;
 }
 
-/** Redis server time in ms: the deadlines were written in it (by the scripts), so they are compared in it. */
-async function redisNowMs(redis: RedisClient): Promise<number> {
-  const [seconds, micros] = await redis.time();
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-}
 
 async function sweepSession(deps: SweepDeps, sessionId: string, nowMs: number): Promise<void> {
   const { meter } = deps;

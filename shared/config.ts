@@ -27,6 +27,7 @@ const envSchema = z.object({
   SWEEP_INTERVAL_MS: intFrom(500, 50, 60_000),
   SETTLE_CLAIM_IDLE_MS: intFrom(30_000, 1_000, 3_600_000),
   CHECKPOINT_INTERVAL_MS: intFrom(15_000, 100, 3_600_000),
+  ABANDONED_HOLD_MS: intFrom(3_600_000, 1_000, 2_592_000_000),
   WORKER_CONSUMER_NAME: z.string().default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
@@ -62,6 +63,8 @@ export interface Config {
   readonly settleClaimIdleMs: number;
   /** How often the worker copies live durations to Postgres (the most billed time a Redis loss can cost). */
   readonly checkpointIntervalMs: number;
+  /** A session created (funds locked) but not started for this long is released: its hold refunded in full. */
+  readonly abandonedHoldMs: number;
   readonly workerConsumerName: string;
   readonly logLevel: string;
   readonly logPretty: boolean;
@@ -122,6 +125,7 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     settleClaimIdleMs: e.SETTLE_CLAIM_IDLE_MS,
     checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
+    abandonedHoldMs: e.ABANDONED_HOLD_MS,
     workerConsumerName: e.WORKER_CONSUMER_NAME,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY === 'true',

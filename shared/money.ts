@@ -25,6 +25,24 @@ export function amountToMinor(value: number): number | null {
   return minor;
 }
 
+/**
+ * A JSON number literal exactly as written ("12.30", "1230e-2", "0.1e1") → minor units, read from its digits, never
+ * through a float. Null unless it is a whole number of minor units within limits: "0.99999999999999999" parses to the
+ * float 1, but it is not 1.00 and must not lock 1.00.
+ */
+export function amountLiteralToMinor(literal: string): number | null {
+  const m = /^(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d{1,4}))?$/.exec(literal);
+  if (!m) return null;
+  const digits = BigInt(`${m[1]}${m[2] ?? ''}`);
+  const shift = 2 - (m[2]?.length ?? 0) + Number(m[3] ?? '0');
+  if (digits === 0n) return 0;
+  if (shift > 20) return null; // far above amountMinorMax
+  const unit = 10n ** BigInt(Math.abs(shift));
+  if (shift < 0 && digits % unit !== 0n) return null;
+  const minor = shift < 0 ? digits / unit : digits * unit;
+  return minor <= BigInt(amountMinorMax) ? Number(minor) : null;
+}
+
 /** Postgres NUMERIC text (e.g. "1000000.00", "-3.5") → minor units. */
 export function numericToMinor(text: string): number {
   const negative = text.startsWith('-');

@@ -32,3 +32,13 @@ export function parseJson(buf: Buffer): unknown {
     throw new ApiError('invalid_json');
   }
 }
+
+/**
+ * The last `"<key>": <number>` member of a JSON text, as written (JSON.parse also keeps the last of duplicate keys);
+ * null when there is none, or only one written with escapes. `key` is a plain identifier.
+ */
+export function numberLiteralOf(text: string, key: string): string | null {
+  let last: string | null = null;
+  for (const m of text.matchAll(new RegExp(`"${key}"\\s*:\\s*(-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?)`, 'g'))) last = m[1]!;
+  return last;
+}

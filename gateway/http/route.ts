@@ -17,6 +17,8 @@ export interface HttpContext {
   idempotencyKey: string;
   /** The parsed JSON body (undefined when empty). */
   json(): unknown;
+  /** The body as text (UTF-8), for what JSON.parse loses: the exact digits of a number. */
+  text(): string;
 }
 
 export type HttpResult = { status: number; body: unknown } | { status: number; text: string; contentType: string };
@@ -50,6 +52,8 @@ export function route(deps: RouteDeps, name: string, paramCount: number, handler
     const params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
     const contentType = req.getHeader('content-type');
     const contentLength = Number(req.getHeader('content-length') || '0');
+    // A chunked body has no Content-Length: it is a body all the same, held to the media-type rule.
+    const chunked = req.getHeader('transfer-encoding') !== '';
     const ctxBase = {
       method,
       path: req.getUrl(),
@@ -71,7 +75,7 @@ export function route(deps: RouteDeps, name: string, paramCount: number, handler
 
     if (contentLength > deps.payloadBytesMax) return fail(new ApiError('payload_too_large'));
     const hasBody = bodyMethods.has(method);
-    if (hasBody && contentLength > 0 && contentType !== '' && !/^application\/json\b/i.test(contentType)) {
+    if (hasBody && (contentLength > 0 || chunked) && contentType !== '' && !/^application\/json\b/i.test(contentType)) {
       return fail(new ApiError('unsupported_media_type'));
     }
     const body = hasBody ? readBody(res, deps.payloadBytesMax) : Promise.resolve(Buffer.alloc(0));
@@ -86,6 +90,7 @@ export function route(deps: RouteDeps, name: string, paramCount: number, handler
             if (!parsedOnce) { parsed = parseJson(buf); parsedOnce = true; }
             return parsed;
           },
+          text: () => buf.toString('utf8'),
         };
         const result = await handler(ctx);
         if ('body' in result) sendJson(res, state, result.status, result.body);

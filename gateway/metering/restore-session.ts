@@ -2,10 +2,9 @@
 // its live state is recreated from the worker's last checkpoint, so the player carries on and at most one
 // checkpoint interval of billed time is lost, never added.
 import { invariant } from '../../shared/errors.js';
-import { numericToMinor } from '../../shared/money.js';
 import type { Checkpoint } from '../../shared/redis/meter.js';
-import { lectureIdsOf, type CourseRow } from '../store/courses.js';
-import type { SessionRow } from '../store/sessions.js';
+import type { CourseRow } from '../store/courses.js';
+import { liveStateOf, type SessionRow } from '../store/sessions.js';
 import type { GatewayDeps } from '../deps.js';
 
 /** The checkpoint Postgres holds for a session (duration_ms + content_progress, written together). */
@@ -27,16 +26,7 @@ export async function restoreFromCheckpoint(deps: GatewayDeps, row: SessionRow, 
   const course = (await deps.pool.query<CourseRow>('SELECT * FROM courses WHERE id = $1', [row.course_id])).rows[0];
   invariant(course, `session ${row.id} has no course`);
   const checkpoint = checkpointOf(row);
-  const restored = await deps.meter.restoreSession(row.id, {
-    studentId: row.student_id,
-    courseId: row.course_id,
-    teacherId: row.teacher_id,
-    lockedMinor: numericToMinor(row.locked_amount),
-    priceMinor: numericToMinor(row.price_per_minute),
-    maxBillableMs: Number(row.max_billable_ms),
-    lectureIds: lectureIdsOf(course.content_structure),
-    ...checkpoint,
-  }, ownerSocketId);
+  const restored = await deps.meter.restoreSession(row.id, { ...liveStateOf(row, course), ...checkpoint }, ownerSocketId);
   if (restored) deps.log.warn({ sessionId: row.id, billedMs: checkpoint.billedMs }, 'live state lost from Redis; rebuilt from the checkpoint');
   return true;
 }

@@ -7,7 +7,8 @@ import { withTransaction } from '../../shared/pg/pool.js';
 import { ApiError, invariant } from '../../shared/errors.js';
 import { maxBillableMs, minorToNumeric, numericToMinor } from '../../shared/money.js';
 import type { EndReason } from '../../shared/protocol/common.js';
-import type { CourseRow } from './courses.js';
+import { lectureIdsOf, type CourseRow } from './courses.js';
+import type { StartInput } from '../../shared/redis/meter.js';
 
 export interface SessionRow {
   id: string;
@@ -103,6 +104,19 @@ export async function lockFunds(pool: Pool, input: {
     }
     throw err;
   }
+}
+
+/** What Redis needs to meter a session, from its row and its course (start, and rebuild after a Redis loss). */
+export function liveStateOf(row: SessionRow, course: CourseRow): StartInput {
+  return {
+    studentId: row.student_id,
+    courseId: row.course_id,
+    teacherId: row.teacher_id,
+    lockedMinor: numericToMinor(row.locked_amount),
+    priceMinor: numericToMinor(row.price_per_minute),
+    maxBillableMs: Number(row.max_billable_ms),
+    lectureIds: lectureIdsOf(course.content_structure),
+  };
 }
 
 export async function findSession(pool: Pool, id: string): Promise<SessionRow | null> {

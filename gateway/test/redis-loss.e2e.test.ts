@@ -14,7 +14,7 @@ let total0: number;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  p = await startProduct({ CHECKPOINT_INTERVAL_MS: String(checkpointMs), HEARTBEAT_INTERVAL_MS: '2000', DISCONNECT_GRACE_MS: '2000' });
+  p = await startProduct({ CHECKPOINT_INTERVAL_MS: String(checkpointMs), HEARTBEAT_INTERVAL_MS: '2000', DISCONNECT_GRACE_MS: '20000' });
   total0 = await totalBalancesMinor(p.env.pool);
 });
 afterAll(async () => { closeAllSockets(); await p?.stop(); });

@@ -7,7 +7,8 @@ export const durationSeconds = z.number().finite().min(0).max(claimedSecondsMax)
 export const completionPct = z.number().finite().min(0).max(100);
 export const lectureId = z.number().int().min(0).max(2_147_483_647);
 
-export const endReason = z.enum(['completed', 'funds_exhausted', 'disconnected']);
+// `abandoned`: created (funds locked) but never started within ABANDONED_HOLD_MS; released at cost 0.
+export const endReason = z.enum(['completed', 'funds_exhausted', 'disconnected', 'abandoned']);
 export type EndReason = z.infer<typeof endReason>;
 export const sessionStatus = z.enum(['locked', 'active', 'paused', 'completed']);
 export type SessionStatus = z.infer<typeof sessionStatus>;

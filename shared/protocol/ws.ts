@@ -44,7 +44,8 @@ export const ackFrame = z.object({
 export const warningFrame = z.object({ type: z.literal('warning'), code: z.literal('low_funds'), remaining_seconds: z.number() });
 export const endedFrame = z.object({
   type: z.literal('ended'),
-  reason: z.enum(['completed', 'funds_exhausted', 'replaced', 'expired', 'disconnected']),
+  // 'abandoned' never comes over a socket (such a session was never started); the SDK reports it from REST status.
+  reason: z.enum(['completed', 'funds_exhausted', 'replaced', 'expired', 'disconnected', 'abandoned']),
   summary: summary.optional(),
 });
 export const errorFrame = z.object({ type: z.literal('error'), code: z.string(), message: z.string(), seq: z.number().optional() });

@@ -36,3 +36,9 @@ export function describeRedisTarget(config: Pick<Config, 'redisUrl' | 'redisClus
     ? `Redis Cluster at ${config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(', ')} (REDIS_CLUSTER_NODES)`
     : `Redis at ${config.redisUrl.replace(/\/\/[^@/]*@/, '//***@')} (REDIS_URL)`;
 }
+
+/** Redis server time in ms: deadlines and metering timestamps are written in it, so they are compared in it. */
+export async function redisNowMs(redis: RedisClient): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}

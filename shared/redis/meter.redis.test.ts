@@ -459,8 +459,8 @@ describe('checkDeadline', () => {
     const { id } = await startAttached();
     const deadline = (await meter.detachSocket(id, 'sock-a'))!;
     expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: deadline });
-    // 50 ms before the deadline it is still not due.
-    const early = limits.disconnectGraceMs - 50;
+    // 1 s before the deadline (a margin a loaded machine cannot eat between two calls) it is still not due.
+    const early = limits.disconnectGraceMs - 1_000;
     await rewind(id, 'paused_ms', early);
     expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: deadline - early });
     expect((await meter.readSession(id))!.status).toBe('paused');
@@ -503,9 +503,9 @@ describe('checkDeadline', () => {
     await creditExactly(meter, id, 'sock-a', 300, 1);
     const seen = await field(id, 'seen_ms');
     expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: seen + limits.socketIdleMs + limits.disconnectGraceMs });
-    await rewind(id, 'seen_ms', limits.socketIdleMs + limits.disconnectGraceMs - 50);
-    expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: seen + 50 });
-    await rewind(id, 'seen_ms', 51);
+    await rewind(id, 'seen_ms', limits.socketIdleMs + limits.disconnectGraceMs - 2_000);
+    expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: seen + 2_000 });
+    await rewind(id, 'seen_ms', 2_001);
     const check = await meter.checkDeadline(id);
     expect(check.kind).toBe('settle');
     expect(check.kind === 'settle' && check.frozen).toMatchObject({ endReason: 'disconnected', billedMs: 300 });
@@ -518,9 +518,10 @@ describe('checkDeadline', () => {
     const frozen = await meter.finishSession(id, 'completed', null);
     const ended = await field(id, 'ended_ms');
     expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: ended + limits.settleRetryMs });
-    await rewind(id, 'ended_ms', limits.settleRetryMs - 50);
-    expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: ended + 50 });
-    await rewind(id, 'ended_ms', 51);
+    // 5 s short of the retry period: a margin no loaded machine eats between two calls.
+    await rewind(id, 'ended_ms', limits.settleRetryMs - 5_000);
+    expect(await meter.checkDeadline(id)).toEqual({ kind: 'reschedule', deadlineMs: ended + 5_000 });
+    await rewind(id, 'ended_ms', 5_001);
     expect(await meter.checkDeadline(id)).toEqual({ kind: 'settle', frozen });
     const now = await redisNowMs();
     const next = await meter.checkDeadline(id);

@@ -1,13 +1,13 @@
-// Sessions for tests, made with direct SQL exactly as the gateway's create and start make them: funds move from the
-// wallet into a hold under one balanced 'lock' ledger transaction, so the money invariants hold from the first row.
-import { randomUUID } from 'node:crypto';
+// Sessions for tests, made by the gateway's own store functions (create locks funds: wallet → hold under one
+// balanced 'lock' ledger transaction), so the money invariants hold from the first row.
 import type { Pool } from '../../shared/pg/pool.js';
-import { withTransaction } from '../../shared/pg/pool.js';
-import { maxBillableMs, minorToNumeric, numericToMinor } from '../../shared/money.js';
+import { numericToMinor } from '../../shared/money.js';
 import type { Meter, UpdateResult } from '../../shared/redis/meter.js';
 import type { RedisClient } from '../../shared/redis/connect.js';
 import type { Keys } from '../../shared/redis/keys.js';
 import type { FrozenSession } from '../../shared/protocol/settlement.js';
+import { lockFunds } from '../../gateway/store/sessions.js';
+import { lectureIdsOf, type CourseRow } from '../../gateway/store/courses.js';
 
 export interface LockedSession {
   sessionId: string;
@@ -20,43 +20,15 @@ export interface LockedSession {
   lectureIds: number[];
 }
 
-interface CourseForLock {
-  teacher_id: string;
-  price_per_minute: string;
-  content_structure: { lectures?: { id: number }[] };
-}
-
-/** Moves `lockedMinor` from the student's wallet into a hold for a new `locked` session. */
+/** Moves `lockedMinor` from the student's wallet into a hold for a new `locked` session: the gateway's own lockFunds. */
 export async function lockSession(pool: Pool, input: { studentId: string; courseId: string; lockedMinor: number }): Promise<LockedSession> {
-  const sessionId = randomUUID();
-  const amount = minorToNumeric(input.lockedMinor);
-  return withTransaction(pool, async (tx) => {
-    const course = (await tx.query<CourseForLock>(
-      'SELECT teacher_id, price_per_minute, content_structure FROM courses WHERE id = $1', [input.courseId])).rows[0];
-    if (!course) throw new Error(`no course ${input.courseId}`);
-    const debited = await tx.query(
-      'UPDATE wallets SET balance = balance - $2, updated_at = now() WHERE student_id = $1 AND balance >= $2',
-      [input.studentId, amount]);
-    if (debited.rowCount !== 1) throw new Error(`student ${input.studentId} cannot lock ${amount}`);
-    const priceMinor = numericToMinor(course.price_per_minute);
-    const maxMs = maxBillableMs(input.lockedMinor, priceMinor);
-    await tx.query(
-      `INSERT INTO sessions (id, student_id, course_id, teacher_id, locked_amount, price_per_minute, max_billable_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [sessionId, input.studentId, input.courseId, course.teacher_id, amount, course.price_per_minute, maxMs]);
-    await tx.query('INSERT INTO holds (session_id, student_id, amount) VALUES ($1, $2, $3)', [sessionId, input.studentId, amount]);
-    const txn = await tx.query<{ id: string }>(
-      `INSERT INTO ledger_transactions (kind, session_id) VALUES ('lock', $1) RETURNING id`, [sessionId]);
-    await tx.query(
-      `INSERT INTO ledger_entries (transaction_id, account_type, account_id, amount)
-       VALUES ($1, 'wallet', $2, -$4::numeric), ($1, 'hold', $3, $4::numeric)`,
-      [txn.rows[0]!.id, input.studentId, sessionId, amount]);
-    return {
-      sessionId, studentId: input.studentId, courseId: input.courseId, teacherId: course.teacher_id,
-      lockedMinor: input.lockedMinor, priceMinor, maxBillableMs: maxMs,
-      lectureIds: (course.content_structure.lectures ?? []).map((l) => l.id),
-    };
-  });
+  const created = await lockFunds(pool, { ...input, idempotencyKey: null });
+  const course = (await pool.query<CourseRow>('SELECT * FROM courses WHERE id = $1', [input.courseId])).rows[0]!;
+  return {
+    sessionId: created.sessionId, studentId: input.studentId, courseId: input.courseId, teacherId: course.teacher_id,
+    lockedMinor: created.lockedMinor, priceMinor: created.priceMinor, maxBillableMs: created.maxBillableMs,
+    lectureIds: lectureIdsOf(course.content_structure),
+  };
 }
 
 /** locked → active in Postgres, then the live metering state in Redis (as the gateway's start does). */

@@ -1,10 +1,11 @@
 // POST /api/sessions/create: lock funds (wallet → hold) for a new `locked` session.
 import { ApiError } from '../../../shared/errors.js';
 import { idempotencyKeyLengthMax } from '../../../shared/limits.js';
-import { amountToMinor, minorToAmount, msToSeconds } from '../../../shared/money.js';
+import { amountLiteralToMinor, amountToMinor, minorToAmount, msToSeconds } from '../../../shared/money.js';
 import { createSessionBody } from '../../../shared/protocol/rest.js';
 import { isPrivileged } from '../../auth/verify-token.js';
 import { lockFunds } from '../../store/sessions.js';
+import { numberLiteralOf } from '../read-json-body.js';
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';
 import { authenticate, parseBody } from '../validate.js';
@@ -13,7 +14,11 @@ export const createSession = (deps: GatewayDeps): HttpHandler => async (ctx) => 
   const caller = await authenticate(deps, ctx);
   const body = parseBody(createSessionBody, ctx.json());
   const lockedMinor = amountToMinor(body.locked_amount);
-  if (lockedMinor === null || lockedMinor === 0) throw new ApiError('invalid_amount');
+  // The float must also be what the client wrote: 0.99999999999999999 parses to 1 but is not 1.00 (DESIGN §3).
+  const literal = numberLiteralOf(ctx.text(), 'locked_amount');
+  if (lockedMinor === null || lockedMinor === 0 || literal === null || amountLiteralToMinor(literal) !== lockedMinor) {
+    throw new ApiError('invalid_amount');
+  }
   if (caller.userId !== body.student_id.toLowerCase() && !isPrivileged(caller)) {
     throw new ApiError('forbidden', 'a student may lock only their own funds');
   }

@@ -1,9 +1,7 @@
 // POST /api/sessions/{id}/start: locked → active in Postgres, then the live metering state in Redis.
 import { ApiError } from '../../../shared/errors.js';
-import { numericToMinor } from '../../../shared/money.js';
 import { assertMayActOn } from '../../auth/authorize-session.js';
-import { lectureIdsOf } from '../../store/courses.js';
-import { findSession, markStarted, unmarkStarted } from '../../store/sessions.js';
+import { findSession, liveStateOf, markStarted, unmarkStarted } from '../../store/sessions.js';
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';
 import { authenticate, sessionIdParam } from '../validate.js';
@@ -18,15 +16,7 @@ export const startSession = (deps: GatewayDeps): HttpHandler => async (ctx) => {
   const started = await markStarted(deps.pool, id);
   if (!started) throw new ApiError('wrong_state', 'the session was started or settled meanwhile');
   try {
-    await deps.meter.startSession(id, {
-      studentId: row.student_id,
-      courseId: row.course_id,
-      teacherId: row.teacher_id,
-      lockedMinor: numericToMinor(row.locked_amount),
-      priceMinor: numericToMinor(row.price_per_minute),
-      maxBillableMs: Number(row.max_billable_ms),
-      lectureIds: lectureIdsOf(started.course.content_structure),
-    });
+    await deps.meter.startSession(id, liveStateOf(row, started.course));
   } catch (err) {
     // Keep the two stores in step: a start that did not reach Redis did not happen.
     await unmarkStarted(deps.pool, id).catch(() => undefined);
