@@ -1,16 +1,35 @@
 import { defineConfig } from 'vitest/config';
 
+// Tests that start their own processes or servers, or kill them, and so load the 2-core machine: they run one file at
+// a time, after the others, so timing-sensitive checks are not starved by parallel suites.
+const isolated = [
+  'gateway/test/process-lifecycle.e2e.test.ts',
+  'gateway/test/redis-outage.e2e.test.ts',
+  'gateway/test/postgres-outage.e2e.test.ts',
+  'gateway/test/redis-cluster.e2e.test.ts',
+  'gateway/test/backpressure.e2e.test.ts',
+  'gateway/test/startup.e2e.test.ts',
+  'test/chaos/**/*.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['**/*.test.ts'],
     exclude: ['node_modules/**', 'loadtest/**'],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // Files run in parallel workers; each owns its own Postgres schema and Redis key prefix.
+    hookTimeout: 90_000,
     pool: 'forks',
     // Node 20 ships its browser-style WebSocket client behind a flag; the e2e tests connect as a browser would.
     execArgv: ['--experimental-websocket', '--no-warnings=ExperimentalWarning'],
-    maxWorkers: 2,
-    reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        // Files run in parallel workers; each owns its own Postgres schema and Redis key prefix.
+        test: { name: 'main', include: ['**/*.test.ts'], exclude: ['node_modules/**', 'loadtest/**', ...isolated], maxWorkers: 2, sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'isolated', include: isolated, fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });
