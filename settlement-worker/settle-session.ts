@@ -52,7 +52,28 @@ interface LedgerEntry {
   amountMinor: number;
 }
 
+/** An `abandoned` settlement that found the session started under its row lock (a `start` won): nothing moved. */
+export interface SkippedSettlement {
+  sessionId: string;
+  skipped: true;
+  status: 'active';
+}
+
+/** Settles any frozen session; an `abandoned` one must find the session still `locked`, or this is a bug upstream. */
 export async function settleSession(pool: Pool, frozen: FrozenSession, feeBps: number): Promise<SettledSession> {
+  const outcome = await settleOrSkip(pool, frozen, feeBps);
+  // Only the abandoned-hold loop asks for `abandoned`, and it calls settleOrSkip, which reports the skip. A settle
+  // entry naming it for a started session is a broken invariant: refused (dead-lettered), never acked as settled.
+  invariant(!('skipped' in outcome), `session ${frozen.sessionId}: an 'abandoned' settlement of a started session`);
+  return outcome;
+}
+
+/**
+ * settleSession, except that an `abandoned` request for a session no longer `locked` moves no money and returns a
+ * SkippedSettlement. The check is made under the row lock, so it is decided against the gateway's
+ * `UPDATE … SET status = 'active' … WHERE status = 'locked'`: whichever commits first wins, the other sees its result.
+ */
+export async function settleOrSkip(pool: Pool, frozen: FrozenSession, feeBps: number): Promise<SettledSession | SkippedSettlement> {
   return withTransaction(pool, async (tx) => {
     // The row lock serialises concurrent settlements of one session: the second waits, then sees `completed`.
     const { rows } = await tx.query<SessionForSettle>(
@@ -62,6 +83,8 @@ export async function settleSession(pool: Pool, frozen: FrozenSession, feeBps: n
     const row = rows[0];
     if (!row) throw new SessionNotFoundError(frozen.sessionId);
     if (row.status === 'completed') return storedSettlement(row);
+    // A hold is abandoned only while nobody has started its session; once started, it settles as it ends.
+    if (frozen.endReason === 'abandoned' && row.status !== 'locked') return { sessionId: row.id, skipped: true, status: row.status };
 
     const lockedMinor = numericToMinor(row.locked_amount);
     assertFrozenFits(frozen, Number(row.max_billable_ms));

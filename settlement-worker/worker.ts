@@ -1,6 +1,7 @@
 // The settlement worker: one blocking reader per settle-stream bucket, one reclaim loop, one deadline sweeper,
-// all sharing one consumer name in the `settlers` group. Several workers can run side by side: the consumer group
-// splits the entries, XAUTOCLAIM moves a dead worker's entries, and idempotent settlement makes races harmless.
+// all sharing one consumer name in the `settlers` group, plus the checkpoint and abandoned-hold loops. Several
+// workers can run side by side: the consumer group splits the entries, XAUTOCLAIM moves a dead worker's entries,
+// and idempotent settlement makes races harmless.
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
@@ -17,6 +18,7 @@ import { createEntryProcessor } from './process-entry.js';
 import { reclaimIntervalMs, runReclaimLoop } from './reclaim-pending.js';
 import { runSweepLoop } from './sweep-deadlines.js';
 import { runCheckpointLoop } from './checkpoint-durations.js';
+import { releaseIntervalMs, runReleaseLoop } from './release-abandoned-holds.js';
 
 /** stop() resolves within this bound even if a settlement hangs (its transaction then rolls back or commits). */
 export const stopMsMax = 8_000;
@@ -90,6 +92,8 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
     track('reclaim', runReclaimLoop(reclaimDeps, buckets, reclaimIntervalMs(config)));
     track('sweep', runSweepLoop({ redis, meter, log, signal }, buckets, config.sweepIntervalMs));
     track('checkpoint', runCheckpointLoop({ pool, redis, meter, log, signal }, buckets, config.checkpointIntervalMs));
+    const releaseDeps = { pool, feeBps: config.platformFeeBps, abandonedHoldMs: config.abandonedHoldMs, log, signal };
+    track('release-abandoned', runReleaseLoop(releaseDeps, releaseIntervalMs(config)));
     log.info({ buckets: buckets.length }, 'settlement worker started');
   }
 

@@ -16,6 +16,8 @@ export const lowFundsWarningMs = 60_000;
 export const settleBatchMax = 16;
 /** Live sessions read and written per checkpoint statement. */
 export const checkpointBatchMax = 500;
+/** Never-started sessions released per page of the abandoned-holds scan. */
+export const abandonedBatchMax = 100;
 /** Due deadlines examined per bucket per sweep. */
 export const sweepBatchMax = 200;
 /** Buckets of the global sorted sets and streams (fixed: changing it orphans keys of the old buckets). */
