@@ -63,9 +63,12 @@ export async function checkpointDurations(deps: CheckpointDeps, buckets: readonl
 
 export async function runCheckpointLoop(deps: CheckpointDeps, buckets: readonly number[], intervalMs: number): Promise<void> {
   let failures = 0;
+  let tookMs = 0;
   while (!deps.signal.aborted) {
-    await pause(failures > 0 ? backoffMs(failures) : intervalMs, deps.signal);
+    // Fixed rate, not fixed delay: the interval is the promise (the most billed time a Redis loss can cost).
+    await pause(failures > 0 ? backoffMs(failures) : Math.max(0, intervalMs - tookMs), deps.signal);
     if (deps.signal.aborted) break;
+    const started = performance.now();
     try {
       const written = await checkpointDurations(deps, buckets);
       if (written > 0) deps.log.debug({ written }, 'checkpointed live durations');
@@ -74,5 +77,6 @@ export async function runCheckpointLoop(deps: CheckpointDeps, buckets: readonly 
       failures++;
       deps.log.warn({ err: (err as Error).message }, 'checkpoint failed; retrying with backoff');
     }
+    tookMs = performance.now() - started;
   }
 }
