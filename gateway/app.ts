@@ -19,7 +19,8 @@ import { createUpgradeHandler } from './ws/upgrade.js';
 import { createOpenHandler } from './ws/on-open.js';
 import { createMessageHandler } from './ws/on-message.js';
 import { createCloseHandler } from './ws/on-close.js';
-import { closeSocket } from './ws/send-frame.js';
+import { closeIfNotReading, closeSocket } from './ws/send-frame.js';
+import { sendBufferBytesMax } from '../shared/limits.js';
 import type { SocketData } from './ws/socket-data.js';
 
 type Method = 'get' | 'post' | 'patch';
@@ -64,12 +65,13 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
     throw new ApiError(knownPatterns.some((p) => p.test(ctx.path)) ? 'method_not_allowed' : 'not_found');
   }));
 
+  const onMessage = createMessageHandler(deps, registry);
   app.ws<SocketData>('/ws/sessions/:id', {
     compression: uWS.DISABLED,
     maxPayloadLength: config.payloadBytesMax,
     idleTimeout: config.socketIdleMs / 1000,
     sendPingsAutomatically: false,
-    maxBackpressure: 64 * 1024,
+    maxBackpressure: sendBufferBytesMax,
     closeOnBackpressureLimit: 1, // a boolean in uWS; typed as a number in this build
     upgrade: (res, req, context) => {
       if (draining) {
@@ -79,7 +81,11 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
       createUpgradeHandler(deps, registry)(res, req, context);
     },
     open: createOpenHandler(deps, registry),
-    message: createMessageHandler(deps, registry),
+    // uWS answers pings itself and, past maxBackpressure, only drops the pongs of a client that never reads: close it.
+    ping: (ws) => closeIfNotReading(ws),
+    message: (ws, message) => {
+      if (!closeIfNotReading(ws)) onMessage(ws, message);
+    },
     close: createCloseHandler(deps, registry),
   });
 

@@ -7,6 +7,8 @@ export const amountMinorMax = 100_000_000_000;
 export const priceMinorMax = 1_000_000;
 /** WS frames (or REST metrics updates) one session may send per one-second window before `rate_limited`. */
 export const updatesPerSecondMax = 20;
+/** Unread bytes queued to one socket before it is closed (uWS maxBackpressure). */
+export const sendBufferBytesMax = 64 * 1024;
 /** Bad frames tolerated within `badFramesWindowMs` before the socket is closed with 1008. */
 export const badFramesMax = 20;
 export const badFramesWindowMs = 10_000;

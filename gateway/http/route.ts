@@ -15,6 +15,8 @@ export interface HttpContext {
   query: URLSearchParams;
   authorization: string;
   idempotencyKey: string;
+  /** Whether an Idempotency-Key header came at all: uWS gives '' both for none and for one it trimmed to nothing. */
+  idempotencyKeySent: boolean;
   /** The parsed JSON body (undefined when empty). */
   json(): unknown;
   /** The body as text (UTF-8), for what JSON.parse loses: the exact digits of a number. */
@@ -44,6 +46,17 @@ export function toApiError(err: unknown, deps: Pick<RouteDeps, 'log' | 'onInvari
 
 const bodyMethods = new Set(['post', 'patch', 'put']);
 
+/**
+ * uWS trims bytes >= 0x80 from both ends of a header value (it compares them, as signed chars, with ' '), so a value
+ * made only of such bytes reads as ''. Only walking the headers tells it apart from a header that was not sent.
+ */
+function headerSent(req: HttpRequest, name: string): boolean {
+  if (req.getHeader(name) !== '') return true;
+  let sent = false;
+  req.forEach((key) => { if (key === name) sent = true; });
+  return sent;
+}
+
 export function route(deps: RouteDeps, name: string, paramCount: number, handler: HttpHandler) {
   return (res: HttpResponse, req: HttpRequest): void => {
     const state: ResponseState = { aborted: false, done: false };
@@ -61,6 +74,7 @@ export function route(deps: RouteDeps, name: string, paramCount: number, handler
       query: new URLSearchParams(req.getQuery() ?? ''),
       authorization: req.getHeader('authorization'),
       idempotencyKey: req.getHeader('idempotency-key'),
+      idempotencyKeySent: method === 'post' && headerSent(req, 'idempotency-key'),
     };
     const started = performance.now();
     const finish = (status: number) => deps.metrics.httpRequests.inc({ route: name, status: String(status) }) ;

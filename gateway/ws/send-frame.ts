@@ -1,10 +1,12 @@
 // Every server frame goes out through here: typed from the zod schemas, never sent on a closed socket, and the
 // send result read so slow consumers are seen (uWS closes them at maxBackpressure).
 import type { ServerFrame } from '../../shared/protocol/ws.js';
+import { sendBufferBytesMax } from '../../shared/limits.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { MeteringSocket } from './socket-data.js';
 
 const sendDropped = 2;
+const closeGoingAway = 1008;
 
 export function sendFrame(ws: MeteringSocket, frame: ServerFrame, metrics?: GatewayMetrics): boolean {
   const data = ws.getUserData();
@@ -13,8 +15,19 @@ export function sendFrame(ws: MeteringSocket, frame: ServerFrame, metrics?: Gate
   if (frame.type === 'error') metrics?.wsErrors.inc({ code: frame.code });
   if (result === sendDropped) {
     data.log.warn({ type: frame.type }, 'frame dropped: client is not reading');
+    closeSocket(ws, closeGoingAway, 'not reading');
     return false;
   }
+  return true;
+}
+
+/** A client whose unread output reached the bound is closed: memory per socket stays bounded. Returns true if closed. */
+export function closeIfNotReading(ws: MeteringSocket): boolean {
+  const data = ws.getUserData();
+  if (data.closed) return true;
+  if (ws.getBufferedAmount() < sendBufferBytesMax) return false;
+  data.log.warn({ buffered: ws.getBufferedAmount() }, 'closing a socket that does not read');
+  closeSocket(ws, closeGoingAway, 'not reading');
   return true;
 }
 

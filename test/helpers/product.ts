@@ -1,6 +1,7 @@
 // The whole product in one test process: a gateway on a free port and a settlement worker, over a private
 // Postgres schema and Redis prefix (test-env.ts), talking to the real local services.
 import { SignJWT } from 'jose';
+import type { DestinationStream } from 'pino';
 import { createLogger } from '../../shared/log.js';
 import { createRedis } from '../../shared/redis/connect.js';
 import { createMeter } from '../../shared/redis/meter.js';
@@ -33,9 +34,16 @@ export interface Product {
   stop(): Promise<void>;
 }
 
-export async function startProduct(overrides: Env = {}, opts: { worker?: boolean } = {}): Promise<Product> {
+export interface ProductOptions {
+  /** false: no settlement worker. */
+  worker?: boolean;
+  /** Where the gateway and worker write their JSON log lines (default stdout); tests read what was logged. */
+  logDestination?: DestinationStream;
+}
+
+export async function startProduct(overrides: Env = {}, opts: ProductOptions = {}): Promise<Product> {
   const env = await createTestEnv(overrides);
-  const log = createLogger({ logLevel: env.config.logLevel, logPretty: false }, 'test-gateway');
+  const log = createLogger({ logLevel: env.config.logLevel, logPretty: false }, 'test-gateway', opts.logDestination);
   const brokenInvariants: Error[] = [];
   const deps: GatewayDeps = {
     config: env.config,

@@ -24,6 +24,11 @@ export const createSession = (deps: GatewayDeps): HttpHandler => async (ctx) => 
   }
   const key = ctx.idempotencyKey;
   if (key.length > idempotencyKeyLengthMax) throw new ApiError('invalid_body', `Idempotency-Key longer than ${idempotencyKeyLengthMax}`);
+  // A key is printable ASCII. One uWS trimmed to nothing (it was all non-ASCII bytes) is not "no key": taken as none,
+  // a retried create would lock the funds twice.
+  if ((ctx.idempotencyKeySent && key === '') || !/^[\x20-\x7e]*$/.test(key)) {
+    throw new ApiError('invalid_body', 'Idempotency-Key must be 1 to 200 printable ASCII characters');
+  }
   const created = await lockFunds(deps.pool, {
     studentId: body.student_id.toLowerCase(), courseId: body.course_id.toLowerCase(), lockedMinor, idempotencyKey: key || null,
   });
