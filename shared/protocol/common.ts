@@ -21,6 +21,10 @@ export const contentProgress = z.record(z.string(), z.object({ watched_seconds: 
 export type ContentProgress = z.infer<typeof contentProgress>;
 
 /** zod issues → a short list the client can act on. */
+const issueTextMax = 200;
+const clip = (text: string) => (text.length > issueTextMax ? `${text.slice(0, issueTextMax)}…` : text);
+
+/** zod issues → a short list the client can act on; clipped, so a huge unknown key is not echoed back in full. */
 export function describeIssues(error: z.ZodError): { path: string; message: string }[] {
-  return error.issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message }));
+  return error.issues.slice(0, 20).map((i) => ({ path: clip(i.path.join('.')), message: clip(i.message) }));
 }
