@@ -2,7 +2,7 @@
 // registered on each client.
 import { Redis, Cluster } from 'ioredis';
 import type { Config } from '../config.js';
-import { defineScripts } from './scripts.js';
+import { defineScripts } from './load-scripts.js';
 
 export type RedisClient = Redis | Cluster;
 
