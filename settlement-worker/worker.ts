@@ -18,6 +18,7 @@ import { createEntryProcessor } from './process-entry.js';
 import { reclaimIntervalMs, runReclaimLoop } from './reclaim-pending.js';
 import { runSweepLoop } from './sweep-deadlines.js';
 import { runCheckpointLoop } from './checkpoint-durations.js';
+import { runReconcileLoop } from './reconcile-lost-sessions.js';
 import { releaseIntervalMs, runReleaseLoop } from './release-abandoned-holds.js';
 
 /** stop() resolves within this bound even if a settlement hangs (its transaction then rolls back or commits). */
@@ -92,6 +93,8 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
     track('reclaim', runReclaimLoop(reclaimDeps, buckets, reclaimIntervalMs(config)));
     track('sweep', runSweepLoop({ redis, meter, log, signal }, buckets, config.sweepIntervalMs));
     track('checkpoint', runCheckpointLoop({ pool, redis, meter, log, signal }, buckets, config.checkpointIntervalMs));
+    // Rare repairs (a Redis data loss, a crash between two writes): often enough to bound a hold left open.
+    track('reconcile', runReconcileLoop({ pool, redis, meter, log, signal }, Math.max(5_000, 2 * config.checkpointIntervalMs)));
     const releaseDeps = { pool, feeBps: config.platformFeeBps, abandonedHoldMs: config.abandonedHoldMs, log, signal };
     track('release-abandoned', runReleaseLoop(releaseDeps, releaseIntervalMs(config)));
     log.info({ buckets: buckets.length }, 'settlement worker started');

@@ -18,6 +18,8 @@ export const lowFundsWarningMs = 60_000;
 export const settleBatchMax = 16;
 /** Live sessions read and written per checkpoint statement. */
 export const checkpointBatchMax = 500;
+/** Active sessions compared between Postgres and Redis per page of the reconcile pass. */
+export const reconcileBatchMax = 500;
 /** Never-started sessions released per page of the abandoned-holds scan. */
 export const abandonedBatchMax = 100;
 /** Due deadlines examined per bucket per sweep. */

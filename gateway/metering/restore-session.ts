@@ -2,20 +2,10 @@
 // its live state is recreated from the worker's last checkpoint, so the player carries on and at most one
 // checkpoint interval of billed time is lost, never added.
 import { invariant } from '../../shared/errors.js';
-import type { Checkpoint } from '../../shared/redis/meter.js';
+import { checkpointOf } from '../../shared/live-session.js';
 import type { CourseRow } from '../store/courses.js';
 import { liveStateOf, type SessionRow } from '../store/sessions.js';
 import type { GatewayDeps } from '../deps.js';
-
-/** The checkpoint Postgres holds for a session (duration_ms + content_progress, written together). */
-export function checkpointOf(row: SessionRow): Checkpoint {
-  const progressMs: Record<string, number> = {};
-  for (const [lecture, p] of Object.entries(row.content_progress ?? {})) progressMs[lecture] = Math.round(p.watched_seconds * 1000);
-  const billedMs = Number(row.duration_ms);
-  const sum = Object.values(progressMs).reduce((a, b) => a + b, 0);
-  invariant(sum === billedMs || billedMs === 0, `checkpoint of ${row.id}: progress ${sum} ms != duration ${billedMs} ms`);
-  return { billedMs, completionPct: String(Number(row.completion_pct)), currentLecture: row.current_lecture, progressMs };
-}
 
 /**
  * Returns true when the session has live state afterwards (restored here or by another gateway meanwhile).

@@ -9,7 +9,7 @@ import type { EndReason } from '../../shared/protocol/common.js';
 import type { FrozenSession } from '../../shared/protocol/settlement.js';
 import { findSession, type SessionRow } from '../store/sessions.js';
 import type { GatewayDeps } from '../deps.js';
-import { checkpointOf } from './restore-session.js';
+import { checkpointOf } from '../../shared/live-session.js';
 
 export interface FinalFigures {
   session_id: string;

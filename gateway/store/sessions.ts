@@ -9,6 +9,7 @@ import { maxBillableMs, minorToNumeric, numericToMinor } from '../../shared/mone
 import type { EndReason } from '../../shared/protocol/common.js';
 import { lectureIdsOf, type CourseRow } from './courses.js';
 import type { StartInput } from '../../shared/redis/meter.js';
+import { startInputOf } from '../../shared/live-session.js';
 
 export interface SessionRow {
   id: string;
@@ -108,15 +109,7 @@ export async function lockFunds(pool: Pool, input: {
 
 /** What Redis needs to meter a session, from its row and its course (start, and rebuild after a Redis loss). */
 export function liveStateOf(row: SessionRow, course: CourseRow): StartInput {
-  return {
-    studentId: row.student_id,
-    courseId: row.course_id,
-    teacherId: row.teacher_id,
-    lockedMinor: numericToMinor(row.locked_amount),
-    priceMinor: numericToMinor(row.price_per_minute),
-    maxBillableMs: Number(row.max_billable_ms),
-    lectureIds: lectureIdsOf(course.content_structure),
-  };
+  return startInputOf(row, lectureIdsOf(course.content_structure));
 }
 
 export async function findSession(pool: Pool, id: string): Promise<SessionRow | null> {

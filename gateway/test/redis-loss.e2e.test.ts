@@ -7,6 +7,7 @@ import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/mo
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
 import { courseId, STUDENT } from '../../test/helpers/test-env.js';
 import { writeCheckpoints } from '../../settlement-worker/checkpoint-durations.js';
+import { reconcileLostSessions } from '../../settlement-worker/reconcile-lost-sessions.js';
 
 const checkpointMs = 300;
 let p: Product;
@@ -117,5 +118,40 @@ describe('Redis loses its data', () => {
     const settled = await checkpointedMs(id);
     expect(await writeCheckpoints(p.env.pool, [cp(5_000)])).toBe(0);
     expect(await checkpointedMs(id)).toBe(settled);
+  });
+
+  it('a session whose player left while Redis had lost it is rebuilt by the worker and settled disconnected', async () => {
+    // Proves no session stays active with its hold open when no player call will ever rebuild it.
+    const id = await liveSession();
+    const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
+    await s.next('ready');
+    const { billedMs } = await meterUntilCheckpointed(s, id, 1);
+    await wipeRedis();
+    s.close();
+    await s.closed();
+    await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = $1`, [id]);
+    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, signal: new AbortController().signal };
+    // (The in-process worker's own reconcile loop may get there first: either way the session is live again.)
+    await reconcileLostSessions(deps);
+    expect((await p.deps.meter.readSession(id))!.billedMs).toBe(billedMs);
+    // No player comes back: once idle + grace have passed (simulated), the sweeper settles it.
+    await p.env.redis.hincrby(p.env.keys.session(id), 'seen_ms', -(p.env.config.socketIdleMs + p.env.config.disconnectGraceMs));
+    await p.deps.meter.scheduleDeadline(id, 0);
+    let st;
+    for (let i = 0; i < 50 && st?.status !== 'completed'; i++) { await sleep(100); st = (await p.api('GET', `/api/sessions/${id}/status`)).json; }
+    expect(st).toMatchObject({ status: 'completed', end_reason: 'disconnected', duration_seconds: billedMs / 1000 });
+  });
+
+  it('a live session that lost its deadline gets one back', async () => {
+    // Proves a session created between a crash's two writes is still checkpointed and swept.
+    const id = await liveSession();
+    await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = $1`, [id]);
+    const zkey = p.env.keys.deadlines(p.env.keys.bucketOf(id));
+    await p.env.redis.zrem(zkey, id);
+    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, signal: new AbortController().signal };
+    await reconcileLostSessions(deps);
+    expect(await p.env.redis.zscore(zkey, id)).not.toBeNull();
+    expect(await reconcileLostSessions(deps)).toEqual([0, 0]);
+    await p.api('POST', `/api/sessions/${id}/complete`, { body: {} });
   });
 });

@@ -74,8 +74,9 @@ async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, ws: M
     if (err instanceof MeterRefusal && err.code === 'unknown_session' && !retried) {
       // Redis lost the session under an open socket: rebuild it from the checkpoint, re-attach, apply again.
       const row = await findSession(deps.pool, data.sessionId);
+      // Lowered before the rebuild: a heartbeat racing it is applied on the rebuilt (checkpoint) state.
+      if (row) data.lastBilledMs = Math.min(data.lastBilledMs, Number(row.duration_ms));
       if (row && (await restoreFromCheckpoint(deps, row, data.socketId))) {
-        data.lastBilledMs = Math.min(data.lastBilledMs, Number(row.duration_ms));
         return applyHeartbeat(deps, registry, ws, hb, true);
       }
       if (row?.status === 'completed') {

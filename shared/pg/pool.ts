@@ -2,6 +2,7 @@
 // its own schema and the SQL stays unqualified.
 import pg from 'pg';
 import type { Config } from '../config.js';
+import { isUnavailableError } from '../unavailable.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -29,6 +30,11 @@ export function createPool(config: Pick<Config, 'databaseUrl' | 'databaseSchema'
 /** Runs fn inside BEGIN … COMMIT on one client; rolls back on any throw. */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client whose server goes away emits 'error' (the pool listens only while it is idle): without a
+  // listener that crashes the process. The failure reaches the caller through the next query instead.
+  let broken: Error | undefined;
+  const onError = (err: Error) => { broken = err; };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -36,8 +42,11 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     return result;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
+    if (isUnavailableError(err)) broken ??= err as Error;
     throw err;
   } finally {
-    client.release();
+    client.off('error', onError);
+    // A broken client is destroyed, not returned to the pool.
+    client.release(broken);
   }
 }
