@@ -60,15 +60,12 @@ export function frozenAbandoned(sessionId: string): FrozenSession {
  * Postgres time on both sides (created_at is its now() too), so worker and database clocks need not agree.
  */
 async function dueLockedSessions(deps: ReleaseDeps, cursor: ReleaseCursor | null): Promise<ReleaseCursor[]> {
-  const due = `status = 'locked' AND created_at < now() - $1::bigint * interval '1 millisecond'`;
-  const { rows } = cursor === null
-    ? await deps.pool.query<ReleaseCursor>(
-      `SELECT id, created_at::text AS "createdAt" FROM sessions WHERE ${due} ORDER BY created_at, id LIMIT $2`,
-      [deps.abandonedHoldMs, abandonedBatchMax])
-    : await deps.pool.query<ReleaseCursor>(
-      `SELECT id, created_at::text AS "createdAt" FROM sessions WHERE ${due} AND (created_at, id) > ($3::timestamptz, $4::uuid)
-       ORDER BY created_at, id LIMIT $2`,
-      [deps.abandonedHoldMs, abandonedBatchMax, cursor.createdAt, cursor.id]);
+  const { rows } = await deps.pool.query<ReleaseCursor>(
+    `SELECT id, created_at::text AS "createdAt" FROM sessions
+      WHERE status = 'locked' AND created_at < now() - $1::bigint * interval '1 millisecond'
+        AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid))
+      ORDER BY created_at, id LIMIT $2`,
+    [deps.abandonedHoldMs, abandonedBatchMax, cursor?.createdAt ?? null, cursor?.id ?? null]);
   return rows;
 }
 
