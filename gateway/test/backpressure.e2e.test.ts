@@ -10,7 +10,6 @@ import { badFramesMax } from '../../shared/limits.js';
 import { startProduct, type Product } from '../../test/helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
-import { courseId, STUDENT } from '../../test/helpers/test-env.js';
 
 let p: Product;
 let total0: number;
@@ -34,13 +33,6 @@ afterEach(async () => {
   await assertMoneyInvariants(p.env.pool, total0);
   expect(p.brokenInvariants).toEqual([]);
 });
-
-async function liveSession(): Promise<string> {
-  const created = await p.api('POST', '/api/sessions/create', { body: { course_id: courseId(1), student_id: STUDENT, locked_amount: 50 } });
-  expect(created.status).toBe(201);
-  expect((await p.api('POST', `/api/sessions/${created.json.session_id}/start`)).status).toBe(200);
-  return created.json.session_id;
-}
 
 /** One client → server WebSocket frame, masked as RFC 6455 requires (opcode 0x1 text, 0x9 ping). */
 function maskedFrame(payload: Buffer, opcode = 0x1): Buffer {
@@ -112,7 +104,7 @@ async function flood(c: DeafClient, next: () => Buffer, ms: number, bytesMax = I
 async function expectGatewayServing(): Promise<void> {
   expect((await p.api('GET', '/healthz')).status).toBe(200);
   expect((await p.api('GET', '/readyz')).status).toBe(200);
-  const id = await liveSession();
+  const id = await p.liveSession(50);
   const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
   await s.next('ready');
   s.send(heartbeat(1));
@@ -133,7 +125,7 @@ const socketLines = (marker: string) => logLines.filter((l) => l.includes(marker
 describe('clients that never read', () => {
   it('a heartbeat flood from a client that never reads its acks is closed, and the gateway stays healthy', async () => {
     // Heartbeats with increasing seq, as fast as possible: the answers (acks, then rate_limited errors) go unread.
-    const id = await liveSession();
+    const id = await p.liveSession(50);
     const rss0 = process.memoryUsage().rss;
     const c = await deafClient(id);
     let seq = 0;
@@ -153,7 +145,7 @@ describe('clients that never read', () => {
   it('a refused frame is answered with a short error, whatever the size of what it carried', async () => {
     // A reply never grows with the request: an unknown key of nearly MAX_PAYLOAD_BYTES is not echoed back, so a client
     // cannot make the server queue megabytes of replies with a handful of frames.
-    const id = await liveSession();
+    const id = await p.liveSession(50);
     const ws = new WebSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
     const frames: string[] = [];
     ws.addEventListener('message', (ev) => frames.push(String(ev.data)));
@@ -172,7 +164,7 @@ describe('clients that never read', () => {
   it('a ping flood whose pongs are never read stays within the backpressure bound and is closed once it pauses', async () => {
     // Pings are answered by uWS itself (no application frame, no bad-frame count). Past maxBackpressure uWS drops the
     // pongs (memory stays bounded) but closes the socket only once the client stops sending: see the skipped test.
-    const id = await liveSession();
+    const id = await p.liveSession(50);
     const rss0 = process.memoryUsage().rss;
     const c = await deafClient(id);
     // 16 MB of pings: their pongs overflow every kernel buffer on the way (a few MB on loopback) and then uWS's 64 KB.
@@ -191,7 +183,7 @@ describe('clients that never read', () => {
   // uWebSockets.js 20.30 alone only drops the pongs of such a client past maxBackpressure and closes it ~150 ms after
   // the flood stops; the gateway's ping handler closes it while it continues (gateway/app.ts, closeIfNotReading).
   it('a ping flood whose pongs are never read is closed while it continues', async () => {
-    const id = await liveSession();
+    const id = await p.liveSession(50);
     const c = await deafClient(id);
     await flood(c, pingFrame, closeWithinMs);
     expect(await c.waitClosed(1_000)).toBeLessThan(closeWithinMs);

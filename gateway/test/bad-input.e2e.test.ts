@@ -28,12 +28,6 @@ function expectError(res: { status: number; json: any; text: string }, status: n
   expect(typeof res.json.error.message).toBe('string');
 }
 
-async function liveSession(): Promise<string> {
-  const id = (await p.api('POST', '/api/sessions/create', { body: { course_id: courseId(1), student_id: STUDENT, locked_amount: 2 } })).json.session_id;
-  expect((await p.api('POST', `/api/sessions/${id}/start`)).status).toBe(200);
-  return id;
-}
-
 describe('REST bad input', () => {
   it('create: each bad body gets its code and locks nothing', async () => {
     const ok = { course_id: courseId(1), student_id: STUDENT, locked_amount: 1 };
@@ -82,7 +76,7 @@ describe('REST bad input', () => {
   });
 
   it('metrics: bad bodies, unknown lecture and rate limit change nothing', async () => {
-    const id = await liveSession();
+    const id = await p.liveSession(2);
     const before = await p.api('GET', `/api/sessions/${id}/status`);
     for (const body of [{ duration_seconds: -1, completion_pct: 1, current_lecture: 1 }, { duration_seconds: 1, completion_pct: 101, current_lecture: 1 },
       { duration_seconds: 'x' }, { duration_seconds: 1, completion_pct: 1, current_lecture: 1.5 }]) {
@@ -106,7 +100,7 @@ describe('REST bad input', () => {
 
 describe('WebSocket bad frames', () => {
   it('each bad frame gets one error frame with its code; nothing is billed for them', async () => {
-    const id = await liveSession();
+    const id = await p.liveSession(2);
     const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
     await s.next('ready');
     await sleep(200);
@@ -132,7 +126,7 @@ describe('WebSocket bad frames', () => {
   });
 
   it('a heartbeat flood is answered rate_limited; more than 20 bad frames in 10 s closes 1008', async () => {
-    const id = await liveSession();
+    const id = await p.liveSession(2);
     const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
     await s.next('ready');
     for (let seq = 1; seq <= 30; seq++) s.send(heartbeat(seq));
@@ -143,7 +137,7 @@ describe('WebSocket bad frames', () => {
   });
 
   it('a frame over MAX_PAYLOAD_BYTES closes that socket only', async () => {
-    const id = await liveSession();
+    const id = await p.liveSession(2);
     const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
     await s.next('ready');
     s.send('x'.repeat(5000));

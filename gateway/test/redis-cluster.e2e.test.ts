@@ -5,7 +5,6 @@ import { startProduct, type Product } from '../../test/helpers/product.js';
 import { startLocalCluster, type LocalCluster } from '../../test/helpers/redis-cluster.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
-import { courseId, STUDENT } from '../../test/helpers/test-env.js';
 
 let cluster: LocalCluster;
 let p: Product;
@@ -27,15 +26,9 @@ afterAll(async () => {
 });
 afterEach(async () => { await assertMoneyInvariants(p.env.pool, total0); });
 
-async function liveSession(): Promise<string> {
-  const id = (await p.api('POST', '/api/sessions/create', { body: { course_id: courseId(1), student_id: STUDENT, locked_amount: 3 } })).json.session_id;
-  expect((await p.api('POST', `/api/sessions/${id}/start`)).status).toBe(200);
-  return id;
-}
-
 describe('on Redis Cluster', () => {
   it('meters and settles sessions spread over every bucket and node', async () => {
-    const ids = await Promise.all(Array.from({ length: 12 }, liveSession));
+    const ids = await Promise.all(Array.from({ length: 12 }, () => p.liveSession(3)));
     const sockets = await Promise.all(ids.map(async (id) => openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`)));
     await Promise.all(sockets.map((s) => s.next('ready')));
     await sleep(300);
@@ -48,7 +41,7 @@ describe('on Redis Cluster', () => {
   });
 
   it('newest socket wins and a dropped socket is settled disconnected after grace', async () => {
-    const id = await liveSession();
+    const id = await p.liveSession(3);
     const first = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
     await first.next('ready');
     const second = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);

@@ -5,7 +5,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProduct, type Product } from '../../test/helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
-import { courseId, STUDENT } from '../../test/helpers/test-env.js';
 import { writeCheckpoints } from '../../settlement-worker/checkpoint-durations.js';
 import { reconcileLostSessions } from '../../settlement-worker/reconcile-lost-sessions.js';
 
@@ -31,12 +30,6 @@ async function wipeRedis(): Promise<void> {
   if (keys.length > 0) await p.env.redis.del(...keys);
 }
 
-async function liveSession(): Promise<string> {
-  const id = (await p.api('POST', '/api/sessions/create', { body: { course_id: courseId(1), student_id: STUDENT, locked_amount: 5 } })).json.session_id;
-  await p.api('POST', `/api/sessions/${id}/start`);
-  return id;
-}
-
 async function checkpointedMs(id: string): Promise<number> {
   const { rows } = await p.env.pool.query<{ duration_ms: string }>('SELECT duration_ms FROM sessions WHERE id = $1', [id]);
   return Number(rows[0]!.duration_ms);
@@ -58,7 +51,7 @@ async function meterUntilCheckpointed(s: ReturnType<typeof openSocket>, id: stri
 
 describe('Redis loses its data', () => {
   it('an open socket carries on from the checkpoint on its next heartbeat', async () => {
-    const id = await liveSession();
+    const id = await p.liveSession(5);
     const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
     await s.next('ready');
     const { billedMs, seq } = await meterUntilCheckpointed(s, id, 1);
@@ -79,9 +72,9 @@ describe('Redis loses its data', () => {
   });
 
   it('a reconnect, a metrics update or a complete rebuild the session the same way', async () => {
-    const a = await liveSession();
-    const b = await liveSession();
-    const c = await liveSession();
+    const a = await p.liveSession(5);
+    const b = await p.liveSession(5);
+    const c = await p.liveSession(5);
     const billed: Record<string, number> = {};
     for (const id of [a, b, c]) {
       const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
@@ -109,7 +102,7 @@ describe('Redis loses its data', () => {
   });
 
   it('a checkpoint never lowers duration_ms nor touches a settled session', async () => {
-    const id = await liveSession();
+    const id = await p.liveSession(5);
     const cp = (ms: number) => ({ sessionId: id, checkpoint: { billedMs: ms, completionPct: '1', currentLecture: 1, progressMs: { 1: ms } } });
     expect(await writeCheckpoints(p.env.pool, [cp(1_000)])).toBe(1);
     expect(await writeCheckpoints(p.env.pool, [cp(400)])).toBe(0);
@@ -122,7 +115,7 @@ describe('Redis loses its data', () => {
 
   it('a session whose player left while Redis had lost it is rebuilt by the worker and settled disconnected', async () => {
     // Proves no session stays active with its hold open when no player call will ever rebuild it.
-    const id = await liveSession();
+    const id = await p.liveSession(5);
     const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
     await s.next('ready');
     const { billedMs } = await meterUntilCheckpointed(s, id, 1);
@@ -144,7 +137,7 @@ describe('Redis loses its data', () => {
 
   it('a live session that lost its deadline gets one back', async () => {
     // Proves a session created between a crash's two writes is still checkpointed and swept.
-    const id = await liveSession();
+    const id = await p.liveSession(5);
     await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = $1`, [id]);
     const zkey = p.env.keys.deadlines(p.env.keys.bucketOf(id));
     await p.env.redis.zrem(zkey, id);

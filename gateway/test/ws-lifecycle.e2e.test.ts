@@ -4,7 +4,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProduct, type Product } from '../../test/helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
-import { courseId, STUDENT } from '../../test/helpers/test-env.js';
 
 let p: Product;
 let total0: number;
@@ -22,20 +21,13 @@ afterEach(async () => {
   expect(p.brokenInvariants).toEqual([]);
 });
 
-async function liveSession(course: number, lockedAmount: number): Promise<string> {
-  const created = await p.api('POST', '/api/sessions/create', { body: { course_id: courseId(course), student_id: STUDENT, locked_amount: lockedAmount } });
-  expect(created.status).toBe(201);
-  const id = created.json.session_id as string;
-  expect((await p.api('POST', `/api/sessions/${id}/start`)).status).toBe(200);
-  return id;
-}
 const connect = async (id: string) => openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
 const status = async (id: string) => (await p.api('GET', `/api/sessions/${id}/status`)).json;
 
 describe('WebSocket lifecycle', () => {
   it('create 750.0 → start → heartbeats → complete over one socket', async () => {
     // The seed's checklist over WebSocket: every ack carries the running cost; `ended` carries the settled figures.
-    const id = await liveSession(1, 750);
+    const id = await p.liveSession(750, 1);
     const t0 = Date.now();
     const s = await connect(id);
     await s.opened;
@@ -67,7 +59,7 @@ describe('WebSocket lifecycle', () => {
 
   it('paused playback and a client-reported duration bill only what was played', async () => {
     // playing:false credits nothing; duration_seconds smaller than the wall time caps the credit.
-    const id = await liveSession(2, 5);
+    const id = await p.liveSession(5, 2);
     const s = await connect(id);
     await s.next('ready');
     await sleep(300);
@@ -81,7 +73,7 @@ describe('WebSocket lifecycle', () => {
   });
 
   it('a dropped socket pauses; a reconnect within grace resumes without billing the gap', async () => {
-    const id = await liveSession(3, 5);
+    const id = await p.liveSession(5, 3);
     let s = await connect(id);
     await s.next('ready');
     await sleep(300);
@@ -106,7 +98,7 @@ describe('WebSocket lifecycle', () => {
   });
 
   it('one socket per session: the newest wins, the older gets ended/replaced and is closed', async () => {
-    const id = await liveSession(4, 5);
+    const id = await p.liveSession(5, 4);
     const first = await connect(id);
     await first.next('ready');
     const second = await connect(id);
@@ -122,7 +114,7 @@ describe('WebSocket lifecycle', () => {
   });
 
   it('a socket gone past the grace period is settled as disconnected, refunding the rest', async () => {
-    const id = await liveSession(5, 4);
+    const id = await p.liveSession(4, 5);
     const s = await connect(id);
     await s.next('ready');
     await sleep(300);
@@ -142,7 +134,7 @@ describe('WebSocket lifecycle', () => {
   it('funds exhaustion: ended funds_exhausted costing exactly the locked amount', async () => {
     // 0.05 at 5.00/min buys 0.6 s; heartbeats 250 ms apart exhaust it.
     const wallet0 = cents((await p.api('GET', '/api/wallet')).json.wallet_balance);
-    const id = await liveSession(10, 0.05);
+    const id = await p.liveSession(0.05, 10);
     const s = await connect(id);
     const ready = await s.next('ready');
     expect(ready.max_billable_seconds).toBe(0.6);
@@ -164,7 +156,7 @@ describe('WebSocket lifecycle', () => {
 
   it('the low-funds warning arrives once before exhaustion', async () => {
     // 0.10 at 0.10/min is 60 s of viewing: the first heartbeat leaves less than the 60 s warning threshold.
-    const id = await liveSession(7, 0.1);
+    const id = await p.liveSession(0.1, 7);
     const s = await connect(id);
     await s.next('ready');
     await sleep(100);

@@ -12,7 +12,7 @@ import { createTokenVerifier } from '../../gateway/auth/verify-token.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
 import type { GatewayDeps } from '../../gateway/deps.js';
 import { createSettlementWorker, type SettlementWorker } from '../../settlement-worker/worker.js';
-import { createTestEnv, STUDENT, TEST_JWT_SECRET, type TestEnv } from './test-env.js';
+import { courseId, createTestEnv, STUDENT, TEST_JWT_SECRET, type TestEnv } from './test-env.js';
 
 export interface ApiResult {
   status: number;
@@ -31,6 +31,8 @@ export interface Product {
   brokenInvariants: Error[];
   token(claims?: Record<string, unknown>, opts?: { secret?: string; expInSeconds?: number; alg?: string }): Promise<string>;
   api(method: string, path: string, opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<ApiResult>;
+  /** Creates (locks `lockedAmount`) and starts a session of the demo student on seeded course `course`; its id. */
+  liveSession(lockedAmount?: number, course?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -70,7 +72,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
       .sign(new TextEncoder().encode(o.secret ?? TEST_JWT_SECRET));
   };
 
-  return {
+  const product: Product = {
     env, deps, gateway, worker, baseUrl, brokenInvariants,
     wsUrl: baseUrl.replace(/^http/, 'ws'),
     token,
@@ -89,6 +91,13 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
       try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
       return { status: res.status, json, text };
     },
+    async liveSession(lockedAmount = 5, course = 1) {
+      const created = await product.api('POST', '/api/sessions/create', { body: { course_id: courseId(course), student_id: STUDENT, locked_amount: lockedAmount } });
+      if (created.status !== 201) throw new Error(`create: ${created.status} ${created.text}`);
+      const started = await product.api('POST', `/api/sessions/${created.json.session_id}/start`);
+      if (started.status !== 200) throw new Error(`start: ${started.status} ${started.text}`);
+      return created.json.session_id as string;
+    },
     async stop() {
       await gateway.close();
       await worker?.stop();
@@ -96,4 +105,5 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
       await env.cleanup();
     },
   };
+  return product;
 }

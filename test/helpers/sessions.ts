@@ -2,23 +2,14 @@
 // balanced 'lock' ledger transaction), so the money invariants hold from the first row.
 import type { Pool } from '../../shared/pg/pool.js';
 import { numericToMinor } from '../../shared/money.js';
-import type { Meter, UpdateResult } from '../../shared/redis/meter.js';
+import type { Meter, StartInput, UpdateResult } from '../../shared/redis/meter.js';
 import type { RedisClient } from '../../shared/redis/connect.js';
 import type { Keys } from '../../shared/redis/keys.js';
 import type { FrozenSession } from '../../shared/protocol/settlement.js';
 import { lockFunds } from '../../gateway/store/sessions.js';
 import { lectureIdsOf, type CourseRow } from '../../gateway/store/courses.js';
 
-export interface LockedSession {
-  sessionId: string;
-  studentId: string;
-  courseId: string;
-  teacherId: string;
-  lockedMinor: number;
-  priceMinor: number;
-  maxBillableMs: number;
-  lectureIds: number[];
-}
+export type LockedSession = StartInput & { sessionId: string; lectureIds: number[] };
 
 /** Moves `lockedMinor` from the student's wallet into a hold for a new `locked` session: the gateway's own lockFunds. */
 export async function lockSession(pool: Pool, input: { studentId: string; courseId: string; lockedMinor: number }): Promise<LockedSession> {
