@@ -4,11 +4,11 @@
 // checkpoint (the sweeper then settles it as `disconnected` once idle + grace pass without a player) and gives a
 // live session without a deadline one (so it is checkpointed and swept).
 import { reconcileBatchMax } from '../shared/limits.js';
-import { checkpointOf, startInputOf, type LiveSessionRow } from '../shared/live-session.js';
 import type { Logger } from '../shared/log.js';
 import type { Pool } from '../shared/pg/pool.js';
 import { redisNowMs, type RedisClient } from '../shared/redis/connect.js';
 import type { Meter } from '../shared/redis/meter.js';
+import { restoreIfStillActive } from '../shared/restore-live-session.js';
 import { backoffMs, pause } from './pause.js';
 
 /** A start writes Postgres, then Redis, within milliseconds: sessions started more recently are left to it. */
@@ -22,7 +22,42 @@ export interface ReconcileDeps {
   signal: AbortSignal;
 }
 
-type Row = LiveSessionRow & { lecture_ids: number[] | null };
+/** What one session needed: nothing, a rebuild from its checkpoint, or a deadline. */
+export type ReconcileAction = 'none' | 'rebuilt' | 'scheduled';
+
+/** One page of ids Postgres says are active (and not just started), after `afterId`, in id order. */
+export async function activeSessionIdsPage(pool: Pool, afterId: string, limit = reconcileBatchMax): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT id FROM sessions
+      WHERE status = 'active' AND start_time < now() - make_interval(secs => $1) AND id > $2
+      ORDER BY id LIMIT $3`,
+    [startSettleSeconds, afterId, limit]);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Compares one session Postgres listed as active with Redis. The list may be stale by the time this runs (the
+ * session settled meanwhile): the rebuild re-checks under the settlement's own row lock (restoreIfStillActive).
+ */
+export async function reconcileSession(deps: ReconcileDeps, sessionId: string, nowMs: number): Promise<ReconcileAction> {
+  const keys = deps.meter.keys;
+  const [live, deadline] = await Promise.all([
+    deps.meter.ownerOf(sessionId),
+    deps.redis.zscore(keys.deadlines(keys.bucketOf(sessionId)), sessionId),
+  ]);
+  if (live === null) {
+    const { outcome, billedMs } = await restoreIfStillActive(deps.pool, deps.meter, sessionId);
+    if (outcome !== 'restored') return 'none';
+    deps.log.warn({ sessionId, billedMs }, 'active session lost from Redis with no player; rebuilt from its checkpoint');
+    return 'rebuilt';
+  }
+  if (deadline === null) {
+    await deps.meter.scheduleDeadline(sessionId, nowMs);
+    deps.log.warn({ sessionId }, 'live session had no deadline; scheduled one');
+    return 'scheduled';
+  }
+  return 'none';
+}
 
 /** One pass over the active sessions, in pages by id. Returns [rebuilt, deadlines added]. */
 export async function reconcileLostSessions(deps: ReconcileDeps): Promise<[number, number]> {
@@ -30,32 +65,15 @@ export async function reconcileLostSessions(deps: ReconcileDeps): Promise<[numbe
   let scheduled = 0;
   let after = '00000000-0000-0000-0000-000000000000';
   while (!deps.signal.aborted) {
-    const { rows } = await deps.pool.query<Row>(
-      `SELECT s.*, (SELECT array_agg((l->>'id')::int) FROM jsonb_array_elements(c.content_structure->'lectures') l) AS lecture_ids
-         FROM sessions s JOIN courses c ON c.id = s.course_id
-        WHERE s.status = 'active' AND s.start_time < now() - make_interval(secs => $1) AND s.id > $2
-        ORDER BY s.id LIMIT $3`,
-      [startSettleSeconds, after, reconcileBatchMax]);
+    const ids = await activeSessionIdsPage(deps.pool, after);
     const nowMs = await redisNowMs(deps.redis);
-    for (const row of rows) {
-      const keys = deps.meter.keys;
-      const [live, deadline] = await Promise.all([
-        deps.meter.ownerOf(row.id),
-        deps.redis.zscore(keys.deadlines(keys.bucketOf(row.id)), row.id),
-      ]);
-      if (live === null) {
-        if (await deps.meter.restoreSession(row.id, { ...startInputOf(row, row.lecture_ids ?? []), ...checkpointOf(row) })) {
-          rebuilt++;
-          deps.log.warn({ sessionId: row.id, billedMs: Number(row.duration_ms) }, 'active session lost from Redis with no player; rebuilt from its checkpoint');
-        }
-      } else if (deadline === null) {
-        await deps.meter.scheduleDeadline(row.id, nowMs);
-        scheduled++;
-        deps.log.warn({ sessionId: row.id }, 'live session had no deadline; scheduled one');
-      }
+    for (const id of ids) {
+      const action = await reconcileSession(deps, id, nowMs);
+      if (action === 'rebuilt') rebuilt++;
+      else if (action === 'scheduled') scheduled++;
     }
-    if (rows.length < reconcileBatchMax) break;
-    after = rows[rows.length - 1]!.id;
+    if (ids.length < reconcileBatchMax) break;
+    after = ids[ids.length - 1]!;
   }
   return [rebuilt, scheduled];
 }

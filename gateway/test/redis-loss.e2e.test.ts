@@ -6,7 +6,8 @@ import { startProduct, type Product } from '../../test/helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
 import { writeCheckpoints } from '../../settlement-worker/checkpoint-durations.js';
-import { reconcileLostSessions } from '../../settlement-worker/reconcile-lost-sessions.js';
+import { activeSessionIdsPage, reconcileLostSessions, reconcileSession } from '../../settlement-worker/reconcile-lost-sessions.js';
+import { redisNowMs } from '../../shared/redis/connect.js';
 
 const checkpointMs = 300;
 let p: Product;
@@ -133,6 +134,53 @@ describe('Redis loses its data', () => {
     let st;
     for (let i = 0; i < 50 && st?.status !== 'completed'; i++) { await sleep(100); st = (await p.api('GET', `/api/sessions/${id}/status`)).json; }
     expect(st).toMatchObject({ status: 'completed', end_reason: 'disconnected', duration_seconds: billedMs / 1000 });
+  });
+
+  it('a session that settles while a reconcile pass runs is not rebuilt (issue 7 §2)', async () => {
+    // Proves the interleaving seen under load: the pass lists the session as active, the settlement commits and
+    // deletes its live state, then the pass finds no state. It must not bring the settled session back to life.
+    const id = await p.liveSession(5);
+    await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = $1`, [id]);
+    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, signal: new AbortController().signal };
+    const listed = await activeSessionIdsPage(p.env.pool, '00000000-0000-0000-0000-000000000000', 10_000);
+    expect(listed).toContain(id);
+    expect((await p.api('POST', `/api/sessions/${id}/complete`, { body: {} })).status).toBe(200);
+    for (let i = 0; i < 100 && (await p.deps.meter.ownerOf(id)) !== null; i++) await sleep(20);
+    expect(await p.deps.meter.ownerOf(id)).toBeNull();
+    expect(await reconcileSession(deps, id, await redisNowMs(p.env.redis))).toBe('none');
+    expect(await p.deps.meter.readSession(id)).toBeNull();
+    expect(await p.env.redis.zscore(p.env.keys.deadlines(p.env.keys.bucketOf(id)), id)).toBeNull();
+  });
+
+  it('a rebuild waits for a settlement holding the row lock, then sees it settled (issue 7 §2)', async () => {
+    // Proves the rebuild takes the settlement's guard: while a transaction holds the row (as settleSession does),
+    // the rebuild waits; once that transaction commits `completed`, nothing is rebuilt.
+    const id = await p.liveSession(5);
+    await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = $1`, [id]);
+    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, signal: new AbortController().signal };
+    await p.deps.meter.forgetSession(id);
+    const settling = await p.env.pool.connect();
+    try {
+      await settling.query('BEGIN');
+      await settling.query('SELECT id FROM sessions WHERE id = $1 FOR UPDATE', [id]);
+      let done = false;
+      const reconciling = reconcileSession(deps, id, await redisNowMs(p.env.redis)).finally(() => { done = true; });
+      await sleep(300);
+      expect(done).toBe(false);
+      // Stand-in for a settlement's row write (its money legs are left out; the row is put back below).
+      await settling.query(`UPDATE sessions SET status = 'completed', end_reason = 'completed', cost = 0, refund = locked_amount,
+                                   teacher_earning = 0, platform_fee = 0 WHERE id = $1`, [id]);
+      await settling.query('COMMIT');
+      expect(await reconciling).toBe('none');
+      expect(await p.deps.meter.readSession(id)).toBeNull();
+    } finally {
+      settling.release();
+    }
+    // Put the row back so the money invariants (an open hold for an unsettled session) hold: settle it for real.
+    await p.env.pool.query(`UPDATE sessions SET status = 'active', end_reason = NULL, cost = NULL, refund = NULL,
+                                   teacher_earning = NULL, platform_fee = NULL WHERE id = $1`, [id]);
+    expect(await reconcileSession(deps, id, await redisNowMs(p.env.redis))).toBe('rebuilt');
+    expect((await p.api('POST', `/api/sessions/${id}/complete`, { body: {} })).status).toBe(200);
   });
 
   it('a live session that lost its deadline gets one back', async () => {
