@@ -17,11 +17,13 @@ import { healthz, metricsHandler, readyz } from './http/handlers/health.js';
 import { createSocketRegistry } from './ws/socket-registry.js';
 import { createUpgradeHandler } from './ws/upgrade.js';
 import { createOpenHandler } from './ws/on-open.js';
-import { createMessageHandler } from './ws/on-message.js';
+import { createMessageHandler, endAtExhaustion, type Exhaustion } from './ws/on-message.js';
+import { inFrameOrder } from './ws/in-frame-order.js';
+import { createExhaustionDeadlines } from './metering/exhaustion-deadlines.js';
 import { createCloseHandler } from './ws/on-close.js';
 import { closeIfNotReading, closeSocket } from './ws/send-frame.js';
 import { sendBufferBytesMax } from '../shared/limits.js';
-import type { SocketData } from './ws/socket-data.js';
+import type { MeteringSocket, SocketData } from './ws/socket-data.js';
 
 type Method = 'get' | 'post' | 'patch';
 interface RouteSpec { method: Method; pattern: string; name: string; params: number; handler: HttpHandler }
@@ -65,7 +67,10 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
     throw new ApiError(knownPatterns.some((p) => p.test(ctx.path)) ? 'method_not_allowed' : 'not_found');
   }));
 
-  const onMessage = createMessageHandler(deps, registry);
+  // One timer for every playing session whose funds run out before its next heartbeat (exhaustion-deadlines.ts).
+  const exhaustion: Exhaustion = createExhaustionDeadlines<MeteringSocket>(
+    (ws) => inFrameOrder(ws, () => endAtExhaustion(deps, registry, exhaustion, ws)));
+  const onMessage = createMessageHandler(deps, registry, exhaustion);
   app.ws<SocketData>('/ws/sessions/:id', {
     compression: uWS.DISABLED,
     maxPayloadLength: config.payloadBytesMax,
@@ -86,7 +91,7 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
     message: (ws, message) => {
       if (!closeIfNotReading(ws)) onMessage(ws, message);
     },
-    close: createCloseHandler(deps, registry),
+    close: createCloseHandler(deps, registry, exhaustion),
   });
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
@@ -98,6 +103,7 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
     port,
     async close() {
       draining = true;
+      exhaustion.clear();
       uWS.us_listen_socket_close(listenSocket);
       for (const ws of registry.all()) closeSocket(ws, 1012, 'service restart');
       // Let the close handlers' pause scripts reach Redis before the caller disconnects it.

@@ -24,6 +24,11 @@ export function liveFigures(m: LiveMoney, fundsExhausted = false) {
   };
 }
 
+/** The low-funds warning frame for a session with `billedMs` of `maxBillableMs` billed. */
+export function lowFundsWarning(m: { billedMs: number; maxBillableMs: number }) {
+  return { type: 'warning' as const, code: 'low_funds' as const, remaining_seconds: msToSeconds(m.maxBillableMs - m.billedMs) };
+}
+
 export function progressToApi(progress: ProgressMs): ContentProgress {
   const out: ContentProgress = {};
   for (const [lecture, ms] of Object.entries(progress)) out[lecture] = { watched_seconds: msToSeconds(ms) };

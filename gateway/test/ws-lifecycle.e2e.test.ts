@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProduct, type Product } from '../../test/helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
+import { backdateSession } from '../../test/helpers/sessions.js';
 
 let p: Product;
 let total0: number;
@@ -154,23 +155,84 @@ describe('WebSocket lifecycle', () => {
     expect(after.status).toBe(409);
   });
 
-  it('the low-funds warning arrives once before exhaustion', async () => {
-    // 0.10 at 0.10/min is 60 s of viewing: the first heartbeat leaves less than the 60 s warning threshold.
+  it('a session that connects already under the low-funds threshold is warned with ready, once (issue 7 §3)', async () => {
+    // 0.10 at 0.10/min is 60 s of viewing, under the 60 s threshold (+ one heartbeat interval) from the start.
     const id = await p.liveSession(0.1, 7);
     const s = await connect(id);
     await s.next('ready');
-    await sleep(100);
-    s.send(heartbeat(1));
-    await s.ack(1);
-    const warning = await s.next('warning');
-    expect(warning.code).toBe('low_funds');
-    expect(warning.remaining_seconds).toBeGreaterThan(59);
-    expect(warning.remaining_seconds).toBeLessThanOrEqual(60);
-    await sleep(100);
-    s.send(heartbeat(2));
-    await s.ack(2);
+    const warning = await s.next('warning', 1_000);
+    expect(warning).toEqual({ type: 'warning', code: 'low_funds', remaining_seconds: 60 });
+    for (let seq = 1; seq <= 2; seq++) {
+      await sleep(100);
+      s.send(heartbeat(seq));
+      await s.ack(seq);
+    }
     await sleep(100);
     expect(s.inbox.filter((m) => m.type === 'warning')).toHaveLength(0);
+    s.send({ type: 'complete' });
+    await s.next('ended');
+  });
+
+  it('the low-funds warning comes on the last heartbeat before the threshold is crossed (issue 7 §3)', async () => {
+    // 0.11 at 0.10/min is 66 s. The threshold is 60 s; heartbeats are 2 s apart here, so the warning must come with
+    // at most 62 s left (the last update before 60 s), never after the funds dropped below 60 s.
+    const id = await p.liveSession(0.11, 7);
+    const s = await connect(id);
+    await s.next('ready');
+    await sleep(100);
+    expect(s.inbox.filter((m) => m.type === 'warning')).toHaveLength(0);
+    await backdateSession(p.env.redis, p.env.keys, id, 4_000);
+    s.send(heartbeat(1, { duration_seconds: 4 }));
+    const ack = await s.ack(1);
+    expect(ack.duration_seconds).toBe(4);
+    const warning = await s.next('warning', 1_000);
+    expect(warning.remaining_seconds).toBe(62);
+    s.send({ type: 'complete' });
+    await s.next('ended');
+  });
+
+  it('funds that run out between heartbeats end the session at that moment, not on the next heartbeat (issue 7 §3)', async () => {
+    // 0.05 at 5.00/min buys 0.6 s. One heartbeat right after ready, then silence: the player plays on, and the
+    // gateway must end the session when the 0.6 s are used up, without waiting for another frame.
+    const id = await p.liveSession(0.05, 10);
+    const s = await connect(id);
+    await s.next('ready');
+    await s.next('warning', 1_000);
+    s.send(heartbeat(1));
+    const ack = await s.ack(1);
+    expect(ack.duration_seconds).toBeLessThan(0.6);
+    const ended = await s.next('ended', 5_000);
+    expect(ended).toMatchObject({ reason: 'funds_exhausted', summary: { cost: 0.05, refund: 0, duration_seconds: 0.6 } });
+    expect((await s.closed()).code).toBe(1000);
+    expect(await status(id)).toMatchObject({ status: 'completed', end_reason: 'funds_exhausted', duration_seconds: 0.6 });
+  });
+
+  it('a player that paused is not ended nor billed when its funds would have run out (issue 7 §3)', async () => {
+    // playing_now: false says the player stopped at this heartbeat: nothing is billed and nothing ends meanwhile.
+    const id = await p.liveSession(0.05, 10);
+    const s = await connect(id);
+    await s.next('ready');
+    s.send(heartbeat(1, { playing_now: false }));
+    const ack = await s.ack(1);
+    await sleep(1_200);
+    expect(s.inbox.filter((m) => m.type === 'ended')).toHaveLength(0);
+    expect(await status(id)).toMatchObject({ status: 'active', duration_seconds: ack.duration_seconds });
+    s.send({ type: 'complete' });
+    expect((await s.next('ended')).summary.duration_seconds).toBe(ack.duration_seconds);
+  });
+
+  it('replies go out in frame order: an error for a later frame never overtakes an earlier ack (issue 7 §8)', async () => {
+    const id = await p.liveSession(5);
+    const s = await connect(id);
+    await s.next('ready');
+    for (let seq = 1; seq <= 5; seq++) {
+      s.send(heartbeat(seq));
+      s.ws.send('not json');
+    }
+    const replies = () => s.inbox.filter((m) => m.type === 'ack' || m.type === 'error');
+    for (let i = 0; i < 250 && replies().length < 10; i++) await sleep(20);
+    const order = replies().map((m) => (m.type === 'ack' ? `ack${m.seq}` : 'error'));
+    expect(order).toEqual(['ack1', 'error', 'ack2', 'error', 'ack3', 'error', 'ack4', 'error', 'ack5', 'error']);
     s.send({ type: 'complete' });
     await s.next('ended');
   });

@@ -2,12 +2,15 @@
 // reconnect before it resumes (DESIGN §5).
 import type { GatewayDeps } from '../deps.js';
 import type { SocketRegistry } from './socket-registry.js';
+import type { Exhaustion } from './on-message.js';
 import type { MeteringSocket } from './socket-data.js';
 
-export function createCloseHandler(deps: GatewayDeps, registry: SocketRegistry) {
+export function createCloseHandler(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion) {
   return (ws: MeteringSocket, code: number): void => {
     const data = ws.getUserData();
     data.closed = true;
+    // A paused session bills nothing: the funds cannot run out while no socket plays it.
+    exhaustion.cancel(ws);
     registry.remove(ws);
     deps.metrics.sockets.dec();
     data.log.info({ code }, 'socket closed');

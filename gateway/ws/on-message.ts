@@ -4,8 +4,10 @@ import { badFramesMax, badFramesWindowMs } from '../../shared/limits.js';
 import { invariant } from '../../shared/errors.js';
 import { describeIssues } from '../../shared/protocol/common.js';
 import { clientFrame, type HeartbeatFrame } from '../../shared/protocol/ws.js';
-import { MeterRefusal } from '../../shared/redis/meter.js';
-import { liveFigures } from '../metering/figures.js';
+import { MeterRefusal, type UpdateResult } from '../../shared/redis/meter.js';
+import type { ExhaustionDeadlines } from '../metering/exhaustion-deadlines.js';
+import { inFrameOrder } from './in-frame-order.js';
+import { liveFigures, lowFundsWarning } from '../metering/figures.js';
 import { refusalToApiError } from '../metering/refusals.js';
 import { toApiError } from '../http/route.js';
 import type { GatewayDeps } from '../deps.js';
@@ -15,7 +17,7 @@ import { restoreFromCheckpoint } from '../metering/restore-session.js';
 import { finalFigures } from '../metering/settle-and-wait.js';
 import type { SocketRegistry } from './socket-registry.js';
 import { closeSocket, sendFrame } from './send-frame.js';
-import type { MeteringSocket } from './socket-data.js';
+import type { MeteringSocket, SocketData } from './socket-data.js';
 
 function refuseFrame(deps: GatewayDeps, ws: MeteringSocket, code: string, message: string, seq?: number): void {
   const data = ws.getUserData();
@@ -52,7 +54,19 @@ function parseFrame(raw: ArrayBuffer): { ok: true; value: ReturnType<typeof clie
   return { ok: true, value: r.data };
 }
 
-async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, ws: MeteringSocket, hb: HeartbeatFrame, retried = false): Promise<void> {
+export type Exhaustion = ExhaustionDeadlines<MeteringSocket>;
+
+/**
+ * After an update: while the player plays on and its funds end before its next heartbeat could bill them, hold the
+ * moment they end (the gateway ends the session then); otherwise nothing is held.
+ */
+function holdExhaustionDeadline(deps: GatewayDeps, exhaustion: Exhaustion, ws: MeteringSocket, r: UpdateResult, playingNow: boolean): void {
+  const remainingMs = r.maxBillableMs - r.billedMs;
+  if (playingNow && remainingMs <= deps.config.creditMsMax) exhaustion.schedule(ws, Date.now() + remainingMs);
+  else exhaustion.cancel(ws);
+}
+
+async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion, ws: MeteringSocket, hb: HeartbeatFrame, retried = false): Promise<void> {
   const data = ws.getUserData();
   const started = performance.now();
   try {
@@ -61,15 +75,20 @@ async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, ws: M
       claimedMs: hb.duration_seconds === undefined ? null : Math.round(hb.duration_seconds * 1000),
       lecture: hb.current_lecture, completionPct: hb.completion_pct,
     });
-    invariant(r.billedMs >= data.lastBilledMs, `billed time decreased on ${data.sessionId}: ${data.lastBilledMs} → ${r.billedMs}`);
-    data.lastBilledMs = r.billedMs;
+    noteBilled(data, r);
     sendFrame(ws, { type: 'ack', seq: hb.seq, ...liveFigures(r, r.exhausted), completion_pct: r.completionPct, current_lecture: r.currentLecture });
     deps.metrics.heartbeats.inc();
     deps.metrics.heartbeatSeconds.observe((performance.now() - started) / 1000);
-    if (r.warnLowFunds) {
-      sendFrame(ws, { type: 'warning', code: 'low_funds', remaining_seconds: (r.maxBillableMs - r.billedMs) / 1000 });
+    if (r.warnLowFunds && !data.lowFundsWarned) {
+      data.lowFundsWarned = true;
+      sendFrame(ws, lowFundsWarning(r));
     }
-    if (r.exhausted) await endOverSocket(deps, ws, 'funds_exhausted');
+    if (r.exhausted) {
+      exhaustion.cancel(ws);
+      await endOverSocket(deps, ws, 'funds_exhausted');
+    } else {
+      holdExhaustionDeadline(deps, exhaustion, ws, r, hb.playing_now ?? hb.playing);
+    }
   } catch (err) {
     if (err instanceof MeterRefusal && err.code === 'unknown_session' && !retried) {
       // Redis lost the session under an open socket: rebuild it from the checkpoint, re-attach, apply again.
@@ -77,7 +96,7 @@ async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, ws: M
       // Lowered before the rebuild: a heartbeat racing it is applied on the rebuilt (checkpoint) state.
       if (row) data.lastBilledMs = Math.min(data.lastBilledMs, Number(row.duration_ms));
       if (row && (await restoreFromCheckpoint(deps, row, data.socketId))) {
-        return applyHeartbeat(deps, registry, ws, hb, true);
+        return applyHeartbeat(deps, registry, exhaustion, ws, hb, true);
       }
       if (row?.status === 'completed') {
         data.ending = true;
@@ -98,19 +117,58 @@ async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, ws: M
   }
 }
 
-export function createMessageHandler(deps: GatewayDeps, registry: SocketRegistry) {
+function noteBilled(data: SocketData, r: UpdateResult): void {
+  invariant(r.billedMs >= data.lastBilledMs, `billed time decreased on ${data.sessionId}: ${data.lastBilledMs} → ${r.billedMs}`);
+  data.lastBilledMs = r.billedMs;
+  data.lastLecture = r.currentLecture;
+  data.lastPct = r.completionPct;
+}
+
+/**
+ * The funds of a playing session ran out between heartbeats: bill the time since the last update (the same clamp as
+ * a heartbeat without a claim) and, once billed time reaches the maximum, end it as funds_exhausted now.
+ */
+export async function endAtExhaustion(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion, ws: MeteringSocket): Promise<void> {
+  const data = ws.getUserData();
+  if (data.ending || data.closed || data.lastLecture === null) return;
+  try {
+    const r = await deps.meter.applyUpdate(data.sessionId, {
+      socketId: data.socketId, playing: true, claimedMs: null, lecture: data.lastLecture, completionPct: data.lastPct,
+    });
+    noteBilled(data, r);
+    if (r.exhausted) await endOverSocket(deps, ws, 'funds_exhausted');
+    // Redis's clock ran behind ours: what is left is a few ms, due again shortly.
+    else exhaustion.schedule(ws, Date.now() + (r.maxBillableMs - r.billedMs));
+  } catch (err) {
+    if (err instanceof MeterRefusal && err.code === 'replaced') return void (await registry.replace(deps.redis, data.socketId));
+    if (err instanceof MeterRefusal && err.code === 'rate_limited') return exhaustion.schedule(ws, Date.now() + 1_000);
+    // Anything else (the session ended meanwhile, Redis unavailable): the next heartbeat, or the sweeper, decides.
+    data.log.info({ err: (err as Error).message }, 'update at the funds-exhaustion deadline refused');
+  }
+}
+
+export function createMessageHandler(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion) {
   return (ws: MeteringSocket, message: ArrayBuffer): void => {
     const data = ws.getUserData();
     if (data.ending || data.closed) return;
+    // Parsed now: uWS reuses the message buffer once this handler returns. Answered in frame order (in-frame-order.ts).
     const frame = parseFrame(message);
-    if (!frame.ok) return refuseFrame(deps, ws, 'invalid_message', frame.message);
+    if (!frame.ok) return inFrameOrder(ws, () => refuseFrame(deps, ws, 'invalid_message', frame.message));
     if (frame.value.type === 'complete') {
-      void data.attached.then((ok) => (ok ? endOverSocket(deps, ws, 'completed') : undefined));
-      return;
+      return inFrameOrder(ws, async () => {
+        exhaustion.cancel(ws);
+        if (await data.attached) await endOverSocket(deps, ws, 'completed');
+      });
     }
     const hb = frame.value;
-    if (hb.seq <= data.lastSeq) return refuseFrame(deps, ws, 'stale_seq', `seq ${hb.seq} is not above ${data.lastSeq}`, hb.seq);
+    if (hb.seq <= data.lastSeq) {
+      const last = data.lastSeq;
+      return inFrameOrder(ws, () => refuseFrame(deps, ws, 'stale_seq', `seq ${hb.seq} is not above ${last}`, hb.seq));
+    }
     data.lastSeq = hb.seq;
-    void data.attached.then((ok) => (ok ? applyHeartbeat(deps, registry, ws, hb) : undefined));
+    inFrameOrder(ws, async () => {
+      if (data.ending || data.closed) return;
+      if (await data.attached) await applyHeartbeat(deps, registry, exhaustion, ws, hb);
+    });
   };
 }

@@ -2,7 +2,8 @@
 // and send `ready`.
 import { MeterRefusal } from '../../shared/redis/meter.js';
 import { msToSeconds } from '../../shared/money.js';
-import { liveFigures } from '../metering/figures.js';
+import { liveFigures, lowFundsWarning } from '../metering/figures.js';
+import { lowFundsWarnBelowMs } from '../../shared/meter-limits.js';
 import { toApiError } from '../http/route.js';
 import type { GatewayDeps } from '../deps.js';
 import type { SocketRegistry } from './socket-registry.js';
@@ -26,6 +27,11 @@ export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry) {
           max_billable_seconds: msToSeconds(r.maxBillableMs),
           resumed: r.resumed,
         });
+        // A session that connects already low on funds is told at once, not on its first heartbeat.
+        if (r.maxBillableMs - r.billedMs <= lowFundsWarnBelowMs(deps.config)) {
+          data.lowFundsWarned = true;
+          sendFrame(ws, lowFundsWarning(r));
+        }
         data.log.info({ resumed: r.resumed }, 'socket attached');
         if (r.previousOwner !== '' && r.previousOwner !== data.socketId) {
           await registry.replace(deps.redis, r.previousOwner).catch((err: unknown) => data.log.warn({ err }, 'replace signal failed'));

@@ -13,6 +13,13 @@ export interface SocketData {
   lastSeq: number;
   /** Billed ms in the last ack: asserted never to decrease. */
   lastBilledMs: number;
+  /** Lecture and completion of the last ack: what an update at the funds-exhaustion deadline credits. */
+  lastLecture: number | null;
+  lastPct: number;
+  /** The low-funds warning went out on this socket (at ready): the one Redis flags on an update is not repeated. */
+  lowFundsWarned: boolean;
+  /** The tail of this socket's frame work: each frame's reply is chained on it, so replies go out in frame order. */
+  replies: Promise<void>;
   badFrameCount: number;
   badFrameWindowStartMs: number;
   /** Resolves once Redis knows this socket owns the session (or refused it). */

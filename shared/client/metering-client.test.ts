@@ -90,9 +90,9 @@ describe('parseServerFrame', () => {
 describe('buildHeartbeat', () => {
   const pb: Playback = { position_seconds: 12.5, playing: true, current_lecture: 2, completion_pct: 40 };
 
-  it('builds a protocol frame with the interval flag, not the current state', () => {
+  it('builds a protocol frame with the interval flag as `playing` and the current state as `playing_now`', () => {
     expect(buildHeartbeat(7, pb, false)).toEqual({
-      type: 'heartbeat', seq: 7, position_seconds: 12.5, playing: false, current_lecture: 2, completion_pct: 40,
+      type: 'heartbeat', seq: 7, position_seconds: 12.5, playing: false, playing_now: pb.playing, current_lecture: 2, completion_pct: 40,
     });
     expect(buildHeartbeat(8, { ...pb, duration_seconds: 30 }, true)?.duration_seconds).toBe(30);
   });

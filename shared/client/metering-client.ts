@@ -102,7 +102,7 @@ export function parseServerFrame(data: unknown): ParsedFrame {
 }
 
 /** What the player reports about itself at a heartbeat; the shape of a heartbeat frame without `type` and `seq`. */
-export type Playback = Omit<HeartbeatFrame, 'type' | 'seq'>;
+export type Playback = Omit<HeartbeatFrame, 'type' | 'seq' | 'playing_now'>;
 
 /**
  * A heartbeat frame from the player's state. `playing` is passed separately because it describes the interval
@@ -115,6 +115,7 @@ export function buildHeartbeat(seq: number, playback: Playback, intervalPlaying:
     seq,
     position_seconds: Math.max(0, playback.position_seconds),
     playing: intervalPlaying,
+    playing_now: playback.playing,
     current_lecture: Math.trunc(playback.current_lecture),
     completion_pct: Math.min(100, Math.max(0, playback.completion_pct)),
     ...(playback.duration_seconds === undefined ? {} : { duration_seconds: Math.max(0, playback.duration_seconds) }),

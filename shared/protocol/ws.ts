@@ -7,7 +7,14 @@ export const heartbeatFrame = z.strictObject({
   type: z.literal('heartbeat'),
   seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   position_seconds: z.number().finite().min(0).max(1e9),
+  /** Whether the interval since the previous update was playing (DESIGN §3): what this heartbeat bills. */
   playing: z.boolean(),
+  /**
+   * Whether the player is playing as it sends this frame, after any play/pause the frame reports. Optional; absent,
+   * it is taken to equal `playing` (a timer-only client that played the last interval plays on). While it is true
+   * and the funds run out before the next heartbeat could, the gateway ends the session at that moment.
+   */
+  playing_now: z.boolean().optional(),
   current_lecture: lectureId,
   completion_pct: completionPct,
   duration_seconds: durationSeconds.optional(),
