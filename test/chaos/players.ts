@@ -336,6 +336,11 @@ class SocketTruth {
     return true;
   }
 
+  /** `ended funds_exhausted` while playing: the server billed up to now since its last update, capped as a heartbeat. */
+  exhaustedWhilePlaying(receivedAt: number): void {
+    this.res.trueUpperMs += Math.min(Math.max(0, receivedAt - this.lastAckedT), this.capMs);
+  }
+
   /** An error frame: the product says a refused update changes nothing. */
   refused(seq: number): void {
     this.pending.delete(seq);
@@ -387,15 +392,16 @@ function runSocket(env: PlayerEnv, plan: PlayerPlan, res: PlayerResult, r: Rando
       const t = env.clock();
       const playedS = Math.max(0, (t - (res.startedAtMs ?? t)) / 1000);
       const lectures = plan.course.lectureIds;
+      // A play/pause change happens at a heartbeat: the next interval has the new state, told as `playing_now`.
+      const next = r() < toggleProbability ? !playing : playing;
       ws.send(JSON.stringify({
-        type: 'heartbeat', seq, position_seconds: Math.round(playedS * 1000) / 1000, playing,
+        type: 'heartbeat', seq, position_seconds: Math.round(playedS * 1000) / 1000, playing, playing_now: next,
         current_lecture: lectures[Math.floor(playedS / 10) % lectures.length]!,
         completion_pct: Math.round(Math.min(100, (playedS * 1000 * 100) / plan.playMs) * 100) / 100,
       }));
       truth.sent(seq, t, playing);
       note(env, res, `hb ${seq} ${playing ? 'playing' : 'paused'}`);
-      // A play/pause change happens at a heartbeat: the next interval has the new state.
-      if (r() < toggleProbability) playing = !playing;
+      playing = next;
     };
 
     /** The end of its play: complete over the socket, or (an abandoning player) just close it. */
@@ -448,6 +454,9 @@ function runSocket(env: PlayerEnv, plan: PlayerPlan, res: PlayerResult, r: Rando
         case 'ended':
           note(env, res, `ended ${f.reason}${f.summary ? ` billed=${Math.round(f.summary.duration_seconds * 1000)}` : ''}`);
           ended = f;
+          // The gateway ends a playing session when its funds run out between heartbeats, billing the stretch
+          // since the last update without a heartbeat closing it.
+          if (f.reason === 'funds_exhausted' && playing) truth.exhaustedWhilePlaying(env.clock());
           break;
         case 'warning':
           break;
