@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
+import uWS from 'uWebSockets.js';
 import fc from 'fast-check';
 import { amountMinorMax, claimedSecondsMax, idempotencyKeyLengthMax } from '../../shared/limits.js';
 import { startProduct, type ApiResult, type Product } from '../../test/helpers/product.js';
@@ -289,6 +290,36 @@ describe('fuzzed REST bodies and headers', () => {
     expect(await readBooks(p.env.pool, STUDENT)).toEqual(books0);
   });
 
+  it('an Idempotency-Key with a non-ASCII byte anywhere the gateway can see it is refused (issue 7 §1)', async () => {
+    // Raw bytes on the wire, as curl or a non-browser client sends them; nothing is locked.
+    const books0 = await readBooks(p.env.pool, STUDENT);
+    const body = JSON.stringify({ course_id: courseId(1), student_id: STUDENT, locked_amount: 1 });
+    const token = await p.token();
+    for (const key of [Buffer.from('x\u00e9y'), Buffer.from([0x78, 0xff, 0x79]), Buffer.from([0x61, 0x80, 0x62, 0x63]), Buffer.from('\u00e9\u00e9')]) {
+      const answer = await rawHttpBytes(Buffer.concat([
+        Buffer.from(`POST /api/sessions/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nIdempotency-Key: `),
+        key, Buffer.from(`\r\nContent-Length: ${body.length}\r\n\r\n${body}`)]));
+      expect(answer.split('\r\n')[0], key.toString('hex')).toBe('HTTP/1.1 400 Bad Request');
+      expect(answer).toContain('"code":"invalid_body"');
+    }
+    expect(await readBooks(p.env.pool, STUDENT)).toEqual(books0);
+  });
+
+  it('canary: this uWS build still drops bytes >= 0x80 from the ends of a header value (why the SDK checks keys)', async () => {
+    // When this fails, the HTTP parser keeps those bytes and the gateway's own check refuses `café` by itself:
+    // then the README's note on Idempotency-Key and this canary can go.
+    const app = uWS.App();
+    app.any('/*', (res, req) => { res.end(req.getHeader('idempotency-key')); });
+    const listen = await new Promise<uWS.us_listen_socket>((resolve) => app.listen('127.0.0.1', 0, (s) => resolve(s)));
+    try {
+      const answer = await rawHttpBytes(Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nIdempotency-Key: '),
+        Buffer.from('caf\u00e9'), Buffer.from('\r\n\r\n')]), uWS.us_socket_local_port(listen), true);
+      expect(answer.endsWith('\r\n\r\ncaf')).toBe(true);
+    } finally {
+      uWS.us_listen_socket_close(listen);
+    }
+  });
+
   it('a chunked body (no Content-Length) is held to the same media-type rule: text/plain gets 415', async () => {
     // Regression: the 415 check used to read only Content-Length, so a chunked text/plain body was parsed and locked funds.
     const books0 = await readBooks(p.env.pool, STUDENT);
@@ -403,6 +434,22 @@ function rawHttp(request: string): Promise<string> {
     socket.on('data', (d) => {
       answer += d.toString('latin1');
       if (/\r\n\r\n[\s\S]*\}$/.test(answer)) socket.end();
+    });
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+    socket.setTimeout(5_000, () => socket.destroy(new Error('no answer within 5 s')));
+    socket.write(request);
+  });
+}
+
+/** rawHttp with exact bytes (a header value with bytes >= 0x80); `untilClose`: read to the end of a short answer. */
+function rawHttpBytes(request: Buffer, port = p.gateway.port, untilClose = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (d) => {
+      answer += d.toString('latin1');
+      if (untilClose ? /\r\n\r\n/.test(answer) && /content-length: (\d+)/i.test(answer) && answer.length >= answer.indexOf('\r\n\r\n') + 4 + Number(/content-length: (\d+)/i.exec(answer)![1]) : /\r\n\r\n[\s\S]*\}$/.test(answer)) socket.end();
     });
     socket.on('close', () => resolve(answer));
     socket.on('error', reject);

@@ -3,7 +3,7 @@
 // they leave, responses are parsed with them on the way back, and every failure is a RestError {status, code}.
 import { z } from 'zod';
 import {
-  completeBody, completeResponse, createSessionBody, createSessionResponse, metricsBody, metricsResponse, statusResponse,
+  completeBody, completeResponse, createSessionBody, createSessionResponse, idempotencyKey, metricsBody, metricsResponse, statusResponse,
   type CompleteBody, type CompleteResponse, type CreateSessionBody, type CreateSessionResponse, type MetricsBody,
   type MetricsResponse, type StatusResponse,
 } from '../protocol/rest.js';
@@ -147,14 +147,22 @@ export function createRestClient(opts: RestClientOptions) {
     return parsed.data;
   }
 
+  function checkedKey(key: string): string {
+    const parsed = idempotencyKey.safeParse(key);
+    if (!parsed.success) throw new RestError(0, 'invalid_request', parsed.error.issues[0]?.message ?? 'invalid Idempotency-Key', parsed.error.issues);
+    return parsed.data;
+  }
+
   const sessionPath = (id: string, action: string) => `api/sessions/${encodeURIComponent(id)}/${action}`;
 
   return {
     /** Locks funds. With an `idempotencyKey`, a retried create returns the same session instead of locking twice. */
-    createSession(body: CreateSessionBody, o: { idempotencyKey?: string } = {}): Promise<CreateSessionResponse> {
+    async createSession(body: CreateSessionBody, o: { idempotencyKey?: string } = {}): Promise<CreateSessionResponse> {
+      // Checked here because the gateway cannot see every byte of it (protocol/rest.ts): `café` must not become `caf`.
+      const key = o.idempotencyKey === undefined ? undefined : checkedKey(o.idempotencyKey);
       return call({
         method: 'POST', path: 'api/sessions/create', body: checked(createSessionBody, body),
-        headers: o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {},
+        headers: key === undefined ? {} : { 'idempotency-key': key },
       }, createSessionResponse);
     },
     startSession(sessionId: string): Promise<StartSessionResponse> {

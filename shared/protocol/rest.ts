@@ -1,5 +1,6 @@
 // REST request and response bodies (DESIGN §4). Types are inferred from these schemas, never written twice.
 import { z } from 'zod';
+import { idempotencyKeyLengthMax } from '../limits.js';
 import { completionPct, contentProgress, durationSeconds, endReason, lectureId, sessionStatus, uuid } from './common.js';
 
 export const createSessionBody = z.strictObject({
@@ -9,6 +10,16 @@ export const createSessionBody = z.strictObject({
   locked_amount: z.number().finite().positive(),
 });
 export type CreateSessionBody = z.infer<typeof createSessionBody>;
+
+/**
+ * An `Idempotency-Key` header value: 1–200 printable ASCII characters, none blank at either end. The gateway's HTTP
+ * parser (this uWS build) drops blanks AND bytes ≥ 0x80 from both ends of a header value before any code sees it, so
+ * `café` arrives as `caf`: only a client can refuse those, and the SDK does, with this same schema. The gateway refuses
+ * everything it can see (non-ASCII inside the key, a key that was all such bytes, a key too long).
+ */
+export const idempotencyKey = z.string()
+  .max(idempotencyKeyLengthMax, `Idempotency-Key longer than ${idempotencyKeyLengthMax}`)
+  .regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, 'Idempotency-Key must be 1 to 200 printable ASCII characters, not blank at either end');
 
 export const metricsBody = z.strictObject({
   duration_seconds: durationSeconds,
