@@ -35,7 +35,9 @@ async function main(): Promise<void> {
     },
   };
   const gateway = await startGateway(deps, subscriber);
-  log.info({ port: gateway.port, pid: process.pid }, 'gateway listening');
+  // No pid here: the root logger's base fields already carry it, and a second copy makes the line invalid for
+  // log shippers that reject duplicate keys.
+  log.info({ port: gateway.port }, 'gateway listening');
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -4,7 +4,6 @@
 //   session <id>   one session's hash, lecture progress, deadline, and its Postgres row, hold and settlement
 //   streams        per bucket: settle stream length, consumer-group lag and pending entries; the dead-letter stream
 // Read-only: it never writes to Redis or Postgres.
-import './load-env-file.js';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../shared/config.js';
 import { createRedis, redisNowMs, type RedisClient } from '../shared/redis/connect.js';

@@ -1,5 +1,10 @@
 // Every npm script reads its settings the same way: the environment first, then .env if there is one, else the
-// development defaults in .env.example. Imported for its effect, before anything reads the configuration.
+// development defaults in .env.example. One mechanism: package.json preloads this file into every script that runs
+// product code (`tsx --import ./scripts/load-env-file.ts <entry>`), before anything reads the configuration; a test
+// (test/npm-scripts-env.test.ts) holds every script to it.
+// The entry points themselves never import it: a container or test that starts `gateway/main.ts` directly gets
+// exactly the environment it was given, so a deployment missing JWT_SECRET stops instead of running on the
+// development secret of .env.example.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

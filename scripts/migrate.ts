@@ -1,5 +1,4 @@
 // `npm run migrate`: applies sql/migrations to DATABASE_URL / DATABASE_SCHEMA with node-pg-migrate.
-import './load-env-file.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { migrate } from '../shared/pg/migrate.js';
 

@@ -1,6 +1,5 @@
 // `npm run -s token -- [--sub UUID] [--role student|teacher|admin|service] [--ttl 3600]`
 // Prints one signed HS256 JWT (and nothing else on stdout, so `TOKEN=$(npm run -s token)` works).
-import './load-env-file.js';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../shared/config.js';
 import { mintToken, tokenTtlSecondsMax } from '../shared/auth/mint-token.js';

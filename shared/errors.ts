@@ -4,6 +4,7 @@
 export const errorTable = {
   invalid_json: { status: 400, message: 'the body is not valid JSON' },
   invalid_body: { status: 400, message: 'the body does not match the schema' },
+  invalid_query: { status: 400, message: 'a query parameter is missing or malformed' },
   invalid_amount: { status: 400, message: 'the amount is not a positive number with at most 2 decimals within limits' },
   invalid_message: { status: 400, message: 'the frame does not match the protocol' },
   stale_seq: { status: 400, message: 'seq must increase on a socket' },

@@ -1,9 +1,31 @@
-// Who may act on a session: its student, or an admin/service token (DESIGN §4).
+// Who may do what with a session (DESIGN §4, README "REST API"). Acting on a session (start, metrics, complete,
+// connect) is for its student and for admin/service tokens. Reading its status is also open to the teacher whose
+// course it is: a teacher dashboard needs to follow its students, but a teacher never moves a student's money or
+// time, so every other action stays refused.
 import { ApiError } from '../../shared/errors.js';
 import { isPrivileged, type Caller } from './verify-token.js';
 
+/** The two people a session belongs to. */
+export interface SessionParties {
+  studentId: string;
+  teacherId: string;
+}
+
+/** Start, metrics, complete, WebSocket: the session's student or an admin/service token. */
 export function assertMayActOn(caller: Caller, ownerStudentId: string): void {
-  if (caller.userId !== ownerStudentId && !isPrivileged(caller)) {
-    throw new ApiError('forbidden', 'this session belongs to another student');
+  if (caller.userId === ownerStudentId || isPrivileged(caller)) return;
+  if (caller.role === 'teacher') {
+    throw new ApiError('forbidden', 'a teacher may read the status of sessions on their own courses, never act on a session');
   }
+  throw new ApiError('forbidden', 'this session belongs to another student');
+}
+
+/** GET status: everyone who may act on it, and the teacher of its course. */
+export function assertMayRead(caller: Caller, session: SessionParties): void {
+  if (caller.userId === session.studentId || isPrivileged(caller)) return;
+  if (caller.role === 'teacher') {
+    if (caller.userId === session.teacherId) return;
+    throw new ApiError('forbidden', "this session is on another teacher's course");
+  }
+  throw new ApiError('forbidden', 'this session belongs to another student');
 }

@@ -7,7 +7,7 @@ import { ApiError } from '../../shared/errors.js';
 import { uuid } from '../../shared/protocol/common.js';
 import { assertMayActOn } from '../auth/authorize-session.js';
 import { bearerToken } from '../auth/verify-token.js';
-import { findSession } from '../store/sessions.js';
+import { findSession, type SessionRow } from '../store/sessions.js';
 import { restoreFromCheckpoint } from '../metering/restore-session.js';
 import { toApiError } from '../http/route.js';
 import { sendError } from '../http/respond.js';
@@ -32,6 +32,13 @@ function readUpgradeRequest(res: HttpResponse, req: HttpRequest): UpgradeRequest
   };
 }
 
+/** Why a session without live state refuses a socket, in words that tell the player what it can still do. */
+function notConnectable(status: SessionRow['status']): string {
+  if (status === 'locked') return 'the session is locked; start it before connecting';
+  if (status === 'completed') return 'the session is completed; it cannot be connected to';
+  return 'the session has just ended; it cannot be connected to';
+}
+
 async function authorizeUpgrade(deps: GatewayDeps, registry: SocketRegistry, u: UpgradeRequest): Promise<SocketData> {
   const { config } = deps;
   if (config.allowedOrigins.length > 0 && u.origin !== '' && !config.allowedOrigins.includes(u.origin)) {
@@ -48,7 +55,7 @@ async function authorizeUpgrade(deps: GatewayDeps, registry: SocketRegistry, u: 
     if (!row) throw new ApiError('session_not_found');
     assertMayActOn(caller, row.student_id);
     if (await restoreFromCheckpoint(deps, row)) live = await deps.meter.readSession(u.sessionId);
-    if (!live) throw new ApiError('wrong_state', `the session is ${row.status}; start it before connecting`);
+    if (!live) throw new ApiError('wrong_state', notConnectable(row.status));
   }
   assertMayActOn(caller, live.studentId);
   if (live.status === 'ending') throw new ApiError('wrong_state', 'the session has ended');

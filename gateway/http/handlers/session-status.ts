@@ -1,8 +1,9 @@
 // GET /api/sessions/{id}/status: live figures from Redis while the session runs, settled figures from Postgres after.
+// Read-only, so the teacher of the session's course may read it too (authorize-session.ts).
 import { ApiError } from '../../../shared/errors.js';
 import { minorToAmount, msToSeconds, numericToMinor } from '../../../shared/money.js';
 import type { StatusResponse } from '../../../shared/protocol/rest.js';
-import { assertMayActOn } from '../../auth/authorize-session.js';
+import { assertMayRead } from '../../auth/authorize-session.js';
 import { findSession, type SessionRow } from '../../store/sessions.js';
 import { liveFigures, progressToApi } from '../../metering/figures.js';
 import type { LiveSession } from '../../../shared/redis/meter.js';
@@ -47,7 +48,7 @@ export const sessionStatus = (deps: GatewayDeps): HttpHandler => async (ctx) => 
   const id = sessionIdParam(ctx);
   const row = await findSession(deps.pool, id);
   if (!row) throw new ApiError('session_not_found');
-  assertMayActOn(caller, row.student_id);
+  assertMayRead(caller, { studentId: row.student_id, teacherId: row.teacher_id });
   if (row.status === 'active') {
     const live = await deps.meter.readSession(id);
     if (live) return { status: 200, body: fromLive(row, live) };

@@ -1,0 +1,31 @@
+// Every npm script that runs product code reads .env / .env.example one way: package.json preloads
+// scripts/load-env-file.ts before the entry point, and no entry point loads it itself (README "Configuration",
+// issue 7 item 7b: `loadtest`, `start:gateway` and `start:worker` used to read nothing).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const root = new URL('..', import.meta.url);
+const scripts = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const preload = 'tsx --import ./scripts/load-env-file.ts ';
+/** Brings its own Redis and Postgres and sets every setting of the processes it starts: a .env must not leak in. */
+const selfContained = new Set(['chaos']);
+
+const runsTsx = Object.entries(scripts).filter(([, command]) => /(^|\s)tsx\s/.test(command));
+
+describe('npm scripts and the env file', () => {
+  it('every script that runs a TypeScript entry point preloads the env loader', () => {
+    expect(runsTsx.map(([name]) => name)).toEqual(expect.arrayContaining(['start', 'start:gateway', 'start:worker', 'loadtest', 'token', 'inspect']));
+    for (const [name, command] of runsTsx) {
+      if (selfContained.has(name)) continue;
+      expect(command, `npm run ${name}`).toMatch(new RegExp(`^${preload.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S+\\.ts(\\s|$)`));
+    }
+  });
+
+  it('no entry point loads the env file itself (the preload is the one mechanism)', () => {
+    for (const [name, command] of runsTsx) {
+      const entry = command.replace(preload, 'tsx ').split(/\s+/)[1]!;
+      const source = readFileSync(new URL(entry, root), 'utf8');
+      expect(source, `${entry} (npm run ${name})`).not.toMatch(/^import '\.\/load-env-file\.js';/m);
+    }
+  });
+});
