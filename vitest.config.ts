@@ -9,6 +9,7 @@ const isolated = [
   'gateway/test/redis-cluster.e2e.test.ts',
   'gateway/test/backpressure.e2e.test.ts',
   'gateway/test/startup.e2e.test.ts',
+  'scripts/start.e2e.test.ts',
   'test/chaos/**/*.test.ts',
 ];
 

@@ -7,6 +7,7 @@ import { createKeys } from '../shared/redis/keys.js';
 import { createMeter } from '../shared/redis/meter.js';
 import { checkPostgres, checkRedis, StartupError } from '../shared/startup.js';
 import { meterLimits } from '../shared/meter-limits.js';
+import { onStopRequest } from '../shared/stop-requests.js';
 import { assertNativeUws, UwsFallbackError } from './uws-native.js';
 import { createTokenVerifier } from './auth/verify-token.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -40,10 +41,10 @@ async function main(): Promise<void> {
   log.info({ port: gateway.port }, 'gateway listening');
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down: closing sockets with 1012');
+    log.info({ reason }, 'shutting down: closing sockets with 1012');
     setTimeout(() => { log.error('shutdown took too long; exiting'); process.exit(1); }, shutdownMsMax).unref();
     await gateway.close();
     subscriber.disconnect();
@@ -52,8 +53,7 @@ async function main(): Promise<void> {
     log.info('gateway stopped');
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  onStopRequest((reason) => void stop(reason));
 }
 
 main().catch((err: unknown) => {

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 const root = new URL('..', import.meta.url);
 const scripts = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> }).scripts;
 const preload = 'tsx --import ./scripts/load-env-file.ts ';
+/** `npm start` runs its node directly (exec: npm's signals reach it, scripts/start.ts), with the same preload. */
+const execPreload = 'exec node --import tsx --import ./scripts/load-env-file.ts ';
 /** Brings its own Redis and Postgres and sets every setting of the processes it starts: a .env must not leak in. */
 const selfContained = new Set(['chaos']);
 
@@ -17,13 +19,14 @@ describe('npm scripts and the env file', () => {
     expect(runsTsx.map(([name]) => name)).toEqual(expect.arrayContaining(['start', 'start:gateway', 'start:worker', 'loadtest', 'token', 'inspect']));
     for (const [name, command] of runsTsx) {
       if (selfContained.has(name)) continue;
-      expect(command, `npm run ${name}`).toMatch(new RegExp(`^${preload.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S+\\.ts(\\s|$)`));
+      const prefix = command.startsWith('exec ') ? execPreload : preload;
+      expect(command, `npm run ${name}`).toMatch(new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S+\\.ts(\\s|$)`));
     }
   });
 
   it('no entry point loads the env file itself (the preload is the one mechanism)', () => {
     for (const [name, command] of runsTsx) {
-      const entry = command.replace(preload, 'tsx ').split(/\s+/)[1]!;
+      const entry = command.replace(execPreload, 'tsx ').replace(preload, 'tsx ').split(/\s+/)[1]!;
       const source = readFileSync(new URL(entry, root), 'utf8');
       expect(source, `${entry} (npm run ${name})`).not.toMatch(/^import '\.\/load-env-file\.js';/m);
     }

@@ -1,46 +1,78 @@
 // `npm start`: one command from a fresh clone to a running product. Loads .env (or, when there is none, the
-// development defaults of .env.example), migrates, seeds, then runs the gateway and the settlement worker as
-// child processes and stops both on SIGTERM/SIGINT.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// development defaults of .env.example), refuses to start on a port something already serves, migrates, seeds,
+// then runs GATEWAY_PROCESSES gateways on the one port and WORKER_PROCESSES settlement workers, restarting any
+// that dies (scripts/supervise-children.ts). SIGTERM, SIGINT or SIGHUP, or the loss of whoever started us, stops
+// them all; our children stop by themselves if we are killed outright (shared/stop-requests.ts).
+import type { ChildProcess } from 'node:child_process';
 import { envFile } from './load-env-file.js';
+import { ConfigError, loadConfig, type Config } from '../shared/config.js';
+import { portProbeTimeoutMs } from '../shared/limits.js';
+import { onStopRequest } from '../shared/stop-requests.js';
+import { isPortServed, probeHostFor } from './probe-port.js';
+import { spawnTypeScript } from './spawn-typescript.js';
+import { superviseChildren, type ChildSpec } from './supervise-children.js';
+import { onParentExit } from './watch-parent.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+// A closed terminal turns our (and our children's) writes into EIO/EPIPE; that must not crash us mid-shutdown.
+process.stdout.on('error', () => undefined);
+process.stderr.on('error', () => undefined);
 
-console.log(`start: settings from the environment and ${envFile}${envFile === '.env.example' ? ' (development defaults; copy it to .env to change them)' : ''}`);
-
-const tsx = `${root}node_modules/.bin/tsx`;
-const run = (script: string) => new Promise<void>((resolve, reject) => {
-  const p = spawn(tsx, [script], { cwd: root, stdio: 'inherit', env: process.env });
-  p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${script} exited with ${code}`))));
-});
-
-const children: ChildProcess[] = [];
-let stopping = false;
-function stopAll(signal: NodeJS.Signals): void {
-  if (stopping) return;
-  stopping = true;
-  for (const c of children) c.kill(signal);
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    console.error(`start: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
+    process.exit(1);
+  }
 }
 
-try {
-  await run('scripts/migrate.ts');
-  await run('scripts/seed.ts');
-} catch (err) {
-  console.error(`start: ${(err as Error).message}`);
+/** Gateways and workers to run; several workers with one configured consumer name get one name each. */
+function childSpecs(config: Config): ChildSpec[] {
+  const specs: ChildSpec[] = [];
+  for (let i = 1; i <= config.gatewayProcessCount; i++) specs.push({ name: `gateway ${i}`, entry: 'gateway/main.ts', env: process.env });
+  for (let i = 1; i <= config.workerProcessCount; i++) {
+    const consumerName = config.workerConsumerName !== '' && config.workerProcessCount > 1 ? `${config.workerConsumerName}-${i}` : config.workerConsumerName;
+    specs.push({ name: `worker ${i}`, entry: 'settlement-worker/main.ts', env: { ...process.env, WORKER_CONSUMER_NAME: consumerName } });
+  }
+  return specs;
+}
+
+const config = readConfig();
+console.log(`start: settings from the environment and ${envFile}${envFile === '.env.example' ? ' (development defaults; copy it to .env to change them)' : ''}`);
+
+// Before migrating or seeding: a second `npm start` must not touch the database of the first, nor join its port.
+if (config.port !== 0 && await isPortServed(probeHostFor(config.host), config.port, portProbeTimeoutMs)) {
+  console.error(`start: port ${config.port} is already served (another \`npm start\`?); stop it or set PORT`);
   process.exit(1);
 }
 
-for (const entry of ['gateway/main.ts', 'settlement-worker/main.ts']) {
-  const child = spawn(tsx, [entry], { cwd: root, stdio: 'inherit', env: process.env });
-  children.push(child);
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`start: ${entry} exited (${signal ?? code}); stopping the rest`);
-      process.exitCode = 1;
-      stopAll('SIGTERM');
-    }
-  });
+// A stop request may come at any phase; `stopCurrentPhase` is whatever stops the phase we are in.
+let stopReason: string | undefined;
+let stopCurrentPhase: (reason: string) => void = () => undefined;
+const requestStop = (reason: string) => {
+  stopReason ??= reason;
+  stopCurrentPhase(reason);
+};
+onStopRequest(requestStop);
+onParentExit(() => requestStop('parent exited'));
+
+/** Runs a one-shot script to completion; a stop request stops it too. */
+function runToCompletion(entry: string): Promise<number | string> {
+  const child: ChildProcess = spawnTypeScript(entry, { env: process.env, watchesParent: false });
+  stopCurrentPhase = () => child.kill('SIGTERM');
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
 }
-process.on('SIGTERM', () => stopAll('SIGTERM'));
-process.on('SIGINT', () => stopAll('SIGINT'));
+
+for (const entry of ['scripts/migrate.ts', 'scripts/seed.ts']) {
+  if (stopReason !== undefined) process.exit(0);
+  const how = await runToCompletion(entry);
+  if (stopReason !== undefined) process.exit(how === 0 ? 0 : 1);
+  if (how !== 0) {
+    console.error(`start: ${entry} exited (${how})`);
+    process.exit(1);
+  }
+}
+
+const supervisor = superviseChildren(childSpecs(config));
+stopCurrentPhase = (reason) => void supervisor.stop(reason);
+process.exitCode = await supervisor.stopped;

@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { createPool, type Pool } from '../shared/pg/pool.js';
 import { createRedis, type RedisClient } from '../shared/redis/connect.js';
 import { checkPostgres, checkRedis, StartupError } from '../shared/startup.js';
+import { onStopRequest } from '../shared/stop-requests.js';
 import { createSettlementWorker, type SettlementWorker } from './worker.js';
 
 /** A shutdown that takes longer than this is forced (exit 1): an orchestrator should not wait on us forever. */
@@ -12,10 +13,10 @@ const shutdownMsMax = 10_000;
 
 function stopOnSignals(worker: SettlementWorker, pool: Pool, redis: RedisClient, log: Logger): void {
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down: finishing in-flight settlements');
+    log.info({ reason }, 'shutting down: finishing in-flight settlements');
     setTimeout(() => {
       log.error({ shutdownMsMax }, 'shutdown took too long; exiting');
       process.exit(1);
@@ -25,8 +26,7 @@ function stopOnSignals(worker: SettlementWorker, pool: Pool, redis: RedisClient,
     await redis.quit().catch(() => redis.disconnect());
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  onStopRequest((reason) => void stop(reason));
 }
 
 async function main(): Promise<void> {

@@ -39,6 +39,8 @@ describe('loadConfig', () => {
       socketsPerIpMax: 0,
       logLevel: 'info',
       logPretty: false,
+      gatewayProcessCount: 1,
+      workerProcessCount: 1,
     });
   });
 
@@ -72,6 +74,8 @@ describe('loadConfig', () => {
     expect(errorOf({ JWT_SECRET: SECRET, PLATFORM_FEE_BPS: '10001' })).toMatch(/\n\s+PLATFORM_FEE_BPS: /);
     expect(errorOf({ JWT_SECRET: SECRET, HEARTBEAT_INTERVAL_MS: '1.5' })).toMatch(/\n\s+HEARTBEAT_INTERVAL_MS: /);
     expect(errorOf({ JWT_SECRET: SECRET, REDIS_URL: 'not a url' })).toMatch(/\n\s+REDIS_URL: /);
+    expect(errorOf({ JWT_SECRET: SECRET, GATEWAY_PROCESSES: '0' })).toMatch(/\n\s+GATEWAY_PROCESSES: /);
+    expect(errorOf({ JWT_SECRET: SECRET, WORKER_PROCESSES: '65' })).toMatch(/\n\s+WORKER_PROCESSES: /);
   });
 
   it('lists several bad variables in one error', () => {

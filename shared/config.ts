@@ -29,6 +29,8 @@ const envSchema = z.object({
   CHECKPOINT_INTERVAL_MS: intFrom(15_000, 100, 3_600_000),
   ABANDONED_HOLD_MS: intFrom(3_600_000, 1_000, 2_592_000_000),
   WORKER_CONSUMER_NAME: z.string().default(''),
+  GATEWAY_PROCESSES: intFrom(1, 1, 64),
+  WORKER_PROCESSES: intFrom(1, 1, 64),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
 });
@@ -66,6 +68,10 @@ export interface Config {
   /** A session created (funds locked) but not started for this long is released: its hold refunded in full. */
   readonly abandonedHoldMs: number;
   readonly workerConsumerName: string;
+  /** Gateway processes `npm start` runs on the one port (SO_REUSEPORT spreads connections between them). */
+  readonly gatewayProcessCount: number;
+  /** Settlement worker processes `npm start` runs (consumers of one group). */
+  readonly workerProcessCount: number;
   readonly logLevel: string;
   readonly logPretty: boolean;
 }
@@ -127,6 +133,8 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
     checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
     abandonedHoldMs: e.ABANDONED_HOLD_MS,
     workerConsumerName: e.WORKER_CONSUMER_NAME,
+    gatewayProcessCount: e.GATEWAY_PROCESSES,
+    workerProcessCount: e.WORKER_PROCESSES,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY === 'true',
   };

@@ -40,8 +40,24 @@ export const lecturesMax = 500;
 /** Largest client-reported duration accepted, in seconds (10 years): anything larger is not a number we can trust. */
 export const claimedSecondsMax = 315_360_000;
 
+/** `npm start` restarts a child that died after this delay, in ms, doubled for each recent crash of that child. */
+export const childRestartDelayMsMin = 500;
+export const childRestartDelayMsMax = 8_000;
+/** A child that dies this many times within `childCrashWindowMs` is crash-looping: `npm start` stops and exits 1. */
+export const childCrashesMax = 5;
+export const childCrashWindowMs = 60_000;
+/** How long `npm start` waits for its children to stop before SIGKILL, in ms (longer than their own 10 s limit). */
+export const childStopMsMax = 15_000;
+/** How often `npm start` checks that the process that started it (npm, a shell) is still there, in ms. */
+export const parentPollIntervalMs = 500;
+/** How long `npm start` waits for a connection when it checks that its port is free, in ms. */
+export const portProbeTimeoutMs = 1_000;
+
 export function assertLimits(): void {
   if (!Number.isSafeInteger(amountMinorMax * 60_000)) throw new Error('amountMinorMax × 60000 must be a safe integer');
   if (badFramesMax < 1 || updatesPerSecondMax < 10) throw new Error('DESIGN §4: at least 10 updates per second');
+  if (childRestartDelayMsMin > childRestartDelayMsMax) throw new Error('childRestartDelayMsMin must not exceed childRestartDelayMsMax');
+  // Otherwise a child failing at boot would never be seen crashing childCrashesMax times in one window.
+  if (childRestartDelayMsMax * childCrashesMax >= childCrashWindowMs) throw new Error('childCrashWindowMs must hold childCrashesMax restarts');
 }
 assertLimits();
