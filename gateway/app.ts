@@ -22,7 +22,7 @@ import { inFrameOrder } from './ws/in-frame-order.js';
 import { createExhaustionDeadlines } from './metering/exhaustion-deadlines.js';
 import { createCloseHandler } from './ws/on-close.js';
 import { closeIfNotReading, closeSocket } from './ws/send-frame.js';
-import { sendBufferBytesMax } from '../shared/limits.js';
+import { dirtyFlushMs, sendBufferBytesMax } from '../shared/limits.js';
 import type { MeteringSocket, SocketData } from './ws/socket-data.js';
 
 type Method = 'get' | 'post' | 'patch';
@@ -71,6 +71,8 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
   const exhaustion: Exhaustion = createExhaustionDeadlines<MeteringSocket>(
     (ws) => inFrameOrder(ws, () => endAtExhaustion(deps, registry, exhaustion, ws)));
   const onMessage = createMessageHandler(deps, registry, exhaustion);
+  // Marks of sessions whose billed time moved go to Redis in one SADD per bucket, at this pace (dirty-sessions.ts).
+  const dirtyFlush = setInterval(() => void deps.meter.dirty.flush(), dirtyFlushMs);
   app.ws<SocketData>('/ws/sessions/:id', {
     compression: uWS.DISABLED,
     maxPayloadLength: config.payloadBytesMax,
@@ -104,12 +106,14 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
     async close() {
       draining = true;
       exhaustion.clear();
+      clearInterval(dirtyFlush);
       uWS.us_listen_socket_close(listenSocket);
       for (const ws of registry.all()) closeSocket(ws, 1012, 'service restart');
       // Let the close handlers' pause scripts reach Redis before the caller disconnects it.
       const until = Date.now() + 2_000;
       while (registry.size() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 50));
+      await deps.meter.dirty.flush();
     },
   };
 }

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const log = createLogger(config, 'gateway');
   const pool = createPool(config);
   const redis = createRedis(config, { purpose: 'gateway' });
-  const subscriber = createRedis(config, { purpose: 'gateway-subscriber' });
+  const subscriber = createRedis(config, { purpose: 'gateway-subscriber', dedicated: true });
   await checkRedis(config, redis);
   await checkPostgres(config, pool);
   const deps = {

@@ -1,6 +1,8 @@
-// Copies the running billed time of every live session to Postgres every CHECKPOINT_INTERVAL_MS, so a Redis that
-// loses its data (restart without persistence, failover) costs at most one interval of billed time: the gateway
-// rebuilds a lost session from its checkpoint. Monotonic: a checkpoint never lowers duration_ms (GREATEST), and
+// Copies the running billed time of live sessions to Postgres every CHECKPOINT_INTERVAL_MS, so a Redis that loses
+// its data (restart without persistence, failover) costs at most one interval of billed time: the gateway rebuilds a
+// lost session from its checkpoint. Only sessions whose billed time moved since their last checkpoint are read and
+// written (the dirty sets of shared/redis/dirty-sessions.ts): the cost follows the heartbeats that billed, not the
+// number of live sessions. Monotonic: a checkpoint never lowers duration_ms (GREATEST), and
 // only sessions still `active` in Postgres are touched (a settled row is final).
 import { checkpointBatchMax } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
@@ -45,20 +47,37 @@ export async function writeCheckpoints(pool: Pool, batch: { sessionId: string; c
   return r.rowCount ?? 0;
 }
 
-/** One pass over every bucket's live sessions (the members of the deadline sets), in bounded batches. */
+/**
+ * One pass: every session marked as moved since its last checkpoint (the dirty sets), in bounded batches. A pass
+ * takes at most what was marked when it began (plus one batch per bucket), so a busy gateway cannot keep it running.
+ * Returns the number of rows moved forward.
+ */
 export async function checkpointDurations(deps: CheckpointDeps, buckets: readonly number[]): Promise<number> {
   let written = 0;
   for (const bucket of buckets) {
-    const key = deps.meter.keys.deadlines(bucket);
-    for (let offset = 0; !deps.signal.aborted; offset += checkpointBatchMax) {
-      const ids = await deps.redis.zrange(key, String(offset), String(offset + checkpointBatchMax - 1));
-      const read = await Promise.all(ids.map(async (sessionId) => ({ sessionId, checkpoint: await deps.meter.readCheckpoint(sessionId) })));
-      const batch = read.filter((r): r is { sessionId: string; checkpoint: Checkpoint } => r.checkpoint !== null);
-      written += await writeCheckpoints(deps.pool, batch);
-      if (ids.length < checkpointBatchMax) break;
+    let left = await deps.meter.dirty.count(bucket);
+    while (left > 0 && !deps.signal.aborted) {
+      const ids = await deps.meter.dirty.take(bucket, checkpointBatchMax);
+      if (ids.length === 0) break;
+      left -= ids.length;
+      try {
+        written += await checkpointBatch(deps, ids);
+      } catch (err) {
+        // Marked again, so the next pass writes them: a checkpoint is never skipped for a failed write.
+        await deps.meter.dirty.putBack(bucket, ids).catch(() => undefined);
+        throw err;
+      }
     }
   }
   return written;
+}
+
+/** Reads each session's checkpoint (one atomic script call each, pipelined) and writes them in one statement. */
+async function checkpointBatch(deps: CheckpointDeps, ids: readonly string[]): Promise<number> {
+  const read = await Promise.all(ids.map(async (sessionId) => ({ sessionId, checkpoint: await deps.meter.readCheckpoint(sessionId) })));
+  // A session settled since it was marked has no live state left: nothing to checkpoint.
+  const batch = read.filter((r): r is { sessionId: string; checkpoint: Checkpoint } => r.checkpoint !== null);
+  return writeCheckpoints(deps.pool, batch);
 }
 
 export async function runCheckpointLoop(deps: CheckpointDeps, buckets: readonly number[], intervalMs: number): Promise<void> {

@@ -59,32 +59,59 @@ export async function reconcileSession(deps: ReconcileDeps, sessionId: string, n
   return 'none';
 }
 
-/** One pass over the active sessions, in pages by id. Returns [rebuilt, deadlines added]. */
-export async function reconcileLostSessions(deps: ReconcileDeps): Promise<[number, number]> {
-  let rebuilt = 0;
-  let scheduled = 0;
-  let after = '00000000-0000-0000-0000-000000000000';
-  while (!deps.signal.aborted) {
-    const ids = await activeSessionIdsPage(deps.pool, after);
-    const nowMs = await redisNowMs(deps.redis);
-    for (const id of ids) {
-      const action = await reconcileSession(deps, id, nowMs);
-      if (action === 'rebuilt') rebuilt++;
-      else if (action === 'scheduled') scheduled++;
-    }
-    if (ids.length < reconcileBatchMax) break;
-    after = ids[ids.length - 1]!;
+const firstId = '00000000-0000-0000-0000-000000000000';
+
+/** Reconciles one page of active sessions after `afterId`; returns the cursor for the next page (wrapping at the end). */
+export async function reconcilePage(deps: ReconcileDeps, afterId: string, counts = { rebuilt: 0, scheduled: 0 }): Promise<string> {
+  const ids = await activeSessionIdsPage(deps.pool, afterId);
+  const nowMs = await redisNowMs(deps.redis);
+  // Checked together: the Redis reads of a page go out pipelined (auto-pipelining), not one round trip per session.
+  const actions = await Promise.all(ids.map((id) => reconcileSession(deps, id, nowMs)));
+  for (const a of actions) {
+    if (a === 'rebuilt') counts.rebuilt++;
+    else if (a === 'scheduled') counts.scheduled++;
   }
-  return [rebuilt, scheduled];
+  return ids.length < reconcileBatchMax ? firstId : ids[ids.length - 1]!;
 }
 
-export async function runReconcileLoop(deps: ReconcileDeps, intervalMs: number): Promise<void> {
+/** One whole pass over the active sessions, page by page. Returns [rebuilt, deadlines added]. */
+export async function reconcileLostSessions(deps: ReconcileDeps): Promise<[number, number]> {
+  const counts = { rebuilt: 0, scheduled: 0 };
+  let after = firstId;
+  do {
+    after = await reconcilePage(deps, after, counts);
+  } while (after !== firstId && !deps.signal.aborted);
+  return [counts.rebuilt, counts.scheduled];
+}
+
+/**
+ * True when Redis has lost its data since the last call (or this is the first call against it): the epoch key the
+ * workers keep set is gone. SET NX puts it back in the same step, so one worker, not every one, reacts.
+ */
+export async function redisLostData(deps: { redis: RedisClient; meter: { keys: Pick<Meter['keys'], 'epoch'> } }): Promise<boolean> {
+  return (await deps.redis.set(deps.meter.keys.epoch(), String(Date.now()), 'NX')) === 'OK';
+}
+
+/**
+ * Bounded and incremental: one page of active sessions per `pageIntervalMs`, a cursor walking the whole table over
+ * and over, so the cost per second is fixed whatever the number of live sessions (at 100,000 sessions and 500 per
+ * second, a full cycle takes 200 s). When Redis has just lost its data, every active session is compared at once:
+ * that is when sessions are lost, and players waiting on them should not wait for the cursor.
+ */
+export async function runReconcileLoop(deps: ReconcileDeps, pageIntervalMs: number): Promise<void> {
   let failures = 0;
+  let after = firstId;
   while (!deps.signal.aborted) {
-    await pause(failures > 0 ? backoffMs(failures) : intervalMs, deps.signal);
+    await pause(failures > 0 ? backoffMs(failures) : pageIntervalMs, deps.signal);
     if (deps.signal.aborted) break;
     try {
-      await reconcileLostSessions(deps);
+      if (await redisLostData(deps)) {
+        const [rebuilt, scheduled] = await reconcileLostSessions(deps);
+        if (rebuilt + scheduled > 0) deps.log.warn({ rebuilt, scheduled }, 'Redis lost its data: reconciled every active session');
+        after = firstId;
+      } else {
+        after = await reconcilePage(deps, after);
+      }
       failures = 0;
     } catch (err) {
       failures++;

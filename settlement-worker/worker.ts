@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import type { Config } from '../shared/config.js';
-import { bucketCount } from '../shared/limits.js';
+import { bucketCount, reconcilePageIntervalMs } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
 import type { Pool } from '../shared/pg/pool.js';
 import { createRedis, type RedisClient } from '../shared/redis/connect.js';
@@ -84,7 +84,7 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
     if (signal.aborted) return;
     const buckets = meter.keys.buckets();
     for (const bucket of buckets) {
-      const blocking = createRedis(config, { purpose: `settle-reader-${bucket}` });
+      const blocking = createRedis(config, { purpose: `settle-reader-${bucket}`, dedicated: true });
       blocking.on('error', (err: Error) => log.warn({ err: err.message, bucket }, 'settle reader connection error'));
       readers.push(blocking);
       track(`consume-${bucket}`, consumeSettlements({ blocking, meter, processor, consumer: consumerName, log, signal }, bucket));
@@ -94,7 +94,7 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
     track('sweep', runSweepLoop({ redis, meter, log, signal }, buckets, config.sweepIntervalMs));
     track('checkpoint', runCheckpointLoop({ pool, redis, meter, log, signal }, buckets, config.checkpointIntervalMs));
     // Rare repairs (a Redis data loss, a crash between two writes): often enough to bound a hold left open.
-    track('reconcile', runReconcileLoop({ pool, redis, meter, log, signal }, Math.max(5_000, 2 * config.checkpointIntervalMs)));
+    track('reconcile', runReconcileLoop({ pool, redis, meter, log, signal }, reconcilePageIntervalMs));
     const releaseDeps = { pool, feeBps: config.platformFeeBps, abandonedHoldMs: config.abandonedHoldMs, log, signal };
     track('release-abandoned', runReleaseLoop(releaseDeps, releaseIntervalMs(config)));
     log.info({ buckets: buckets.length }, 'settlement worker started');

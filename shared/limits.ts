@@ -18,6 +18,10 @@ export const lowFundsWarningMs = 60_000;
 export const settleBatchMax = 16;
 /** Live sessions read and written per checkpoint statement. */
 export const checkpointBatchMax = 500;
+/** How often a gateway writes its buffered "billed time moved" marks to Redis (shared/redis/dirty-sessions.ts). */
+export const dirtyFlushMs = 1_000;
+/** How often the worker's reconcile loop compares one page of active sessions with Redis. */
+export const reconcilePageIntervalMs = 1_000;
 /** Active sessions compared between Postgres and Redis per page of the reconcile pass. */
 export const reconcileBatchMax = 500;
 /** Never-started sessions released per page of the abandoned-holds scan. */

@@ -6,7 +6,8 @@ import { startProduct, type Product } from '../../test/helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
 import { writeCheckpoints } from '../../settlement-worker/checkpoint-durations.js';
-import { activeSessionIdsPage, reconcileLostSessions, reconcileSession } from '../../settlement-worker/reconcile-lost-sessions.js';
+import { activeSessionIdsPage, reconcileLostSessions, reconcilePage, reconcileSession, redisLostData } from '../../settlement-worker/reconcile-lost-sessions.js';
+import { createKeys } from '../../shared/redis/keys.js';
 import { redisNowMs } from '../../shared/redis/connect.js';
 
 const checkpointMs = 300;
@@ -181,6 +182,28 @@ describe('Redis loses its data', () => {
                                    teacher_earning = NULL, platform_fee = NULL WHERE id = $1`, [id]);
     expect(await reconcileSession(deps, id, await redisNowMs(p.env.redis))).toBe('rebuilt');
     expect((await p.api('POST', `/api/sessions/${id}/complete`, { body: {} })).status).toBe(200);
+  });
+
+  it('the worker tells that Redis lost its data by its epoch key, once per loss (issue 8 §2)', async () => {
+    // Its own key name, so the in-process worker's loop cannot take the one "lost" answer this test waits for.
+    const deps = { redis: p.env.redis, meter: { keys: createKeys(`${p.env.keys.prefix}epoch-test:`) } };
+    expect(await redisLostData(deps)).toBe(true); // never seen: as good as lost
+    expect(await redisLostData(deps)).toBe(false);
+    await wipeRedis();
+    expect(await redisLostData(deps)).toBe(true);
+    expect(await redisLostData(deps)).toBe(false);
+  });
+
+  it('reconcile pages walk every active session with a bounded cost per page and wrap around (issue 8 §2)', async () => {
+    const ids = [await p.liveSession(5), await p.liveSession(5), await p.liveSession(5)];
+    await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = ANY($1)`, [ids]);
+    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, signal: new AbortController().signal };
+    for (const id of ids) await p.env.redis.zrem(p.env.keys.deadlines(p.env.keys.bucketOf(id)), id);
+    const counts = { rebuilt: 0, scheduled: 0 };
+    const next = await reconcilePage(deps, '00000000-0000-0000-0000-000000000000', counts);
+    expect(next).toBe('00000000-0000-0000-0000-000000000000'); // fewer than a page: the cursor wraps
+    for (const id of ids) expect(await p.env.redis.zscore(p.env.keys.deadlines(p.env.keys.bucketOf(id)), id)).not.toBeNull();
+    for (const id of ids) await p.api('POST', `/api/sessions/${id}/complete`, { body: {} });
   });
 
   it('a live session that lost its deadline gets one back', async () => {

@@ -9,6 +9,8 @@ export type RedisClient = Redis | Cluster;
 export interface RedisOptions {
   /** For blocking reads (XREADGROUP BLOCK) and subscribers, which must not share a connection. */
   purpose?: string;
+  /** A connection that blocks or subscribes: nothing to pipeline on it. */
+  dedicated?: boolean;
 }
 
 export function createRedis(config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>, opts: RedisOptions = {}): RedisClient {
@@ -19,9 +21,12 @@ export function createRedis(config: Pick<Config, 'redisUrl' | 'redisClusterNodes
     // While reconnecting, commands wait in ioredis' queue; maxRetriesPerRequest bounds how long before they fail.
     enableOfflineQueue: true,
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+    // Commands issued in the same tick go out in one write (and, on a Cluster, one per node): a gateway's heartbeats
+    // and a worker's page of checks cost one syscall per batch, not one per command.
+    enableAutoPipelining: !opts.dedicated,
   };
   const client: RedisClient = config.redisClusterNodes.length > 0
-    ? new Cluster([...config.redisClusterNodes], { redisOptions: common, scaleReads: 'master' })
+    ? new Cluster([...config.redisClusterNodes], { redisOptions: common, scaleReads: 'master', enableAutoPipelining: !opts.dedicated })
     : new Redis(config.redisUrl, common);
   defineScripts(client);
   // Connection errors surface as failed commands (mapped to `unavailable` at the edge) and in /readyz; without a

@@ -7,6 +7,10 @@ export interface Keys {
   session(id: string): string;
   lectures(id: string): string;
   deadlines(bucket: number): string;
+  /** Sessions whose billed time moved since their last checkpoint (dirty-sessions.ts); same slot as deadlines. */
+  dirty(bucket: number): string;
+  /** A key the worker keeps set: finding it gone tells that Redis lost its data (reconcile at once). */
+  epoch(): string;
   settleStream(bucket: number): string;
   deadLetters(): string;
   replacedChannel(): string;
@@ -22,6 +26,8 @@ export function createKeys(prefix: string): Keys {
     session: (id: string) => `${prefix}sess:{${id}}`,
     lectures: (id: string) => `${prefix}sess:{${id}}:lectures`,
     deadlines: (bucket: number) => `${prefix}deadlines:{d${bucket}}`,
+    dirty: (bucket: number) => `${prefix}dirty:{d${bucket}}`,
+    epoch: () => `${prefix}epoch`,
     settleStream: (bucket: number) => `${prefix}settle:{s${bucket}}`,
     deadLetters: () => `${prefix}settle-dead`,
     replacedChannel: () => `${prefix}socket-replaced`,

@@ -5,6 +5,7 @@ import { settleGroup, type Keys } from './keys.js';
 import { endReason, type EndReason } from '../protocol/common.js';
 import { toSettleEntry, type FrozenSession, type ProgressMs } from '../protocol/settlement.js';
 import { invariant } from '../errors.js';
+import { createDirtySessions } from './dirty-sessions.js';
 
 export const refusalCodes = {
   [-1]: 'unknown_session',
@@ -165,8 +166,12 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
   const restoreScript = script('restoreSession');
   const readCheckpointScript = script('readCheckpoint');
 
+  const dirty = createDirtySessions(redis, keys);
+
   return {
     keys,
+    /** Sessions whose billed time moved since their last checkpoint: marked here, flushed by the gateway. */
+    dirty,
 
     async startSession(sessionId: string, s: StartInput): Promise<{ nowMs: number }> {
       const r = await startScript(keys.session(sessionId), keys.lectures(sessionId), s.studentId, s.courseId, s.teacherId,
@@ -206,10 +211,13 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
         claimArg(u.claimedMs), u.lecture, pctArg(u.completionPct), limits.creditMsMax, limits.updatesPerSecondMax,
         limits.lowFundsWarningMs);
       refuseIfCode(r);
+      const creditMs = int(r[9]);
+      // Only billed time that moved needs a checkpoint; a paused player's heartbeats cost the worker nothing.
+      if (creditMs > 0) dirty.mark(sessionId);
       return {
         billedMs: int(r[1]), lockedMinor: int(r[2]), priceMinor: int(r[3]), maxBillableMs: int(r[4]),
         completionPct: Number(r[5]), currentLecture: int(r[6]), warnLowFunds: r[7] === 1, exhausted: r[8] === 1,
-        creditMs: int(r[9]),
+        creditMs,
       };
     },
 

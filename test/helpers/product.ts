@@ -57,7 +57,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
     metrics: createGatewayMetrics(),
     onInvariantBroken: (err) => brokenInvariants.push(err),
   };
-  const subscriber = createRedis(env.config, { purpose: 'test-subscriber' });
+  const subscriber = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true });
   const gateway = await startGateway(deps, subscriber);
   const worker = opts.worker === false ? null : createSettlementWorker({ config: env.config, pool: env.pool, redis: env.redis, log });
   await worker?.start();
