@@ -3,13 +3,14 @@ FROM node:20-bookworm-slim
 
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them. Dev dependencies are kept on purpose: the services
-# run TypeScript through tsx, and the migrate service uses the same image.
+# Dependencies first, so a code change does not reinstall them. Dev dependencies are kept on purpose: the one-shot
+# migrate service runs its scripts through tsx; the gateway and the worker run the compiled dist/ (npm run build).
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund && npm cache clean --force
 
 COPY . .
+RUN npm run build
 
 USER node
 EXPOSE 8080
-CMD ["npx", "tsx", "gateway/main.ts"]
+CMD ["node", "--enable-source-maps", "dist/gateway/main.js"]

@@ -1,5 +1,6 @@
 // `npm start`: one command from a fresh clone to a running product. Loads .env (or, when there is none, the
-// development defaults of .env.example), refuses to start on a port something already serves, migrates, seeds,
+// development defaults of .env.example), refuses to start on a port something already serves, compiles the code to
+// dist/ (plain JavaScript for every child), migrates, seeds,
 // then runs GATEWAY_PROCESSES gateways on the one port and WORKER_PROCESSES settlement workers, restarting any
 // that dies (scripts/supervise-children.ts). SIGTERM, SIGINT or SIGHUP, or the loss of whoever started us, stops
 // them all; our children stop by themselves if we are killed outright (shared/stop-requests.ts).
@@ -9,7 +10,8 @@ import { ConfigError, loadConfig, type Config } from '../shared/config.js';
 import { portProbeTimeoutMs } from '../shared/limits.js';
 import { onStopRequest } from '../shared/stop-requests.js';
 import { isPortServed, probeHostFor } from './probe-port.js';
-import { spawnTypeScript } from './spawn-typescript.js';
+import { spawnCompiled } from './spawn-compiled.js';
+import { buildDist } from './build-dist.js';
 import { superviseChildren, type ChildSpec } from './supervise-children.js';
 import { onParentExit } from './watch-parent.js';
 
@@ -58,9 +60,19 @@ onParentExit(() => requestStop('parent exited'));
 
 /** Runs a one-shot script to completion; a stop request stops it too. */
 function runToCompletion(entry: string): Promise<number | string> {
-  const child: ChildProcess = spawnTypeScript(entry, { env: process.env, watchesParent: false });
+  const child: ChildProcess = spawnCompiled(entry, { env: process.env, watchesParent: false });
   stopCurrentPhase = () => child.kill('SIGTERM');
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+}
+
+// Compiled once here, so every gateway and worker runs plain JavaScript (scripts/build-dist.ts).
+try {
+  const started = performance.now();
+  const files = await buildDist();
+  console.log(`start: compiled ${files} files to dist/ in ${Math.round(performance.now() - started)} ms`);
+} catch (err) {
+  console.error(`start: build failed: ${(err as Error).message}`);
+  process.exit(1);
 }
 
 for (const entry of ['scripts/migrate.ts', 'scripts/seed.ts']) {

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import {
   childCrashesMax, childCrashWindowMs, childRestartDelayMsMax, childRestartDelayMsMin, childStopMsMax,
 } from '../shared/limits.js';
-import { spawnTypeScript } from './spawn-typescript.js';
+import { spawnCompiled } from './spawn-compiled.js';
 
 export interface ChildSpec {
   /** How the logs name it: `gateway 1`, `worker 2`. */
@@ -52,7 +52,7 @@ export function superviseChildren(specs: readonly ChildSpec[]): Supervisor {
 
   const launch = (slot: Slot) => {
     slot.restartTimer = undefined;
-    const child = spawnTypeScript(slot.spec.entry, { env: slot.spec.env, watchesParent: true });
+    const child = spawnCompiled(slot.spec.entry, { env: slot.spec.env, watchesParent: true });
     slot.child = child;
     child.once('exit', (code, signal) => onExit(slot, code ?? signal ?? 'unknown'));
   };

@@ -1,5 +1,6 @@
 // Configuration: every environment variable read once here, validated with zod, frozen.
 // No other module reads process.env.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
@@ -29,7 +30,8 @@ const envSchema = z.object({
   CHECKPOINT_INTERVAL_MS: intFrom(15_000, 100, 3_600_000),
   ABANDONED_HOLD_MS: intFrom(3_600_000, 1_000, 2_592_000_000),
   WORKER_CONSUMER_NAME: z.string().default(''),
-  GATEWAY_PROCESSES: intFrom(1, 1, 64),
+  // One gateway per core: uWS is single-threaded, and SO_REUSEPORT spreads the connections over them.
+  GATEWAY_PROCESSES: intFrom(Math.min(64, availableParallelism()), 1, 64),
   WORKER_PROCESSES: intFrom(1, 1, 64),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
