@@ -18,6 +18,9 @@ export const lowFundsWarningMs = 60_000;
 export const settleBatchMax = 16;
 /** Live sessions read and written per checkpoint statement. */
 export const checkpointBatchMax = 500;
+/** Verified tokens a gateway remembers (oldest forgotten first), and for how long at most (gateway/auth/verify-token.ts). */
+export const verifiedTokensMax = 50_000;
+export const verifiedTokenCacheMs = 60_000;
 /** How often a gateway writes its buffered "billed time moved" marks to Redis (shared/redis/dirty-sessions.ts). */
 export const dirtyFlushMs = 1_000;
 /** How often the worker's reconcile loop compares one page of active sessions with Redis. */

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
 import { ApiError } from '../../shared/errors.js';
 import { roles, uuid, type Role } from '../../shared/protocol/common.js';
+import { verifiedTokenCacheMs, verifiedTokensMax } from '../../shared/limits.js';
 
 export interface Caller {
   userId: string;
@@ -32,8 +33,20 @@ export function createTokenVerifier(config: Config): VerifyToken {
   const secret = new TextEncoder().encode(config.jwtSecret);
   const jwks: JWTVerifyGetKey | null = config.jwtJwksUrl ? createRemoteJWKSet(new URL(config.jwtJwksUrl)) : null;
 
+  // A player presents one token to create, start and open its socket, and again on every reconnect: verifying it once
+  // and remembering the result (until it expires, and no longer than verifiedTokenCacheMs, so a key taken out of a
+  // JWKS stops working soon) takes WebCrypto off the hot path. Only tokens that verified are remembered.
+  const verified = new Map<string, { caller: Caller; untilMs: number }>();
+  const remember = (token: string, caller: Caller, expSeconds: number) => {
+    if (verified.size >= verifiedTokensMax) verified.delete(verified.keys().next().value as string);
+    verified.set(token, { caller, untilMs: Math.min(expSeconds * 1000 + config.jwtClockSkewSeconds * 1000, Date.now() + verifiedTokenCacheMs) });
+  };
+
   return async (token) => {
     if (!token || token.length > tokenLengthMax) throw new ApiError('unauthorized', 'a Bearer token is required');
+    const known = verified.get(token);
+    if (known && known.untilMs > Date.now()) return known.caller;
+    if (known) verified.delete(token);
     let payload: unknown;
     try {
       payload = jwks
@@ -45,7 +58,9 @@ export function createTokenVerifier(config: Config): VerifyToken {
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new ApiError('unauthorized', 'the token lacks a UUID `sub` or has an unknown `role`');
-    return { userId: claims.data.sub, role: claims.data.role };
+    const caller = { userId: claims.data.sub, role: claims.data.role };
+    remember(token, caller, claims.data.exp);
+    return caller;
   };
 }
 
