@@ -1,0 +1,43 @@
+// CPU time of processes, read from /proc (utime + stime of /proc/<pid>/stat, in clock ticks of 10 ms on Linux):
+// what the benchmark divides by the heartbeats of a steady window to give CPU µs per heartbeat per process.
+import { readFileSync } from 'node:fs';
+
+const ticksPerSecond = 100; // getconf CLK_TCK on Linux x86_64
+
+/** CPU µs a process has used since it started (user + system); 0 once it is gone. */
+export function cpuMicros(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return ((utime + stime) * 1_000_000) / ticksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
+export function rssKb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** A window over several processes: start it, do the work, read µs used by each since. */
+export function cpuWindow(pids: Record<string, number[]>) {
+  const at = (list: number[]) => list.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  const start = Object.fromEntries(Object.entries(pids).map(([name, list]) => [name, at(list)]));
+  const t0 = performance.now();
+  return {
+    /** µs of CPU per process group since the start, and the wall seconds of the window. */
+    read(): { seconds: number; micros: Record<string, number> } {
+      return {
+        seconds: (performance.now() - t0) / 1000,
+        micros: Object.fromEntries(Object.entries(pids).map(([name, list]) => [name, at(list) - start[name]!])),
+      };
+    },
+  };
+}
