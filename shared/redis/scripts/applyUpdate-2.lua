@@ -24,11 +24,10 @@
     -1 unknown session   -2 session ending   -3 socket replaced   -4 rate limited
     -5 unknown lecture   -7 paused (REST update while the player's socket is gone)
 ]]
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return -1
-end
 local s = redis.call('HMGET', KEYS[1], 'status', 'owner', 'billed_ms', 'last_ms', 'max_ms', 'rl_sec', 'rl_n', 'warned', 'locked', 'price')
 local status, owner = s[1], s[2]
+-- Every live session hash has a status: none means no hash (one HMGET instead of EXISTS + HMGET on the hot path).
+if not status then return -1 end
 if status == 'ending' then return -2 end
 if ARGV[1] ~= '' and owner ~= ARGV[1] then return -3 end
 if ARGV[1] == '' and status ~= 'active' then return -7 end
