@@ -17,7 +17,7 @@ import { healthz, metricsHandler, readyz } from './http/handlers/health.js';
 import { createSocketRegistry } from './ws/socket-registry.js';
 import { createUpgradeHandler } from './ws/upgrade.js';
 import { createOpenHandler } from './ws/on-open.js';
-import { createMessageHandler, endAtExhaustion, type Exhaustion } from './ws/on-message.js';
+import { createFrameContext, createMessageHandler, endAtExhaustion, type Exhaustion } from './ws/on-message.js';
 import { inFrameOrder } from './ws/in-frame-order.js';
 import { createExhaustionDeadlines } from './metering/exhaustion-deadlines.js';
 import { createCloseHandler } from './ws/on-close.js';
@@ -68,9 +68,9 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
   }));
 
   // One timer for every playing session whose funds run out before its next heartbeat (exhaustion-deadlines.ts).
-  const exhaustion: Exhaustion = createExhaustionDeadlines<MeteringSocket>(
-    (ws) => inFrameOrder(ws, () => endAtExhaustion(deps, registry, exhaustion, ws)));
-  const onMessage = createMessageHandler(deps, registry, exhaustion);
+  const exhaustion: Exhaustion = createExhaustionDeadlines<MeteringSocket>((ws) => inFrameOrder(ws, () => endAtExhaustion(frames, ws)));
+  const frames = createFrameContext(deps, registry, exhaustion);
+  const onMessage = createMessageHandler(frames);
   // Marks of sessions whose billed time moved go to Redis in one SADD per bucket, at this pace (dirty-sessions.ts).
   const dirtyFlush = setInterval(() => void deps.meter.dirty.flush(), dirtyFlushMs);
   app.ws<SocketData>('/ws/sessions/:id', {

@@ -7,6 +7,7 @@ import { clientFrame, type HeartbeatFrame } from '../../shared/protocol/ws.js';
 import { MeterRefusal, type UpdateResult } from '../../shared/redis/meter.js';
 import type { ExhaustionDeadlines } from '../metering/exhaustion-deadlines.js';
 import { inFrameOrder } from './in-frame-order.js';
+import { batchedUpdates, type ApplyUpdate } from '../metering/batched-updates.js';
 import { liveFigures, lowFundsWarning } from '../metering/figures.js';
 import { refusalToApiError } from '../metering/refusals.js';
 import { toApiError } from '../http/route.js';
@@ -56,6 +57,19 @@ function parseFrame(raw: ArrayBuffer): { ok: true; value: ReturnType<typeof clie
 
 export type Exhaustion = ExhaustionDeadlines<MeteringSocket>;
 
+/** What the frame handlers share, built once per gateway by createMessageHandler. */
+export interface FrameContext {
+  deps: GatewayDeps;
+  registry: SocketRegistry;
+  exhaustion: Exhaustion;
+  /** meter.applyUpdate, batched per turn of the event loop (batched-updates.ts). */
+  applyUpdate: ApplyUpdate;
+}
+
+export function createFrameContext(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion): FrameContext {
+  return { deps, registry, exhaustion, applyUpdate: batchedUpdates(deps.meter) };
+}
+
 /**
  * After an update: while the player plays on and its funds end before its next heartbeat could bill them, hold the
  * moment they end (the gateway ends the session then); otherwise nothing is held.
@@ -66,11 +80,12 @@ function holdExhaustionDeadline(deps: GatewayDeps, exhaustion: Exhaustion, ws: M
   else exhaustion.cancel(ws);
 }
 
-async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion, ws: MeteringSocket, hb: HeartbeatFrame, retried = false): Promise<void> {
+async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: HeartbeatFrame, retried = false): Promise<void> {
+  const { deps, registry, exhaustion } = ctx;
   const data = ws.getUserData();
   const started = performance.now();
   try {
-    const r = await deps.meter.applyUpdate(data.sessionId, {
+    const r = await ctx.applyUpdate(data.sessionId, {
       socketId: data.socketId, playing: hb.playing,
       claimedMs: hb.duration_seconds === undefined ? null : Math.round(hb.duration_seconds * 1000),
       lecture: hb.current_lecture, completionPct: hb.completion_pct,
@@ -96,7 +111,7 @@ async function applyHeartbeat(deps: GatewayDeps, registry: SocketRegistry, exhau
       // Lowered before the rebuild: a heartbeat racing it is applied on the rebuilt (checkpoint) state.
       if (row) data.lastBilledMs = Math.min(data.lastBilledMs, Number(row.duration_ms));
       if (row && (await restoreFromCheckpoint(deps, row, data.socketId))) {
-        return applyHeartbeat(deps, registry, exhaustion, ws, hb, true);
+        return applyHeartbeat(ctx, ws, hb, true);
       }
       if (row?.status === 'completed') {
         data.ending = true;
@@ -128,11 +143,12 @@ function noteBilled(data: SocketData, r: UpdateResult): void {
  * The funds of a playing session ran out between heartbeats: bill the time since the last update (the same clamp as
  * a heartbeat without a claim) and, once billed time reaches the maximum, end it as funds_exhausted now.
  */
-export async function endAtExhaustion(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion, ws: MeteringSocket): Promise<void> {
+export async function endAtExhaustion(ctx: FrameContext, ws: MeteringSocket): Promise<void> {
+  const { deps, registry, exhaustion } = ctx;
   const data = ws.getUserData();
   if (data.ending || data.closed || data.lastLecture === null) return;
   try {
-    const r = await deps.meter.applyUpdate(data.sessionId, {
+    const r = await ctx.applyUpdate(data.sessionId, {
       socketId: data.socketId, playing: true, claimedMs: null, lecture: data.lastLecture, completionPct: data.lastPct,
     });
     noteBilled(data, r);
@@ -147,7 +163,8 @@ export async function endAtExhaustion(deps: GatewayDeps, registry: SocketRegistr
   }
 }
 
-export function createMessageHandler(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion) {
+export function createMessageHandler(ctx: FrameContext) {
+  const { deps, exhaustion } = ctx;
   return (ws: MeteringSocket, message: ArrayBuffer): void => {
     const data = ws.getUserData();
     if (data.ending || data.closed) return;
@@ -168,7 +185,7 @@ export function createMessageHandler(deps: GatewayDeps, registry: SocketRegistry
     data.lastSeq = hb.seq;
     inFrameOrder(ws, async () => {
       if (data.ending || data.closed) return;
-      if (await data.attached) await applyHeartbeat(deps, registry, exhaustion, ws, hb);
+      if (await data.attached) await applyHeartbeat(ctx, ws, hb);
     });
   };
 }

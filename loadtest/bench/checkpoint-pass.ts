@@ -2,37 +2,18 @@
 // by side: once with every session's billed time moved (all marked dirty: the most a pass can have to do), once with
 // none moved (what an idle or paused crowd costs). Also the worker process's share of it: the pass runs in this
 // process, so its CPU is read from our own /proc entry.
-import { randomUUID } from 'node:crypto';
 import type { Pool } from '../../shared/pg/pool.js';
 import type { RedisClient } from '../../shared/redis/connect.js';
 import type { Meter } from '../../shared/redis/meter.js';
 import { createLogger } from '../../shared/log.js';
 import { checkpointDurations } from '../../settlement-worker/checkpoint-durations.js';
 import { cpuMicros } from './proc-cpu.js';
+import { createLiveSessions } from './live-sessions-fixture.js';
 
 export interface CheckpointPassResult {
   liveSessions: number;
   allMoved: { seconds: number; rowsWritten: number; cpuMicros: number; rowsPerSecond: number };
   noneMoved: { seconds: number; rowsWritten: number; cpuMicros: number };
-}
-
-const STUDENT = '00000000-0000-0000-0000-000000000001';
-const COURSE = '10000000-0000-0000-0000-000000000001';
-const TEACHER = '00000000-0000-0000-0000-000000000002';
-
-/** Rows straight into a private benchmark schema (no holds: the pass reads and writes only these columns). */
-async function createLiveSessions(pool: Pool, meter: Meter, n: number): Promise<string[]> {
-  const ids = Array.from({ length: n }, () => randomUUID());
-  for (let i = 0; i < n; i += 5_000) {
-    const slice = ids.slice(i, i + 5_000);
-    await pool.query(
-      `INSERT INTO sessions (id, student_id, course_id, teacher_id, status, locked_amount, price_per_minute, max_billable_ms, start_time)
-       SELECT id, $2, $3, $4, 'active', 100, 0.50, 12000000, now() FROM unnest($1::uuid[]) AS t(id)`, [slice, STUDENT, COURSE, TEACHER]);
-    await Promise.all(slice.map((id) => meter.startSession(id, {
-      studentId: STUDENT, courseId: COURSE, teacherId: TEACHER, lockedMinor: 10_000, priceMinor: 50, maxBillableMs: 12_000_000, lectureIds: [1, 2, 3],
-    })));
-  }
-  return ids;
 }
 
 async function timedPass(pool: Pool, redis: RedisClient, meter: Meter) {
