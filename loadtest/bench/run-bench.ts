@@ -1,18 +1,24 @@
-// `npm run bench`: measures, side by side in one run on this machine, what replacing the seed's Postgres write per
-// heartbeat with one Redis Lua call buys, and what an open socket costs. Starts its own gateway and worker processes
-// over a private schema and key prefix, writes loadtest/results/bench-<time>.json, prints a table.
+// `npm run bench`: the figures of issue 8, side by side in one run on this machine, written to bench/results.json and
+// bench/results.md (machine, date, commit). Ratios measured in the same run are the headline; absolute times on a
+// shared 2-core machine are not. Every server runs as its own process over a private schema and key prefix.
 //
-//   1. backend: the metering update as the gateway runs it (applyUpdate, one script call) vs the seed's design (one
-//      Postgres UPDATE of the session row per heartbeat), same sessions, same concurrency, same count;
-//   2. end to end: heartbeat → ack over WebSocket vs PATCH /metrics over HTTP against the real gateway;
-//   3. memory: gateway RSS before and after opening N sockets → bytes per socket.
-import { spawn, type ChildProcess } from 'node:child_process';
+//   limit        the heartbeat Lua script alone, pipelined; a bare uWS echo of the same frames
+//   transport    one process each, same viewers and rate: bare uWS echo vs our gateway vs the `ws`-library variant,
+//                server CPU µs per heartbeat and p99
+//   ladders      at 5 s heartbeats, the largest viewer count holding p99 < 50 ms with zero errors: ours (one gateway
+//                per CPU), ours with one gateway, the `ws` variant (one process), the seed's design (one process)
+//   saturation   heartbeats/s our gateways answer with zero errors as the rate rises
+//   cpu          CPU µs per heartbeat for gateways, Redis, worker and load processes over the largest passing step
+//   settlement   drain time of a burst of sessions ending at once (settlement-burst.ts)
+//   checkpoint   the worker's checkpoint pass at the largest live-session count, all moved vs none moved
+//
+// Sizes: BENCH_LADDER (viewers, comma-separated), BENCH_HEARTBEAT_MS, BENCH_STEADY_S; see `--help`.
+import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import hdr from 'hdr-histogram-js';
 import pg from 'pg';
-import WebSocket from 'ws';
 import { loadConfig } from '../../shared/config.js';
 import { migrate, seed } from '../../shared/pg/migrate.js';
 import { createPool } from '../../shared/pg/pool.js';
@@ -21,177 +27,158 @@ import { createKeys } from '../../shared/redis/keys.js';
 import { createMeter } from '../../shared/redis/meter.js';
 import { meterLimits } from '../../shared/meter-limits.js';
 import { mintToken } from '../../shared/auth/mint-token.js';
+import { buildDist } from '../../scripts/build-dist.js';
+import { measureLuaLimit } from './limit-lua.js';
+import { measureUwsEcho } from './limit-uws-echo.js';
+import { benchStudentId, createLiveSessions } from './live-sessions-fixture.js';
+import { startServers, type ServerKind } from './gateway-processes.js';
+import { runViewerLoad, type ViewerLoadResult } from './viewer-load.js';
+import { cpuWindow, rssKb } from './proc-cpu.js';
+import { measureCheckpointPass } from './checkpoint-pass.js';
+import { renderResults } from './results-file.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const sessionsN = Number(process.env.BENCH_SESSIONS ?? 400);
-const updatesN = Number(process.env.BENCH_UPDATES ?? 20_000);
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
-const socketsN = Number(process.env.BENCH_SOCKETS ?? 2_000);
-const port = Number(process.env.BENCH_PORT ?? 18_380);
-const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const secret = 'bench-secret-0123456789abcdef';
-const STUDENT = '00000000-0000-0000-0000-000000000001';
-const COURSE = '10000000-0000-0000-0000-000000000001';
+const num = (name: string, def: number) => Number(process.env[name] ?? def);
+const ladder = (process.env.BENCH_LADDER ?? '10000,25000,50000,75000,100000').split(',').map(Number);
+const seedLadder = (process.env.BENCH_SEED_LADDER ?? '2500,5000,10000,20000,40000').split(',').map(Number);
+const heartbeatMs = num('BENCH_HEARTBEAT_MS', 5_000);
+const steadyMs = num('BENCH_STEADY_S', 20) * 1000;
+const transportViewers = num('BENCH_TRANSPORT_VIEWERS', 4_000);
+const transportIntervalMs = num('BENCH_TRANSPORT_INTERVAL_MS', 500);
+const port = num('BENCH_PORT', 18_390);
+const p99TargetMs = 50;
+const gatewaysPerCpu = Math.min(64, os.availableParallelism());
 
-interface Measured { ops: number; seconds: number; opsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number }
-
-/** Runs `op` `count` times with `concurrency` in flight; latency in µs precision. */
-async function measure(count: number, parallel: number, op: (i: number) => Promise<void>): Promise<Measured> {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < count) {
-      const i = next++;
-      const s = performance.now();
-      await op(i);
-      h.recordValue(Math.max(1, Math.round((performance.now() - s) * 1000)));
-    }
-  }));
-  const seconds = (performance.now() - t0) / 1000;
-  const r = { ops: count, seconds: +seconds.toFixed(3), opsPerSecond: Math.round(count / seconds),
-    p50Ms: h.getValueAtPercentile(50) / 1000, p99Ms: h.getValueAtPercentile(99) / 1000, maxMs: h.maxValue / 1000 };
-  h.destroy();
-  return r;
+if (process.argv.includes('--help')) {
+  console.log(`npm run bench  (env: BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000})`);
+  process.exit(0);
 }
 
-const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try { if ((await fetch(url)).status === 200) return; } catch { /* not up */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} never became ready`);
-}
+const frame = (_i: number, seq: number) => JSON.stringify({ type: 'heartbeat', seq, position_seconds: seq * 5, playing: true, playing_now: true, current_lecture: 1, completion_pct: 12.5 });
+const log = (line: string) => console.log(`bench: ${line}`);
 
 async function main(): Promise<void> {
   const id = randomBytes(4).toString('hex');
   const schema = `bench_${id}`;
-  const env = { ...process.env, PORT: String(port), DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema, REDIS_KEY_PREFIX: `bench:${id}:`,
-    JWT_SECRET: secret, LOG_LEVEL: 'warn', LOG_PRETTY: 'false' };
-  const config = loadConfig(env);
-  await migrate(databaseUrl, schema);
-  await seed(databaseUrl, schema);
-  const pool = createPool(config, concurrency);
-  const redis = createRedis(config, { purpose: 'bench' });
-    const children: ChildProcess[] = [];
-  const base = `http://127.0.0.1:${port}`;
-  const token = await mintToken({ secret, sub: STUDENT, role: 'student', ttlSeconds: 3600 });
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return res.json() as Promise<any>;
+  const secret = `bench-secret-${id}-0123456789`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, PORT: String(port), HOST: '0.0.0.0', DATABASE_SCHEMA: schema, REDIS_KEY_PREFIX: `bench:${id}:`, JWT_SECRET: secret,
+    LOG_LEVEL: 'warn', LOG_PRETTY: 'false', HEARTBEAT_INTERVAL_MS: String(heartbeatMs),
+    // Sessions stay paused between steps (their sockets closed), to be resumed by the next step, not settled.
+    DISCONNECT_GRACE_MS: '3600000', MAX_SOCKETS_PER_IP: '0',
   };
+  const config = loadConfig(env);
+  log(`building dist/, schema ${schema}`);
+  await buildDist();
+  await migrate(config.databaseUrl, schema);
+  await seed(config.databaseUrl, schema);
+  const pool = createPool(config, 10);
+  const redis = createRedis(config, { purpose: 'bench' });
+  const keys = createKeys(config.redisKeyPrefix);
+  const meter = createMeter(redis, keys, meterLimits(config));
+  const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+  const token = await mintToken({ secret, sub: benchStudentId, role: 'student', ttlSeconds: 6 * 3600 });
+  const results: Record<string, unknown> = {};
   try {
-    for (const entry of ['gateway/main.ts', 'settlement-worker/main.ts']) {
-      // node --import tsx (not the tsx CLI, which runs a second process) so the pid is the gateway's own, for RSS.
-      children.push(spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] }));
-    }
-    await waitReady(`${base}/readyz`);
-    // Memory per idle socket, first, while the gateway's heap holds nothing else: every socket is an open session.
-    const gatewayPid = children[0]!.pid!;
-    const extra: string[] = [];
-    for (let i = 0; i < socketsN; i++) {
-      const s = await api('POST', '/api/sessions/create', { course_id: COURSE, student_id: STUDENT, locked_amount: 1 });
-      await api('POST', `/api/sessions/${s.session_id}/start`);
-      extra.push(s.session_id);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-    const rssBefore = rssKb(gatewayPid);
-    const idle = await Promise.all(extra.map((sid) => new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/sessions/${sid}`, { headers: { authorization: `Bearer ${token}` } });
-      ws.once('message', () => resolve(ws));
-      ws.once('error', reject);
-    })));
-    await new Promise((r) => setTimeout(r, 500));
-    const rssAfter = rssKb(gatewayPid);
-    for (const ws of idle) ws.close();
+    log('limit: the heartbeat Lua script alone');
+    results.luaLimit = await measureLuaLimit(redis, createKeys(`${config.redisKeyPrefix}lua:`), meterLimits(config), { sessions: 20_000, rounds: 5, inFlight: 1_000 });
 
-    const ids: string[] = [];
-    for (let i = 0; i < sessionsN; i++) {
-      const s = await api('POST', '/api/sessions/create', { course_id: COURSE, student_id: STUDENT, locked_amount: 1000 });
-      await api('POST', `/api/sessions/${s.session_id}/start`);
-      ids.push(s.session_id);
-    }
-    // Many sessions per second each would hit the per-session rate limit: spread the updates over all sessions.
-    const sessionOf = (i: number) => ids[i % ids.length]!;
+    const maxViewers = Math.max(...ladder, ...seedLadder, transportViewers);
+    log(`fixture: ${maxViewers} live sessions`);
+    const sessions = await createLiveSessions(pool, meter, maxViewers);
 
-    // The backend comparison measures the script itself: without the per-session rate limit, which would otherwise
-    // refuse most of these updates (many per session per second) early and make Lua look faster than it is.
-    const unlimited = createMeter(redis, createKeys(config.redisKeyPrefix), { ...meterLimits(config), updatesPerSecondMax: 1_000_000_000 });
-    const backendLua = await measure(updatesN, concurrency, async (i) => {
-      await unlimited.applyUpdate(sessionOf(i), { socketId: '', playing: true, claimedMs: null, lecture: 1, completionPct: 10 });
-    });
-    await new Promise((r) => setTimeout(r, 1100)); // a fresh rate window
-    const backendPg = await measure(updatesN, concurrency, async (i) => {
-      await pool.query(`UPDATE sessions SET duration_ms = duration_ms + 1, completion_pct = 10, current_lecture = 1 WHERE id = $1`, [sessionOf(i)]);
-    });
+    log(`transport: ${transportViewers} sockets, one heartbeat each ${transportIntervalMs} ms, one process each`);
+    const echo = await measureUwsEcho({ sockets: transportViewers, intervalMs: transportIntervalMs, durationMs: steadyMs, frame });
+    const oursOne = await measureServer('gateway', 1, sessions.slice(0, transportViewers), transportIntervalMs);
+    const wsOne = await measureServer('ws-variant', 1, sessions.slice(0, transportViewers), transportIntervalMs);
+    results.transport = { viewers: transportViewers, intervalMs: transportIntervalMs, uwsEcho: echo, ours: oursOne, wsVariant: wsOne };
 
-    const httpMetrics = await measure(Math.min(updatesN, 5_000), concurrency, async (i) => {
-      await api('PATCH', `/api/sessions/${sessionOf(i)}/metrics`, { duration_seconds: 0, completion_pct: 10, current_lecture: 1 });
-    });
-    await new Promise((r) => setTimeout(r, 1100));
-    const sockets = await Promise.all(ids.map((sid) => new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/sessions/${sid}`, { headers: { authorization: `Bearer ${token}` } });
-      ws.once('message', () => resolve(ws));
-      ws.once('error', reject);
-    })));
-    const seqs = new Map<WebSocket, number>();
-    const wsHeartbeat = await measure(Math.min(updatesN, 5_000), Math.min(concurrency, sockets.length), async (i) => {
-      const ws = sockets[i % sockets.length]!;
-      const seq = (seqs.get(ws) ?? 0) + 1;
-      seqs.set(ws, seq);
-      await new Promise<void>((resolve) => {
-        const onMessage = (raw: WebSocket.RawData) => {
-          const m = JSON.parse(String(raw));
-          if (m.seq !== seq) return;
-          if (m.type !== 'ack') throw new Error(`heartbeat ${seq}: ${String(raw)}`);
-          ws.off('message', onMessage);
-          resolve();
-        };
-        ws.on('message', onMessage);
-        ws.send(JSON.stringify({ type: 'heartbeat', seq, position_seconds: 1, playing: true, current_lecture: 1, completion_pct: 10 }));
-      });
-    });
-    for (const ws of sockets) ws.close();
-
-    const results = {
-      when: new Date().toISOString(),
-      machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
-      params: { sessionsN, updatesN, concurrency, socketsN },
-      backend: { redisLuaUpdate: backendLua, postgresUpdatePerHeartbeat: backendPg,
-        throughputRatio: +(backendLua.opsPerSecond / backendPg.opsPerSecond).toFixed(2),
-        p99Ratio: +(backendPg.p99Ms / backendLua.p99Ms).toFixed(2) },
-      endToEnd: { wsHeartbeatAck: wsHeartbeat, httpPatchMetrics: httpMetrics,
-        throughputRatio: +(wsHeartbeat.opsPerSecond / httpMetrics.opsPerSecond).toFixed(2) },
-      memory: { gatewayRssKbBefore: rssBefore, gatewayRssKbAfter: rssAfter, sockets: socketsN,
-        bytesPerSocket: Math.round(((rssAfter - rssBefore) * 1024) / socketsN) },
+    log(`ladders at ${heartbeatMs} ms heartbeats (p99 < ${p99TargetMs} ms, zero errors)`);
+    results.ladders = {
+      ours: await climb('gateway', gatewaysPerCpu, ladder, sessions),
+      oursOneGateway: await climb('gateway', 1, ladder, sessions),
+      wsVariant: await climb('ws-variant', 1, ladder, sessions),
+      seedDesign: await climb('seed-design', 1, seedLadder, sessions),
     };
-    mkdirSync(`${root}loadtest/results`, { recursive: true });
-    const file = `${root}loadtest/results/bench-${results.when.replace(/[:.]/g, '-')}.json`;
-    writeFileSync(file, JSON.stringify(results, null, 2));
-    const row = (name: string, m: Measured) => console.log(`${name.padEnd(44)} ${String(m.opsPerSecond).padStart(8)}/s  p50 ${m.p50Ms.toFixed(3)} ms  p99 ${m.p99Ms.toFixed(3)} ms`);
-    row('backend: Redis Lua applyUpdate', backendLua);
-    row('backend: Postgres UPDATE per heartbeat (seed)', backendPg);
-    console.log(`  → Lua/Postgres throughput ×${results.backend.throughputRatio}, Postgres/Lua p99 ×${results.backend.p99Ratio}`);
-    row('end to end: WS heartbeat → ack', wsHeartbeat);
-    row('end to end: HTTP PATCH /metrics', httpMetrics);
-    console.log(`  → WS/HTTP throughput ×${results.endToEnd.throughputRatio}`);
-    console.log(`memory: ${socketsN} idle sockets, gateway RSS ${rssBefore} → ${rssAfter} kB, ~${results.memory.bytesPerSocket} B per socket`);
-    console.log(`results: ${file.replace(root, '')}`);
+
+    log('saturation: heartbeats/s as the rate rises (ours, one gateway per CPU)');
+    results.saturation = await saturate(sessions.slice(0, Math.min(10_000, sessions.length)));
+
+    log(`checkpoint pass at ${Math.max(...ladder)} live sessions`);
+    results.checkpoint = await measureCheckpointPass(pool, redis, meter, Math.max(...ladder));
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1500));
-    const keys = await redis.keys(`${config.redisKeyPrefix}*`);
-    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
     redis.disconnect();
     await pool.end();
-    const admin = new pg.Client({ connectionString: databaseUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
+    await dropEverything(config.databaseUrl, schema, config.redisKeyPrefix);
   }
+  const commit = execSync('git rev-parse HEAD', { cwd: root }).toString().trim();
+  const machine = { cpuModel: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release() };
+  const file = { when: new Date().toISOString(), commit, machine, params: { ladder, seedLadder, heartbeatMs, steadyMs, transportViewers, transportIntervalMs }, results };
+  mkdirSync(`${root}bench`, { recursive: true });
+  writeFileSync(`${root}bench/results.json`, `${JSON.stringify(file, null, 2)}\n`);
+  writeFileSync(`${root}bench/results.md`, renderResults(file));
+  log('wrote bench/results.json and bench/results.md');
+
+  /** One server kind under one steady load; CPU µs per answered heartbeat for every process involved. */
+  async function measureServer(kind: ServerKind, processes: number, ids: string[], intervalMs: number) {
+    const srvEnv = { ...env, GATEWAY_PROCESSES: String(processes) };
+    const srv = await startServers(kind, processes, srvEnv, kind === 'gateway' ? `http://127.0.0.1:${port}/readyz` : null);
+    const worker = kind === 'gateway' ? await startServers('worker', 1, srvEnv, null) : null;
+    let window: ReturnType<typeof cpuWindow> | undefined;
+    try {
+      const load = await runViewerLoad({
+        mode: kind === 'seed-design' ? 'http' : 'ws', port, sessionIds: ids, token, intervalMs,
+        path: (sid) => (kind === 'seed-design' ? `/api/sessions/${sid}/metrics` : `/ws/sessions/${sid}`),
+        warmupMs: Math.max(2 * intervalMs, 3_000), durationMs: steadyMs,
+        onSteady: (loadPids) => { window = cpuWindow({ servers: srv.pids, worker: worker?.pids ?? [], redis: [redisPid], load: loadPids }); },
+      });
+      const { micros } = window!.read();
+      const per = (m: number | undefined) => +((m ?? 0) / Math.max(1, load.answered)).toFixed(2);
+      const cpuMicrosPerHeartbeat = { servers: per(micros.servers), redis: per(micros.redis), worker: per(micros.worker), load: per(micros.load) };
+      const serversRssMb = Math.round(srv.pids.reduce((sum, pid) => sum + rssKb(pid), 0) / 1024);
+      return { kind, ...load, processes, loadProcesses: load.processes, intervalMs, cpuMicrosPerHeartbeat, serversRssMb, passed: load.errorCount === 0 && load.p99Ms < p99TargetMs };
+    } finally {
+      await worker?.stop();
+      await srv.stop();
+    }
+  }
+
+  async function climb(kind: ServerKind, processes: number, steps: number[], all: string[]) {
+    const tried: Awaited<ReturnType<typeof measureServer>>[] = [];
+    for (const viewers of steps) {
+      log(`  ${kind} ×${processes}: ${viewers} viewers`);
+      const r = await measureServer(kind, processes, all.slice(0, viewers), heartbeatMs);
+      log(`    p99 ${r.p99Ms} ms, errors ${r.errorCount}, ${r.answersPerSecond} answers/s, ${JSON.stringify(r.cpuMicrosPerHeartbeat)} µs/hb`);
+      tried.push(r);
+      if (!r.passed) break;
+    }
+    const passing = tried.filter((r) => r.passed);
+    return { largestPassingViewers: passing.length ? passing[passing.length - 1]!.viewers : 0, steps: tried };
+  }
+
+  async function saturate(ids: string[]) {
+    const steps: ViewerLoadResult[] = [];
+    let best = 0;
+    for (const intervalMs of [2_000, 1_000, 500, 250]) {
+      log(`  ${ids.length} viewers, one heartbeat each ${intervalMs} ms`);
+      const r = await measureServer('gateway', gatewaysPerCpu, ids, intervalMs);
+      steps.push(r);
+      if (r.errorCount > 0) break;
+      best = Math.max(best, r.answersPerSecond);
+    }
+    return { heartbeatsPerSecondZeroErrors: best, steps };
+  }
+}
+
+async function dropEverything(databaseUrl: string, schema: string, prefix: string): Promise<void> {
+  const redis = createRedis(loadConfig({ JWT_SECRET: 'x'.repeat(20), REDIS_KEY_PREFIX: prefix }), { purpose: 'bench-cleanup' });
+  const stream = (redis as import('ioredis').Redis).scanStream({ match: `${prefix}*`, count: 1_000 });
+  for await (const batch of stream as AsyncIterable<string[]>) if (batch.length > 0) await redis.del(...batch);
+  redis.disconnect();
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.end();
 }
 
 main().catch((err: unknown) => { console.error(`bench: ${(err as Error).stack ?? String(err)}`); process.exit(1); });

@@ -1,0 +1,69 @@
+// bench/results.md from the results object: the headline ratios first (each against its target from issue 8), then
+// every row with the figures it came from. Pure: the numbers are the run's, nothing is rounded away but display.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+const ratio = (a: number, b: number) => (b > 0 ? `×${(a / b).toFixed(2)}` : 'n/a (the other side passed no step)');
+const ms = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
+
+function ladderRows(name: string, l: any): string[] {
+  return (l?.steps ?? []).map((s: any) => `| ${name} | ${s.processes} | ${s.viewers} | ${s.answersPerSecond} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${s.errorCount} | ${s.passed ? 'yes' : 'no'} | ${s.cpuMicrosPerHeartbeat.servers} / ${s.cpuMicrosPerHeartbeat.redis} / ${s.cpuMicrosPerHeartbeat.worker} / ${s.cpuMicrosPerHeartbeat.load} | ${s.serversRssMb} |`);
+}
+
+export function renderResults(file: any): string {
+  const r = file.results;
+  const L = r.ladders ?? {};
+  const t = r.transport ?? {};
+  const best = (l: any) => l?.largestPassingViewers ?? 0;
+  const lastPassing = (l: any) => [...(l?.steps ?? [])].reverse().find((s: any) => s.passed);
+  const oursBest = lastPassing(L.ours);
+  const lines: (string | null)[] = [
+    '# Benchmark results',
+    '',
+    `${file.when} · commit \`${file.commit.slice(0, 12)}\` · ${file.machine.cpuModel}, ${file.machine.cpus} CPUs, ${file.machine.memoryGiB} GiB · Node ${file.machine.node}`,
+    '',
+    'Written by `npm run bench` (loadtest/bench/run-bench.ts). Every figure comes from this one run on this machine, side by',
+    'side; the machine is shared and noisy, so the ratios are the headline, not the absolute numbers.',
+    '',
+    '## Headline',
+    '',
+    '| comparison | measured | target |',
+    '| --- | --- | --- |',
+    `| largest viewer count at ${file.params.heartbeatMs / 1000} s heartbeats with p99 ack < 50 ms and zero errors, ours (${L.ours?.steps?.[0]?.processes ?? '?'} gateways) | ${best(L.ours)} | 100,000 |`,
+    `| ours vs the seed's design (REST + one Postgres write per heartbeat), largest passing viewers | ${ratio(best(L.ours), best(L.seedDesign))} (${best(L.ours)} vs ${best(L.seedDesign)}) | ≥ ×5 |`,
+    `| ours (one gateway) vs the \`ws\`-library variant (one process), largest passing viewers | ${ratio(best(L.oursOneGateway), best(L.wsVariant))} (${best(L.oursOneGateway)} vs ${best(L.wsVariant)}) | ≥ ×2 |`,
+    `| server CPU per heartbeat, \`ws\` variant / ours, same load (${t.viewers} viewers, every ${t.intervalMs} ms) | ${ratio(t.wsVariant?.cpuMicrosPerHeartbeat?.servers ?? 0, t.ours?.cpuMicrosPerHeartbeat?.servers ?? 0)} | – |`,
+    `| gateway CPU per heartbeat, ours / bare uWS echo, same load | ${ratio(t.ours?.cpuMicrosPerHeartbeat?.servers ?? 0, t.uwsEcho?.serverCpuMicrosPerFrame ?? 0)} (${t.ours?.cpuMicrosPerHeartbeat?.servers} vs ${t.uwsEcho?.serverCpuMicrosPerFrame} µs) | – |`,
+    `| Redis CPU per heartbeat, ours / the Lua script alone pipelined | ${ratio(t.ours?.cpuMicrosPerHeartbeat?.redis ?? 0, r.luaLimit?.redisCpuMicrosPerCall ?? 0)} (${t.ours?.cpuMicrosPerHeartbeat?.redis} vs ${r.luaLimit?.redisCpuMicrosPerCall} µs) | – |`,
+    oursBest ? `| CPU µs per heartbeat at ${oursBest.viewers} viewers: gateways / Redis / worker / load | ${oursBest.cpuMicrosPerHeartbeat.servers} / ${oursBest.cpuMicrosPerHeartbeat.redis} / ${oursBest.cpuMicrosPerHeartbeat.worker} / ${oursBest.cpuMicrosPerHeartbeat.load} | ≤ 30 / ≤ 20 / – / – |` : '| CPU per heartbeat at the largest passing step | no step passed | |',
+    oursBest ? `| all gateways' RSS at ${oursBest.viewers} viewers | ${oursBest.serversRssMb} MB | < 1,500 MB at 100,000 |` : null,
+    r.settlement ? `| burst of ${r.settlement.sessions} sessions ending at once, settled | ${r.settlement.drainSeconds} s | < 60 s |` : '| settlement burst | not measured in this run | < 60 s |',
+    r.checkpoint ? `| checkpoint pass at ${r.checkpoint.liveSessions} live sessions, all moved / none moved | ${r.checkpoint.allMoved.seconds} s (${r.checkpoint.allMoved.rowsPerSecond} rows/s, worker CPU ${Math.round(r.checkpoint.allMoved.cpuMicros / 1000)} ms) / ${r.checkpoint.noneMoved.seconds} s | in proportion to change |` : null,
+    `| heartbeats/s answered with zero errors at saturation (ours) | ${r.saturation?.heartbeatsPerSecondZeroErrors ?? '–'} | – |`,
+    '',
+    '## Limits',
+    '',
+    `- Heartbeat Lua script alone, ${r.luaLimit?.sessions} sessions, auto-pipelined: ${r.luaLimit?.callsPerSecond} calls/s, Redis CPU ${r.luaLimit?.redisCpuMicrosPerCall} µs per call.`,
+    `- Bare uWS echo, ${t.uwsEcho?.replies} frames in the window: CPU ${t.uwsEcho?.serverCpuMicrosPerFrame} µs per frame, p99 ${ms(t.uwsEcho?.p99Ms)}.`,
+    '',
+    '## Transport, one process each, same load',
+    '',
+    '| server | answers/s | p50 | p99 | errors | CPU µs/heartbeat: server / Redis / worker / load |',
+    '| --- | --- | --- | --- | --- | --- |',
+    `| bare uWS echo | ${t.uwsEcho?.framesPerSecond} | ${ms(t.uwsEcho?.p50Ms)} | ${ms(t.uwsEcho?.p99Ms)} | ${t.uwsEcho?.errors} | ${t.uwsEcho?.serverCpuMicrosPerFrame} / – / – / – |`,
+    ...[['ours (uWS gateway)', t.ours], ['`ws` variant', t.wsVariant]].map(([n, x]: any) => `| ${n} | ${x?.answersPerSecond} | ${ms(x?.p50Ms)} | ${ms(x?.p99Ms)} | ${x?.errorCount} | ${x?.cpuMicrosPerHeartbeat?.servers} / ${x?.cpuMicrosPerHeartbeat?.redis} / ${x?.cpuMicrosPerHeartbeat?.worker} / ${x?.cpuMicrosPerHeartbeat?.load} |`),
+    '',
+    `## Ladders at ${file.params.heartbeatMs / 1000} s heartbeats`,
+    '',
+    '| server | processes | viewers | answers/s | p50 | p99 | errors | passed | CPU µs/heartbeat: servers / Redis / worker / load | servers RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...ladderRows('ours', L.ours), ...ladderRows('ours, one gateway', L.oursOneGateway), ...ladderRows('`ws` variant', L.wsVariant), ...ladderRows("seed's design", L.seedDesign),
+    '',
+    '## Saturation (ours)',
+    '',
+    '| viewers | interval | answers/s | p99 | errors |',
+    '| --- | --- | --- | --- | --- |',
+    ...(r.saturation?.steps ?? []).map((s: any) => `| ${s.viewers} | ${s.intervalMs} ms | ${s.answersPerSecond} | ${ms(s.p99Ms)} | ${s.errorCount} |`),
+    '',
+  ];
+  return `${lines.filter((l) => l !== null).join('\n')}\n`;
+}
