@@ -23,14 +23,25 @@ export interface CoursePlan {
   lockMinor: number;
 }
 
+/** One funded student of the run, as a viewer process uses it. */
+export interface StudentClient {
+  id: string;
+  token: string;
+  rest: RestClient;
+}
+
 export interface PlayerContext {
   opts: Options;
-  rest: RestClient;
-  token: string;
+  /** This process's gateway URL (its own destination address when addresses are spread). */
+  gatewayUrl: string;
+  /** Viewer `i` is a session of student `i mod students.length`. */
+  students: readonly StudentClient[];
   socketImpl: SocketImpl;
   stats: Stats;
   courses: readonly CoursePlan[];
   runId: string;
+  /** Viewers whose socket has had its `ready` and is still open. */
+  live: { connected: number };
   /** Aborted at the run's timeout or on SIGINT: stop heartbeating and complete now. */
   stop: AbortSignal;
 }
@@ -60,6 +71,7 @@ export interface Settled {
 
 interface Run {
   index: number;
+  student: StudentClient;
   sessionId: string;
   course: CoursePlan;
   verifier: SessionVerifier;
@@ -78,24 +90,25 @@ const now = (): number => performance.now();
 
 export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ record: PlayerRecord; settled: Settled | null }> {
   const course = ctx.courses[index % ctx.courses.length]!;
+  const student = ctx.students[index % ctx.students.length]!;
   const record: PlayerRecord = {
     player: index, session_id: null, course_id: course.id, outcome: 'skipped', ended_via: null, end_reason: null,
     billed_ms: null, cost: null, wall_ms: null, acks: 0, reconnects: 0, failure: null,
   };
-  const rampDelay = ctx.opts.players > 1 ? (index * ctx.opts.rampS * 1000) / ctx.opts.players : 0;
+  const rampDelay = ctx.opts.viewers > 1 ? (index * ctx.opts.rampS * 1000) / ctx.opts.viewers : 0;
   if (!(await sleepUnlessStopped(rampDelay, ctx.stop))) return { record, settled: null };
   let run: Run | null = null;
   let startSentMs = 0;
   try {
-    const created = await timed(ctx, 'create', () => ctx.rest.createSession(
-      { course_id: course.id, student_id: ctx.opts.student, locked_amount: minorToAmount(course.lockMinor) },
+    const created = await timed(ctx, 'create', () => student.rest.createSession(
+      { course_id: course.id, student_id: student.id, locked_amount: minorToAmount(course.lockMinor) },
       { idempotencyKey: `${ctx.runId}-${index}` }));
     record.session_id = created.session_id;
     const terms = termsOf(ctx, index, created, course);
-    run = { index, sessionId: created.session_id, course, verifier: new SessionVerifier(terms), meterStartMs: null,
+    run = { index, student, sessionId: created.session_id, course, verifier: new SessionVerifier(terms), meterStartMs: null,
       completeRequested: false, handshakes: 0, acks: 0, reconnects: 0 };
     startSentMs = now();
-    await timed(ctx, 'start', () => ctx.rest.startSession(created.session_id));
+    await timed(ctx, 'start', () => student.rest.startSession(created.session_id));
     const viaSocket = await meter(ctx, run);
     const settled = await settle(ctx, run, viaSocket, startSentMs, record);
     return { record, settled };
@@ -104,7 +117,7 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
     record.failure = describe(err);
     ctx.stats.error(index, record.session_id, errorCode(err), record.failure);
     // Never leave funds locked behind a failed player: complete settles any state, and costs 0 if never started.
-    if (record.session_id !== null) await completeOverRest(ctx, index, record.session_id).catch(() => undefined);
+    if (record.session_id !== null) await completeOverRest(ctx, student, index, record.session_id).catch(() => undefined);
     return { record, settled: null };
   } finally {
     if (run !== null) {
@@ -169,6 +182,7 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
     const finish = (o: SocketOutcome) => {
       if (done) return;
       done = true;
+      if (ready) ctx.live.connected -= 1;
       if (heartbeatTimer !== null) clearInterval(heartbeatTimer);
       for (const t of timers) clearTimeout(t);
       ctx.stop.removeEventListener('abort', onStop);
@@ -192,13 +206,15 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
       const lectures = run.course.lectureIds;
       const lecture = lectures[Math.floor(playedS / lectureSwitchSeconds) % lectures.length]!;
       const completionPct = Math.round(Math.min(100, (playedS / opts.durationS) * 100) * 100) / 100;
+      // A player that keeps playing: the interval just ended was playing, and it plays on as it sends the frame.
       const frame: HeartbeatFrame = {
-        type: 'heartbeat', seq, position_seconds: Math.round(playedS * 1000) / 1000, playing: true,
+        type: 'heartbeat', seq, position_seconds: Math.round(playedS * 1000) / 1000, playing: true, playing_now: true,
         current_lecture: lecture, completion_pct: completionPct,
         ...(opts.claim ? { duration_seconds: Math.round(playedS * 1000) / 1000 } : {}),
       };
       stats.operations += 1;
       if (!send(frame)) return;
+      stats.heartbeats += 1;
       pending.set(seq, { seq, sentAtMs: t, lecture, completionPct });
       seq += 1;
     };
@@ -221,17 +237,23 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
       const t = now();
       switch (f.type) {
         case 'ready': {
+          if (!ready) ctx.live.connected += 1;
           ready = true;
           stats.failures(run.index, run.sessionId, run.verifier.onReady(f, expectResumed, openedAt));
+          if (opts.expectedHeartbeatMs !== null && f.heartbeat_interval_ms !== opts.expectedHeartbeatMs) {
+            stats.failures(run.index, run.sessionId, [{ check: 'ready_heartbeat_interval', detail: `heartbeat_interval_ms ${f.heartbeat_interval_ms}, --heartbeat-ms ${opts.expectedHeartbeatMs}` }]);
+          }
           run.meterStartMs ??= t;
-          heartbeatTimer = setInterval(heartbeat, opts.heartbeatMs);
+          // The server's interval, not a flag: it bills at most two of its own intervals per update.
+          heartbeat(); // the first heartbeat at open, as the SDK does
+          heartbeatTimer = setInterval(heartbeat, f.heartbeat_interval_ms);
           timers.push(setTimeout(beginComplete, Math.max(0, run.meterStartMs + opts.durationS * 1000 - t)));
           break;
         }
         case 'ack': {
           const sent = pending.get(f.seq);
           pending.delete(f.seq);
-          if (sent !== undefined) stats.ack.record(t - sent.sentAtMs);
+          if (sent !== undefined) stats.recordAck(t - sent.sentAtMs);
           stats.acks += 1;
           run.acks += 1;
           stats.failures(run.index, run.sessionId, run.verifier.onAck(f, sent, t));
@@ -252,9 +274,9 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
       }
     };
 
-    const url = wsUrlFor(opts.gatewayUrl, run.sessionId);
+    const url = wsUrlFor(ctx.gatewayUrl, run.sessionId);
     stats.operations += 1;
-    const sock = ctx.socketImpl.open(url, { authorization: `Bearer ${ctx.token}` }, {
+    const sock = ctx.socketImpl.open(url, { authorization: `Bearer ${run.student.token}` }, {
       onOpen: () => { run.handshakes += 1; },
       onMessage: (data) => {
         if (done) return;
@@ -292,7 +314,7 @@ async function settle(ctx: PlayerContext, run: Run, ended: EndedFrame | null, st
     reason = ended.reason;
     record.ended_via = 'ws';
   } else {
-    const r = await completeOverRest(ctx, run.index, run.sessionId);
+    const r = await completeOverRest(ctx, run.student, run.index, run.sessionId);
     summary = { duration_seconds: r.duration_seconds, cost: r.cost, refund: r.refund, teacher_earning: r.teacher_earning };
     reason = r.end_reason;
     record.ended_via = 'rest';
@@ -307,10 +329,10 @@ async function settle(ctx: PlayerContext, run: Run, ended: EndedFrame | null, st
   return { record, terms: run.verifier.terms, summary, reason };
 }
 
-async function completeOverRest(ctx: PlayerContext, index: number, sessionId: string) {
+async function completeOverRest(ctx: PlayerContext, student: StudentClient, index: number, sessionId: string) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await timed(ctx, 'complete', () => ctx.rest.completeSession(sessionId, { session_id: sessionId }));
+      return await timed(ctx, 'complete', () => student.rest.completeSession(sessionId, { session_id: sessionId }));
     } catch (err) {
       const inner = err instanceof CallError ? err.inner : err;
       const retryable = inner instanceof RestError && (inner.status === 0 || inner.status === 429 || inner.status === 503);
