@@ -50,12 +50,15 @@ const sessionChecks: Record<string, string> = {
                 FROM jsonb_each(s.content_progress) p) AS watched_ms
         FROM sessions s WHERE s.student_id = ANY($1) AND s.status = 'completed') x
      WHERE abs(watched_ms - duration_ms) > ${progressSlackMs}`,
-  // Each student of the run: what it was funded with, less what its sessions cost, is its balance.
-  wallet_is_funding_less_costs: `
-    SELECT w.student_id, w.balance, $2::numeric - coalesce(sum(s.cost), 0) AS expected
+  // Each student of the run: what it was funded with, less what its sessions cost and what they still hold, is its
+  // balance (a session still open, e.g. a create the viewer gave up on, holds its lock until it is settled).
+  wallet_is_funding_less_costs_and_holds: `
+    SELECT w.student_id, w.balance, $2::numeric - coalesce(sum(coalesce(s.cost, 0)), 0)
+                                   - coalesce(sum(CASE WHEN s.status <> 'completed' THEN s.locked_amount ELSE 0 END), 0) AS expected
       FROM wallets w LEFT JOIN sessions s ON s.student_id = w.student_id
      WHERE w.student_id = ANY($1) GROUP BY w.student_id, w.balance
-    HAVING w.balance <> $2::numeric - coalesce(sum(s.cost), 0)`,
+    HAVING w.balance <> $2::numeric - coalesce(sum(coalesce(s.cost, 0)), 0)
+                       - coalesce(sum(CASE WHEN s.status <> 'completed' THEN s.locked_amount ELSE 0 END), 0)`,
 };
 
 /** Over the whole schema: the product's own invariant views, always empty. */
@@ -89,7 +92,7 @@ export async function checkRunMoney(pool: Pool, studentIds: readonly string[], f
     const checks: MoneyCheck['checks'] = {};
     const count = await client.query<{ n: string }>('SELECT count(*) AS n FROM sessions WHERE student_id = ANY($1)', [studentIds]);
     for (const [name, sql] of Object.entries(sessionChecks)) {
-      checks[name] = await violations(client, sql, name === 'wallet_is_funding_less_costs' ? [studentIds, fund] : [studentIds]);
+      checks[name] = await violations(client, sql, name === 'wallet_is_funding_less_costs_and_holds' ? [studentIds, fund] : [studentIds]);
     }
     for (const [name, sql] of Object.entries(globalChecks)) checks[name] = await violations(client, sql, []);
     checks.viewer_saw_the_books = await violations(client, viewerSawTheBooksSql, [

@@ -13,6 +13,8 @@ import { SessionVerifier, toMinor, type EndReason, type Failure, type SentHeartb
 export const reconnectsMax = 5;
 /** REST complete attempts when the answer is 503 settlement_pending, 429 or a network error. */
 export const restCompleteAttemptsMax = 5;
+/** REST create attempts (same Idempotency-Key) when the answer is a timeout, a network error or a 503. */
+export const restCreateAttemptsMax = 3;
 /** A lecture is "watched" this long before the simulated player moves on to the next one. */
 const lectureSwitchSeconds = 10;
 
@@ -42,6 +44,8 @@ export interface PlayerContext {
   runId: string;
   /** Viewers whose socket has had its `ready` and is still open. */
   live: { connected: number };
+  /** Runs one REST call when the process has a slot for it (bounded in flight; see viewer-process.ts). */
+  restSlot: <T>(call: () => Promise<T>) => Promise<T>;
   /** Aborted at the run's timeout or on SIGINT: stop heartbeating and complete now. */
   stop: AbortSignal;
 }
@@ -100,9 +104,7 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
   let run: Run | null = null;
   let startSentMs = 0;
   try {
-    const created = await timed(ctx, 'create', () => student.rest.createSession(
-      { course_id: course.id, student_id: student.id, locked_amount: minorToAmount(course.lockMinor) },
-      { idempotencyKey: `${ctx.runId}-${index}` }));
+    const created = await createSession(ctx, student, course, index);
     record.session_id = created.session_id;
     const terms = termsOf(ctx, index, created, course);
     run = { index, student, sessionId: created.session_id, course, verifier: new SessionVerifier(terms), meterStartMs: null,
@@ -123,6 +125,25 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
     if (run !== null) {
       record.acks = run.acks;
       record.reconnects = run.reconnects;
+    }
+  }
+}
+
+/**
+ * Create, repeated with the same Idempotency-Key after a timeout or a 503, as a player would: a create that timed out
+ * here may have committed in the gateway, and only its key finds that session again (else its hold stays locked until
+ * the abandoned-hold sweep). Each failed attempt is still counted as an error.
+ */
+async function createSession(ctx: PlayerContext, student: StudentClient, course: CoursePlan, index: number) {
+  const body = { course_id: course.id, student_id: student.id, locked_amount: minorToAmount(course.lockMinor) };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await timed(ctx, 'create', () => student.rest.createSession(body, { idempotencyKey: `${ctx.runId}-${index}` }));
+    } catch (err) {
+      const inner = err instanceof CallError ? err.inner : err;
+      const retryable = inner instanceof RestError && (inner.status === 0 || inner.status === 503);
+      if (!retryable || attempt >= restCreateAttemptsMax || ctx.stop.aborted) throw err;
+      ctx.stats.error(index, null, errorCode(err), describe(err));
     }
   }
 }
@@ -351,17 +372,23 @@ class CallError extends Error {
   }
 }
 
-/** Runs one REST call, recording its latency under `op`. */
+/**
+ * Runs one REST call in one of the process's slots, recording its latency under `op`. The clock (and the REST
+ * client's timeout) start when the call leaves, not while it waits for a slot: a driver that queues its own ramp
+ * must not report the queue as gateway latency or as gateway timeouts. The queue shows as viewers connecting late.
+ */
 async function timed<T>(ctx: PlayerContext, op: string, fn: () => Promise<T>): Promise<T> {
-  const t = now();
   ctx.stats.operations += 1;
-  try {
-    const r = await fn();
-    ctx.stats.restLatency(op).record(now() - t);
-    return r;
-  } catch (err) {
-    throw new CallError(op, err);
-  }
+  return ctx.restSlot(async () => {
+    const t = now();
+    try {
+      const r = await fn();
+      ctx.stats.restLatency(op).record(now() - t);
+      return r;
+    } catch (err) {
+      throw new CallError(op, err);
+    }
+  });
 }
 
 function errorCode(err: unknown): string {

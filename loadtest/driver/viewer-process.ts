@@ -26,11 +26,11 @@ const send = (m: ChildMessage): Promise<void> => new Promise((resolve) => {
 async function run(plan: PlanMessage, stop: AbortController, go: Promise<void>): Promise<void> {
   const usage = new UsageMonitor();
   const socketImpl = await loadSocketImpl('ws');
-  const fetchLimited = limitConcurrency(globalThis.fetch.bind(globalThis), restInFlightMax);
-  const students = plan.students.map((s) => ({ ...s, rest: createRestClient({ baseUrl: plan.gatewayUrl, token: s.token, fetch: fetchLimited }) }));
+  const students = plan.students.map((s) => ({ ...s, rest: createRestClient({ baseUrl: plan.gatewayUrl, token: s.token }) }));
+  const restSlot = limitConcurrency(<T>(call: () => Promise<T>) => call(), restInFlightMax);
   const ctx: PlayerContext = {
     opts: plan.opts, gatewayUrl: plan.gatewayUrl, students, socketImpl, stats: new Stats(), courses: plan.courses,
-    runId: plan.runId, live: { connected: 0 }, stop: stop.signal,
+    runId: plan.runId, live: { connected: 0 }, restSlot: restSlot as PlayerContext['restSlot'], stop: stop.signal,
   };
   setMaxListeners(2 * plan.share.count + 10, stop.signal); // one listener per viewer and per open socket
   await send({ kind: 'ready', processIndex: plan.processIndex, socketImpl: socketImpl.name });
