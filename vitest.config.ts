@@ -11,6 +11,7 @@ const isolated = [
   'gateway/test/startup.e2e.test.ts',
   'scripts/start.e2e.test.ts',
   'test/chaos/**/*.test.ts',
+  'test/loadtest/driver.e2e.test.ts',
 ];
 
 export default defineConfig({

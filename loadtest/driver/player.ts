@@ -13,6 +13,8 @@ import { SessionVerifier, toMinor, type EndReason, type Failure, type SentHeartb
 export const reconnectsMax = 5;
 /** REST complete attempts when the answer is 503 settlement_pending, 429 or a network error. */
 export const restCompleteAttemptsMax = 5;
+/** REST create attempts (same Idempotency-Key) when the answer is a timeout, a network error or a 503. */
+export const restCreateAttemptsMax = 3;
 /** A lecture is "watched" this long before the simulated player moves on to the next one. */
 const lectureSwitchSeconds = 10;
 
@@ -23,14 +25,27 @@ export interface CoursePlan {
   lockMinor: number;
 }
 
+/** One funded student of the run, as a viewer process uses it. */
+export interface StudentClient {
+  id: string;
+  token: string;
+  rest: RestClient;
+}
+
 export interface PlayerContext {
   opts: Options;
-  rest: RestClient;
-  token: string;
+  /** This process's gateway URL (its own destination address when addresses are spread). */
+  gatewayUrl: string;
+  /** Viewer `i` is a session of student `i mod students.length`. */
+  students: readonly StudentClient[];
   socketImpl: SocketImpl;
   stats: Stats;
   courses: readonly CoursePlan[];
   runId: string;
+  /** Viewers whose socket has had its `ready` and is still open. */
+  live: { connected: number };
+  /** Runs one REST call when the process has a slot for it (bounded in flight; see viewer-process.ts). */
+  restSlot: <T>(call: () => Promise<T>) => Promise<T>;
   /** Aborted at the run's timeout or on SIGINT: stop heartbeating and complete now. */
   stop: AbortSignal;
 }
@@ -60,6 +75,7 @@ export interface Settled {
 
 interface Run {
   index: number;
+  student: StudentClient;
   sessionId: string;
   course: CoursePlan;
   verifier: SessionVerifier;
@@ -78,24 +94,23 @@ const now = (): number => performance.now();
 
 export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ record: PlayerRecord; settled: Settled | null }> {
   const course = ctx.courses[index % ctx.courses.length]!;
+  const student = ctx.students[index % ctx.students.length]!;
   const record: PlayerRecord = {
     player: index, session_id: null, course_id: course.id, outcome: 'skipped', ended_via: null, end_reason: null,
     billed_ms: null, cost: null, wall_ms: null, acks: 0, reconnects: 0, failure: null,
   };
-  const rampDelay = ctx.opts.players > 1 ? (index * ctx.opts.rampS * 1000) / ctx.opts.players : 0;
+  const rampDelay = ctx.opts.viewers > 1 ? (index * ctx.opts.rampS * 1000) / ctx.opts.viewers : 0;
   if (!(await sleepUnlessStopped(rampDelay, ctx.stop))) return { record, settled: null };
   let run: Run | null = null;
   let startSentMs = 0;
   try {
-    const created = await timed(ctx, 'create', () => ctx.rest.createSession(
-      { course_id: course.id, student_id: ctx.opts.student, locked_amount: minorToAmount(course.lockMinor) },
-      { idempotencyKey: `${ctx.runId}-${index}` }));
+    const created = await createSession(ctx, student, course, index);
     record.session_id = created.session_id;
     const terms = termsOf(ctx, index, created, course);
-    run = { index, sessionId: created.session_id, course, verifier: new SessionVerifier(terms), meterStartMs: null,
+    run = { index, student, sessionId: created.session_id, course, verifier: new SessionVerifier(terms), meterStartMs: null,
       completeRequested: false, handshakes: 0, acks: 0, reconnects: 0 };
     startSentMs = now();
-    await timed(ctx, 'start', () => ctx.rest.startSession(created.session_id));
+    await timed(ctx, 'start', () => student.rest.startSession(created.session_id));
     const viaSocket = await meter(ctx, run);
     const settled = await settle(ctx, run, viaSocket, startSentMs, record);
     return { record, settled };
@@ -104,12 +119,31 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
     record.failure = describe(err);
     ctx.stats.error(index, record.session_id, errorCode(err), record.failure);
     // Never leave funds locked behind a failed player: complete settles any state, and costs 0 if never started.
-    if (record.session_id !== null) await completeOverRest(ctx, index, record.session_id).catch(() => undefined);
+    if (record.session_id !== null) await completeOverRest(ctx, student, index, record.session_id).catch(() => undefined);
     return { record, settled: null };
   } finally {
     if (run !== null) {
       record.acks = run.acks;
       record.reconnects = run.reconnects;
+    }
+  }
+}
+
+/**
+ * Create, repeated with the same Idempotency-Key after a timeout or a 503, as a player would: a create that timed out
+ * here may have committed in the gateway, and only its key finds that session again (else its hold stays locked until
+ * the abandoned-hold sweep). Each failed attempt is still counted as an error.
+ */
+async function createSession(ctx: PlayerContext, student: StudentClient, course: CoursePlan, index: number) {
+  const body = { course_id: course.id, student_id: student.id, locked_amount: minorToAmount(course.lockMinor) };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await timed(ctx, 'create', () => student.rest.createSession(body, { idempotencyKey: `${ctx.runId}-${index}` }));
+    } catch (err) {
+      const inner = err instanceof CallError ? err.inner : err;
+      const retryable = inner instanceof RestError && (inner.status === 0 || inner.status === 503);
+      if (!retryable || attempt >= restCreateAttemptsMax || ctx.stop.aborted) throw err;
+      ctx.stats.error(index, null, errorCode(err), describe(err));
     }
   }
 }
@@ -169,6 +203,7 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
     const finish = (o: SocketOutcome) => {
       if (done) return;
       done = true;
+      if (ready) ctx.live.connected -= 1;
       if (heartbeatTimer !== null) clearInterval(heartbeatTimer);
       for (const t of timers) clearTimeout(t);
       ctx.stop.removeEventListener('abort', onStop);
@@ -192,13 +227,15 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
       const lectures = run.course.lectureIds;
       const lecture = lectures[Math.floor(playedS / lectureSwitchSeconds) % lectures.length]!;
       const completionPct = Math.round(Math.min(100, (playedS / opts.durationS) * 100) * 100) / 100;
+      // A player that keeps playing: the interval just ended was playing, and it plays on as it sends the frame.
       const frame: HeartbeatFrame = {
-        type: 'heartbeat', seq, position_seconds: Math.round(playedS * 1000) / 1000, playing: true,
+        type: 'heartbeat', seq, position_seconds: Math.round(playedS * 1000) / 1000, playing: true, playing_now: true,
         current_lecture: lecture, completion_pct: completionPct,
         ...(opts.claim ? { duration_seconds: Math.round(playedS * 1000) / 1000 } : {}),
       };
       stats.operations += 1;
       if (!send(frame)) return;
+      stats.heartbeats += 1;
       pending.set(seq, { seq, sentAtMs: t, lecture, completionPct });
       seq += 1;
     };
@@ -221,17 +258,23 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
       const t = now();
       switch (f.type) {
         case 'ready': {
+          if (!ready) ctx.live.connected += 1;
           ready = true;
           stats.failures(run.index, run.sessionId, run.verifier.onReady(f, expectResumed, openedAt));
+          if (opts.expectedHeartbeatMs !== null && f.heartbeat_interval_ms !== opts.expectedHeartbeatMs) {
+            stats.failures(run.index, run.sessionId, [{ check: 'ready_heartbeat_interval', detail: `heartbeat_interval_ms ${f.heartbeat_interval_ms}, --heartbeat-ms ${opts.expectedHeartbeatMs}` }]);
+          }
           run.meterStartMs ??= t;
-          heartbeatTimer = setInterval(heartbeat, opts.heartbeatMs);
+          // The server's interval, not a flag: it bills at most two of its own intervals per update.
+          heartbeat(); // the first heartbeat at open, as the SDK does
+          heartbeatTimer = setInterval(heartbeat, f.heartbeat_interval_ms);
           timers.push(setTimeout(beginComplete, Math.max(0, run.meterStartMs + opts.durationS * 1000 - t)));
           break;
         }
         case 'ack': {
           const sent = pending.get(f.seq);
           pending.delete(f.seq);
-          if (sent !== undefined) stats.ack.record(t - sent.sentAtMs);
+          if (sent !== undefined) stats.recordAck(t - sent.sentAtMs);
           stats.acks += 1;
           run.acks += 1;
           stats.failures(run.index, run.sessionId, run.verifier.onAck(f, sent, t));
@@ -252,9 +295,9 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
       }
     };
 
-    const url = wsUrlFor(opts.gatewayUrl, run.sessionId);
+    const url = wsUrlFor(ctx.gatewayUrl, run.sessionId);
     stats.operations += 1;
-    const sock = ctx.socketImpl.open(url, { authorization: `Bearer ${ctx.token}` }, {
+    const sock = ctx.socketImpl.open(url, { authorization: `Bearer ${run.student.token}` }, {
       onOpen: () => { run.handshakes += 1; },
       onMessage: (data) => {
         if (done) return;
@@ -292,7 +335,7 @@ async function settle(ctx: PlayerContext, run: Run, ended: EndedFrame | null, st
     reason = ended.reason;
     record.ended_via = 'ws';
   } else {
-    const r = await completeOverRest(ctx, run.index, run.sessionId);
+    const r = await completeOverRest(ctx, run.student, run.index, run.sessionId);
     summary = { duration_seconds: r.duration_seconds, cost: r.cost, refund: r.refund, teacher_earning: r.teacher_earning };
     reason = r.end_reason;
     record.ended_via = 'rest';
@@ -307,10 +350,10 @@ async function settle(ctx: PlayerContext, run: Run, ended: EndedFrame | null, st
   return { record, terms: run.verifier.terms, summary, reason };
 }
 
-async function completeOverRest(ctx: PlayerContext, index: number, sessionId: string) {
+async function completeOverRest(ctx: PlayerContext, student: StudentClient, index: number, sessionId: string) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await timed(ctx, 'complete', () => ctx.rest.completeSession(sessionId, { session_id: sessionId }));
+      return await timed(ctx, 'complete', () => student.rest.completeSession(sessionId, { session_id: sessionId }));
     } catch (err) {
       const inner = err instanceof CallError ? err.inner : err;
       const retryable = inner instanceof RestError && (inner.status === 0 || inner.status === 429 || inner.status === 503);
@@ -329,17 +372,23 @@ class CallError extends Error {
   }
 }
 
-/** Runs one REST call, recording its latency under `op`. */
+/**
+ * Runs one REST call in one of the process's slots, recording its latency under `op`. The clock (and the REST
+ * client's timeout) start when the call leaves, not while it waits for a slot: a driver that queues its own ramp
+ * must not report the queue as gateway latency or as gateway timeouts. The queue shows as viewers connecting late.
+ */
 async function timed<T>(ctx: PlayerContext, op: string, fn: () => Promise<T>): Promise<T> {
-  const t = now();
   ctx.stats.operations += 1;
-  try {
-    const r = await fn();
-    ctx.stats.restLatency(op).record(now() - t);
-    return r;
-  } catch (err) {
-    throw new CallError(op, err);
-  }
+  return ctx.restSlot(async () => {
+    const t = now();
+    try {
+      const r = await fn();
+      ctx.stats.restLatency(op).record(now() - t);
+      return r;
+    } catch (err) {
+      throw new CallError(op, err);
+    }
+  });
 }
 
 function errorCode(err: unknown): string {

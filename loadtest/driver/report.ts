@@ -2,78 +2,99 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Options } from './options.js';
-import type { PlayerRecord } from './player.js';
+import type { DoneMessage } from './child-protocol.js';
+import type { MoneyCheck } from './money-check.js';
+import type { ProcessUsage } from './process-usage.js';
+import type { ProgressPoint } from './progress.js';
 import type { LatencySummary, Stats } from './stats.js';
+
+export interface ProcessResult {
+  index: number;
+  gateway_url: string;
+  viewers: number;
+  /** Whole-run usage; null when the process never reported its end. */
+  usage: ProcessUsage | null;
+  exit: string | null;
+}
 
 export interface RunResult {
   name: string;
+  run_id: string;
   started_at: string;
   finished_at: string;
   gateway_url: string;
   socket_impl: string;
   node: string;
   options: Options;
-  players: { requested: number; completed: number; failed: number; skipped: number; reconnects: number };
+  students: number;
+  processes: ProcessResult[];
+  viewers: { requested: number; completed: number; failed: number; skipped: number; reconnects: number };
+  heartbeats: number;
   acks: number;
   warnings: number;
   latency: { ack: LatencySummary; rest: Record<string, LatencySummary> };
   operations: number;
   errors: Record<string, number>;
   error_rate: number;
-  /** Closes the players came back from, by close code. */
+  /** Closes the viewers came back from, by close code. */
   socket_closes: Record<string, number>;
   check_failures: Record<string, number>;
   examples: Stats['examples'];
   billing: { billed_over_wall_mean: number | null; billed_over_wall_min: number | null };
-  event_loop_delay_ms: { p50: number; p99: number; max: number };
+  money_check: MoneyCheck | null;
+  money_check_error: string | null;
+  progress: ProgressPoint[];
   stopped_by: string | null;
   verdict: string;
   exit_code: number;
-  sessions: PlayerRecord[];
 }
 
-export function buildResult(input: {
-  opts: Options; socketImpl: string; startedAt: Date; stats: Stats; records: PlayerRecord[];
-  loopDelay: { p50: number; p99: number; max: number }; stoppedBy: string | null;
-}): RunResult {
-  const { stats, records, opts } = input;
-  const ratios = records
-    .filter((r) => r.outcome === 'completed' && r.billed_ms !== null && r.wall_ms !== null && r.wall_ms > 0)
-    .map((r) => r.billed_ms! / r.wall_ms!);
-  const errorRate = stats.operations === 0 ? 0 : stats.errorCount() / stats.operations;
+export interface ResultInput {
+  opts: Options;
+  runId: string;
+  socketImpl: string;
+  startedAt: Date;
+  students: number;
+  stats: Stats;
+  processes: ProcessResult[];
+  done: DoneMessage[];
+  money: MoneyCheck | null;
+  moneyError: string | null;
+  progress: ProgressPoint[];
+  stoppedBy: string | null;
+}
+
+export function buildResult(input: ResultInput): RunResult {
+  const { stats, opts, done } = input;
+  const sum = (f: (d: DoneMessage) => number) => done.reduce((n, d) => n + f(d), 0);
+  const ratioCount = sum((d) => d.billedOverWall.count);
+  const mins = done.map((d) => d.billedOverWall.min).filter((m): m is number => m !== null);
+  const finished = sum((d) => d.viewers.completed + d.viewers.failed);
   const result: RunResult = {
-    name: opts.name,
-    started_at: input.startedAt.toISOString(),
-    finished_at: new Date().toISOString(),
-    gateway_url: opts.gatewayUrl,
-    socket_impl: input.socketImpl,
-    node: process.version,
-    options: opts,
-    players: {
-      requested: opts.players,
-      completed: records.filter((r) => r.outcome === 'completed').length,
-      failed: records.filter((r) => r.outcome === 'failed').length,
-      skipped: opts.players - records.filter((r) => r.outcome !== 'skipped').length, // includes players cut off by a hard stop
+    name: opts.name, run_id: input.runId,
+    started_at: input.startedAt.toISOString(), finished_at: new Date().toISOString(),
+    gateway_url: opts.gatewayUrl, socket_impl: input.socketImpl, node: process.version, options: opts,
+    students: input.students, processes: input.processes,
+    viewers: {
+      requested: opts.viewers, completed: sum((d) => d.viewers.completed), failed: sum((d) => d.viewers.failed),
+      skipped: opts.viewers - finished, // includes viewers of a process that never reported
       reconnects: stats.reconnects,
     },
-    acks: stats.acks,
-    warnings: stats.warnings,
+    heartbeats: stats.heartbeats, acks: stats.acks, warnings: stats.warnings,
     latency: { ack: stats.ack.summary(), rest: Object.fromEntries([...stats.rest].map(([k, v]) => [k, v.summary()])) },
     operations: stats.operations,
     errors: Object.fromEntries(stats.errors),
-    error_rate: errorRate,
+    error_rate: stats.operations === 0 ? 0 : stats.errorCount() / stats.operations,
     socket_closes: Object.fromEntries(stats.closes),
     check_failures: Object.fromEntries(stats.checkFailures),
     examples: stats.examples,
     billing: {
-      billed_over_wall_mean: ratios.length === 0 ? null : ratios.reduce((a, b) => a + b, 0) / ratios.length,
-      billed_over_wall_min: ratios.length === 0 ? null : Math.min(...ratios),
+      billed_over_wall_mean: ratioCount === 0 ? null : sum((d) => d.billedOverWall.sum) / ratioCount,
+      billed_over_wall_min: mins.length === 0 ? null : Math.min(...mins),
     },
-    event_loop_delay_ms: input.loopDelay,
-    stopped_by: input.stoppedBy,
-    verdict: '',
-    exit_code: 0,
-    sessions: records,
+    money_check: input.money, money_check_error: input.moneyError,
+    progress: input.progress,
+    stopped_by: input.stoppedBy, verdict: '', exit_code: 0,
   };
   [result.exit_code, result.verdict] = verdictOf(result, stats, opts);
   return result;
@@ -81,10 +102,12 @@ export function buildResult(input: {
 
 function verdictOf(r: RunResult, stats: Stats, opts: Options): [number, string] {
   if (stats.failureCount() > 0) return [1, `FAIL: ${stats.failureCount()} failed checks`];
+  if (r.money_check_error !== null) return [1, `FAIL: money check could not run: ${r.money_check_error}`];
+  if (r.money_check !== null && r.money_check.violations > 0) return [1, `FAIL: money check, ${r.money_check.violations} violations`];
   if (r.error_rate > opts.maxErrorRate) return [2, `FAIL: error rate ${pct(r.error_rate)} > ${pct(opts.maxErrorRate)}`];
   if (r.stopped_by === 'interrupted') return [130, 'INTERRUPTED'];
   if (r.stopped_by !== null) return [3, `FAIL: stopped by ${r.stopped_by}`];
-  if (r.players.completed < r.players.requested) return [2, `FAIL: ${r.players.requested - r.players.completed} players did not complete`];
+  if (r.viewers.completed < r.viewers.requested) return [2, `FAIL: ${r.viewers.requested - r.viewers.completed} viewers did not complete`];
   return [0, 'PASS'];
 }
 
@@ -95,17 +118,18 @@ const pad = (s: string | number, n: number) => String(s).padStart(n);
 export function renderTable(r: RunResult, file: string): string {
   const lines: string[] = [];
   const o = r.options;
-  lines.push(`${r.name}: ${r.started_at} → ${r.finished_at}`);
-  lines.push(`gateway ${r.gateway_url} · ${r.socket_impl} · ${o.players} players (ramp ${o.rampS} s) · ${o.durationS} s each · heartbeat ${o.heartbeatMs} ms`);
+  lines.push(`${r.name} (run ${r.run_id}): ${r.started_at} → ${r.finished_at}`);
+  lines.push(`gateway ${r.gateway_url} · ${r.socket_impl} · ${o.viewers} viewers in ${r.processes.length} processes over ${r.students} students`
+    + ` · ramp ${o.rampS} s · ${o.durationS} s each`);
   lines.push('');
-  const p = r.players;
-  lines.push(`players   completed ${p.completed}   failed ${p.failed}   skipped ${p.skipped}   reconnects ${p.reconnects}`);
-  lines.push(`acks      ${r.acks}   low-funds warnings ${r.warnings}`);
+  const v = r.viewers;
+  lines.push(`viewers   completed ${v.completed}   failed ${v.failed}   skipped ${v.skipped}   reconnects ${v.reconnects}`);
+  lines.push(`frames    heartbeats ${r.heartbeats}   acks ${r.acks}   low-funds warnings ${r.warnings}`);
   const closes = Object.entries(r.socket_closes);
   if (closes.length > 0) lines.push(`closes    reconnected after: ${closes.map(([code, n]) => `${code} ×${n}`).join(', ')}`);
   lines.push('');
   lines.push(`latency (ms)     ${['count', 'p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'mean'].map((h) => pad(h, 8)).join('')}`);
-  const row = (label: string, s: LatencySummary) => `  ${label.padEnd(15)}${pad(s.count, 8)}${[s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.p999_ms, s.max_ms, s.mean_ms].map((v) => pad(num(v), 8)).join('')}`;
+  const row = (label: string, s: LatencySummary) => `  ${label.padEnd(15)}${pad(s.count, 8)}${[s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.p999_ms, s.max_ms, s.mean_ms].map((x) => pad(num(x), 8)).join('')}`;
   lines.push(row('ack (ws)', r.latency.ack));
   for (const [op, s] of Object.entries(r.latency.rest)) lines.push(row(`${op} (rest)`, s));
   lines.push('');
@@ -113,15 +137,27 @@ export function renderTable(r: RunResult, file: string): string {
   lines.push(`errors    ${errorTotal} in ${r.operations} operations (rate ${pct(r.error_rate)})`);
   for (const [code, n] of Object.entries(r.errors).sort((a, b) => b[1] - a[1])) lines.push(`  ${code.padEnd(44)}${pad(n, 8)}`);
   const failTotal = Object.values(r.check_failures).reduce((a, b) => a + b, 0);
-  lines.push(`checks    ${failTotal} failed`);
+  lines.push(`checks    ${failTotal} failed (frames, summaries)`);
   for (const [check, n] of Object.entries(r.check_failures).sort((a, b) => b[1] - a[1])) lines.push(`  ${check.padEnd(44)}${pad(n, 8)}`);
-  for (const e of r.examples.filter((x) => x.kind === 'check').slice(0, 5)) lines.push(`    e.g. player ${e.player} ${e.session ?? ''}: ${e.detail}`);
+  for (const e of r.examples.filter((x) => x.kind === 'check').slice(0, 5)) lines.push(`    e.g. viewer ${e.player} ${e.session ?? ''}: ${e.detail}`);
+  if (r.money_check !== null) {
+    lines.push(`money     ${r.money_check.violations} violations over ${r.money_check.sessions} sessions`
+      + ` (${Object.keys(r.money_check.checks).length} set-based checks, ledger_imbalances and balance_mismatches included)`);
+    for (const [name, c] of Object.entries(r.money_check.checks).filter(([, c]) => c.violations > 0)) {
+      lines.push(`  ${name.padEnd(44)}${pad(c.violations, 8)}   e.g. ${JSON.stringify(c.examples[0])}`);
+    }
+  } else lines.push(`money     not checked: ${r.money_check_error ?? 'no sessions'}`);
   lines.push('');
   if (r.billing.billed_over_wall_mean !== null) {
     lines.push(`billing   billed / wall clock (start → settled): mean ${pct(r.billing.billed_over_wall_mean)}, min ${pct(r.billing.billed_over_wall_min ?? 0)}`);
   }
-  const d = r.event_loop_delay_ms;
-  lines.push(`driver    event-loop delay p50 ${num(d.p50)} ms, p99 ${num(d.p99)} ms, max ${num(d.max)} ms (high values inflate the latencies above)`);
+  for (const p of r.processes) {
+    const u = p.usage;
+    lines.push(`driver    process ${p.index} → ${p.gateway_url}: ${p.viewers} viewers`
+      + (u === null ? `, no report (${p.exit ?? 'running'})` : `, cpu ${num(u.cpu_pct)}% of a core, event-loop delay p50 ${num(u.loop_p50_ms)} ms`
+        + ` p99 ${num(u.loop_p99_ms)} ms max ${num(u.loop_max_ms)} ms, rss ${u.rss_mb} MB`));
+  }
+  lines.push('          (a process near 100% cpu or with a high loop p99 inflates the latencies above: use more --processes)');
   lines.push(`results   ${file}`);
   lines.push(`verdict   ${r.verdict} (exit ${r.exit_code})`);
   return lines.join('\n');

@@ -1,30 +1,39 @@
-// The Node load driver: N simulated players against a running gateway, every answer checked (see --help).
+// The Node load driver: N simulated viewers against a running gateway, spread over viewer processes, every answer
+// checked, and at the end the money check over every session of the run (see --help and loadtest/README.md).
 // Wires the modules of this folder together; the logic lives in them.
-import { setMaxListeners } from 'node:events';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
-import { ConfigError, loadConfig } from '../../shared/config.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ConfigError, loadConfig, type Config } from '../../shared/config.js';
 import { mintToken, tokenTtlSecondsMax } from '../../shared/auth/mint-token.js';
-import { createRestClient, RestError, type Course, type RestClient } from '../../shared/client/rest-client.js';
+import { createRestClient, type Course } from '../../shared/client/rest-client.js';
 import { completeTimeoutMs } from '../../shared/client/metering-client.js';
-import { parseOptions, usage, type Options } from './options.js';
-import { loadSocketImpl } from './socket-impl.js';
-import { runPlayer, type CoursePlan, type PlayerContext, type PlayerRecord, type Settled } from './player.js';
+import { createPool, type Pool } from '../../shared/pg/pool.js';
+import { gatewayUrlForProcess, parseOptions, usage, type Options } from './options.js';
+import type { CoursePlan } from './player.js';
+import { progressIntervalMs, type PlanMessage } from './child-protocol.js';
+import { fundStudents } from './fund-students.js';
+import { checkRunMoney, waitForRunSettled, type MoneyCheck } from './money-check.js';
+import { ProgressBoard } from './progress.js';
+import { shareOf, startViewerFleet, type FleetOutcome } from './viewer-fleet.js';
 import { Stats } from './stats.js';
-import { checkSettledStatus, toMinor } from './verify.js';
-import { buildResult, renderTable, writeResult } from './report.js';
+import { toMinor } from './verify.js';
+import { buildResult, renderTable, writeResult, type ProcessResult } from './report.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-/** Read-backs of settled sessions in flight at once. */
-const statusChecksInFlightMax = 16;
-/** After --timeout-s the players get this long to complete before the driver gives up on them. */
+/** After --timeout-s the viewers get this long to complete before the driver gives up on them. */
 const hardStopGraceMs = completeTimeoutMs + 30_000;
-const progressEveryMs = 5_000;
 
 class StartError extends Error {
   override readonly name = 'StartError';
+}
+
+interface Prepared {
+  runId: string;
+  courses: CoursePlan[];
+  studentIds: string[];
+  fundMinor: number;
+  plans: PlanMessage[];
 }
 
 async function main(): Promise<number> {
@@ -41,92 +50,44 @@ async function main(): Promise<number> {
   }
   const opts = parsed.options;
   const startedAt = new Date();
-  const ctx = await prepare(opts);
-  const stop = new AbortController();
-  setMaxListeners(2 * opts.players + 10, stop.signal); // one listener per player and per open socket
-  let stoppedBy: string | null = null;
-  const stopWith = (why: string) => {
-    if (stoppedBy !== null) return;
-    stoppedBy = why;
-    stop.abort();
-  };
-  const playerCtx: PlayerContext = { ...ctx, opts, stats: new Stats(), stop: stop.signal };
-  const records: PlayerRecord[] = [];
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
-
-  const finishRun = async (extraStop: string | null): Promise<number> => {
-    loop.disable();
-    const delay = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
-    const result = buildResult({ opts, socketImpl: ctx.socketImpl.name, startedAt, stats: playerCtx.stats, records,
-      loopDelay: delay, stoppedBy: extraStop ?? stoppedBy });
-    const dir = isAbsolute(opts.outDir) ? opts.outDir : resolve(repoRoot, opts.outDir);
-    const file = await writeResult(dir, result);
-    console.log(`\n${renderTable(result, file)}`);
-    return result.exit_code;
-  };
-
-  const timeout = setTimeout(() => {
-    console.error(`timeout: ${opts.timeoutS} s reached; completing every session now`);
-    stopWith('timeout');
-  }, opts.timeoutS * 1000);
-  const hardStop = setTimeout(() => {
-    console.error('hard stop: players did not finish after the timeout; writing partial results');
-    void finishRun('hard timeout').then((code) => exitWith(code === 0 ? 3 : code));
-  }, opts.timeoutS * 1000 + hardStopGraceMs);
-  let interrupts = 0;
-  process.on('SIGINT', () => {
-    interrupts += 1;
-    if (interrupts > 1) process.exit(130);
-    console.error('interrupted: completing every session (Ctrl-C again to quit at once)');
-    stopWith('interrupted');
-  });
-  const progress = setInterval(() => printProgress(playerCtx, records.length), progressEveryMs);
-
-  const settled: Settled[] = [];
-  await Promise.all(Array.from({ length: opts.players }, async (_, i) => {
-    const r = await runPlayer(playerCtx, i);
-    records.push(r.record);
-    if (r.settled !== null) settled.push(r.settled);
-  }));
-  clearInterval(progress);
-  clearTimeout(timeout);
-  console.error(`players done; reading back ${settled.length} settled sessions`);
-  await readBack(playerCtx, settled);
-  clearTimeout(hardStop);
-  records.sort((a, b) => a.player - b.player);
-  return finishRun(null);
+  const config = loadConfig(process.env);
+  if (config.jwtSecret === '') throw new StartError('JWT_SECRET is not set: the driver mints HS256 tokens with the gateway\'s secret');
+  const pool = createPool(config, 4);
+  try {
+    const prepared = await prepare(opts, config, pool);
+    const run = await runFleet(opts, prepared, startedAt);
+    return await finish(opts, prepared, pool, startedAt, run);
+  } finally {
+    await pool.end();
+  }
 }
 
-interface Prepared {
-  rest: RestClient;
-  token: string;
-  socketImpl: Awaited<ReturnType<typeof loadSocketImpl>>;
-  courses: CoursePlan[];
-  runId: string;
-}
-
-async function prepare(opts: Options): Promise<Prepared> {
-  const config = loadConfig();
-  if (config.jwtSecret === '') throw new StartError('JWT_SECRET is not set: the driver mints HS256 student tokens with the gateway\'s secret');
-  const socketImpl = await loadSocketImpl();
-  const token = await mintToken({
-    secret: config.jwtSecret, sub: opts.student, role: 'student',
-    ttlSeconds: Math.min(tokenTtlSecondsMax, opts.timeoutS + Math.ceil(hardStopGraceMs / 1000) + 600),
-    issuer: config.jwtIssuer || undefined, audience: config.jwtAudience || undefined,
+async function prepare(opts: Options, config: Config, pool: Pool): Promise<Prepared> {
+  const runId = `${opts.name}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const ttlSeconds = Math.min(tokenTtlSecondsMax, opts.timeoutS + Math.ceil(hardStopGraceMs / 1000) + 600);
+  const mint = (sub: string, role: 'student' | 'service') => mintToken({
+    secret: config.jwtSecret, sub, role, ttlSeconds, issuer: config.jwtIssuer || undefined, audience: config.jwtAudience || undefined,
   });
-  const rest = createRestClient({ baseUrl: opts.gatewayUrl, token });
   let catalogue: Course[];
   try {
-    catalogue = await rest.listCourses();
+    catalogue = await createRestClient({ baseUrl: opts.gatewayUrl, token: await mint(randomUUID(), 'service') }).listCourses();
   } catch (err) {
-    throw new StartError(`cannot list courses at ${opts.gatewayUrl}/api/courses: ${(err as Error).message}. Is the gateway running (GATEWAY_URL)?`);
+    throw new StartError(`cannot list courses at ${opts.gatewayUrl}/api/courses: ${(err as Error).message}. Is the gateway running (GATEWAY_URL, PORT)?`);
   }
   const courses = planCourses(catalogue, opts);
-  await checkWallet(rest, courses, opts);
-  const runId = `${opts.name}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  console.error(`${opts.players} players, ${courses.length} courses, socket: ${socketImpl.name}, run ${runId}`);
-  return { rest, token, socketImpl, courses, runId };
+  // Each student locks, at most, its share of viewers at the dearest course's lock; nothing is left short.
+  const fundMinor = Math.ceil(opts.viewers / opts.students) * Math.max(...courses.map((c) => c.lockMinor));
+  const studentIds = await fundStudents(pool, runId, opts.students, fundMinor).catch((err: unknown) => {
+    throw new StartError(`funding ${opts.students} students in schema ${config.databaseSchema}: ${(err as Error).message} (DATABASE_URL, DATABASE_SCHEMA as for npm start)`);
+  });
+  const students = await Promise.all(studentIds.map(async (id) => ({ id, token: await mint(id, 'student') })));
+  const plans: PlanMessage[] = Array.from({ length: opts.processes }, (_, k) => ({
+    kind: 'plan', processIndex: k, share: shareOf(k, opts.processes, opts.viewers), gatewayUrl: gatewayUrlForProcess(opts, k),
+    opts, students, courses, runId,
+  }));
+  console.error(`run ${runId}: ${opts.viewers} viewers in ${opts.processes} processes (${plans.map((p) => new URL(p.gatewayUrl).host).join(', ')}),`
+    + ` ${opts.students} students funded with ${fundMinor / 100} each, ${courses.length} courses, ramp ${opts.rampS} s, ${opts.durationS} s each`);
+  return { runId, courses, studentIds, fundMinor, plans };
 }
 
 /** Courses to play round robin, each with the amount a session locks: by default twice the cost of the run. */
@@ -143,45 +104,80 @@ function planCourses(catalogue: Course[], opts: Options): CoursePlan[] {
   });
 }
 
-async function checkWallet(rest: RestClient, courses: CoursePlan[], opts: Options): Promise<void> {
-  let needed = 0;
-  for (let i = 0; i < opts.players; i++) needed += courses[i % courses.length]!.lockMinor;
-  const w = await rest.getWallet().catch((err: unknown) => {
-    throw new StartError(`GET /api/wallet failed: ${(err as Error).message}`);
-  });
-  const balance = toMinor(w.wallet_balance) ?? 0;
-  if (balance < needed) {
-    throw new StartError(`student ${opts.student} has ${w.wallet_balance}, the run locks up to ${needed / 100}: use --lock-amount or fewer --players`);
-  }
+interface FleetRun {
+  outcome: FleetOutcome;
+  board: ProgressBoard;
+  stoppedBy: string | null;
 }
 
-/** Every settled session read back over REST must show the settled figures. */
-async function readBack(ctx: PlayerContext, settled: Settled[]): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < settled.length; i = next++) {
-      const s = settled[i]!;
-      const id = s.record.session_id!;
-      ctx.stats.operations += 1;
-      try {
-        const t = performance.now();
-        const st = await ctx.rest.getStatus(id);
-        ctx.stats.restLatency('status').record(performance.now() - t);
-        ctx.stats.failures(s.record.player, id, checkSettledStatus(st, s.summary, s.reason, s.terms));
-      } catch (err) {
-        const code = err instanceof RestError ? `rest_status_${err.code}` : 'rest_status_exception';
-        ctx.stats.error(s.record.player, id, code, (err as Error).message);
-      }
-    }
+/** Runs the viewer processes to their end, printing progress; stops them at --timeout-s, Ctrl-C, or the hard stop. */
+async function runFleet(opts: Options, prepared: Prepared, startedAt: Date): Promise<FleetRun> {
+  const board = new ProgressBoard(opts.viewers, startedAt.getTime());
+  const fleet = startViewerFleet(prepared.plans, (m) => board.onProgress(m));
+  let stoppedBy: string | null = null;
+  const stopWith = (why: string) => {
+    if (stoppedBy !== null) return;
+    stoppedBy = why;
+    fleet.stop();
   };
-  await Promise.all(Array.from({ length: Math.min(statusChecksInFlightMax, settled.length) }, worker));
+  const progress = setInterval(() => console.error(board.takeLine(Date.now())), progressIntervalMs);
+  const timeout = setTimeout(() => {
+    console.error(`timeout: ${opts.timeoutS} s reached; completing every session now`);
+    stopWith('timeout');
+  }, opts.timeoutS * 1000);
+  const hardStop = setTimeout(() => {
+    console.error('hard stop: viewers did not finish after the timeout; ending the viewer processes');
+    stoppedBy = 'hard timeout';
+    fleet.kill();
+  }, opts.timeoutS * 1000 + hardStopGraceMs);
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts > 1) {
+      fleet.kill();
+      process.exit(130);
+    }
+    console.error('interrupted: completing every session (Ctrl-C again to quit at once)');
+    stopWith('interrupted');
+  };
+  process.on('SIGINT', onSigint);
+  const outcome = await fleet.finished;
+  for (const t of [timeout, hardStop]) clearTimeout(t);
+  clearInterval(progress);
+  process.off('SIGINT', onSigint);
+  console.error(board.takeLine(Date.now())); // the processes' last reports: every viewer finished
+  return { outcome, board, stoppedBy };
 }
 
-function printProgress(ctx: PlayerContext, finished: number): void {
-  const s = ctx.stats;
-  const ack = s.ack.summary();
-  console.error(`… players finished ${finished}/${ctx.opts.players}, acks ${s.acks}, ack p99 ${ack.p99_ms.toFixed(2)} ms, `
-    + `errors ${s.errorCount()}, failed checks ${s.failureCount()}, reconnects ${s.reconnects}`);
+async function finish(opts: Options, prepared: Prepared, pool: Pool, startedAt: Date, run: FleetRun): Promise<number> {
+  const stats = new Stats();
+  for (const d of run.outcome.done) stats.merge(d.stats);
+  for (const [k, exit] of run.outcome.exits.entries()) {
+    if (!run.outcome.done.some((d) => d.processIndex === k)) stats.error(-1, null, 'viewer_process_lost', `process ${k}: ${exit}`);
+  }
+  console.error(`viewers done; checking the money of the run's sessions in Postgres (${run.outcome.settled.length} settled by their viewers)`);
+  let money: MoneyCheck | null = null;
+  let moneyError: string | null = null;
+  try {
+    const open = await waitForRunSettled(pool, prepared.studentIds);
+    if (open > 0) console.error(`${open} sessions of the run are still not settled`);
+    money = await checkRunMoney(pool, prepared.studentIds, prepared.fundMinor, run.outcome.settled);
+  } catch (err) {
+    moneyError = (err as Error).message;
+  }
+  const processes: ProcessResult[] = prepared.plans.map((p, k) => ({
+    index: k, gateway_url: p.gatewayUrl, viewers: p.share.count,
+    usage: run.outcome.done.find((d) => d.processIndex === k)?.usage ?? null, exit: run.outcome.exits[k] ?? null,
+  }));
+  const result = buildResult({
+    opts, runId: prepared.runId, socketImpl: run.outcome.socketImpl, startedAt,
+    students: prepared.studentIds.length, stats, processes, done: run.outcome.done, money, moneyError,
+    progress: run.board.points, stoppedBy: run.stoppedBy,
+  });
+  const dir = isAbsolute(opts.outDir) ? opts.outDir : resolve(repoRoot, opts.outDir);
+  const file = await writeResult(dir, result);
+  console.log(`\n${renderTable(result, file)}`);
+  return result.exit_code;
 }
 
 /** Exits once stdout has drained (process.exit alone can cut a piped table short). */

@@ -34,8 +34,9 @@ function wrap(Ctor: SocketCtor, name: string): SocketImpl {
   return {
     name,
     open(url, headers, h) {
-      // Undici (Node's built-in) takes { headers } as the second argument; `ws` reads an options object there too.
-      const ws = new Ctor(url, { headers });
+      // Undici (Node's built-in) takes { headers } as the second argument; `ws` reads an options object there too,
+      // where compression is turned off: the gateway does not negotiate it, and each offer costs memory per socket.
+      const ws = new Ctor(url, { headers, perMessageDeflate: false });
       let opened = false;
       let closed = false;
       const closeOnce = (code: number, reason: string) => {
@@ -53,9 +54,14 @@ function wrap(Ctor: SocketCtor, name: string): SocketImpl {
   };
 }
 
-export async function loadSocketImpl(): Promise<SocketImpl> {
+/**
+ * `prefer` 'ws': the `ws` package first (the viewer processes: no flag needed, and lighter per socket than Node 20's
+ * experimental built-in), falling back to the built-in; 'builtin': the other way round.
+ */
+export async function loadSocketImpl(prefer: 'ws' | 'builtin' = 'builtin'): Promise<SocketImpl> {
   const builtIn = (globalThis as { WebSocket?: unknown }).WebSocket;
-  if (typeof builtIn === 'function') return wrap(builtIn as SocketCtor, `Node built-in WebSocket (undici ${process.versions.undici ?? '?'})`);
+  const fromBuiltIn = typeof builtIn === 'function' ? wrap(builtIn as SocketCtor, `Node built-in WebSocket (undici ${process.versions.undici ?? '?'})`) : null;
+  if (prefer === 'builtin' && fromBuiltIn !== null) return fromBuiltIn;
   // A variable specifier keeps TypeScript from demanding types for an optional package.
   const specifier = 'ws';
   try {
@@ -63,8 +69,9 @@ export async function loadSocketImpl(): Promise<SocketImpl> {
     const Ctor = mod.WebSocket ?? mod.default;
     if (typeof Ctor === 'function') return wrap(Ctor as SocketCtor, 'ws package (node_modules/ws)');
   } catch {
-    // Not installed: fall through to the explanation.
+    // Not installed: fall through to the built-in, or the explanation.
   }
+  if (fromBuiltIn !== null) return fromBuiltIn;
   throw new Error('no WebSocket client: run Node 22+, or Node 20 with --experimental-websocket '
     + '(NODE_OPTIONS=--experimental-websocket), or install the ws package');
 }

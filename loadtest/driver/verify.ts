@@ -2,7 +2,6 @@
 // Pure: each returns the failures it found; the caller counts them and the run exits non-zero if there are any.
 import { amountToMinor, costMinor } from '../../shared/money.js';
 import type { AckFrame, EndedFrame, ReadyFrame } from '../../shared/protocol/ws.js';
-import type { StatusResponse } from '../../shared/protocol/rest.js';
 
 export interface Failure {
   check: string;
@@ -125,23 +124,4 @@ export class SessionVerifier {
     }
     return out;
   }
-}
-
-/** The settled session read back over REST must show what the settlement said (DESIGN §4, §3 per-lecture rule). */
-export function checkSettledStatus(st: StatusResponse, s: Summary, reason: EndReason, terms: SessionTerms): Failure[] {
-  const out: Failure[] = [];
-  if (st.status !== 'completed') out.push({ check: 'status_completed', detail: `status ${st.status}` });
-  if (st.end_reason !== reason) out.push({ check: 'status_end_reason', detail: `end_reason ${st.end_reason}, settled as ${reason}` });
-  if (durationToMs(st.duration_seconds) !== durationToMs(s.duration_seconds)) {
-    out.push({ check: 'status_duration', detail: `status ${st.duration_seconds} s, settled ${s.duration_seconds} s` });
-  }
-  if (toMinor(st.cost) !== toMinor(s.cost)) out.push({ check: 'status_cost', detail: `status cost ${st.cost}, settled ${s.cost}` });
-  if (toMinor(st.locked_amount) !== terms.lockedMinor) out.push({ check: 'status_locked', detail: `locked_amount ${st.locked_amount}` });
-  const watchedMs = Object.values(st.content_progress).reduce((sum, p) => sum + Math.round(p.watched_seconds * 1000), 0);
-  const billedMs = durationToMs(st.duration_seconds) ?? -1;
-  // The conformance suite allows 10 ms between the per-lecture sum and the billed duration; so does the driver.
-  if (Math.abs(watchedMs - billedMs) > 10) {
-    out.push({ check: 'status_progress_sum', detail: `per-lecture watched ${watchedMs} ms ≠ billed ${billedMs} ms` });
-  }
-  return out;
 }
