@@ -48,6 +48,10 @@ const transportIntervalMs = num('BENCH_TRANSPORT_INTERVAL_MS', 500);
 const port = num('BENCH_PORT', 18_390);
 const p99TargetMs = 50;
 const gatewaysPerCpu = Math.min(64, os.availableParallelism());
+/** Sockets one gateway process holds at most in the ladder: a process may hold 20,000 open files here. */
+const socketsPerGatewayMax = 12_500;
+const rateViewers = num('BENCH_RATE_VIEWERS', 5_000);
+const rateIntervalsMs = (process.env.BENCH_RATE_INTERVALS_MS ?? '1000,500,250,125').split(',').map(Number);
 
 if (process.argv.includes('--help')) {
   console.log(`npm run bench  (env: BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000})`);
@@ -83,7 +87,7 @@ async function main(): Promise<void> {
     log('limit: the heartbeat Lua script alone');
     results.luaLimit = await measureLuaLimit(redis, createKeys(`${config.redisKeyPrefix}lua:`), meterLimits(config), { sessions: 20_000, rounds: 5, inFlight: 1_000 });
 
-    const maxViewers = Math.max(...ladder, ...seedLadder, transportViewers);
+    const maxViewers = Math.max(...ladder, ...seedLadder, transportViewers, rateViewers);
     log(`fixture: ${maxViewers} live sessions`);
     const sessions = await createLiveSessions(pool, meter, maxViewers);
 
@@ -95,10 +99,15 @@ async function main(): Promise<void> {
 
     log(`ladders at ${heartbeatMs} ms heartbeats (p99 < ${p99TargetMs} ms, zero errors)`);
     results.ladders = {
-      ours: await climb('gateway', gatewaysPerCpu, ladder, sessions),
-      oursOneGateway: await climb('gateway', 1, ladder, sessions),
-      wsVariant: await climb('ws-variant', 1, ladder, sessions),
+      ours: await climb('gateway', null, ladder, sessions),
       seedDesign: await climb('seed-design', 1, seedLadder, sessions),
+    };
+    // One process against one process: a process holds at most 20,000 sockets here, so viewers cannot tell two
+    // servers apart past that; the rate can. Same viewers, a heartbeat ever more often, until p99 or errors fail.
+    log(`one process each: ${rateViewers} viewers, rising heartbeat rate`);
+    results.perProcess = {
+      ours: await climbRate('gateway', sessions.slice(0, rateViewers)),
+      wsVariant: await climbRate('ws-variant', sessions.slice(0, rateViewers)),
     };
 
     log('saturation: heartbeats/s as the rate rises (ours, one gateway per CPU)');
@@ -143,9 +152,11 @@ async function main(): Promise<void> {
     }
   }
 
-  async function climb(kind: ServerKind, processes: number, steps: number[], all: string[]) {
+  /** `processes` null: one gateway per CPU, or more when the viewers need them (≤ 12,500 sockets per process). */
+  async function climb(kind: ServerKind, fixedProcesses: number | null, steps: number[], all: string[]) {
     const tried: Awaited<ReturnType<typeof measureServer>>[] = [];
     for (const viewers of steps) {
+      const processes = fixedProcesses ?? Math.max(gatewaysPerCpu, Math.ceil(viewers / socketsPerGatewayMax));
       log(`  ${kind} ×${processes}: ${viewers} viewers`);
       const r = await measureServer(kind, processes, all.slice(0, viewers), heartbeatMs);
       log(`    p99 ${r.p99Ms} ms, errors ${r.errorCount}, ${r.answersPerSecond} answers/s, ${JSON.stringify(r.cpuMicrosPerHeartbeat)} µs/hb`);
@@ -154,6 +165,20 @@ async function main(): Promise<void> {
     }
     const passing = tried.filter((r) => r.passed);
     return { largestPassingViewers: passing.length ? passing[passing.length - 1]!.viewers : 0, steps: tried };
+  }
+
+  async function climbRate(kind: ServerKind, ids: string[]) {
+    const steps: Awaited<ReturnType<typeof measureServer>>[] = [];
+    let best = 0;
+    for (const intervalMs of rateIntervalsMs) {
+      log(`  ${kind} ×1: ${ids.length} viewers, one heartbeat each ${intervalMs} ms`);
+      const r = await measureServer(kind, 1, ids, intervalMs);
+      log(`    p99 ${r.p99Ms} ms, errors ${r.errorCount}, ${r.answersPerSecond} answers/s, ${JSON.stringify(r.cpuMicrosPerHeartbeat)} µs/hb`);
+      steps.push(r);
+      if (!r.passed) break;
+      best = r.answersPerSecond;
+    }
+    return { largestPassingHeartbeatsPerSecond: best, steps };
   }
 
   async function saturate(ids: string[]) {
