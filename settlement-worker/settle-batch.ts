@@ -15,7 +15,7 @@ import { settleBatchMax } from '../shared/limits.js';
 import { minorToNumeric, numericToMinor, settlementFigures, type SettlementFigures } from '../shared/money.js';
 import type { FrozenSession } from '../shared/protocol/settlement.js';
 import {
-  assertFrozenFits, ledgerEntriesOf, sessionForSettleColumns, SessionNotFoundError, storedSettlement, toContentProgress,
+  assertFrozenFits, ledgerEntriesOf, SessionNotFoundError, storedSettlement, toContentProgress,
   type SessionForSettle, type SettledSession, type SkippedSettlement,
 } from './settle-session.js';
 
@@ -70,7 +70,9 @@ export async function settleBatch(pool: Pool, batch: readonly FrozenSession[], f
 async function lockSessionRows(tx: PoolClient, ids: readonly string[]): Promise<Map<string, SessionForSettle>> {
   const unique = [...new Set(ids)];
   const { rows } = await tx.query<SessionForSettle>(
-    `SELECT ${sessionForSettleColumns} FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [unique]);
+    `SELECT id, student_id, teacher_id, status, locked_amount, price_per_minute, max_billable_ms, duration_ms,
+            cost, refund, teacher_earning, platform_fee, end_reason
+       FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [unique]);
   const byId = new Map(rows.map((r) => [r.id, r]));
   const missing = unique.find((id) => !byId.has(id));
   if (missing !== undefined) throw new SessionNotFoundError(missing);

@@ -46,10 +46,6 @@ export interface SessionForSettle {
   end_reason: string | null;
 }
 
-/** The columns a settlement reads under the row lock (SessionForSettle). */
-export const sessionForSettleColumns = `id, student_id, teacher_id, status, locked_amount, price_per_minute, max_billable_ms,
-  duration_ms, cost, refund, teacher_earning, platform_fee, end_reason`;
-
 export interface LedgerEntry {
   accountType: 'wallet' | 'hold' | 'teacher' | 'platform';
   accountId: string | null;
@@ -81,7 +77,9 @@ export async function settleOrSkip(pool: Pool, frozen: FrozenSession, feeBps: nu
   return withTransaction(pool, async (tx) => {
     // The row lock serialises concurrent settlements of one session: the second waits, then sees `completed`.
     const { rows } = await tx.query<SessionForSettle>(
-      `SELECT ${sessionForSettleColumns} FROM sessions WHERE id = $1 FOR UPDATE`, [frozen.sessionId]);
+      `SELECT id, student_id, teacher_id, status, locked_amount, price_per_minute, max_billable_ms, duration_ms,
+              cost, refund, teacher_earning, platform_fee, end_reason
+       FROM sessions WHERE id = $1 FOR UPDATE`, [frozen.sessionId]);
     const row = rows[0];
     if (!row) throw new SessionNotFoundError(frozen.sessionId);
     if (row.status === 'completed') return storedSettlement(row);
