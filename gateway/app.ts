@@ -56,6 +56,7 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
   let draining = false;
   const registry = createSocketRegistry(deps.meter.keys, deps.log);
   await registry.listen(subscriber);
+  await deps.settlements.listen(subscriber);
   const app = uWS.App();
   const routeDeps = { log: deps.log, metrics: deps.metrics, payloadBytesMax: config.payloadBytesMax, onInvariantBroken: deps.onInvariantBroken };
 

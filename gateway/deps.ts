@@ -7,6 +7,7 @@ import type { RedisClient } from '../shared/redis/connect.js';
 import type { Meter } from '../shared/redis/meter.js';
 import type { VerifyToken } from './auth/verify-token.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { SettlementWaiters } from './metering/settlement-waiters.js';
 
 export interface GatewayDeps {
   config: Config;
@@ -14,6 +15,8 @@ export interface GatewayDeps {
   pool: Pool;
   redis: RedisClient;
   meter: Meter;
+  /** Players of this process waiting for their settlement's commit, and the notices that answer them. */
+  settlements: SettlementWaiters;
   verifyToken: VerifyToken;
   metrics: GatewayMetrics;
   onInvariantBroken(err: InvariantError): void;

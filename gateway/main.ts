@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { createPool } from '../shared/pg/pool.js';
+import { createSettlementWaiters } from './metering/settlement-waiters.js';
 import { createRedis } from '../shared/redis/connect.js';
 import { createKeys } from '../shared/redis/keys.js';
 import { createMeter } from '../shared/redis/meter.js';
@@ -24,9 +25,11 @@ async function main(): Promise<void> {
   const subscriber = createRedis(config, { purpose: 'gateway-subscriber', dedicated: true });
   await checkRedis(config, redis);
   await checkPostgres(config, pool);
+  const keys = createKeys(config.redisKeyPrefix);
   const deps = {
     config, log, pool, redis,
-    meter: createMeter(redis, createKeys(config.redisKeyPrefix), meterLimits(config)),
+    meter: createMeter(redis, keys, meterLimits(config)),
+    settlements: createSettlementWaiters({ pool, keys, log }),
     verifyToken: createTokenVerifier(config),
     metrics: createGatewayMetrics(),
     onInvariantBroken: (err: Error) => {

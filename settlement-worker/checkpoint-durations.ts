@@ -36,7 +36,11 @@ export async function writeCheckpoints(pool: Pool, batch: { sessionId: string; c
             completion_pct = v.pct,
             current_lecture = v.lecture
        FROM unnest($1::uuid[], $2::bigint[], $3::jsonb[], $4::numeric[], $5::int[]) AS v(id, ms, progress, pct, lecture)
-      WHERE s.id = v.id AND s.status = 'active' AND v.ms >= s.duration_ms`,
+      WHERE s.id = v.id AND s.status = 'active' AND v.ms >= s.duration_ms
+        -- A row a settlement holds is skipped, never waited for: settlements lock many session rows in id order, and
+        -- this statement, waiting in its own order, could deadlock with them. A session being settled needs no
+        -- checkpoint anyway.
+        AND s.id IN (SELECT id FROM sessions WHERE id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED)`,
     [
       batch.map((b) => b.sessionId),
       batch.map((b) => b.checkpoint.billedMs),

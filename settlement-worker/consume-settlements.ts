@@ -1,6 +1,8 @@
 // One reader per settle-stream bucket: XREADGROUP … BLOCK on its own connection (a blocked connection cannot
-// serve anything else), one entry at a time. Blocking reads, not polling, so `complete` sees its settlement
-// within milliseconds of the enqueue.
+// serve anything else), up to settleBatchMax entries at a time, settled in one transaction. Blocking reads, not
+// polling, so `complete` sees its settlement within milliseconds of the enqueue; batches, so a burst of ended
+// sessions costs one commit per batch rather than one per session. With bucketCount readers per worker process,
+// bucketCount batches are in flight at once per process; more worker processes add more consumers to the group.
 import { settleBatchMax, settleDeliveriesMax } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
 import type { RedisClient } from '../shared/redis/connect.js';
@@ -42,22 +44,24 @@ export async function consumeSettlements(deps: ConsumeDeps, bucket: number): Pro
       await pause(backoffMs(failures++), deps.signal);
       continue;
     }
-    // Entries already delivered to us are finished even while stopping: the batch is small, and leaving them
-    // pending would delay their settlement until another worker reclaims them.
-    for (const entry of entries) await settleWithRetries(deps, bucket, entry);
+    // Entries already delivered to us are finished even while stopping: the batch is one transaction, and leaving
+    // them pending would delay their settlement until another worker reclaims them.
+    if (entries.length > 0) await settleWithRetries(deps, bucket, entries);
   }
 }
 
 /**
- * Retries an entry whose settlement failed for an operating reason (Postgres down, …), backing off each time.
- * After settleDeliveriesMax attempts, or when stopping, it is left pending: the reclaim loop takes it from there,
- * and the bucket's other entries are not held up behind it forever.
+ * Retries the entries whose settlement failed for an operating reason (Postgres down, …), backing off each time.
+ * After settleDeliveriesMax attempts, or when stopping, they are left pending: the reclaim loop takes it from there,
+ * and the bucket's other entries are not held up behind them forever.
  */
-async function settleWithRetries(deps: ConsumeDeps, bucket: number, entry: StreamEntry): Promise<void> {
+async function settleWithRetries(deps: ConsumeDeps, bucket: number, entries: readonly StreamEntry[]): Promise<void> {
+  let pending = entries;
   for (let attempt = 0; attempt < settleDeliveriesMax; attempt++) {
-    const outcome = await deps.processor.process(bucket, entry);
-    if (outcome !== 'retry' || deps.signal.aborted) return;
+    const outcomes = await deps.processor.processBatch(bucket, pending);
+    pending = pending.filter((_, i) => outcomes[i] === 'retry');
+    if (pending.length === 0 || deps.signal.aborted) return;
     await pause(backoffMs(attempt), deps.signal);
   }
-  deps.log.warn({ bucket, entryId: entry.id }, 'settle entry left pending for reclaim after repeated failures');
+  deps.log.warn({ bucket, entries: pending.length }, 'settle entries left pending for reclaim after repeated failures');
 }

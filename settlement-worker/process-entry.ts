@@ -1,5 +1,6 @@
-// What happens to one settle-stream entry, whichever loop delivered it (a fresh read or a reclaim):
-//   valid → settle in Postgres → only after COMMIT: XACK + XDEL, then forget the live Redis state;
+// What happens to settle-stream entries, whichever loop delivered them (a fresh read or a reclaim):
+//   valid → settle in Postgres (a batch in one transaction) → only after COMMIT: XACK + XDEL, then tell the gateways
+//   (PUBLISH the settled ids) and forget the live Redis state;
 //   unusable (bad fields, unknown session, broken invariant) → dead-letter stream, then XACK;
 //   anything else (Postgres or Redis unreachable) → left pending, so a retry or a reclaim settles it later.
 // Acking only after COMMIT is what makes a crash at any point safe: the entry is delivered again, and the
@@ -13,6 +14,7 @@ import type { Meter } from '../shared/redis/meter.js';
 import { fromSettleEntry, settleEntry, type FrozenSession } from '../shared/protocol/settlement.js';
 import { describeIssues } from '../shared/protocol/common.js';
 import { SessionNotFoundError, settleSession, type SettledSession } from './settle-session.js';
+import { settleBatch } from './settle-batch.js';
 import { fieldsToObject, type StreamEntry } from './stream-reply.js';
 
 export type EntryOutcome = 'settled' | 'dead_lettered' | 'retry';
@@ -26,10 +28,14 @@ export interface EntryProcessorDeps {
   meter: Meter;
   feeBps: number;
   log: Logger;
+  /** false: one transaction per entry, as before batching (kept for the side-by-side benchmark). Default true. */
+  batched?: boolean;
 }
 
 export interface EntryProcessor {
   process(bucket: number, entry: StreamEntry): Promise<EntryOutcome>;
+  /** Entries of one bucket (at most settleBatchMax), settled in one transaction; one outcome per entry, in order. */
+  processBatch(bucket: number, entries: readonly StreamEntry[]): Promise<EntryOutcome[]>;
   deadLetter(bucket: number, entry: StreamEntry, reason: string): Promise<void>;
 }
 
@@ -64,12 +70,28 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
   const { pool, redis, meter, feeBps } = deps;
   const keys = meter.keys;
 
-  async function ackAndDelete(bucket: number, entryId: string): Promise<void> {
+  async function ackAndDelete(bucket: number, ...entryIds: string[]): Promise<void> {
     const stream = keys.settleStream(bucket);
-    // One MULTI on one key (one Cluster slot): the entry is never acked yet kept, or deleted yet pending.
-    const results = await redis.multi().xack(stream, settleGroup, entryId).xdel(stream, entryId).exec();
+    // One MULTI on one key (one Cluster slot): an entry is never acked yet kept, or deleted yet pending.
+    const results = await redis.multi().xack(stream, settleGroup, ...entryIds).xdel(stream, ...entryIds).exec();
     const failed = results?.find(([err]) => err !== null);
     if (!results || failed) throw failed?.[0] ?? new Error('XACK/XDEL transaction aborted');
+  }
+
+  /**
+   * After COMMIT and ack: tells every gateway which sessions are settled (a waiting `complete` then reads them once),
+   * and drops their live state. Both are best effort: a lost notice costs a waiting player at most one safety-net
+   * poll (settleWaitPollMs), and live state left behind is found again by the sweeper.
+   */
+  async function announceAndForget(bucket: number, sessionIds: readonly string[]): Promise<void> {
+    const unique = [...new Set(sessionIds)];
+    // Commands issued together are written to the connection together (pipelined), and each names keys of one slot.
+    await Promise.all([
+      redis.publish(keys.settledChannel(bucket), unique.join(','))
+        .catch((err: unknown) => deps.log.warn({ err, bucket }, 'could not announce settled sessions')),
+      ...unique.map((id) => meter.forgetSession(id)
+        .catch((err: unknown) => deps.log.warn({ err, sessionId: id }, 'could not forget live state'))),
+    ]);
   }
 
   async function deadLetter(bucket: number, entry: StreamEntry, reason: string): Promise<void> {
@@ -101,25 +123,86 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
     log.debug({ ...settled }, settled.alreadySettled ? 'already settled' : 'settled');
     // The money is committed and the entry acked; live state that is left behind by a failure here is found
     // again by the sweeper (the session is still `ending`), which re-enqueues it and so forgets it next time.
-    await meter.forgetSession(frozen.sessionId).catch((err: unknown) => log.warn({ err }, 'could not forget live state'));
+    await announceAndForget(bucket, [frozen.sessionId]);
     return 'settled';
+  }
+
+  async function process(bucket: number, entry: StreamEntry): Promise<EntryOutcome> {
+    try {
+      const parsed = parseEntry(entry);
+      if (!parsed.ok) {
+        await deadLetter(bucket, entry, parsed.reason);
+        return 'dead_lettered';
+      }
+      return await settleAndAck(bucket, entry, parsed.frozen);
+    } catch (err) {
+      // Redis failed while acking or dead-lettering: the entry is still pending, and settling it again is a no-op.
+      deps.log.warn({ err, bucket, entryId: entry.id }, 'could not finish a settle entry; it stays pending');
+      return 'retry';
+    }
+  }
+
+  /**
+   * The valid entries of a batch, settled in one transaction. When that transaction is refused for a data reason
+   * (one poisoned entry: a broken invariant, a row Postgres refuses), nothing was written, and the entries are
+   * settled one by one instead, so only the bad one is dead-lettered. An operating error leaves them all pending.
+   */
+  async function settleValid(bucket: number, valid: readonly { entry: StreamEntry; frozen: FrozenSession }[]): Promise<EntryOutcome[]> {
+    try {
+      await settleBatch(pool, valid.map((v) => v.frozen), feeBps, { refuseSkips: true });
+    } catch (err) {
+      if (permanentReason(err) === null) {
+        deps.log.warn({ err, bucket, entries: valid.length }, 'batch settlement failed; its entries stay pending and are retried');
+        return valid.map(() => 'retry');
+      }
+      deps.log.warn({ err: (err as Error).message, bucket, entries: valid.length }, 'batch settlement refused; settling its entries one by one');
+      const outcomes: EntryOutcome[] = [];
+      for (const v of valid) outcomes.push(await process(bucket, v.entry));
+      return outcomes;
+    }
+    try {
+      await ackAndDelete(bucket, ...valid.map((v) => v.entry.id));
+    } catch (err) {
+      // Committed but not acked: the entries are delivered again, and settling them again moves no money.
+      deps.log.warn({ err, bucket, entries: valid.length }, 'could not ack a settled batch; its entries stay pending');
+      return valid.map(() => 'retry');
+    }
+    await announceAndForget(bucket, valid.map((v) => v.frozen.sessionId));
+    return valid.map(() => 'settled');
+  }
+
+  async function processBatch(bucket: number, entries: readonly StreamEntry[]): Promise<EntryOutcome[]> {
+    if (deps.batched === false || entries.length === 1) {
+      const outcomes: EntryOutcome[] = [];
+      for (const entry of entries) outcomes.push(await process(bucket, entry));
+      return outcomes;
+    }
+    const outcomes = new Array<EntryOutcome>(entries.length);
+    const valid: { index: number; entry: StreamEntry; frozen: FrozenSession }[] = [];
+    for (const [index, entry] of entries.entries()) {
+      const parsed = parseEntry(entry);
+      if (parsed.ok) {
+        valid.push({ index, entry, frozen: parsed.frozen });
+        continue;
+      }
+      try {
+        await deadLetter(bucket, entry, parsed.reason);
+        outcomes[index] = 'dead_lettered';
+      } catch (err) {
+        deps.log.warn({ err, bucket, entryId: entry.id }, 'could not dead-letter a settle entry; it stays pending');
+        outcomes[index] = 'retry';
+      }
+    }
+    if (valid.length > 0) {
+      const settled = await settleValid(bucket, valid);
+      valid.forEach((v, i) => { outcomes[v.index] = settled[i]!; });
+    }
+    return outcomes;
   }
 
   return {
     deadLetter,
-    async process(bucket, entry) {
-      try {
-        const parsed = parseEntry(entry);
-        if (!parsed.ok) {
-          await deadLetter(bucket, entry, parsed.reason);
-          return 'dead_lettered';
-        }
-        return await settleAndAck(bucket, entry, parsed.frozen);
-      } catch (err) {
-        // Redis failed while acking or dead-lettering: the entry is still pending, and settling it again is a no-op.
-        deps.log.warn({ err, bucket, entryId: entry.id }, 'could not finish a settle entry; it stays pending');
-        return 'retry';
-      }
-    },
+    process,
+    processBatch,
   };
 }

@@ -11,7 +11,7 @@ import { settleGroup } from '../shared/redis/keys.js';
 import type { Meter } from '../shared/redis/meter.js';
 import type { EntryProcessor } from './process-entry.js';
 import { pause } from './pause.js';
-import { deliveriesOfPending, partsOfAutoclaim } from './stream-reply.js';
+import { deliveriesOfPending, partsOfAutoclaim, type StreamEntry } from './stream-reply.js';
 
 export interface ReclaimDeps {
   pool: Pool;
@@ -40,15 +40,19 @@ export async function reclaimPending(deps: ReclaimDeps, bucket: number): Promise
   // XAUTOCLAIM does not report delivery counts; XPENDING over exactly the claimed range does (one round trip).
   const deliveries = deliveriesOfPending(await deps.redis.xpending(stream, settleGroup, first.id, last.id,
     entries.length, deps.consumer));
+  const fresh: StreamEntry[] = [];
   for (const entry of entries) {
     const count = deliveries.get(entry.id) ?? 1;
     if (count > settleDeliveriesMax) {
       await deps.processor.deadLetter(bucket, entry, `delivered ${count} times (more than ${settleDeliveriesMax})`);
       continue;
     }
-    deps.log.info({ bucket, entryId: entry.id, deliveries: count }, 'reclaimed a pending settle entry');
-    // On 'retry' the entry stays pending under our name; it is claimable again after the idle time.
-    await deps.processor.process(bucket, entry);
+    fresh.push(entry);
+  }
+  if (fresh.length > 0) {
+    deps.log.info({ bucket, entries: fresh.length, first: fresh[0]!.id }, 'reclaimed pending settle entries');
+    // On 'retry' an entry stays pending under our name; it is claimable again after the idle time.
+    await deps.processor.processBatch(bucket, fresh);
   }
   return entries.length;
 }

@@ -30,7 +30,7 @@ export class SessionNotFoundError extends Error {
   }
 }
 
-interface SessionForSettle {
+export interface SessionForSettle {
   id: string;
   student_id: string;
   teacher_id: string;
@@ -46,7 +46,7 @@ interface SessionForSettle {
   end_reason: string | null;
 }
 
-interface LedgerEntry {
+export interface LedgerEntry {
   accountType: 'wallet' | 'hold' | 'teacher' | 'platform';
   accountId: string | null;
   amountMinor: number;
@@ -104,7 +104,7 @@ export async function settleOrSkip(pool: Pool, frozen: FrozenSession, feeBps: nu
 }
 
 /** The figures an earlier settlement committed, checked for conservation on the way back out. */
-function storedSettlement(row: SessionForSettle): SettledSession {
+export function storedSettlement(row: SessionForSettle): SettledSession {
   invariant(row.cost !== null && row.refund !== null && row.teacher_earning !== null && row.platform_fee !== null,
     `completed session ${row.id} has no figures`);
   const figures: SettlementFigures = {
@@ -128,7 +128,7 @@ function storedSettlement(row: SessionForSettle): SettledSession {
  * funds_exhausted exactly when billed time reaches max_billable_ms; a frozen session that breaks any of these is
  * a bug upstream. Clamping here would hide it; refusing keeps the money untouched.
  */
-function assertFrozenFits(frozen: FrozenSession, maxBillableMs: number): void {
+export function assertFrozenFits(frozen: FrozenSession, maxBillableMs: number): void {
   invariant(Number.isSafeInteger(frozen.billedMs) && frozen.billedMs >= 0, `billed ms is not a non-negative integer: ${frozen.billedMs}`);
   const progressSum = Object.values(frozen.progressMs).reduce((sum, ms) => sum + ms, 0);
   invariant(progressSum === frozen.billedMs,
@@ -191,6 +191,20 @@ async function moveMoney(tx: PoolClient, row: SessionForSettle, f: SettlementFig
 
 /** One `settle` transaction (the unique index admits one per session) whose entries sum to zero. */
 async function writeLedger(tx: PoolClient, row: SessionForSettle, lockedMinor: number, f: SettlementFigures): Promise<void> {
+  const entries = ledgerEntriesOf(row, lockedMinor, f);
+  const txn = await tx.query<{ id: string }>(
+    `INSERT INTO ledger_transactions (kind, session_id) VALUES ('settle', $1) RETURNING id`, [row.id]);
+  await tx.query(
+    `INSERT INTO ledger_entries (transaction_id, account_type, account_id, amount)
+     SELECT $1, t.account_type, t.account_id, t.amount
+     FROM unnest($2::text[], $3::uuid[], $4::numeric[]) AS t(account_type, account_id, amount)`,
+    [txn.rows[0]!.id, entries.map((e) => e.accountType), entries.map((e) => e.accountId),
+      entries.map((e) => minorToNumeric(e.amountMinor))]);
+}
+
+/** The legs of one session's `settle` transaction, zero legs left out; asserted to sum to zero. */
+export function ledgerEntriesOf(row: Pick<SessionForSettle, 'id' | 'student_id' | 'teacher_id'>, lockedMinor: number,
+  f: SettlementFigures): LedgerEntry[] {
   const all: LedgerEntry[] = [
     { accountType: 'hold', accountId: row.id, amountMinor: -lockedMinor },
     { accountType: 'wallet', accountId: row.student_id, amountMinor: f.refundMinor },
@@ -200,13 +214,5 @@ async function writeLedger(tx: PoolClient, row: SessionForSettle, lockedMinor: n
   // The schema refuses zero entries (CHECK amount <> 0): a free session has no teacher or platform leg.
   const entries = all.filter((e) => e.amountMinor !== 0);
   invariant(entries.reduce((sum, e) => sum + e.amountMinor, 0) === 0, `session ${row.id}: ledger entries do not sum to zero`);
-
-  const txn = await tx.query<{ id: string }>(
-    `INSERT INTO ledger_transactions (kind, session_id) VALUES ('settle', $1) RETURNING id`, [row.id]);
-  await tx.query(
-    `INSERT INTO ledger_entries (transaction_id, account_type, account_id, amount)
-     SELECT $1, t.account_type, t.account_id, t.amount
-     FROM unnest($2::text[], $3::uuid[], $4::numeric[]) AS t(account_type, account_id, amount)`,
-    [txn.rows[0]!.id, entries.map((e) => e.accountType), entries.map((e) => e.accountId),
-      entries.map((e) => minorToNumeric(e.amountMinor))]);
+  return entries;
 }

@@ -31,6 +31,8 @@ export interface SettlementWorkerOptions {
   redis: RedisClient;
   log: Logger;
   consumerName?: string;
+  /** false: one Postgres transaction per settle entry, as before batching (the benchmark's baseline). Default true. */
+  batched?: boolean;
 }
 
 export interface SettlementWorker {
@@ -61,7 +63,7 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
   const consumerName = opts.consumerName ?? (config.workerConsumerName || defaultConsumerName());
   const log = opts.log.child({ consumer: consumerName });
   const meter = createMeter(redis, createKeys(config.redisKeyPrefix), meterLimits(config));
-  const processor = createEntryProcessor({ pool, redis, meter, feeBps: config.platformFeeBps, log });
+  const processor = createEntryProcessor({ pool, redis, meter, feeBps: config.platformFeeBps, log, batched: opts.batched ?? true });
   const controller = new AbortController();
   const signal = controller.signal;
   // Every loop may be pausing on the signal at once (one reader per bucket, reclaim, sweep): not a leak.

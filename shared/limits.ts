@@ -14,8 +14,20 @@ export const badFramesMax = 20;
 export const badFramesWindowMs = 10_000;
 /** A low-funds warning is sent when this much billable time is left. */
 export const lowFundsWarningMs = 60_000;
-/** Settlement entries read from a stream in one batch. */
-export const settleBatchMax = 16;
+/**
+ * Settlement entries read from a stream in one XREADGROUP (or claimed in one XAUTOCLAIM) and settled in one Postgres
+ * transaction. Large enough that a burst of ended sessions costs few commits; small enough that one transaction holds
+ * the hot teacher and platform rows only for milliseconds, and a batch that has to fall back to one transaction per
+ * entry (a poisoned entry) stays short.
+ */
+export const settleBatchMax = 128;
+/** Sessions the gateway reads back in one statement when it checks whether awaited settlements have committed. */
+export const settleWaitCheckBatchMax = 1_000;
+/**
+ * How often the gateway re-reads Postgres for every settlement it still awaits, in ms: the safety net for a "settled"
+ * notice lost on the way (pub/sub is at-most-once, e.g. while its connection reconnects).
+ */
+export const settleWaitPollMs = 1_000;
 /** Live sessions read and written per checkpoint statement. */
 export const checkpointBatchMax = 500;
 /** Verified tokens a gateway remembers (oldest forgotten first), and for how long at most (gateway/auth/verify-token.ts). */
@@ -61,6 +73,8 @@ export const parentPollIntervalMs = 500;
 export const portProbeTimeoutMs = 1_000;
 
 export function assertLimits(): void {
+  // The gateway's safety-net poll must get several chances within the wait, or a lost notice means settlement_pending.
+  if (settleWaitPollMs * 5 > settleWaitMsMax) throw new Error('settleWaitPollMs must be at most a fifth of settleWaitMsMax');
   if (!Number.isSafeInteger(amountMinorMax * 60_000)) throw new Error('amountMinorMax × 60000 must be a safe integer');
   if (badFramesMax < 1 || updatesPerSecondMax < 10) throw new Error('DESIGN §4: at least 10 updates per second');
   if (childRestartDelayMsMin > childRestartDelayMsMax) throw new Error('childRestartDelayMsMin must not exceed childRestartDelayMsMax');

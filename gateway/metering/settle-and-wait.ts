@@ -1,7 +1,6 @@
 // Ending a session: freeze its figures in Redis, enqueue the settlement for the worker, and wait until the worker
 // has committed it in Postgres, so `complete` answers with final figures (DESIGN §4) and never with a guess.
 import { ApiError } from '../../shared/errors.js';
-import { isUnavailableError } from '../../shared/unavailable.js';
 import { settleWaitMsMax } from '../../shared/limits.js';
 import { numericToMinor, minorToAmount, msToSeconds } from '../../shared/money.js';
 import { MeterRefusal } from '../../shared/redis/meter.js';
@@ -61,27 +60,18 @@ export async function freezeAndEnqueue(deps: GatewayDeps, row: Pick<SessionRow, 
   await deps.meter.enqueueSettlement(frozen);
 }
 
-/** Polls Postgres with backoff until the session is completed; 503 settlement_pending after settleWaitMsMax. */
+/**
+ * Waits until the session's settlement has committed (the worker's notice, or the safety-net poll: see
+ * settlement-waiters.ts); 503 settlement_pending after settleWaitMsMax.
+ */
 export async function awaitSettlement(deps: GatewayDeps, sessionId: string): Promise<SessionRow> {
-  const until = Date.now() + settleWaitMsMax;
-  let delayMs = 5;
-  for (;;) {
-    // Postgres may be down while we wait: the worker retries the settlement, so we keep looking until the bound.
-    const row = await findSession(deps.pool, sessionId).catch((err: unknown) => {
-      if (isUnavailableError(err)) return null;
-      throw err;
-    });
-    if (row?.status === 'completed') {
-      deps.metrics.settlementsAwaited.inc({ outcome: 'committed' });
-      return row;
-    }
-    if (Date.now() + delayMs > until) {
-      deps.metrics.settlementsAwaited.inc({ outcome: 'timeout' });
-      throw new ApiError('settlement_pending');
-    }
-    await new Promise((r) => setTimeout(r, delayMs));
-    delayMs = Math.min(delayMs * 2, 200);
+  const row = await deps.settlements.wait(sessionId, settleWaitMsMax);
+  if (row === null) {
+    deps.metrics.settlementsAwaited.inc({ outcome: 'timeout' });
+    throw new ApiError('settlement_pending');
   }
+  deps.metrics.settlementsAwaited.inc({ outcome: 'committed' });
+  return row;
 }
 
 export async function settleAndWait(deps: GatewayDeps, row: SessionRow, reason: EndReason, claimedMs: number | null): Promise<FinalFigures> {

@@ -45,8 +45,9 @@ export function createSocketRegistry(keys: Keys, log: Logger) {
 
     /** Subscribes on a dedicated connection (a subscribed connection can run nothing else). */
     async listen(subscriber: RedisClient): Promise<void> {
-      subscriber.on('message', (_channel: string, socketId: string) => {
-        if (endReplaced(socketId)) log.debug({ socketId }, 'socket replaced by a newer one on another gateway');
+      // The connection also carries other channels (settled sessions): only ours name sockets.
+      subscriber.on('message', (channel: string, socketId: string) => {
+        if (channel === keys.replacedChannel() && endReplaced(socketId)) log.debug({ socketId }, 'socket replaced by a newer one on another gateway');
       });
       await subscriber.subscribe(keys.replacedChannel());
     },

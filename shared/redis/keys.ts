@@ -14,6 +14,7 @@ export interface Keys {
   settleStream(bucket: number): string;
   deadLetters(): string;
   replacedChannel(): string;
+  settledChannel(bucket: number): string;
   bucketOf(sessionId: string): number;
   buckets(): number[];
 }
@@ -31,6 +32,9 @@ export function createKeys(prefix: string): Keys {
     settleStream: (bucket: number) => `${prefix}settle:{s${bucket}}`,
     deadLetters: () => `${prefix}settle-dead`,
     replacedChannel: () => `${prefix}socket-replaced`,
+    // Carries the ids of sessions whose settlement has committed, after COMMIT, so a waiting `complete` reads Postgres
+    // once instead of polling it. Tagged like the bucket's settle stream: sharded pub/sub (SPUBLISH) could use it as is.
+    settledChannel: (bucket: number) => `${prefix}settled:{s${bucket}}`,
     // A UUID's last 8 hex digits are uniformly distributed (v4 random bits), so this spreads sessions evenly.
     bucketOf: (sessionId: string) => Number.parseInt(sessionId.slice(-8), 16) % bucketCount,
     buckets: () => Array.from({ length: bucketCount }, (_, i) => i),

@@ -11,6 +11,7 @@ import { startGateway, type Gateway } from '../../gateway/app.js';
 import { createTokenVerifier } from '../../gateway/auth/verify-token.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
 import type { GatewayDeps } from '../../gateway/deps.js';
+import { createSettlementWaiters } from '../../gateway/metering/settlement-waiters.js';
 import { createSettlementWorker, type SettlementWorker } from '../../settlement-worker/worker.js';
 import { courseId, createTestEnv, STUDENT, TEST_JWT_SECRET, type TestEnv } from './test-env.js';
 
@@ -53,6 +54,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
     pool: env.pool,
     redis: env.redis,
     meter: createMeter(env.redis, env.keys, meterLimits(env.config)),
+    settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log }),
     verifyToken: createTokenVerifier(env.config),
     metrics: createGatewayMetrics(),
     onInvariantBroken: (err) => brokenInvariants.push(err),

@@ -1,0 +1,168 @@
+// settleBatch against real Postgres: a batch settles exactly as the same sessions settled one by one, in order
+// (figures, outcomes, balances, ledger), and a poisoned batch writes nothing.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { randomUUID } from 'node:crypto';
+import { InvariantError } from '../shared/errors.js';
+import type { FrozenSession } from '../shared/protocol/settlement.js';
+import type { Pool } from '../shared/pg/pool.js';
+import { createTestEnv, courseId, TEACHER, type TestEnv } from '../test/helpers/test-env.js';
+import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
+import { frozenSession, lockSession, readSessionRow } from '../test/helpers/sessions.js';
+import { addTeacherWithCourse, fundStudents } from '../test/helpers/funded-students.js';
+import { settleOrSkip, SessionNotFoundError } from './settle-session.js';
+import { settleBatch, type BatchOutcome } from './settle-batch.js';
+
+/** One world per way of settling: the same students, teachers and sessions, by index. */
+interface World {
+  env: TestEnv;
+  students: string[];
+  teachers: string[];
+  /** Per teacher index, the courses it may sell. */
+  courses: string[][];
+  totalBefore: number;
+}
+
+let one: World;
+let batch: World;
+
+async function makeWorld(): Promise<World> {
+  const env = await createTestEnv();
+  const students = await fundStudents(env.pool, 3, 100_000_00);
+  const extra = await addTeacherWithCourse(env.pool, 37);
+  return {
+    env, students, teachers: [TEACHER, extra.teacherId],
+    courses: [[courseId(1), courseId(4), courseId(10)], [extra.courseId]],
+    totalBefore: await totalBalancesMinor(env.pool),
+  };
+}
+
+beforeAll(async () => {
+  [one, batch] = await Promise.all([makeWorld(), makeWorld()]);
+});
+afterEach(async () => {
+  await assertMoneyInvariants(one.env.pool, one.totalBefore);
+  await assertMoneyInvariants(batch.env.pool, batch.totalBefore);
+});
+afterAll(async () => {
+  await Promise.all([one?.env.cleanup(), batch?.env.cleanup()]);
+});
+
+const endReasons = ['completed', 'disconnected', 'funds_exhausted', 'abandoned'] as const;
+const sessionSpec = fc.record({
+  student: fc.nat(2),
+  teacher: fc.nat(1),
+  course: fc.nat(2),
+  lockedMinor: fc.integer({ min: 1, max: 50_000 }),
+  started: fc.boolean(),
+  endReason: fc.constantFrom(...endReasons),
+  billedPermille: fc.integer({ min: 0, max: 1000 }),
+});
+type SessionSpec = typeof sessionSpec extends fc.Arbitrary<infer T> ? T : never;
+const scenario = fc.record({
+  feeBps: fc.constantFrom(0, 1, 250, 3333),
+  sessions: fc.array(sessionSpec, { minLength: 1, maxLength: 10 }),
+}).chain((s) => fc.record({
+  feeBps: fc.constant(s.feeBps),
+  sessions: fc.constant(s.sessions),
+  // Settled before the batch runs: the batch must return their stored figures and move nothing.
+  preSettled: fc.uniqueArray(fc.nat(s.sessions.length - 1), { maxLength: s.sessions.length }),
+  // Duplicates allowed: the same session twice in one batch settles once.
+  order: fc.array(fc.nat(s.sessions.length - 1), { minLength: 1, maxLength: 24 }),
+}));
+
+/** Creates the session in `w` as specified and returns what the meter would freeze for it. */
+async function createSession(w: World, spec: SessionSpec): Promise<FrozenSession> {
+  const courses = w.courses[spec.teacher]!;
+  const s = await lockSession(w.env.pool, {
+    studentId: w.students[spec.student]!, courseId: courses[spec.course % courses.length]!, lockedMinor: spec.lockedMinor,
+  });
+  if (spec.started) await w.env.pool.query(`UPDATE sessions SET status = 'active', start_time = now() WHERE id = $1`, [s.sessionId]);
+  if (spec.endReason === 'abandoned') return frozenSession(s.sessionId, { endReason: 'abandoned' });
+  const billedMs = spec.endReason === 'funds_exhausted' ? s.maxBillableMs : Math.floor((s.maxBillableMs * spec.billedPermille) / 1000);
+  return frozenSession(s.sessionId, { endReason: spec.endReason, billedMs, completionPct: '12.5' });
+}
+
+/** Everything a settlement decides or moves, with session, student and teacher ids replaced by their indexes. */
+async function snapshot(w: World, frozen: readonly FrozenSession[], outcomes: readonly BatchOutcome[]): Promise<unknown> {
+  const ids = frozen.map((f) => f.sessionId);
+  const name = (id: string | null) => {
+    if (id === null) return null;
+    const i = ids.indexOf(id);
+    if (i >= 0) return `s${i}`;
+    const st = w.students.indexOf(id);
+    return st >= 0 ? `student${st}` : `teacher${w.teachers.indexOf(id)}`;
+  };
+  const rows = await Promise.all(ids.map(async (id) => {
+    const { ended_at: _endedAt, ...row } = (await readSessionRow(w.env.pool, id))!;
+    return row;
+  }));
+  const ledger = await w.env.pool.query<{ session_id: string; account_type: string; account_id: string | null; amount: string }>(
+    `SELECT t.session_id, e.account_type, e.account_id, e.amount FROM ledger_transactions t
+       JOIN ledger_entries e ON e.transaction_id = t.id
+      WHERE t.kind = 'settle' AND t.session_id = ANY($1::uuid[])`, [ids]);
+  const balances = await w.env.pool.query<{ kind: string; id: string | null; balance: string }>(
+    `SELECT 'wallet' AS kind, student_id AS id, balance FROM wallets WHERE student_id = ANY($1::uuid[])
+     UNION ALL SELECT 'teacher', id, total_earnings FROM teachers WHERE id = ANY($2::uuid[])
+     UNION ALL SELECT 'platform', NULL, balance FROM platform_account`, [w.students, w.teachers]);
+  return {
+    outcomes: outcomes.map((o) => ({ ...o, sessionId: name(o.sessionId) })),
+    rows,
+    ledger: ledger.rows.map((e) => `${name(e.session_id)} ${e.account_type} ${name(e.account_id)} ${e.amount}`).sort(),
+    balances: balances.rows.map((b) => `${b.kind} ${name(b.id)} ${b.balance}`).sort(),
+  };
+}
+
+async function settleOneByOne(pool: Pool, frozen: readonly FrozenSession[], feeBps: number): Promise<BatchOutcome[]> {
+  const outcomes: BatchOutcome[] = [];
+  for (const f of frozen) outcomes.push(await settleOrSkip(pool, f, feeBps));
+  return outcomes;
+}
+
+describe('settleBatch', () => {
+  it('settles a batch exactly as one by one: duplicates, already-settled sessions, shared students and teachers', async () => {
+    // Proves the batch path's figures, outcomes, balances and ledger equal the one-transaction-per-session path's.
+    await fc.assert(fc.asyncProperty(scenario, async ({ feeBps, sessions, preSettled, order }) => {
+      const frozenOne: FrozenSession[] = [];
+      const frozenBatch: FrozenSession[] = [];
+      for (const spec of sessions) {
+        frozenOne.push(await createSession(one, spec));
+        frozenBatch.push(await createSession(batch, spec));
+      }
+      const pre = preSettled.map((i) => i);
+      await settleOneByOne(one.env.pool, pre.map((i) => frozenOne[i]!), feeBps);
+      await settleOneByOne(batch.env.pool, pre.map((i) => frozenBatch[i]!), feeBps);
+
+      const outcomesOne = await settleOneByOne(one.env.pool, order.map((i) => frozenOne[i]!), feeBps);
+      const outcomesBatch = await settleBatch(batch.env.pool, order.map((i) => frozenBatch[i]!), feeBps, { refuseSkips: false });
+
+      const byIndex = (outcomes: BatchOutcome[], frozen: FrozenSession[]) => outcomes.map((o, k) => {
+        expect(o.sessionId).toBe(frozen[order[k]!]!.sessionId);
+        return o;
+      });
+      expect(await snapshot(batch, frozenBatch, byIndex(outcomesBatch, frozenBatch)))
+        .toEqual(await snapshot(one, frozenOne, byIndex(outcomesOne, frozenOne)));
+    }), { numRuns: 40 });
+  });
+
+  it('writes nothing when one entry is poisoned, and refuses an unknown session', async () => {
+    // Proves a batch is all or nothing: a broken invariant in its last entry rolls back the entries before it.
+    const w = batch;
+    const good = await createSession(w, { student: 0, teacher: 0, course: 0, lockedMinor: 1_000, started: true, endReason: 'completed', billedPermille: 500 });
+    const bad = await createSession(w, { student: 1, teacher: 1, course: 0, lockedMinor: 1_000, started: true, endReason: 'completed', billedPermille: 100 });
+    const poisoned = { ...bad, billedMs: bad.billedMs + 1 }; // progress no longer sums to billed ms
+
+    await expect(settleBatch(w.env.pool, [good, poisoned], 0, { refuseSkips: true })).rejects.toBeInstanceOf(InvariantError);
+    expect((await readSessionRow(w.env.pool, good.sessionId))!.status).toBe('active');
+
+    await expect(settleBatch(w.env.pool, [good, frozenSession(randomUUID())], 0, { refuseSkips: true }))
+      .rejects.toBeInstanceOf(SessionNotFoundError);
+    expect((await readSessionRow(w.env.pool, good.sessionId))!.status).toBe('active');
+
+    // An `abandoned` entry for a started session is refused where skips are refused (stream entries).
+    await expect(settleBatch(w.env.pool, [good, frozenSession(bad.sessionId, { endReason: 'abandoned' })], 0, { refuseSkips: true }))
+      .rejects.toBeInstanceOf(InvariantError);
+    const [settled] = await settleBatch(w.env.pool, [good, bad], 0, { refuseSkips: true });
+    expect(settled).toMatchObject({ sessionId: good.sessionId, alreadySettled: false });
+  });
+});

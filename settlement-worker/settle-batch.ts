@@ -1,0 +1,212 @@
+// Settles many sessions in ONE Postgres transaction, with the same outcome as settling them one by one in order
+// (settle-session.ts): each session still gets its own balanced `settle` ledger transaction, the same figures and the
+// same idempotency (a session already completed, or settled earlier in this batch, returns its stored figures and
+// moves no money). What changes is the shape of the SQL: a few set-based statements per batch (`unnest` arrays)
+// instead of a handful per session, and one COMMIT (one WAL flush) for the lot. That is what lets a burst of ended
+// sessions drain in seconds.
+//
+// Locks are taken in one global order, by every settlement path: session rows (by id), then wallets (by student
+// id), then teachers (by id), then the platform row. Two batches that share sessions, students or teachers
+// therefore wait for each other but cannot deadlock, and the hot shared rows (teacher, platform) are locked last,
+// just before COMMIT, so they are held for the shortest time.
+import { withTransaction, type Pool, type PoolClient } from '../shared/pg/pool.js';
+import { invariant } from '../shared/errors.js';
+import { settleBatchMax } from '../shared/limits.js';
+import { minorToNumeric, numericToMinor, settlementFigures, type SettlementFigures } from '../shared/money.js';
+import type { FrozenSession } from '../shared/protocol/settlement.js';
+import {
+  assertFrozenFits, ledgerEntriesOf, SessionNotFoundError, storedSettlement, toContentProgress,
+  type SessionForSettle, type SettledSession, type SkippedSettlement,
+} from './settle-session.js';
+
+export type BatchOutcome = SettledSession | SkippedSettlement;
+
+/** One session this batch moves money for. */
+interface SettleWrite {
+  frozen: FrozenSession;
+  row: SessionForSettle;
+  lockedMinor: number;
+  figures: SettlementFigures;
+}
+
+export interface SettleBatchOptions {
+  /**
+   * true for stream entries: an `abandoned` request for a started session is a broken invariant there (see
+   * settleSession), so it aborts the whole transaction and the caller falls back to one entry at a time, which
+   * dead-letters that entry alone. false for the abandoned-holds scan, which expects such skips (settleOrSkip).
+   */
+  refuseSkips: boolean;
+}
+
+/**
+ * Settles `batch` (at most settleBatchMax frozen sessions, duplicates allowed) in one transaction. Returns one
+ * outcome per input, in input order. Throws, with nothing written, when any entry cannot be settled: the caller
+ * decides whether to retry the batch (an operating error) or settle its entries one by one (a data error).
+ */
+export async function settleBatch(pool: Pool, batch: readonly FrozenSession[], feeBps: number,
+  opts: SettleBatchOptions): Promise<BatchOutcome[]> {
+  invariant(batch.length <= settleBatchMax, `a settle batch of ${batch.length} exceeds settleBatchMax ${settleBatchMax}`);
+  if (batch.length === 0) return [];
+  return withTransaction(pool, async (tx) => {
+    const rows = await lockSessionRows(tx, batch.map((f) => f.sessionId));
+    const { outcomes, writes } = planBatch(batch, rows, feeBps);
+    if (opts.refuseSkips) {
+      const skip = outcomes.find((o) => 'skipped' in o);
+      invariant(skip === undefined, `session ${skip?.sessionId}: an 'abandoned' settlement of a started session`);
+    }
+    if (writes.length > 0) {
+      await completeSessionRows(tx, writes);
+      await releaseHolds(tx, writes);
+      await writeLedger(tx, writes);
+      await creditWallets(tx, writes);
+      await creditTeachers(tx, writes);
+      await creditPlatform(tx, writes);
+    }
+    return outcomes;
+  });
+}
+
+/** Every named session, locked in id order (deadlock-free against any other settlement); missing ones refused. */
+async function lockSessionRows(tx: PoolClient, ids: readonly string[]): Promise<Map<string, SessionForSettle>> {
+  const unique = [...new Set(ids)];
+  const { rows } = await tx.query<SessionForSettle>(
+    `SELECT id, student_id, teacher_id, status, locked_amount, price_per_minute, max_billable_ms, duration_ms,
+            cost, refund, teacher_earning, platform_fee, end_reason
+       FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [unique]);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const missing = unique.find((id) => !byId.has(id));
+  if (missing !== undefined) throw new SessionNotFoundError(missing);
+  return byId;
+}
+
+/**
+ * Decides, in input order and without touching the database, what settling the batch one by one would do: the first
+ * settlement of a session computes its figures; a repeat (in this batch or committed before) returns those figures.
+ */
+export function planBatch(batch: readonly FrozenSession[], rows: ReadonlyMap<string, SessionForSettle>, feeBps: number):
+  { outcomes: BatchOutcome[]; writes: SettleWrite[] } {
+  const settledHere = new Map<string, SettledSession>();
+  const writes: SettleWrite[] = [];
+  const outcomes = batch.map((frozen): BatchOutcome => {
+    const row = rows.get(frozen.sessionId);
+    if (!row) throw new SessionNotFoundError(frozen.sessionId);
+    const earlier = settledHere.get(row.id);
+    if (earlier) return { ...earlier, alreadySettled: true };
+    if (row.status === 'completed') return storedSettlement(row);
+    // A hold is abandoned only while nobody has started its session; once started, it settles as it ends.
+    if (frozen.endReason === 'abandoned' && row.status !== 'locked') return { sessionId: row.id, skipped: true, status: row.status };
+
+    const lockedMinor = numericToMinor(row.locked_amount);
+    assertFrozenFits(frozen, Number(row.max_billable_ms));
+    const figures = settlementFigures({
+      billableMs: frozen.billedMs,
+      pricePerMinuteMinor: numericToMinor(row.price_per_minute),
+      lockedMinor,
+      feeBps,
+      endReason: frozen.endReason,
+    });
+    writes.push({ frozen, row, lockedMinor, figures });
+    const settled: SettledSession = { sessionId: row.id, endReason: frozen.endReason, durationMs: frozen.billedMs, ...figures, alreadySettled: false };
+    settledHere.set(row.id, settled);
+    return settled;
+  });
+  return { outcomes, writes };
+}
+
+async function completeSessionRows(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
+  const { rowCount } = await tx.query(
+    `UPDATE sessions s
+        SET status = 'completed', duration_ms = v.ms, cost = v.cost, refund = v.refund, teacher_earning = v.earning,
+            platform_fee = v.fee, completion_pct = v.pct, current_lecture = v.lecture, content_progress = v.progress,
+            end_reason = v.reason, end_time = now(), ended_at = now()
+       FROM unnest($1::uuid[], $2::bigint[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
+                   $8::int[], $9::jsonb[], $10::text[])
+            AS v(id, ms, cost, refund, earning, fee, pct, lecture, progress, reason)
+      WHERE s.id = v.id`,
+    [writes.map((w) => w.row.id), writes.map((w) => w.frozen.billedMs),
+      writes.map((w) => minorToNumeric(w.figures.costMinor)), writes.map((w) => minorToNumeric(w.figures.refundMinor)),
+      writes.map((w) => minorToNumeric(w.figures.teacherEarningMinor)), writes.map((w) => minorToNumeric(w.figures.platformFeeMinor)),
+      writes.map((w) => w.frozen.completionPct), writes.map((w) => w.frozen.currentLecture),
+      writes.map((w) => JSON.stringify(toContentProgress(w.frozen.progressMs))), writes.map((w) => w.frozen.endReason)]);
+  invariant(rowCount === writes.length, `completing ${writes.length} session rows updated ${rowCount}`);
+}
+
+/** Every session has exactly one hold, open until this moment; anything else means money was already moved. */
+async function releaseHolds(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
+  const { rows } = await tx.query<{ session_id: string; amount: string }>(
+    `UPDATE holds h SET released_at = now() FROM unnest($1::uuid[]) AS v(id)
+      WHERE h.session_id = v.id AND h.released_at IS NULL RETURNING h.session_id, h.amount`,
+    [writes.map((w) => w.row.id)]);
+  const released = new Map(rows.map((r) => [r.session_id, numericToMinor(r.amount)]));
+  for (const w of writes) {
+    const amount = released.get(w.row.id);
+    invariant(amount !== undefined, `session ${w.row.id}: expected one open hold, found none`);
+    invariant(amount === w.lockedMinor, `session ${w.row.id}: hold amount differs from locked amount`);
+  }
+  invariant(rows.length === writes.length, `releasing ${writes.length} holds released ${rows.length}`);
+}
+
+/** One `settle` ledger transaction per session (the unique index admits one), all entries in one INSERT. */
+async function writeLedger(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
+  const txns = await tx.query<{ id: string; session_id: string }>(
+    `INSERT INTO ledger_transactions (kind, session_id)
+     SELECT 'settle', v.id FROM unnest($1::uuid[]) WITH ORDINALITY AS v(id, n) ORDER BY v.n
+     RETURNING id, session_id`, [writes.map((w) => w.row.id)]);
+  const txnOf = new Map(txns.rows.map((r) => [r.session_id, r.id]));
+  invariant(txnOf.size === writes.length, `inserting ${writes.length} settle transactions made ${txnOf.size}`);
+  const txnIds: string[] = [];
+  const types: string[] = [];
+  const accounts: (string | null)[] = [];
+  const amounts: string[] = [];
+  for (const w of writes) {
+    for (const e of ledgerEntriesOf(w.row, w.lockedMinor, w.figures)) {
+      txnIds.push(txnOf.get(w.row.id)!);
+      types.push(e.accountType);
+      accounts.push(e.accountId);
+      amounts.push(minorToNumeric(e.amountMinor));
+    }
+  }
+  await tx.query(
+    `INSERT INTO ledger_entries (transaction_id, account_type, account_id, amount)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::numeric[])`, [txnIds, types, accounts, amounts]);
+}
+
+/** Sums `amountOf` per account id, leaving out zero totals (a zero credit locks nothing); ids sorted. */
+function sumPerAccount(writes: readonly SettleWrite[], idOf: (w: SettleWrite) => string, amountOf: (w: SettleWrite) => number):
+  { ids: string[]; amounts: string[] } {
+  const totals = new Map<string, number>();
+  for (const w of writes) totals.set(idOf(w), (totals.get(idOf(w)) ?? 0) + amountOf(w));
+  const ids = [...totals.keys()].filter((id) => totals.get(id)! > 0).sort();
+  for (const id of ids) invariant(Number.isSafeInteger(totals.get(id)), `account ${id}: credit is not a safe integer`);
+  return { ids, amounts: ids.map((id) => minorToNumeric(totals.get(id)!)) };
+}
+
+/** Refunds, one credit per student however many of their sessions the batch holds. */
+async function creditWallets(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
+  const { ids, amounts } = sumPerAccount(writes, (w) => w.row.student_id, (w) => w.figures.refundMinor);
+  if (ids.length === 0) return;
+  // Locked first, in id order: an UPDATE … FROM unnest locks in whatever order its join plan visits the rows.
+  const locked = await tx.query('SELECT 1 FROM wallets WHERE student_id = ANY($1::uuid[]) ORDER BY student_id FOR UPDATE', [ids]);
+  invariant(locked.rowCount === ids.length, `${ids.length - (locked.rowCount ?? 0)} of the batch's students have no wallet`);
+  await tx.query(
+    `UPDATE wallets w SET balance = w.balance + v.amount, updated_at = now()
+       FROM unnest($1::uuid[], $2::numeric[]) AS v(id, amount) WHERE w.student_id = v.id`, [ids, amounts]);
+}
+
+/** Earnings, one increment_earnings() per teacher (the seed's function, kept) with the teacher's sum. */
+async function creditTeachers(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
+  const { ids, amounts } = sumPerAccount(writes, (w) => w.row.teacher_id, (w) => w.figures.teacherEarningMinor);
+  if (ids.length === 0) return;
+  const locked = await tx.query('SELECT 1 FROM teachers WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
+  invariant(locked.rowCount === ids.length, `${ids.length - (locked.rowCount ?? 0)} of the batch's teachers do not exist`);
+  const { rows } = await tx.query<{ total: string | null }>(
+    'SELECT increment_earnings(v.id, v.amount) AS total FROM unnest($1::uuid[], $2::numeric[]) AS v(id, amount)', [ids, amounts]);
+  invariant(rows.length === ids.length && rows.every((r) => r.total !== null), 'a teacher of the batch was not credited');
+}
+
+async function creditPlatform(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
+  const feeMinor = writes.reduce((sum, w) => sum + w.figures.platformFeeMinor, 0);
+  if (feeMinor === 0) return;
+  const { rowCount } = await tx.query('UPDATE platform_account SET balance = balance + $1', [minorToNumeric(feeMinor)]);
+  invariant(rowCount === 1, 'the platform account row is missing');
+}
