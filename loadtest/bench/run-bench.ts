@@ -36,6 +36,7 @@ import { runViewerLoad, type ViewerLoadResult } from './viewer-load.js';
 import { cpuWindow, rssKb } from './proc-cpu.js';
 import { measureCheckpointPass } from './checkpoint-pass.js';
 import { renderResults } from './results-file.js';
+import { runSettlementBurst } from './settlement-burst.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
@@ -51,6 +52,9 @@ const gatewaysPerCpu = Math.min(64, os.availableParallelism());
 /** Sockets one gateway process holds at most in the ladder: a process may hold 20,000 open files here. */
 const socketsPerGatewayMax = 12_500;
 const rateViewers = num('BENCH_RATE_VIEWERS', 5_000);
+const burstSessions = num('BENCH_BURST_SESSIONS', 100_000);
+const burstWaitSessions = num('BENCH_BURST_WAIT_SESSIONS', 20_000);
+const burstWorkers = num('BENCH_BURST_WORKERS', 2);
 const rateIntervalsMs = (process.env.BENCH_RATE_INTERVALS_MS ?? '1000,500,250,125').split(',').map(Number);
 
 if (process.argv.includes('--help')) {
@@ -112,6 +116,12 @@ async function main(): Promise<void> {
 
     log('saturation: heartbeats/s as the rate rises (ours, one gateway per CPU)');
     results.saturation = await saturate(sessions.slice(0, Math.min(10_000, sessions.length)));
+
+    log(`settlement: a burst of ${burstSessions} sessions ending at once (${burstWorkers} workers), then ${burstWaitSessions} with every player waiting for ended`);
+    results.settlement = {
+      drain: await runSettlementBurst({ sessions: burstSessions, batched: true, wait: 'none', workers: burstWorkers, log }),
+      waiting: await runSettlementBurst({ sessions: burstWaitSessions, batched: true, wait: 'signal', workers: burstWorkers, log }),
+    };
 
     log(`checkpoint pass at ${Math.max(...ladder)} live sessions`);
     results.checkpoint = await measureCheckpointPass(pool, redis, meter, Math.max(...ladder));

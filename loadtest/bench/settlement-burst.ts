@@ -105,14 +105,17 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
     const students = await fundStudents(env.pool, Math.ceil(opts.sessions / perStudent), 1_000_00);
     // Course 1 costs 0.50/min: 5 minor units buy 6 s, reached by one 6 s credit (funds exhausted); 500 buy 1000 min.
     const locked: LockedSession[] = new Array(opts.sessions);
-    await inParallel(Array.from({ length: opts.sessions }, (_, i) => i), 4, async (i) => {
+    // Its own wider pool: the test env's five connections made the setup of 100,000 sessions take many minutes.
+    const setupPool = createPool(env.config, 24);
+    await inParallel(Array.from({ length: opts.sessions }, (_, i) => i), 24, async (i) => {
       const exhausts = i % 10 === 0;
-      const s = await lockSession(env.pool, { studentId: students[i % students.length]!, courseId: '10000000-0000-0000-0000-000000000001', lockedMinor: exhausts ? 5 : 500 });
-      await startLiveSession(env.pool, meter, s);
+      const s = await lockSession(setupPool, { studentId: students[i % students.length]!, courseId: '10000000-0000-0000-0000-000000000001', lockedMinor: exhausts ? 5 : 500 });
+      await startLiveSession(setupPool, meter, s);
       await earnCredit(meter, env.redis, s.sessionId, 1, exhausts ? 6_000 : 1_000 + (i % 9_000));
       locked[i] = s;
       if (i % 5_000 === 4_999) say(`  created ${i + 1} live sessions`);
     });
+    await setupPool.end();
     const setupSeconds = (Date.now() - t0) / 1000;
     const totalBefore = await totalBalancesMinor(env.pool);
 
