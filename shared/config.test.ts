@@ -1,4 +1,5 @@
 // DESIGN §8 configuration: defaults, one clear error naming every bad variable, and a frozen result.
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Env } from './config.js';
 
@@ -39,7 +40,7 @@ describe('loadConfig', () => {
       socketsPerIpMax: 0,
       logLevel: 'info',
       logPretty: false,
-      gatewayProcessCount: 1,
+      gatewayProcessCount: Math.min(64, availableParallelism()),
       workerProcessCount: 1,
     });
   });
