@@ -72,8 +72,9 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
   const exhaustion: Exhaustion = createExhaustionDeadlines<MeteringSocket>((ws) => inFrameOrder(ws, () => endAtExhaustion(frames, ws)));
   const frames = createFrameContext(deps, registry, exhaustion);
   const onMessage = createMessageHandler(frames);
-  // Marks of sessions whose billed time moved go to Redis in one SADD per bucket, at this pace (dirty-sessions.ts).
-  const dirtyFlush = setInterval(() => void deps.meter.dirty.flush(), dirtyFlushMs);
+  // Marks of sessions whose billed time moved go to Redis in one SADD per bucket (dirty-sessions.ts), at least as
+  // often as the worker checkpoints, so a mark waits at most one checkpoint interval for its checkpoint.
+  const dirtyFlush = setInterval(() => void deps.meter.dirty.flush(), Math.min(dirtyFlushMs, config.checkpointIntervalMs));
   app.ws<SocketData>('/ws/sessions/:id', {
     compression: uWS.DISABLED,
     maxPayloadLength: config.payloadBytesMax,

@@ -80,7 +80,7 @@ async function waitFor(what: string, s: NpmStart, check: () => boolean | Promise
 /** Started: the gateway answers /readyz and the worker runs. */
 async function waitServing(s: NpmStart, port: number): Promise<void> {
   await waitReady(`http://127.0.0.1:${port}`, 40_000).catch((err: Error) => { throw new Error(`${err.message}; output:\n${s.output()}`); });
-  await waitFor('a worker process', s, () => running(s, 'settlement-worker/main.ts').length > 0);
+  await waitFor('a worker process', s, () => running(s, 'dist/settlement-worker/main.js').length > 0);
 }
 
 async function expectAllStopped(s: NpmStart, port: number, ms: number): Promise<void> {
@@ -95,7 +95,7 @@ describe('npm start', () => {
     const port = await freePort();
     const s = npmStart(startEnv(env, port));
     await waitServing(s, port);
-    expect(running(s, 'gateway/main.ts').length).toBeGreaterThan(0);
+    expect(running(s, 'dist/gateway/main.js').length).toBeGreaterThan(0);
     process.kill(s.child.pid!, signal);
     await expectAllStopped(s, port, 25_000);
   }, 90_000);
@@ -105,9 +105,9 @@ describe('npm start', () => {
     const port = await freePort();
     const s = npmStart(startEnv(env, port));
     await waitServing(s, port);
-    const killed = running(s, 'gateway/main.ts');
+    const killed = running(s, 'dist/gateway/main.js');
     for (const p of killed) process.kill(p.pid, 'SIGKILL');
-    await waitFor('a new gateway process', s, () => running(s, 'gateway/main.ts').some((p) => !killed.some((k) => k.pid === p.pid)));
+    await waitFor('a new gateway process', s, () => running(s, 'dist/gateway/main.js').some((p) => !killed.some((k) => k.pid === p.pid)));
     await waitReady(`http://127.0.0.1:${port}`, 30_000);
     expect(s.output()).toMatch(/gateway 1 exited unexpectedly \(SIGKILL\); restarting it in \d+ ms/);
 
@@ -123,9 +123,9 @@ describe('npm start', () => {
     const port = await freePort();
     // The gateway refuses to run on the pure-JS uWS fallback: a boot failure that no restart fixes.
     const s = npmStart(startEnv(env, port, { UWS_USE_FALLBACK: '1' }));
-    await waitFor('a worker process', s, () => running(s, 'settlement-worker/main.ts').length > 0);
+    await waitFor('a worker process', s, () => running(s, 'dist/settlement-worker/main.js').length > 0);
     expect(await s.exited).toBe(1);
-    expect(s.output()).toMatch(/gateway 1 exited \(1\) 5 times within 60 s; stopping everything/);
+    expect(s.output()).toMatch(/gateway \d+ exited \(1\) 5 times within 60 s; stopping everything/);
     await expectAllStopped(s, port, 15_000);
   }, 90_000);
 
@@ -135,7 +135,7 @@ describe('npm start', () => {
     // Two gateways and two workers on purpose: start.ts's own gateways share the port without tripping the check.
     const first = npmStart(startEnv(env, port, { GATEWAY_PROCESSES: '2', WORKER_PROCESSES: '2' }));
     await waitServing(first, port);
-    await waitFor('2 gateways and 2 workers', first, () => running(first, 'gateway/main.ts').length === 2 && running(first, 'settlement-worker/main.ts').length === 2);
+    await waitFor('2 gateways and 2 workers', first, () => running(first, 'dist/gateway/main.js').length === 2 && running(first, 'dist/settlement-worker/main.js').length === 2);
 
     // The second start gets a schema that does not exist: had it migrated or seeded, the schema would exist now.
     const untouchedSchema = `t_${randomBytes(5).toString('hex')}`;
@@ -150,7 +150,7 @@ describe('npm start', () => {
     expect(rows[0]!.absent).toBe(true);
 
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
-    expect(running(first, 'gateway/main.ts').length).toBe(2);
+    expect(running(first, 'dist/gateway/main.js').length).toBe(2);
     process.kill(first.child.pid!, 'SIGTERM');
     await expectAllStopped(first, port, 25_000);
   }, 90_000);

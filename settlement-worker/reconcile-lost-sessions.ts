@@ -95,10 +95,12 @@ export async function redisLostData(deps: { redis: RedisClient; meter: { keys: P
 /**
  * Bounded and incremental: one page of active sessions per `pageIntervalMs`, a cursor walking the whole table over
  * and over, so the cost per second is fixed whatever the number of live sessions (at 100,000 sessions and 500 per
- * second, a full cycle takes 200 s). When Redis has just lost its data, every active session is compared at once:
- * that is when sessions are lost, and players waiting on them should not wait for the cursor.
+ * second, a full cycle takes 200 s). When Redis has just lost its data, every active session is compared at once,
+ * but only after `playersBackMs`: players still connected rebuild their own sessions on their next heartbeat (and own
+ * them); a rebuild here first would leave the session without its socket, and that heartbeat would be refused as
+ * coming from a replaced socket. What is still missing after that wait has no player to bring it back.
  */
-export async function runReconcileLoop(deps: ReconcileDeps, pageIntervalMs: number): Promise<void> {
+export async function runReconcileLoop(deps: ReconcileDeps, pageIntervalMs: number, playersBackMs: number): Promise<void> {
   let failures = 0;
   let after = firstId;
   while (!deps.signal.aborted) {
@@ -106,6 +108,8 @@ export async function runReconcileLoop(deps: ReconcileDeps, pageIntervalMs: numb
     if (deps.signal.aborted) break;
     try {
       if (await redisLostData(deps)) {
+        await pause(playersBackMs, deps.signal);
+        if (deps.signal.aborted) break;
         const [rebuilt, scheduled] = await reconcileLostSessions(deps);
         if (rebuilt + scheduled > 0) deps.log.warn({ rebuilt, scheduled }, 'Redis lost its data: reconciled every active session');
         after = firstId;

@@ -96,7 +96,7 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
     track('sweep', runSweepLoop({ redis, meter, log, signal }, buckets, config.sweepIntervalMs));
     track('checkpoint', runCheckpointLoop({ pool, redis, meter, log, signal }, buckets, config.checkpointIntervalMs));
     // Rare repairs (a Redis data loss, a crash between two writes): often enough to bound a hold left open.
-    track('reconcile', runReconcileLoop({ pool, redis, meter, log, signal }, reconcilePageIntervalMs));
+    track('reconcile', runReconcileLoop({ pool, redis, meter, log, signal }, reconcilePageIntervalMs, config.socketIdleMs));
     const releaseDeps = { pool, feeBps: config.platformFeeBps, abandonedHoldMs: config.abandonedHoldMs, log, signal };
     track('release-abandoned', runReleaseLoop(releaseDeps, releaseIntervalMs(config)));
     log.info({ buckets: buckets.length }, 'settlement worker started');

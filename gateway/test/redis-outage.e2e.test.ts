@@ -73,8 +73,8 @@ describe('Redis outage', () => {
     s.send(heartbeat(++seq));
     const ack = await s.ack(seq, 10_000);
     expect(ack.duration_seconds * 1000).toBeGreaterThanOrEqual(checkpointMs);
-    const errors = s.inbox.filter((m) => m.type === 'error');
-    expect(errors.length).toBeGreaterThan(0);
+    // Heartbeat 4's error was taken from the inbox above; the outage may be over before the next beat.
+    const errors = [err, ...s.inbox.filter((m) => m.type === 'error')];
     expect(errors.every((m) => m.code === 'unavailable')).toBe(true);
     s.send({ type: 'complete' });
     const ended = await s.next('ended', 15_000);

@@ -29,6 +29,10 @@ export function createRedis(config: Pick<Config, 'redisUrl' | 'redisClusterNodes
     ? new Cluster([...config.redisClusterNodes], { redisOptions: common, scaleReads: 'master', enableAutoPipelining: !opts.dedicated })
     : new Redis(config.redisUrl, common);
   defineScripts(client);
+  // Queued while the first connection is made (start-up waits for it), then never again: during an outage a command
+  // fails at once as `unavailable` instead of waiting in a queue (auto-pipelined commands waited there ~12 s), so a
+  // player's heartbeats are answered while Redis is down and no backlog of them is replayed when it returns.
+  client.once('ready', () => { client.options.enableOfflineQueue = false; });
   // Connection errors surface as failed commands (mapped to `unavailable` at the edge) and in /readyz; without a
   // listener ioredis would print every reconnect attempt as an unhandled error.
   client.on('error', () => undefined);
