@@ -12,10 +12,10 @@
 import { withTransaction, type Pool, type PoolClient } from '../shared/pg/pool.js';
 import { invariant } from '../shared/errors.js';
 import { settleBatchMax } from '../shared/limits.js';
-import { minorToNumeric, numericToMinor, settlementFigures, type SettlementFigures } from '../shared/money.js';
+import { minorToNumeric, numericToMinor, type SettlementFigures } from '../shared/money.js';
 import type { FrozenSession } from '../shared/protocol/settlement.js';
 import {
-  assertFrozenFits, ledgerEntriesOf, SessionNotFoundError, storedSettlement, toContentProgress,
+  decideSettlement, ledgerEntriesOf, SessionNotFoundError, toContentProgress,
   type SessionForSettle, type SettledSession, type SkippedSettlement,
 } from './settle-session.js';
 
@@ -92,19 +92,9 @@ export function planBatch(batch: readonly FrozenSession[], rows: ReadonlyMap<str
     if (!row) throw new SessionNotFoundError(frozen.sessionId);
     const earlier = settledHere.get(row.id);
     if (earlier) return { ...earlier, alreadySettled: true };
-    if (row.status === 'completed') return storedSettlement(row);
-    // A hold is abandoned only while nobody has started its session; once started, it settles as it ends.
-    if (frozen.endReason === 'abandoned' && row.status !== 'locked') return { sessionId: row.id, skipped: true, status: row.status };
-
-    const lockedMinor = numericToMinor(row.locked_amount);
-    assertFrozenFits(frozen, Number(row.max_billable_ms));
-    const figures = settlementFigures({
-      billableMs: frozen.billedMs,
-      pricePerMinuteMinor: numericToMinor(row.price_per_minute),
-      lockedMinor,
-      feeBps,
-      endReason: frozen.endReason,
-    });
+    const decision = decideSettlement(row, frozen, feeBps);
+    if (decision.kind !== 'write') return decision.outcome;
+    const { lockedMinor, figures } = decision;
     writes.push({ frozen, row, lockedMinor, figures });
     const settled: SettledSession = { sessionId: row.id, endReason: frozen.endReason, durationMs: frozen.billedMs, ...figures, alreadySettled: false };
     settledHere.set(row.id, settled);

@@ -82,25 +82,38 @@ export async function settleOrSkip(pool: Pool, frozen: FrozenSession, feeBps: nu
        FROM sessions WHERE id = $1 FOR UPDATE`, [frozen.sessionId]);
     const row = rows[0];
     if (!row) throw new SessionNotFoundError(frozen.sessionId);
-    if (row.status === 'completed') return storedSettlement(row);
-    // A hold is abandoned only while nobody has started its session; once started, it settles as it ends.
-    if (frozen.endReason === 'abandoned' && row.status !== 'locked') return { sessionId: row.id, skipped: true, status: row.status };
-
-    const lockedMinor = numericToMinor(row.locked_amount);
-    assertFrozenFits(frozen, Number(row.max_billable_ms));
-    const figures = settlementFigures({
-      billableMs: frozen.billedMs,
-      pricePerMinuteMinor: numericToMinor(row.price_per_minute),
-      lockedMinor,
-      feeBps,
-      endReason: frozen.endReason,
-    });
+    const decision = decideSettlement(row, frozen, feeBps);
+    if (decision.kind !== 'write') return decision.outcome;
+    const { lockedMinor, figures } = decision;
     await completeSessionRow(tx, frozen, figures);
     await releaseHold(tx, row.id, lockedMinor);
     await moveMoney(tx, row, figures);
     await writeLedger(tx, row, lockedMinor, figures);
     return { sessionId: row.id, endReason: frozen.endReason, durationMs: frozen.billedMs, ...figures, alreadySettled: false };
   });
+}
+
+/** What settling one session does, decided from its locked row: the one rule the single and the batched paths share. */
+export type SettleDecision =
+  | { kind: 'done'; outcome: SettledSession | SkippedSettlement }
+  | { kind: 'write'; lockedMinor: number; figures: SettlementFigures };
+
+export function decideSettlement(row: SessionForSettle, frozen: FrozenSession, feeBps: number): SettleDecision {
+  if (row.status === 'completed') return { kind: 'done', outcome: storedSettlement(row) };
+  // A hold is abandoned only while nobody has started its session; once started, it settles as it ends.
+  if (frozen.endReason === 'abandoned' && row.status !== 'locked') {
+    return { kind: 'done', outcome: { sessionId: row.id, skipped: true, status: row.status } };
+  }
+  const lockedMinor = numericToMinor(row.locked_amount);
+  assertFrozenFits(frozen, Number(row.max_billable_ms));
+  const figures = settlementFigures({
+    billableMs: frozen.billedMs,
+    pricePerMinuteMinor: numericToMinor(row.price_per_minute),
+    lockedMinor,
+    feeBps,
+    endReason: frozen.endReason,
+  });
+  return { kind: 'write', lockedMinor, figures };
 }
 
 /** The figures an earlier settlement committed, checked for conservation on the way back out. */
