@@ -40,8 +40,8 @@ import { runSettlementBurst } from './settlement-burst.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
-const ladder = (process.env.BENCH_LADDER ?? '10000,25000,50000,75000,100000').split(',').map(Number);
-const seedLadder = (process.env.BENCH_SEED_LADDER ?? '2500,5000,10000,20000,40000').split(',').map(Number);
+const ladder = (process.env.BENCH_LADDER ?? '2500,5000,10000,15000,25000,50000,75000,100000').split(',').map(Number);
+const seedLadder = (process.env.BENCH_SEED_LADDER ?? '250,500,1000,2500,5000,10000').split(',').map(Number);
 const heartbeatMs = num('BENCH_HEARTBEAT_MS', 5_000);
 const steadyMs = num('BENCH_STEADY_S', 20) * 1000;
 const transportViewers = num('BENCH_TRANSPORT_VIEWERS', 4_000);
