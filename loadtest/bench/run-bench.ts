@@ -144,14 +144,17 @@ async function main(): Promise<void> {
     const srv = await startServers(kind, processes, srvEnv, kind === 'gateway' ? `http://127.0.0.1:${port}/readyz` : null);
     const worker = kind === 'gateway' ? await startServers('worker', 1, srvEnv, null) : null;
     let window: ReturnType<typeof cpuWindow> | undefined;
+    let used: ReturnType<ReturnType<typeof cpuWindow>['read']> | undefined;
     try {
       const load = await runViewerLoad({
         mode: kind === 'seed-design' ? 'http' : 'ws', port, sessionIds: ids, token, intervalMs,
         path: (sid) => (kind === 'seed-design' ? `/api/sessions/${sid}/metrics` : `/ws/sessions/${sid}`),
         warmupMs: Math.max(2 * intervalMs, 3_000), durationMs: steadyMs,
         onSteady: (loadPids) => { window = cpuWindow({ servers: srv.pids, worker: worker?.pids ?? [], redis: [redisPid], load: loadPids }); },
+        // Read while the load processes still run: a process that has exited has no /proc entry left to read.
+        onWindowEnd: () => { used = window!.read(); },
       });
-      const { micros } = window!.read();
+      const { micros } = used ?? window!.read();
       const per = (m: number | undefined) => +((m ?? 0) / Math.max(1, load.answered)).toFixed(2);
       const cpuMicrosPerHeartbeat = { servers: per(micros.servers), redis: per(micros.redis), worker: per(micros.worker), load: per(micros.load) };
       const serversRssMb = Math.round(srv.pids.reduce((sum, pid) => sum + rssKb(pid), 0) / 1024);

@@ -100,6 +100,7 @@ async function run(task: ChildTask): Promise<ChildReport> {
   process.send!({ type: 'steady' });
   await new Promise((r) => setTimeout(r, task.durationMs));
   measuring = false;
+  process.send!({ type: 'window-end' });
   for (const t of timers) clearInterval(t);
   const report = { histogram: hdr.encodeIntoCompressedBase64(h), sent, answered, errors, opened, openFailures };
   for (const ws of sockets) ws.terminate();

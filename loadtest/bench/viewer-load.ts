@@ -29,6 +29,8 @@ export interface ViewerLoadOptions {
   durationMs: number;
   /** Called once every process is steady: open CPU windows here. Gets the load processes' pids. */
   onSteady(loadPids: number[]): void;
+  /** Called when the first process ends its window, while every load process still runs: read CPU windows here. */
+  onWindowEnd?(): void;
 }
 
 export async function runViewerLoad(o: ViewerLoadOptions): Promise<ViewerLoadResult> {
@@ -36,6 +38,7 @@ export async function runViewerLoad(o: ViewerLoadOptions): Promise<ViewerLoadRes
   const per = Math.ceil(o.sessionIds.length / processes);
   const children = Array.from({ length: processes }, () => fork(childEntry, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   let steady = 0;
+  let windowEnded = false;
   let opened = 0;
   let openFailures = 0;
   const t0 = { at: 0 };
@@ -49,6 +52,7 @@ export async function runViewerLoad(o: ViewerLoadOptions): Promise<ViewerLoadRes
     child.on('message', (m: { type: string; report?: ChildReport; message?: string; opened?: number; openFailures?: number }) => {
       if (m.type === 'open') { opened += m.opened!; openFailures += m.openFailures!; }
       if (m.type === 'steady' && ++steady === processes) { t0.at = performance.now(); o.onSteady(children.map((c) => c.pid!)); }
+      if (m.type === 'window-end' && !windowEnded) { windowEnded = true; o.onWindowEnd?.(); }
       if (m.type === 'report') resolve(m.report!);
       if (m.type === 'failed') reject(new Error(m.message));
     });
