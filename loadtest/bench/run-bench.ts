@@ -66,6 +66,8 @@ const frame = (_i: number, seq: number) => JSON.stringify({ type: 'heartbeat', s
 const log = (line: string) => console.log(`bench: ${line}`);
 
 async function main(): Promise<void> {
+  // Read before anything runs: the code measured is the code at this commit.
+  const commit = execSync('git rev-parse HEAD', { cwd: root }).toString().trim();
   const id = randomBytes(4).toString('hex');
   const schema = `bench_${id}`;
   const secret = `bench-secret-${id}-0123456789`;
@@ -130,7 +132,6 @@ async function main(): Promise<void> {
     await pool.end();
     await dropEverything(config.databaseUrl, schema, config.redisKeyPrefix);
   }
-  const commit = execSync('git rev-parse HEAD', { cwd: root }).toString().trim();
   const machine = { cpuModel: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release() };
   const file = { when: new Date().toISOString(), commit, machine, params: { ladder, seedLadder, heartbeatMs, steadyMs, transportViewers, transportIntervalMs }, results };
   mkdirSync(`${root}bench`, { recursive: true });
