@@ -1,57 +1,27 @@
 // Refusals say what is true and what the caller can do (issue 7, item 6a/6b): a socket to a locked session is told
 // to start it, one to a completed session that it is over; an admin/service wallet read names its missing or
 // malformed `student_id` (400 invalid_query) instead of a misleading 404.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes, randomUUID } from 'node:crypto';
-import http from 'node:http';
-import { startProduct, type Product } from '../../test/helpers/product.js';
-import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
+import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { productPerFile } from '../../test/helpers/product.js';
+import { tryUpgrade } from '../../test/helpers/raw-upgrade.js';
 import { courseId, STUDENT, STUDENT_2 } from '../../test/helpers/test-env.js';
 
-let p: Product;
-let total0: number;
+const p = productPerFile();
 
-beforeAll(async () => {
-  p = await startProduct();
-  total0 = await totalBalancesMinor(p.env.pool);
-});
-afterAll(async () => { await p?.stop(); });
-afterEach(async () => {
-  await assertMoneyInvariants(p.env.pool, total0);
-  expect(p.brokenInvariants).toEqual([]);
-});
-
-/** Attempts a WebSocket upgrade; the refusal's status and JSON body (101 and no body when it succeeds). */
-function upgrade(path: string): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(p.baseUrl + path);
-    const req = http.request({
-      host: u.hostname, port: u.port, path: u.pathname + u.search,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') },
-    });
-    req.on('upgrade', (_res, socket) => { socket.destroy(); resolve({ status: 101, body: null }); });
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('WebSocket refusal by session state', () => {
   it('a locked session: 409, start it first; a completed one: 409, it cannot be connected to (never "start it")', async () => {
     const id = (await p.api('POST', '/api/sessions/create', { body: { course_id: courseId(1), student_id: STUDENT, locked_amount: 1 } })).json.session_id;
     const path = `/ws/sessions/${id}?token=${await p.token()}`;
 
-    const locked = await upgrade(path);
+    const locked = await tryUpgrade(p.baseUrl, path);
     expect(locked.status).toBe(409);
     expect(locked.body.error).toEqual({ code: 'wrong_state', message: 'the session is locked; start it before connecting' });
 
     expect((await p.api('POST', `/api/sessions/${id}/start`)).status).toBe(200);
     expect((await p.api('POST', `/api/sessions/${id}/complete`, { body: {} })).status).toBe(200);
-    const completed = await upgrade(path);
+    const completed = await tryUpgrade(p.baseUrl, path);
     expect(completed.status).toBe(409);
     expect(completed.body.error).toEqual({ code: 'wrong_state', message: 'the session is completed; it cannot be connected to' });
   });

@@ -1,43 +1,18 @@
 // A teacher reads, never acts (issue 7, item 6c): the teacher of a session's course may read its status (what a
 // teacher dashboard needs); a teacher of another course is refused, saying so; and no teacher may start, update,
 // complete or connect to a student's session, even on their own course.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes, randomUUID } from 'node:crypto';
-import http from 'node:http';
-import { startProduct, type Product } from '../../test/helpers/product.js';
-import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
+import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { productPerFile } from '../../test/helpers/product.js';
+import { tryUpgrade } from '../../test/helpers/raw-upgrade.js';
 import { courseId, STUDENT, TEACHER } from '../../test/helpers/test-env.js';
 
-let p: Product;
-let total0: number;
-
-beforeAll(async () => {
-  p = await startProduct();
-  total0 = await totalBalancesMinor(p.env.pool);
-});
-afterAll(async () => { await p?.stop(); });
-afterEach(async () => {
-  await assertMoneyInvariants(p.env.pool, total0);
-  expect(p.brokenInvariants).toEqual([]);
-});
+const p = productPerFile();
 
 const ownTeacher = () => p.token({ sub: TEACHER, role: 'teacher' });
 const otherTeacher = () => p.token({ sub: randomUUID(), role: 'teacher' });
 const create = async () => (await p.api('POST', '/api/sessions/create', { body: { course_id: courseId(1), student_id: STUDENT, locked_amount: 2 } })).json.session_id as string;
 
-function upgradeStatus(path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(p.baseUrl + path);
-    const req = http.request({
-      host: u.hostname, port: u.port, path: u.pathname + u.search,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') },
-    });
-    req.on('upgrade', (_res, socket) => { socket.destroy(); resolve(101); });
-    req.on('response', (res) => { res.resume(); resolve(res.statusCode ?? 0); });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('teacher access to sessions', () => {
   it("the course's teacher reads the status of a locked, an active and a completed session", async () => {
@@ -76,7 +51,7 @@ describe('teacher access to sessions', () => {
       const complete = await p.api('POST', `/api/sessions/${id}/complete`, { token, body: {} });
       expect(complete.status).toBe(403);
       expect(complete.json.error).toEqual(forbidden);
-      expect(await upgradeStatus(`/ws/sessions/${id}?token=${token}`)).toBe(403);
+      expect((await tryUpgrade(p.baseUrl, `/ws/sessions/${id}?token=${token}`)).status).toBe(403);
     }
     // The refusals changed nothing: the student's session is still active, and the student completes it.
     expect((await p.api('GET', `/api/sessions/${id}/status`)).json.status).toBe('active');

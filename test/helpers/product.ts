@@ -1,6 +1,8 @@
 // The whole product in one test process: a gateway on a free port and a settlement worker, over a private
 // Postgres schema and Redis prefix (test-env.ts), talking to the real local services.
 import { SignJWT } from 'jose';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { assertMoneyInvariants, totalBalancesMinor } from './money-invariants.js';
 import type { DestinationStream } from 'pino';
 import { createLogger } from '../../shared/log.js';
 import { createRedis } from '../../shared/redis/connect.js';
@@ -108,4 +110,29 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
     },
   };
   return product;
+}
+
+/**
+ * One product for a whole test file, with the checks every e2e file makes: the money invariants over the schema and
+ * no broken invariant reported, after each test. Returns the product (usable from the first test on).
+ */
+export function productPerFile(overrides: Env = {}): Product {
+  let started: Product | undefined;
+  let total0 = 0;
+  beforeAll(async () => {
+    started = await startProduct(overrides);
+    total0 = await totalBalancesMinor(started.env.pool);
+  });
+  afterAll(async () => { await started?.stop(); });
+  afterEach(async () => {
+    await assertMoneyInvariants(started!.env.pool, total0);
+    expect(started!.brokenInvariants).toEqual([]);
+  });
+  // Handed out now, filled in by beforeAll: every property is read from the product once it has started.
+  return new Proxy({} as Product, {
+    get: (_target, key) => {
+      if (!started) throw new Error('the product starts in beforeAll: use it inside a test');
+      return Reflect.get(started, key);
+    },
+  });
 }
