@@ -1,7 +1,7 @@
 // One simulated player: create + start a session over REST, meter it over a WebSocket (reconnecting after abnormal
 // closes, as the SDK does), complete it, and check every frame on the way. Errors are counted, never thrown out.
-import { backoffDelayMs, completeTimeoutMs, parseServerFrame, readyTimeoutMs, shouldReconnect, wsUrlFor } from '../../shared/client/metering-client.js';
-import { RestError, type RestClient } from '../../shared/client/rest-client.js';
+import { backoffDelayMs, completeTimeoutMs, parseServerFrame, readyTimeoutMs, shouldReconnect, wsUrlFor } from '../../player/sdk/index.js';
+import { RestError, type RestClient } from '../../player/sdk/index.js';
 import { minorToAmount } from '../../shared/money.js';
 import type { EndedFrame, HeartbeatFrame, ServerFrame } from '../../shared/protocol/ws.js';
 import type { Options } from './options.js';

@@ -2,7 +2,7 @@
 // progress to the parent every progress interval, and at the end its settlements and its stats. Started by
 // run-scenario.ts with an IPC channel; it reads no environment and opens no database: the plan carries it all.
 import { setMaxListeners } from 'node:events';
-import { createRestClient } from '../../shared/client/rest-client.js';
+import { createRestClient } from '../../player/sdk/index.js';
 import type { ChildMessage, ParentMessage, PlanMessage, SettledRow } from './child-protocol.js';
 import { progressIntervalMs, settledRowsPerMessageMax } from './child-protocol.js';
 import { runPlayer, type PlayerContext, type PlayerRecord } from './player.js';

@@ -20,8 +20,8 @@
 // Some players abandon their session instead of completing it (the tab is closed): they close the socket and wait,
 // reading the status over REST, until the worker's sweeper has settled it `disconnected` after the grace period.
 import WebSocket from 'ws';
-import { createRestClient, RestError, type RestClient } from '../../shared/client/rest-client.js';
-import { parseServerFrame, wsUrlFor } from '../../shared/client/metering-client.js';
+import { createRestClient, RestError, type RestClient } from '../../player/sdk/index.js';
+import { parseServerFrame, wsUrlFor } from '../../player/sdk/index.js';
 import { amountToMinor, minorToAmount } from '../../shared/money.js';
 import type { CompleteResponse } from '../../shared/protocol/rest.js';
 import type { EndedFrame, ServerFrame } from '../../shared/protocol/ws.js';

@@ -2,10 +2,9 @@
 // URL building and REST error mapping. The SDK against a real gateway is covered by the end-to-end tests.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  backoffDelayMs, buildHeartbeat, heartbeatIntervalMsMin, heartbeatPeriodMs, IntervalTracker, parseServerFrame,
-  reconnectPolicyDefault, shouldReconnect, wsUrlFor, type Playback,
-} from './metering-client.js';
+import { backoffDelayMs, reconnectPolicyDefault, shouldReconnect } from './reconnect-policy.js';
+import { buildHeartbeat, parseServerFrame, wsUrlFor, type Playback } from './frames.js';
+import { heartbeatIntervalMsMin, heartbeatPeriodMs, IntervalTracker } from './heartbeat-schedule.js';
 import { joinUrl, restErrorFrom } from './rest-client.js';
 
 const policy = { baseDelayMs: 500, maxDelayMs: 15_000, maxAttempts: 8 };

@@ -6,8 +6,8 @@ import {
   completeBody, completeResponse, createSessionBody, createSessionResponse, idempotencyKey, metricsBody, metricsResponse, statusResponse,
   type CompleteBody, type CompleteResponse, type CreateSessionBody, type CreateSessionResponse, type MetricsBody,
   type MetricsResponse, type StatusResponse,
-} from '../protocol/rest.js';
-import { sessionStatus, uuid } from '../protocol/common.js';
+} from '../../shared/protocol/rest.js';
+import { sessionStatus, uuid } from '../../shared/protocol/common.js';
 
 // Bodies that shared/protocol/rest.ts does not define yet. When the gateway adds schemas for them there, import
 // those instead and delete these (one source of wire types).

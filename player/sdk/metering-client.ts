@@ -1,6 +1,7 @@
-// The player SDK: keeps one metering WebSocket open for a session (DESIGN §5), sends heartbeats, reports the
-// running cost, reconnects after abnormal closes, and completes the session.
-// Runs in browsers and in Node ≥ 20.14 (global WebSocket and fetch); no Node-only imports, so it bundles as is.
+// The metering connection: keeps one WebSocket open for a session (DESIGN §5), sends heartbeats on the server's
+// interval plus one at each playback change, reports the running cost, reconnects with backoff after abnormal
+// closes and resumes, and completes the session. Runs in browsers and in Node ≥ 20.14 (global WebSocket and
+// fetch); no Node-only imports, so it bundles as is. course-player.ts builds the student's player on top of it.
 //
 // Usage:
 //   const client = createMeteringClient({ baseUrl, token, sessionId, getPlayback: () => player.state(),
@@ -8,18 +9,14 @@
 //   await client.connect();
 //   video.onplay = video.onpause = video.onseeked = video.onended = () => client.notifyPlaybackChange();
 //   const ended = await client.complete();
-import {
-  serverFrame, heartbeatFrame, type AckFrame, type EndedFrame, type HeartbeatFrame, type ReadyFrame, type ServerFrame,
-} from '../protocol/ws.js';
-import { createRestClient, joinUrl, resolveToken, RestError, type RestClient, type TokenSource } from './rest-client.js';
+import type { AckFrame, EndedFrame, ReadyFrame, ServerFrame } from '../../shared/protocol/ws.js';
+import { createRestClient, resolveToken, RestError, type RestClient, type TokenSource } from './rest-client.js';
+import { buildHeartbeat, parseServerFrame, wsUrlFor, type Playback } from './frames.js';
+import { backoffDelayMs, reconnectPolicyDefault, shouldReconnect, type ReconnectPolicy } from './reconnect-policy.js';
+import { globalTimers, heartbeatIntervalMsMin, heartbeatPeriodMs, IntervalTracker, notifyGapMsMin, type Timers } from './heartbeat-schedule.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Limits of the client, units last (every wait and every retry is bounded).
-
-/** No heartbeat more often than this from the periodic timer, whatever the caller asks for (config's floor too). */
-export const heartbeatIntervalMsMin = 100;
-/** Playback changes closer together than this are coalesced into one heartbeat (the server allows ≥ 10/s). */
-export const notifyGapMsMin = 100;
 /** A socket that has not said `ready` this long after it was created is dropped and retried. */
 export const readyTimeoutMs = 10_000;
 /** An unanswered heartbeat older than max(this, 2 intervals) means a dead link: drop the socket and reconnect. */
@@ -33,137 +30,6 @@ export const restCompleteAttemptsMax = 5;
 export const restCompleteRetryMs = 1_000;
 /** The REST status probe made when a socket could not even be opened (was it 401, 404, already settled?). */
 export const probeTimeoutMs = 5_000;
-
-export interface ReconnectPolicy {
-  /** First delay before jitter. */
-  baseDelayMs: number;
-  /** Largest delay before jitter. */
-  maxDelayMs: number;
-  /** Consecutive failed attempts before giving up (state `failed`). Reset after an acknowledged heartbeat. */
-  maxAttempts: number;
-}
-
-// Eight attempts with a 15 s cap span about a minute: the default DISCONNECT_GRACE_MS, after which the session is
-// settled anyway.
-export const reconnectPolicyDefault: ReconnectPolicy = Object.freeze({ baseDelayMs: 500, maxDelayMs: 15_000, maxAttempts: 8 });
-
-// ---------------------------------------------------------------------------------------------------------------
-// Pure helpers (exported for tests).
-
-/**
- * Delay before reconnect attempt `attempt` (0 = the first retry): exponential, capped, with "equal jitter" —
- * half of the step fixed, half random — so thousands of players dropped by one gateway restart do not come back
- * in the same millisecond, yet none retries instantly.
- */
-export function backoffDelayMs(attempt: number, policy: ReconnectPolicy = reconnectPolicyDefault, random: () => number = Math.random): number {
-  const exponent = Math.min(Math.max(0, Math.floor(attempt)), 30);
-  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** exponent);
-  const r = Math.min(Math.max(random(), 0), 1);
-  return Math.floor(step / 2 + r * (step / 2));
-}
-
-/**
- * Close codes after which the player comes back: going away (1001), abnormal / no close frame (1006), server error
- * (1011), service restart (1012, the gateway's SIGTERM), try again later (1013), bad gateway (1014).
- * Not after 1000 (normal, e.g. after `ended`), 1008 (policy: abuse), 1009 (too big) or 4xxx (application refusals).
- */
-export const reconnectCloseCodes: ReadonlySet<number> = new Set([1001, 1006, 1011, 1012, 1013, 1014]);
-
-export function shouldReconnect(closeCode: number): boolean {
-  return reconnectCloseCodes.has(closeCode);
-}
-
-/** `http(s)://host[:port][/prefix]` → `ws(s)://host[:port][/prefix]/ws/sessions/{id}`. */
-export function wsUrlFor(baseUrl: string, sessionId: string): string {
-  const url = new URL(joinUrl(baseUrl, `ws/sessions/${encodeURIComponent(sessionId)}`));
-  if (url.protocol === 'http:') url.protocol = 'ws:';
-  else if (url.protocol === 'https:') url.protocol = 'wss:';
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new Error(`baseUrl must be http(s) or ws(s), got ${baseUrl}`);
-  return url.toString();
-}
-
-export type ParsedFrame = { ok: true; frame: ServerFrame } | { ok: false; reason: string };
-
-/** One received message → a validated server frame. Never throws. */
-export function parseServerFrame(data: unknown): ParsedFrame {
-  if (typeof data !== 'string') return { ok: false, reason: 'binary frame (the protocol is JSON text)' };
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch {
-    return { ok: false, reason: 'not JSON' };
-  }
-  const parsed = serverFrame.safeParse(json);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    return { ok: false, reason: `not a server frame${first ? `: ${first.path.join('.') || '(root)'} ${first.message}` : ''}` };
-  }
-  return { ok: true, frame: parsed.data };
-}
-
-/** What the player reports about itself at a heartbeat; the shape of a heartbeat frame without `type` and `seq`. */
-export type Playback = Omit<HeartbeatFrame, 'type' | 'seq' | 'playing_now'>;
-
-/**
- * A heartbeat frame from the player's state. `playing` is passed separately because it describes the interval
- * the heartbeat closes, not the state now (see IntervalTracker). Small slips (a negative position, 100.0001 %, a
- * fractional lecture) are clamped; anything still invalid gives null and is not sent.
- */
-export function buildHeartbeat(seq: number, playback: Playback, intervalPlaying: boolean): HeartbeatFrame | null {
-  const candidate = {
-    type: 'heartbeat' as const,
-    seq,
-    position_seconds: Math.max(0, playback.position_seconds),
-    playing: intervalPlaying,
-    playing_now: playback.playing,
-    current_lecture: Math.trunc(playback.current_lecture),
-    completion_pct: Math.min(100, Math.max(0, playback.completion_pct)),
-    ...(playback.duration_seconds === undefined ? {} : { duration_seconds: Math.max(0, playback.duration_seconds) }),
-  };
-  const parsed = heartbeatFrame.safeParse(candidate);
-  return parsed.success ? parsed.data : null;
-}
-
-/**
- * Decides the `playing` flag of each heartbeat. DESIGN §3: `playing` describes the interval since the previous
- * update, and the SDK sends a heartbeat at every play/pause/seek/end so that each interval is wholly playing or
- * wholly not. At such a change the interval that closes had the OLD state; the new state starts the next one.
- * When a change was missed (not notified) or several changes are coalesced into one heartbeat, an interval only
- * counts as playing if every state seen in it was playing: any doubt is resolved in the student's favour.
- */
-export class IntervalTracker {
-  private playing: boolean;
-
-  constructor(playingAtStart: boolean) {
-    this.playing = playingAtStart;
-  }
-
-  /** A change whose heartbeat is deferred: the new state is now part of the still-open interval. */
-  noteChange(nowPlaying: boolean): void {
-    this.playing = this.playing && nowPlaying;
-  }
-
-  /** Closes the interval at a notified change: it had the state before the change. */
-  closeAtChange(nowPlaying: boolean): boolean {
-    const closed = this.playing;
-    this.playing = nowPlaying;
-    return closed;
-  }
-
-  /** Closes the interval at a periodic (or final) heartbeat: the state must have held from start to now. */
-  closeAtTick(nowPlaying: boolean): boolean {
-    const closed = this.playing && nowPlaying;
-    this.playing = nowPlaying;
-    return closed;
-  }
-}
-
-/** The client's heartbeat period: the caller's wish, never above the server's (it bills at most 2 intervals). */
-export function heartbeatPeriodMs(requestedMs: number | undefined, serverMs: number): number {
-  const server = Math.max(heartbeatIntervalMsMin, serverMs);
-  if (requestedMs === undefined || !Number.isFinite(requestedMs)) return server;
-  return Math.min(server, Math.max(heartbeatIntervalMsMin, Math.floor(requestedMs)));
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The client.
@@ -202,6 +68,8 @@ export interface MeteringClientOptions {
   onEnded?: (ended: EndedFrame) => void;
   onError?: (error: MeteringClientError) => void;
   onStateChange?: (state: ClientState, previous: ClientState) => void;
+  /** A reconnect is scheduled: `attempt` counts from 1 since the last acknowledged heartbeat. */
+  onReconnectScheduled?: (info: { attempt: number; delayMs: number }) => void;
   reconnect?: Partial<ReconnectPolicy>;
   /**
    * Opens the socket. Default: the global WebSocket with `?token=` (browsers cannot set headers). Node callers may
@@ -210,6 +78,11 @@ export interface MeteringClientOptions {
   webSocketFactory?: (url: string, token: string) => WebSocket;
   /** For the REST calls (`complete` fallback, status probe). */
   fetch?: typeof fetch;
+  /**
+   * Timers of the heartbeat schedule, reconnects and ready/ack timeouts. Default: the global ones. In a browser,
+   * pass worker-timers.ts' so that a hidden tab's throttling does not slow heartbeats down.
+   */
+  timers?: Timers;
 }
 
 export interface MeteringClient {
@@ -237,9 +110,9 @@ interface Link {
   tracker: IntervalTracker;
   lastSendMs: number;
   lastFrameMs: number;
-  tickTimer: ReturnType<typeof setTimeout> | null;
-  deferTimer: ReturnType<typeof setTimeout> | null;
-  readyTimer: ReturnType<typeof setTimeout> | null;
+  tickTimer: unknown;
+  deferTimer: unknown;
+  readyTimer: unknown;
 }
 
 const wsOpen = 1;
@@ -259,11 +132,12 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
   const rest: RestClient = createRestClient({ baseUrl: opts.baseUrl, token: opts.token, fetch: opts.fetch });
   const factory = opts.webSocketFactory ?? defaultWebSocketFactory;
   const url = wsUrlFor(opts.baseUrl, opts.sessionId);
+  const timers = opts.timers ?? globalTimers;
 
   let state: ClientState = 'idle';
   let link: Link | null = null;
   let attempts = 0;
-  let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  let reconnectTimer: unknown = null;
   let ended: EndedFrame | null = null;
   let completing: Promise<EndedFrame> | null = null;
   let endedWaiter: ((frame: EndedFrame | null) => void) | null = null;
@@ -336,18 +210,18 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
   // --- timers ---------------------------------------------------------------------------------------------------
 
   function clearReconnect(): void {
-    if (reconnectTimer !== null) clearTimeout(reconnectTimer);
+    if (reconnectTimer !== null) timers.clearTimeout(reconnectTimer);
     reconnectTimer = null;
   }
 
   function clearLinkTimers(l: Link): void {
-    for (const t of [l.tickTimer, l.deferTimer, l.readyTimer]) if (t !== null) clearTimeout(t);
+    for (const t of [l.tickTimer, l.deferTimer, l.readyTimer]) if (t !== null) timers.clearTimeout(t);
     l.tickTimer = l.deferTimer = l.readyTimer = null;
   }
 
   function scheduleTick(l: Link): void {
-    if (l.tickTimer !== null) clearTimeout(l.tickTimer);
-    l.tickTimer = setTimeout(() => tick(l), l.periodMs);
+    if (l.tickTimer !== null) timers.clearTimeout(l.tickTimer);
+    l.tickTimer = timers.setTimeout(() => tick(l), l.periodMs);
   }
 
   // --- the socket -----------------------------------------------------------------------------------------------
@@ -381,7 +255,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
     ws.onclose = (ev: CloseEvent) => onLinkClosed(l, ev.code, ev.reason);
     // Node 20's built-in WebSocket fires only `error` (no `close`) when the handshake is refused.
     ws.onerror = () => { if (!l.opened) onLinkClosed(l, 1006, 'connection failed'); };
-    l.readyTimer = setTimeout(() => dropLink(l, 'ready_timeout', `no ready frame within ${readyTimeoutMs} ms`), readyTimeoutMs);
+    l.readyTimer = timers.setTimeout(() => dropLink(l, 'ready_timeout', `no ready frame within ${readyTimeoutMs} ms`), readyTimeoutMs);
   }
 
   /** Detaches and closes the current socket without any follow-up (used on terminal transitions). */
@@ -441,8 +315,9 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
     const delay = backoffDelayMs(attempts, policy);
     attempts += 1;
     setState('reconnecting');
+    emit(opts.onReconnectScheduled, { attempt: attempts, delayMs: delay });
     clearReconnect();
-    reconnectTimer = setTimeout(() => {
+    reconnectTimer = timers.setTimeout(() => {
       reconnectTimer = null;
       void openLink();
     }, delay);
@@ -496,7 +371,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
   }
 
   function onReady(l: Link, f: ReadyFrame): void {
-    if (l.readyTimer !== null) clearTimeout(l.readyTimer);
+    if (l.readyTimer !== null) timers.clearTimeout(l.readyTimer);
     l.readyTimer = null;
     l.ready = true;
     l.periodMs = heartbeatPeriodMs(opts.heartbeatIntervalMs, f.heartbeat_interval_ms);
@@ -584,7 +459,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
     const pb = readPlayback();
     if (pb !== null) l.tracker.noteChange(pb.playing);
     if (l.deferTimer === null) {
-      l.deferTimer = setTimeout(() => {
+      l.deferTimer = timers.setTimeout(() => {
         l.deferTimer = null;
         if (!l.finished) sendHeartbeat(l, 'tick');
       }, Math.max(0, notifyGapMsMin - gap));
@@ -598,7 +473,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
     const l = link;
     if (l !== null && l.ready && !l.finished && l.ws.readyState === wsOpen) {
       const viaSocket = new Promise<EndedFrame | null>((resolve) => { endedWaiter = resolve; });
-      if (l.deferTimer !== null) clearTimeout(l.deferTimer);
+      if (l.deferTimer !== null) timers.clearTimeout(l.deferTimer);
       l.deferTimer = null;
       sendHeartbeat(l, 'tick'); // closes the last interval so its playing time is billed
       l.ws.send(JSON.stringify({ type: 'complete' }));

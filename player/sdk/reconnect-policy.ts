@@ -1,0 +1,39 @@
+// Reconnecting after a dropped socket: which closes are worth a retry, and how long to wait before each one.
+// Shared by the SDK, the load driver and the chaos players, so all of them come back the same way.
+
+export interface ReconnectPolicy {
+  /** First delay before jitter. */
+  baseDelayMs: number;
+  /** Largest delay before jitter. */
+  maxDelayMs: number;
+  /** Consecutive failed attempts before giving up (state `failed`). Reset after an acknowledged heartbeat. */
+  maxAttempts: number;
+}
+
+// Eight attempts with a 15 s cap span about a minute: the default DISCONNECT_GRACE_MS, after which the session is
+// settled anyway.
+export const reconnectPolicyDefault: ReconnectPolicy = Object.freeze({ baseDelayMs: 500, maxDelayMs: 15_000, maxAttempts: 8 });
+
+/**
+ * Delay before reconnect attempt `attempt` (0 = the first retry): exponential, capped, with "equal jitter" —
+ * half of the step fixed, half random — so thousands of players dropped by one gateway restart do not come back
+ * in the same millisecond, yet none retries instantly.
+ */
+export function backoffDelayMs(attempt: number, policy: ReconnectPolicy = reconnectPolicyDefault, random: () => number = Math.random): number {
+  const exponent = Math.min(Math.max(0, Math.floor(attempt)), 30);
+  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** exponent);
+  const r = Math.min(Math.max(random(), 0), 1);
+  return Math.floor(step / 2 + r * (step / 2));
+}
+
+/**
+ * Close codes after which the player comes back: going away (1001), abnormal / no close frame (1006), server error
+ * (1011), service restart (1012, the gateway's SIGTERM), try again later (1013), bad gateway (1014).
+ * Not after 1000 (normal, e.g. after `ended`), 1008 (policy: abuse), 1009 (too big) or 4xxx (application refusals).
+ */
+export const reconnectCloseCodes: ReadonlySet<number> = new Set([1001, 1006, 1011, 1012, 1013, 1014]);
+
+export function shouldReconnect(closeCode: number): boolean {
+  return reconnectCloseCodes.has(closeCode);
+}
+
