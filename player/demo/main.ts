@@ -1,0 +1,82 @@
+// The demo player page, served by the gateway at /demo when DEMO_MODE is on: sign in as a seeded student, pick a
+// course, lock funds, watch with the cost running, finish and see the settled summary. A reload mid-session
+// resumes the same session (sessionStorage remembers it; the server resumes the bill).
+import { RestError, type Course } from '../sdk/index.js';
+import { h, show } from './dom.js';
+import { formatAmount } from './format.js';
+import { loadSaved, save, type Saved } from './demo-api.js';
+import { createPageContext, type Navigation, type PageContext } from './page-context.js';
+import { showSignIn } from './views/sign-in-view.js';
+import { showCourseList } from './views/course-list-view.js';
+import { showPlayer } from './views/player-view.js';
+import { showSummary } from './views/summary-view.js';
+
+const root = document.getElementById('app') as HTMLElement;
+const who = document.getElementById('who') as HTMLElement;
+let ctx: PageContext | null = null;
+
+const go: Navigation = {
+  signIn() {
+    ctx = null;
+    save(null);
+    renderWho();
+    void showSignIn(root, (student, token) => {
+      const saved: Saved = { token: token.token, expiresAt: token.expiresAt, studentId: student.id, studentName: student.name, session: null };
+      save(saved);
+      ctx = createPageContext(root, saved, go);
+      renderWho();
+      go.courses();
+    });
+  },
+  courses() {
+    if (ctx) void showCourseList(ctx).finally(renderWho);
+  },
+  player(course, sessionId, startAtSeconds) {
+    if (ctx) showPlayer(ctx, course, sessionId, startAtSeconds);
+  },
+  summary(course, sessionId) {
+    if (ctx) void showSummary(ctx, course, sessionId).finally(renderWho);
+  },
+};
+
+function renderWho(): void {
+  if (!ctx) {
+    who.replaceChildren();
+    return;
+  }
+  const signOut = h('button', { type: 'button', class: 'link' }, 'Sign out');
+  signOut.addEventListener('click', () => go.signIn());
+  const wallet = h('span', { class: 'wallet' });
+  who.replaceChildren(h('span', {}, ctx.saved.studentName), wallet, signOut);
+  ctx.rest.getWallet().then((w) => { wallet.textContent = `wallet ${formatAmount(w.wallet_balance)}`; }, () => undefined);
+}
+
+/** Back to the session this tab was in before a reload, in whatever state the server has it. */
+async function resume(c: PageContext, session: NonNullable<Saved['session']>): Promise<void> {
+  show(root, h('section', { class: 'card narrow' }, h('h1', {}, 'Resuming your session…')));
+  let course: Course | undefined;
+  try {
+    const [courses, st] = await Promise.all([c.rest.listCourses(), c.rest.getStatus(session.id)]);
+    course = courses.find((x) => x.id === session.courseId);
+    if (st.status === 'completed') return go.summary(course ?? null, session.id);
+    if (!course) throw new Error('the course is no longer in the catalogue');
+    if (st.status === 'locked') await c.rest.startSession(session.id);
+    go.player(course, session.id, session.positionSeconds);
+  } catch (err) {
+    // The session is gone (another student's token, a wiped database): start over from the catalogue.
+    c.remember({ session: null });
+    if (err instanceof RestError && err.status === 401) return go.signIn();
+    go.courses();
+  }
+}
+
+function boot(): void {
+  const saved = loadSaved();
+  if (!saved) return go.signIn();
+  ctx = createPageContext(root, saved, go);
+  renderWho();
+  if (saved.session) void resume(ctx, saved.session);
+  else go.courses();
+}
+
+boot();
