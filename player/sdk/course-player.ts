@@ -23,6 +23,8 @@ export interface CoursePlayerState {
   cost: number;
   remaining: number;
   maxBillableSeconds: number | null;
+  /** The last `ready` resumed a session metered before (a reconnect, a reload, another gateway). */
+  resumed: boolean;
   lectures: readonly Lecture[];
   currentLecture: Lecture | null;
   /** Billed seconds per lecture id: the server's `content_progress` at (re)connect, then each ack's increase. */
@@ -76,7 +78,7 @@ export function createCoursePlayer(opts: CoursePlayerOptions): CoursePlayer {
   const listeners = new Set<CoursePlayerListener>();
 
   let state: CoursePlayerState = {
-    connection: 'idle', billedSeconds: 0, cost: 0, remaining: 0, maxBillableSeconds: null, lectures,
+    connection: 'idle', billedSeconds: 0, cost: 0, remaining: 0, maxBillableSeconds: null, resumed: false, lectures,
     currentLecture: lectureAt(lectures, opts.playback.read().positionSeconds), lectureSeconds: {}, completionPct: 0,
     lowFunds: null, ended: null, reconnect: null, lastError: null, heartbeatsAcked: 0,
   };
@@ -118,7 +120,7 @@ export function createCoursePlayer(opts: CoursePlayerOptions): CoursePlayer {
     playedMs = Math.max(playedMs, f.duration_seconds * 1000);
     update({
       billedSeconds: f.duration_seconds, cost: f.cost, remaining: f.remaining, maxBillableSeconds: f.max_billable_seconds,
-      reconnect: null,
+      resumed: f.resumed, reconnect: null,
     });
     // Per-lecture figures so far (a resumed session has some): the status endpoint has them; acks add from here.
     rest.getStatus(opts.sessionId).then((st) => {

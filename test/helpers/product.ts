@@ -36,6 +36,12 @@ export interface Product {
   api(method: string, path: string, opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<ApiResult>;
   /** Creates (locks `lockedAmount`) and starts a session of the demo student on seeded course `course`; its id. */
   liveSession(lockedAmount?: number, course?: number): Promise<string>;
+  /**
+   * Stops the gateway as a deploy would (sockets get 1012), waits `downMs`, and starts a fresh one over the same
+   * Redis and Postgres, on a new port (uWS cannot bind the old one again in the same process at once): updates
+   * `gateway` and `baseUrl`. Players that must keep one address go through tcp-proxy.ts, as through a load balancer.
+   */
+  restartGateway(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -62,7 +68,8 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
     onInvariantBroken: (err) => brokenInvariants.push(err),
   };
   const subscriber = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true });
-  const gateway = await startGateway(deps, subscriber);
+  let gateway = await startGateway(deps, subscriber);
+  const extraSubscribers: ReturnType<typeof createRedis>[] = [];
   const worker = opts.worker === false ? null : createSettlementWorker({ config: env.config, pool: env.pool, redis: env.redis, log });
   await worker?.start();
   const baseUrl = `http://127.0.0.1:${gateway.port}`;
@@ -86,7 +93,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
       const bearer = o.token === undefined ? await token() : o.token;
       if (bearer) headers.authorization = `Bearer ${bearer}`;
       Object.assign(headers, o.headers ?? {});
-      const res = await fetch(baseUrl + path, {
+      const res = await fetch(product.baseUrl + path, {
         method, headers,
         body: o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body),
       });
@@ -102,10 +109,23 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
       if (started.status !== 200) throw new Error(`start: ${started.status} ${started.text}`);
       return created.json.session_id as string;
     },
+    async restartGateway(downMs = 0) {
+      await gateway.close();
+      await new Promise((r) => setTimeout(r, downMs));
+      // A new process would have its own subscriber and settlement waiters; so does this gateway.
+      const sub = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true });
+      extraSubscribers.push(sub);
+      const config = Object.freeze({ ...env.config, port: 0 });
+      gateway = await startGateway({ ...deps, config, settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log }) }, sub);
+      product.gateway = gateway;
+      product.baseUrl = `http://127.0.0.1:${gateway.port}`;
+      product.wsUrl = product.baseUrl.replace(/^http/, 'ws');
+    },
     async stop() {
       await gateway.close();
       await worker?.stop();
       subscriber.disconnect();
+      for (const sub of extraSubscribers) sub.disconnect();
       await env.cleanup();
     },
   };
