@@ -5,6 +5,7 @@ import type { RedisClient } from '../shared/redis/connect.js';
 import type { GatewayDeps } from './deps.js';
 import { route, type HttpHandler } from './http/route.js';
 import { sendError } from './http/respond.js';
+import { createCors, optionsHandler } from './http/cors.js';
 import { createSession } from './http/handlers/create-session.js';
 import { startSession } from './http/handlers/start-session.js';
 import { updateMetrics } from './http/handlers/update-metrics.js';
@@ -58,10 +59,15 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
   await registry.listen(subscriber);
   await deps.settlements.listen(subscriber);
   const app = uWS.App();
-  const routeDeps = { log: deps.log, metrics: deps.metrics, payloadBytesMax: config.payloadBytesMax, onInvariantBroken: deps.onInvariantBroken };
+  const cors = createCors(config.allowedOrigins);
+  const routeDeps = { log: deps.log, metrics: deps.metrics, payloadBytesMax: config.payloadBytesMax, cors, onInvariantBroken: deps.onInvariantBroken };
 
   const table = routes(deps, () => draining);
   for (const r of table) app[r.method](r.pattern, route(routeDeps, r.name, r.params, r.handler));
+  // OPTIONS on a known path: 204 naming the methods it serves; a CORS preflight when it comes with an Origin (cors.ts).
+  const methodsByPattern = new Map<string, Method[]>();
+  for (const r of table) methodsByPattern.set(r.pattern, [...(methodsByPattern.get(r.pattern) ?? []), r.method]);
+  for (const [pattern, methods] of methodsByPattern) app.options(pattern, route(routeDeps, 'options', 0, optionsHandler(cors, methods)));
   // Known paths with the wrong method get 405, anything else 404, both in the JSON error format.
   const knownPatterns = table.map((r) => new RegExp(`^${r.pattern.replace(/:id/g, '[^/]+')}$`));
   app.any('/*', route(routeDeps, 'fallback', 0, async (ctx) => {
