@@ -84,8 +84,11 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
   app.ws<SocketData>('/ws/sessions/:id', {
     compression: uWS.DISABLED,
     maxPayloadLength: config.payloadBytesMax,
+    // Liveness is the connection's, not the player's: uWS pings a socket that has been silent for most of idleTimeout,
+    // and any bytes back (the pong, which browsers send from the network stack, unthrottled in hidden tabs) reset the
+    // timer; a dead peer is still closed at idleTimeout. Billing heartbeats are separate (the sweep reads seen_ms).
     idleTimeout: config.socketIdleMs / 1000,
-    sendPingsAutomatically: false,
+    sendPingsAutomatically: true,
     maxBackpressure: sendBufferBytesMax,
     closeOnBackpressureLimit: 1, // a boolean in uWS; typed as a number in this build
     upgrade: (res, req, context) => {
@@ -97,6 +100,7 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
     },
     open: createOpenHandler(deps, registry),
     // uWS answers pings itself and, past maxBackpressure, only drops the pongs of a client that never reads: close it.
+    // (Pongs received need no such check: they add nothing to the send buffer; no `pong` handler, no call per pong.)
     ping: (ws) => closeIfNotReading(ws),
     message: (ws, message) => {
       if (!closeIfNotReading(ws)) onMessage(ws, message);
