@@ -5,6 +5,7 @@ import type { RedisClient } from '../shared/redis/connect.js';
 import type { GatewayDeps } from './deps.js';
 import { route, type HttpHandler } from './http/route.js';
 import { sendError } from './http/respond.js';
+import { createCors, optionsHandler } from './http/cors.js';
 import { createSession } from './http/handlers/create-session.js';
 import { startSession } from './http/handlers/start-session.js';
 import { updateMetrics } from './http/handlers/update-metrics.js';
@@ -58,10 +59,15 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
   await registry.listen(subscriber);
   await deps.settlements.listen(subscriber);
   const app = uWS.App();
-  const routeDeps = { log: deps.log, metrics: deps.metrics, payloadBytesMax: config.payloadBytesMax, onInvariantBroken: deps.onInvariantBroken };
+  const cors = createCors(config.allowedOrigins);
+  const routeDeps = { log: deps.log, metrics: deps.metrics, payloadBytesMax: config.payloadBytesMax, cors, onInvariantBroken: deps.onInvariantBroken };
 
   const table = routes(deps, () => draining);
   for (const r of table) app[r.method](r.pattern, route(routeDeps, r.name, r.params, r.handler));
+  // OPTIONS on a known path: 204 naming the methods it serves; a CORS preflight when it comes with an Origin (cors.ts).
+  const methodsByPattern = new Map<string, Method[]>();
+  for (const r of table) methodsByPattern.set(r.pattern, [...(methodsByPattern.get(r.pattern) ?? []), r.method]);
+  for (const [pattern, methods] of methodsByPattern) app.options(pattern, route(routeDeps, 'options', 0, optionsHandler(cors, methods)));
   // Known paths with the wrong method get 405, anything else 404, both in the JSON error format.
   const knownPatterns = table.map((r) => new RegExp(`^${r.pattern.replace(/:id/g, '[^/]+')}$`));
   app.any('/*', route(routeDeps, 'fallback', 0, async (ctx) => {
@@ -78,8 +84,11 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
   app.ws<SocketData>('/ws/sessions/:id', {
     compression: uWS.DISABLED,
     maxPayloadLength: config.payloadBytesMax,
+    // Liveness is the connection's, not the player's: uWS pings a socket that has been silent for most of idleTimeout,
+    // and any bytes back (the pong, which browsers send from the network stack, unthrottled in hidden tabs) reset the
+    // timer; a dead peer is still closed at idleTimeout. Billing heartbeats are separate (the sweep reads seen_ms).
     idleTimeout: config.socketIdleMs / 1000,
-    sendPingsAutomatically: false,
+    sendPingsAutomatically: true,
     maxBackpressure: sendBufferBytesMax,
     closeOnBackpressureLimit: 1, // a boolean in uWS; typed as a number in this build
     upgrade: (res, req, context) => {
@@ -91,6 +100,7 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
     },
     open: createOpenHandler(deps, registry),
     // uWS answers pings itself and, past maxBackpressure, only drops the pongs of a client that never reads: close it.
+    // (Pongs received need no such check: they add nothing to the send buffer; no `pong` handler, no call per pong.)
     ping: (ws) => closeIfNotReading(ws),
     message: (ws, message) => {
       if (!closeIfNotReading(ws)) onMessage(ws, message);

@@ -1,9 +1,11 @@
-// Writing HTTP responses on uWS: always corked, never after the client aborted.
+// The one writer of HTTP responses on uWS: always corked, never after the client aborted, and every response with
+// the headers decided for its request (its CORS headers), errors included.
 import type { HttpResponse } from 'uWebSockets.js';
 import { ApiError } from '../../shared/errors.js';
+import type { HeaderList } from './cors.js';
 
 const statusText: Record<number, string> = {
-  200: 'OK', 201: 'Created', 400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden',
+  200: 'OK', 201: 'Created', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden',
   404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
   429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
@@ -11,16 +13,33 @@ const statusText: Record<number, string> = {
 export interface ResponseState {
   aborted: boolean;
   done: boolean;
+  /** Headers decided for the request (its CORS headers, cors.ts), written on every response to it, errors included. */
+  headers?: HeaderList;
+}
+
+function writeHead(res: HttpResponse, state: ResponseState, status: number, headers: HeaderList): void {
+  res.writeStatus(`${status} ${statusText[status] ?? 'Status'}`);
+  for (const [name, value] of state.headers ?? []) res.writeHeader(name, value);
+  for (const [name, value] of headers) res.writeHeader(name, value);
+  res.writeHeader('cache-control', 'no-store');
 }
 
 export function sendRaw(res: HttpResponse, state: ResponseState, status: number, contentType: string, body: string, close = false): void {
   if (state.aborted || state.done) return;
   state.done = true;
   res.cork(() => {
-    res.writeStatus(`${status} ${statusText[status] ?? 'Status'}`);
-    res.writeHeader('content-type', contentType);
-    res.writeHeader('cache-control', 'no-store');
+    writeHead(res, state, status, [['content-type', contentType]]);
     res.end(body, close);
+  });
+}
+
+/** A response without a body (204): no content type, and no Content-Length, which a 204 must not carry. */
+export function sendEmpty(res: HttpResponse, state: ResponseState, status: number, headers: HeaderList): void {
+  if (state.aborted || state.done) return;
+  state.done = true;
+  res.cork(() => {
+    writeHead(res, state, status, headers);
+    res.endWithoutBody();
   });
 }
 

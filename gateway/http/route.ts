@@ -5,13 +5,16 @@ import { ApiError, InvariantError } from '../../shared/errors.js';
 import { isUnavailableError } from '../../shared/unavailable.js';
 import type { Logger } from '../../shared/log.js';
 import { parseJson, readBody } from './read-json-body.js';
-import { sendError, sendJson, sendRaw, type ResponseState } from './respond.js';
+import { sendEmpty, sendError, sendJson, sendRaw, type ResponseState } from './respond.js';
+import type { Cors, HeaderList } from './cors.js';
 import type { GatewayMetrics } from '../metrics.js';
 
 export interface HttpContext {
   method: string;
   path: string;
   params: string[];
+  /** The Origin header ('' when none: not a browser, or a same-origin GET). */
+  origin: string;
   query: URLSearchParams;
   authorization: string;
   idempotencyKey: string;
@@ -23,13 +26,18 @@ export interface HttpContext {
   text(): string;
 }
 
-export type HttpResult = { status: number; body: unknown } | { status: number; text: string; contentType: string };
+export type HttpResult =
+  | { status: number; body: unknown }
+  | { status: number; text: string; contentType: string }
+  /** No body (204), with headers of its own. */
+  | { status: number; headers: HeaderList };
 export type HttpHandler = (ctx: HttpContext) => Promise<HttpResult>;
 
 export interface RouteDeps {
   log: Logger;
   metrics: GatewayMetrics;
   payloadBytesMax: number;
+  cors: Cors;
   onInvariantBroken(err: InvariantError): void;
 }
 
@@ -59,7 +67,9 @@ function headerSent(req: HttpRequest, name: string): boolean {
 
 export function route(deps: RouteDeps, name: string, paramCount: number, handler: HttpHandler) {
   return (res: HttpResponse, req: HttpRequest): void => {
-    const state: ResponseState = { aborted: false, done: false };
+    const origin = req.getHeader('origin');
+    // Decided once, before anything can fail: every answer to this request, errors included, carries them.
+    const state: ResponseState = { aborted: false, done: false, headers: deps.cors.responseHeaders(origin) };
     res.onAborted(() => { state.aborted = true; });
     const method = req.getMethod();
     const params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
@@ -71,6 +81,7 @@ export function route(deps: RouteDeps, name: string, paramCount: number, handler
       method,
       path: req.getUrl(),
       params,
+      origin,
       query: new URLSearchParams(req.getQuery() ?? ''),
       authorization: req.getHeader('authorization'),
       idempotencyKey: req.getHeader('idempotency-key'),
@@ -108,7 +119,8 @@ export function route(deps: RouteDeps, name: string, paramCount: number, handler
         };
         const result = await handler(ctx);
         if ('body' in result) sendJson(res, state, result.status, result.body);
-        else sendRaw(res, state, result.status, result.contentType, result.text);
+        else if ('text' in result) sendRaw(res, state, result.status, result.contentType, result.text);
+        else sendEmpty(res, state, result.status, result.headers);
         finish(result.status);
         deps.metrics.httpSeconds.observe({ route: name }, (performance.now() - started) / 1000);
       })
