@@ -1,0 +1,152 @@
+// The demo page in a real browser (Debian's Chromium via playwright-core) against the real product: sign in, pick
+// the demo course, lock funds, play, pause, seek, reload mid-session, complete, and check that what the summary
+// shows is what Postgres settled. Screenshots of the overlay and the summary go to test-output/demo-page/.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../test/helpers/chromium.js';
+import { productPerFile } from '../../test/helpers/product.js';
+import { courseId, STUDENT } from '../../test/helpers/test-env.js';
+
+const heartbeatMs = 1_000;
+const demoCourse = courseId(11);
+const outDir = join(process.cwd(), 'test-output', 'demo-page');
+// A grace longer than a reload: the paused session waits for the page to come back.
+const product = productPerFile({ DEMO_MODE: 'true', HEARTBEAT_INTERVAL_MS: String(heartbeatMs), DISCONNECT_GRACE_MS: '30000' });
+
+let browser: Browser;
+beforeAll(async () => {
+  mkdirSync(outDir, { recursive: true });
+  browser = await launchChromium();
+});
+afterAll(async () => { await browser?.close(); });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const num = async (page: Page, testid: string, attr = 'data-value') => Number(await page.getByTestId(testid).getAttribute(attr));
+const billed = (page: Page) => num(page, 'billed-time', 'data-seconds');
+const video = (page: Page) => page.getByTestId('video');
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function signInAndStart(page: Page, lockAmount: string): Promise<string> {
+  await page.goto(`${product.baseUrl}/demo`);
+  await page.getByTestId(`student-${STUDENT}`).click();
+  const list = page.getByTestId('course-list');
+  await list.waitFor();
+  await list.locator(`input[value="${demoCourse}"]`).check();
+  await page.getByTestId('lock-amount').fill(lockAmount);
+  await page.getByTestId('start').click();
+  await video(page).waitFor();
+  await until('the socket to open', async () => (await page.locator('.connection').getAttribute('data-state')) === 'open');
+  const saved = await page.evaluate(() => sessionStorage.getItem('metered-courses-demo'));
+  return JSON.parse(saved ?? 'null').session.id as string;
+}
+
+describe('the demo page in Chromium', () => {
+  it('plays, pauses, seeks, survives a reload, completes, and shows what Postgres settled', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const sessionId = await signInAndStart(page, '2.00');
+    await expect(page.getByTestId('current-lecture').textContent()).resolves.not.toBe('');
+
+    // Play about 10 s: billed time and cost rise.
+    await video(page).evaluate((v: HTMLVideoElement) => v.play());
+    await until('billed time past 8 s', async () => (await billed(page)) >= 8, 25_000);
+    expect(await num(page, 'cost')).toBeGreaterThan(0);
+    expect(await num(page, 'remaining')).toBeLessThan(2);
+    expect(Number(await page.getByTestId('lecture-progress-1').getAttribute('data-seconds'))).toBeGreaterThan(0);
+    await page.screenshot({ path: join(outDir, 'overlay.png') });
+
+    // Pause: after the pause heartbeat's ack, nothing more is billed.
+    await video(page).evaluate((v: HTMLVideoElement) => v.pause());
+    await sleep(heartbeatMs * 1.5);
+    const billedAtPause = await billed(page);
+    const costAtPause = await num(page, 'cost');
+    await sleep(heartbeatMs * 4);
+    expect(await billed(page)).toBe(billedAtPause);
+    expect(await num(page, 'cost')).toBe(costAtPause);
+
+    // Seek into the second lecture and play: the overlay and the lecture list follow.
+    const lectureOne = await page.getByTestId('current-lecture').textContent();
+    await video(page).evaluate((v: HTMLVideoElement) => { v.currentTime = 40; return v.play(); });
+    await until('lecture 2 billed', async () => Number(await page.getByTestId('lecture-progress-2').getAttribute('data-seconds')) > 1);
+    expect(await page.getByTestId('current-lecture').textContent()).not.toBe(lectureOne);
+
+    // Reload mid-session while playing: the page resumes the same session where the video was.
+    const billedBeforeReload = await billed(page);
+    await page.reload();
+    await video(page).waitFor();
+    await until('the socket to reopen', async () => (await page.locator('.connection').getAttribute('data-state')) === 'open');
+    expect(await billed(page)).toBeGreaterThanOrEqual(billedBeforeReload);
+    await until('the video to be back at the saved position', async () => (await video(page).evaluate((v: HTMLVideoElement) => v.currentTime)) >= 40);
+    const resumedSession = JSON.parse((await page.evaluate(() => sessionStorage.getItem('metered-courses-demo'))) ?? 'null').session.id;
+    expect(resumedSession).toBe(sessionId);
+    await video(page).evaluate((v: HTMLVideoElement) => v.play());
+    await until('billing again after the reload', async () => (await billed(page)) > billedBeforeReload + 1);
+
+    // Complete: the summary shows exactly the settled row.
+    await page.getByTestId('complete').click();
+    await page.getByTestId('summary').waitFor();
+    const { rows } = await product.env.pool.query(
+      'SELECT status, duration_ms, cost::text, refund::text, teacher_earning::text, content_progress FROM sessions WHERE id = $1', [sessionId]);
+    const row = rows[0];
+    expect(row.status).toBe('completed');
+    expect(await num(page, 'summary-duration')).toBe(Number(row.duration_ms) / 1000);
+    expect(await num(page, 'summary-cost')).toBe(Number(row.cost));
+    expect(await num(page, 'summary-refund')).toBe(Number(row.refund));
+    expect(await num(page, 'summary-teacher-earning')).toBe(Number(row.teacher_earning));
+    expect(await page.getByTestId('summary-cost').textContent()).toBe(Number(row.cost).toFixed(2));
+    for (const id of Object.keys(row.content_progress)) await expect(page.getByTestId(`summary-lecture-${id}`).isVisible()).resolves.toBe(true);
+    await page.screenshot({ path: join(outDir, 'summary.png') });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('warns at once when the locked funds buy less than the warning threshold', async () => {
+    const page = await browser.newPage();
+    await signInAndStart(page, '0.50'); // 50 s at 0.60/min: under the 60 s warning
+    await page.getByTestId('low-funds').waitFor({ state: 'visible' });
+    expect(await page.getByTestId('low-funds').textContent()).toMatch(/running low/);
+    await page.getByTestId('complete').click();
+    await page.getByTestId('summary').waitFor();
+    expect(await num(page, 'summary-cost')).toBe(0);
+    await page.close();
+  }, 60_000);
+
+  it('keeps heartbeats at the server interval when the page\'s own timers are throttled, and a paused player keeps its socket unbilled', async () => {
+    // Headless Chromium reports every page visible (so it never throttles a background tab itself). This replays
+    // Chrome's intensive throttling of hidden tabs: every page timer is held to the next whole minute.
+    const page = await browser.newPage();
+    await page.addInitScript(() => {
+      const realSetTimeout = window.setTimeout.bind(window);
+      const throttled = (fn: TimerHandler, ms = 0, ...args: unknown[]) =>
+        realSetTimeout(fn, Math.max(ms, 60_000 - (Date.now() % 60_000)), ...args);
+      window.setTimeout = throttled as typeof window.setTimeout;
+      window.setInterval = ((fn: TimerHandler) => realSetTimeout(fn, 60_000)) as unknown as typeof window.setInterval;
+    });
+    await signInAndStart(page, '2.00');
+    await video(page).evaluate((v: HTMLVideoElement) => v.play());
+    const t0 = Date.now();
+    await until('6 s billed with throttled page timers', async () => (await billed(page)) >= 6, 20_000);
+    // Billed keeps pace with the wall clock (each heartbeat is credited at most 2 intervals, DESIGN §3).
+    expect(await billed(page)).toBeGreaterThanOrEqual((Date.now() - t0) / 1000 - 3 * heartbeatMs / 1000);
+
+    await video(page).evaluate((v: HTMLVideoElement) => v.pause());
+    await sleep(heartbeatMs * 1.5);
+    const billedAtPause = await billed(page);
+    await sleep(10_000); // longer than the socket idle timeout (8 s here)
+    expect(await page.locator('.connection').getAttribute('data-state')).toBe('open');
+    expect(await billed(page)).toBe(billedAtPause);
+    await page.getByTestId('complete').click();
+    await page.getByTestId('summary').waitFor();
+    await page.close();
+  }, 90_000);
+});
