@@ -78,6 +78,8 @@ export const devTokenTtlSeconds = 3_600;
 /** DEMO_MODE: the page's files are read into memory at start: at most this many, each at most this large. */
 export const demoFilesMax = 100;
 export const demoFileBytesMax = 16 * 1024 * 1024;
+/** `npm run demo` prints the page's URL once a gateway answers, if one does within this many ms. */
+export const demoAnnounceWaitMs = 60_000;
 
 export function assertLimits(): void {
   // The gateway's safety-net poll must get several chances within the wait, or a lost notice means settlement_pending.
