@@ -15,6 +15,10 @@ import { listCoursesHandler } from './http/handlers/list-courses.js';
 import { getWallet } from './http/handlers/get-wallet.js';
 import { getEarnings } from './http/handlers/get-earnings.js';
 import { healthz, metricsHandler, readyz } from './http/handlers/health.js';
+import { devStudents } from './http/handlers/dev-students.js';
+import { devToken } from './http/handlers/dev-token.js';
+import { defaultDemoPageSource, loadDemoPage, type DemoPage, type DemoPageSource } from './demo/load-demo-page.js';
+import { serveDemoPage } from './demo/serve-demo-page.js';
 import { createSocketRegistry } from './ws/socket-registry.js';
 import { createUpgradeHandler } from './ws/upgrade.js';
 import { createOpenHandler } from './ws/on-open.js';
@@ -29,6 +33,11 @@ import type { MeteringSocket, SocketData } from './ws/socket-data.js';
 type Method = 'get' | 'post' | 'patch';
 interface RouteSpec { method: Method; pattern: string; name: string; params: number; handler: HttpHandler }
 
+export interface GatewayOptions {
+  /** With DEMO_MODE: where the /demo page comes from (default: the repo's player/demo; tests pass a fixture). */
+  demoPage?: DemoPageSource;
+}
+
 export interface Gateway {
   /** The bound port (useful with PORT=0). */
   port: number;
@@ -36,8 +45,17 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** DEMO_MODE only: the development sign-in of the demo page. Without DEMO_MODE these paths are 404 like any other. */
+function devRoutes(deps: GatewayDeps): RouteSpec[] {
+  return [
+    { method: 'get', pattern: '/api/dev/students', name: 'dev-students', params: 0, handler: devStudents(deps) },
+    { method: 'post', pattern: '/api/dev/token', name: 'dev-token', params: 0, handler: devToken(deps) },
+  ];
+}
+
 function routes(deps: GatewayDeps, isDraining: () => boolean): RouteSpec[] {
   return [
+    ...(deps.config.demoMode ? devRoutes(deps) : []),
     { method: 'post', pattern: '/api/sessions/create', name: 'create', params: 0, handler: createSession(deps) },
     { method: 'post', pattern: '/api/sessions/:id/start', name: 'start', params: 1, handler: startSession(deps) },
     { method: 'patch', pattern: '/api/sessions/:id/metrics', name: 'metrics', params: 1, handler: updateMetrics(deps) },
@@ -52,8 +70,10 @@ function routes(deps: GatewayDeps, isDraining: () => boolean): RouteSpec[] {
   ];
 }
 
-export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): Promise<Gateway> {
+export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, options: GatewayOptions = {}): Promise<Gateway> {
   const { config } = deps;
+  // Before anything subscribes or listens: a demo page that cannot be served stops the start (DemoPageError).
+  const demoPage: DemoPage | null = config.demoMode ? await loadDemoPage(options.demoPage ?? defaultDemoPageSource()) : null;
   let draining = false;
   const registry = createSocketRegistry(deps.meter.keys, deps.log);
   await registry.listen(subscriber);
@@ -68,10 +88,12 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient): 
   const methodsByPattern = new Map<string, Method[]>();
   for (const r of table) methodsByPattern.set(r.pattern, [...(methodsByPattern.get(r.pattern) ?? []), r.method]);
   for (const [pattern, methods] of methodsByPattern) app.options(pattern, route(routeDeps, 'options', 0, optionsHandler(cors, methods)));
+  const demoPaths = new Set(demoPage ? serveDemoPage(app, demoPage, deps.metrics) : []);
   // Known paths with the wrong method get 405, anything else 404, both in the JSON error format.
   const knownPatterns = table.map((r) => new RegExp(`^${r.pattern.replace(/:id/g, '[^/]+')}$`));
   app.any('/*', route(routeDeps, 'fallback', 0, async (ctx) => {
-    throw new ApiError(knownPatterns.some((p) => p.test(ctx.path)) ? 'method_not_allowed' : 'not_found');
+    const known = demoPaths.has(ctx.path) || knownPatterns.some((p) => p.test(ctx.path));
+    throw new ApiError(known ? 'method_not_allowed' : 'not_found');
   }));
 
   // One timer for every playing session whose funds run out before its next heartbeat (exhaustion-deadlines.ts).

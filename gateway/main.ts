@@ -13,6 +13,7 @@ import { assertNativeUws, UwsFallbackError } from './uws-native.js';
 import { createTokenVerifier } from './auth/verify-token.js';
 import { createGatewayMetrics } from './metrics.js';
 import { startGateway } from './app.js';
+import { DemoPageError } from './demo/load-demo-page.js';
 
 const shutdownMsMax = 10_000;
 
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   // No pid here: the root logger's base fields already carry it, and a second copy makes the line invalid for
   // log shippers that reject duplicate keys.
   log.info({ port: gateway.port }, 'gateway listening');
+  if (config.demoMode) log.warn({ url: `http://localhost:${gateway.port}/demo` }, 'DEMO_MODE: demo page and development sign-in on (anyone can get a student token)');
 
   let stopping = false;
   const stop = async (reason: string) => {
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof StartupError || err instanceof UwsFallbackError) {
+  if (err instanceof ConfigError || err instanceof StartupError || err instanceof UwsFallbackError || err instanceof DemoPageError) {
     process.stderr.write(`gateway: ${err.message}\n`);
   } else {
     process.stderr.write(`gateway: failed to start: ${(err as Error).stack ?? String(err)}\n`);

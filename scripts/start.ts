@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { envFile } from './load-env-file.js';
 import { ConfigError, loadConfig, type Config } from '../shared/config.js';
-import { portProbeTimeoutMs } from '../shared/limits.js';
+import { demoAnnounceWaitMs, portProbeTimeoutMs } from '../shared/limits.js';
 import { onStopRequest } from '../shared/stop-requests.js';
 import { isPortServed, probeHostFor } from './probe-port.js';
 import { spawnCompiled } from './spawn-compiled.js';
@@ -37,6 +37,19 @@ function childSpecs(config: Config): ChildSpec[] {
     specs.push({ name: `worker ${i}`, entry: 'settlement-worker/main.ts', env: { ...process.env, WORKER_CONSUMER_NAME: consumerName } });
   }
   return specs;
+}
+
+/** With DEMO_MODE: once a gateway answers on the port, where to open the page (`npm run demo`). */
+async function announceDemoPage(c: Config): Promise<void> {
+  if (c.port === 0) return; // each gateway then has a port of its own, which its log line names
+  const until = Date.now() + demoAnnounceWaitMs;
+  while (stopReason === undefined && Date.now() < until) {
+    if (await isPortServed(probeHostFor(c.host), c.port, portProbeTimeoutMs)) {
+      console.log(`start: DEMO_MODE is on (development only): open http://localhost:${c.port}/demo`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 const config = readConfig();
@@ -87,4 +100,5 @@ for (const entry of ['scripts/migrate.ts', 'scripts/seed.ts']) {
 
 const supervisor = superviseChildren(childSpecs(config));
 stopCurrentPhase = (reason) => void supervisor.stop(reason);
+if (config.demoMode) void announceDemoPage(config);
 process.exitCode = await supervisor.stopped;

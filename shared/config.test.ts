@@ -117,6 +117,28 @@ describe('loadConfig', () => {
     }
   });
 
+  it('DEMO_MODE is off by default and on with true or 1', () => {
+    // Proves the demo page and the development sign-in are opt-in.
+    expect(load({}).demoMode).toBe(false);
+    expect(load({ DEMO_MODE: 'true' }).demoMode).toBe(true);
+    expect(load({ DEMO_MODE: '1' }).demoMode).toBe(true);
+    expect(load({ DEMO_MODE: 'false', NODE_ENV: 'production' }).demoMode).toBe(false);
+    expect(errorOf({ JWT_SECRET: SECRET, DEMO_MODE: 'yes' })).toMatch(/\n\s+DEMO_MODE: /);
+  });
+
+  it('refuses DEMO_MODE with NODE_ENV=production', () => {
+    // Proves a production process cannot hand out tokens through the demo sign-in: it stops at start, saying why.
+    const message = errorOf({ JWT_SECRET: SECRET, DEMO_MODE: 'true', NODE_ENV: 'production' });
+    expect(message).toMatch(/DEMO_MODE: refused with NODE_ENV=production/);
+    expect(load({ DEMO_MODE: 'true', NODE_ENV: 'development' }).demoMode).toBe(true);
+  });
+
+  it('refuses DEMO_MODE without a JWT_SECRET to sign with, or with a JWKS', () => {
+    // Proves the demo sign-in never mints tokens the gateway would then refuse (it verifies with the JWKS instead).
+    expect(errorOf({ DEMO_MODE: 'true', JWT_JWKS_URL: 'https://issuer.example/jwks.json' })).toMatch(/DEMO_MODE: needs JWT_SECRET/);
+    expect(errorOf({ DEMO_MODE: 'true', JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://issuer.example/jwks.json' })).toMatch(/DEMO_MODE: needs JWT_SECRET/);
+  });
+
   it('returns a frozen object', () => {
     // Proves no module can change the configuration after start (assignment throws in strict ESM code).
     const c = load({});

@@ -35,6 +35,10 @@ const envSchema = z.object({
   WORKER_PROCESSES: intFrom(1, 1, 64),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
+  // The browser demo (the /demo page and the development sign-in that hands out student tokens). Off by default.
+  DEMO_MODE: z.enum(['true', 'false', '1', '0']).default('false'),
+  // Read only to refuse DEMO_MODE in production: it is not a setting of the product.
+  NODE_ENV: z.string().default(''),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -76,6 +80,11 @@ export interface Config {
   readonly workerProcessCount: number;
   readonly logLevel: string;
   readonly logPretty: boolean;
+  /**
+   * The browser demo: the gateway serves the player page at /demo and a development sign-in (/api/dev/students,
+   * /api/dev/token) that hands out student tokens to anyone who asks. Never on when NODE_ENV=production.
+   */
+  readonly demoMode: boolean;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +98,19 @@ function parseClusterNodes(raw: string): { host: string; port: number }[] {
     if (!m || Number(m[2]) > 65_535) throw new ConfigError(`REDIS_CLUSTER_NODES: '${part}' is not host:port`);
     return { host: m[1]!, port: Number(m[2]) };
   });
+}
+
+/**
+ * DEMO_MODE hands a signed student token to anyone who asks for one: never in production. Its sign-in signs HS256
+ * tokens with JWT_SECRET, so it also needs that secret and a gateway that verifies with it (not a JWKS).
+ */
+function assertDemoModeAllowed(nodeEnv: string, config: Config, requireAuth: boolean): void {
+  if (nodeEnv === 'production') {
+    throw new ConfigError('invalid configuration:\n  DEMO_MODE: refused with NODE_ENV=production (the demo sign-in hands out tokens to anyone); unset DEMO_MODE');
+  }
+  if (requireAuth && (config.jwtSecret === '' || config.jwtJwksUrl !== '')) {
+    throw new ConfigError('invalid configuration:\n  DEMO_MODE: needs JWT_SECRET and no JWT_JWKS_URL (the demo sign-in signs HS256 tokens with JWT_SECRET)');
+  }
 }
 
 /** Parses the environment once; lists every bad variable in one error. */
@@ -139,9 +161,11 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
     workerProcessCount: e.WORKER_PROCESSES,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY === 'true',
+    demoMode: e.DEMO_MODE === 'true' || e.DEMO_MODE === '1',
   };
   if (config.disconnectGraceMs < config.heartbeatIntervalMs / 2) {
     throw new ConfigError('invalid configuration:\n  DISCONNECT_GRACE_MS: must be at least half of HEARTBEAT_INTERVAL_MS');
   }
+  if (config.demoMode) assertDemoModeAllowed(e.NODE_ENV, config, opts.requireAuth !== false);
   return Object.freeze(config);
 }

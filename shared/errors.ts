@@ -18,6 +18,7 @@ export const errorTable = {
   course_not_found: { status: 404, message: 'no such course' },
   teacher_not_found: { status: 404, message: 'no such teacher' },
   wallet_not_found: { status: 404, message: 'no wallet for this user' },
+  student_not_found: { status: 404, message: 'no such student' },
   method_not_allowed: { status: 405, message: 'method not allowed on this route' },
   wrong_state: { status: 409, message: 'the session is not in a state that allows this' },
   idempotency_key_reused: { status: 409, message: 'this Idempotency-Key was used with a different body' },

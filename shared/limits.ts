@@ -72,6 +72,15 @@ export const parentPollIntervalMs = 500;
 /** How long `npm start` waits for a connection when it checks that its port is free, in ms. */
 export const portProbeTimeoutMs = 1_000;
 
+/** DEMO_MODE: students listed by `GET /api/dev/students` (the first by name), and the lifetime of a dev token, in s. */
+export const devStudentsMax = 20;
+export const devTokenTtlSeconds = 3_600;
+/** DEMO_MODE: the page's files are read into memory at start: at most this many, each at most this large. */
+export const demoFilesMax = 100;
+export const demoFileBytesMax = 16 * 1024 * 1024;
+/** `npm run demo` prints the page's URL once a gateway answers, if one does within this many ms. */
+export const demoAnnounceWaitMs = 60_000;
+
 export function assertLimits(): void {
   // The gateway's safety-net poll must get several chances within the wait, or a lost notice means settlement_pending.
   if (settleWaitPollMs * 5 > settleWaitMsMax) throw new Error('settleWaitPollMs must be at most a fifth of settleWaitMsMax');

@@ -1,4 +1,5 @@
--- Demo data: one teacher, demo students with funded wallets, and 10 courses with lecture structures.
+-- Demo data: one teacher, demo students with funded wallets, 10 courses with lecture structures, and the demo
+-- course of the browser player (…0011, with a video).
 -- Safe to run again: rows are inserted once, and each deposit is written once.
 
 INSERT INTO teachers (id, name) VALUES
@@ -72,4 +73,20 @@ SELECT ('10000000-0000-0000-0000-' || lpad(c.n::text, 12, '0'))::uuid,
                 ORDER BY l.id)
          FROM lecture_rows l WHERE l.n = c.n))
 FROM course_rows c
+ON CONFLICT (id) DO NOTHING;
+
+-- The demo course of the browser player (`npm run demo`, page /demo): a 90 s video in three 30 s lectures, shipped
+-- in the repo (player/demo/assets/demo-course.webm, made by scripts/make-demo-video.sh). At 0.60 per minute one
+-- second costs one cent, so the running cost visibly moves. `video_url` tells the page what to play; the other
+-- courses have no video.
+INSERT INTO courses (id, teacher_id, title, description, price_per_minute, content_structure)
+VALUES ('10000000-0000-0000-0000-000000000011', '00000000-0000-0000-0000-000000000002',
+        'Demo: Reading a Test Pattern', 'a 90-second demo of the metered player: colour bars, a moving pattern, a plain field',
+        0.60,
+        '{"video_url": "/demo/assets/demo-course.webm",
+          "lectures": [
+            {"id": 1, "title": "Colour bars", "duration_minutes": 0.5, "video_timestamp_start": 0, "video_timestamp_end": 30},
+            {"id": 2, "title": "A moving pattern", "duration_minutes": 0.5, "video_timestamp_start": 30, "video_timestamp_end": 60},
+            {"id": 3, "title": "A plain field", "duration_minutes": 0.5, "video_timestamp_start": 60, "video_timestamp_end": 90}
+          ]}'::jsonb)
 ON CONFLICT (id) DO NOTHING;

@@ -123,7 +123,7 @@ describe('REST lifecycle', () => {
 
   it('catalogue, wallet and earnings read endpoints', async () => {
     const courses = await p.api('GET', '/api/courses');
-    expect(courses.json.courses).toHaveLength(10);
+    expect(courses.json.courses).toHaveLength(11); // the 10 seed courses and the demo course
     for (const c of courses.json.courses) {
       expect(c.price_per_minute).toBeGreaterThanOrEqual(0.1);
       expect(c.price_per_minute).toBeLessThanOrEqual(5);

@@ -3,11 +3,14 @@
 // they leave, responses are parsed with them on the way back, and every failure is a RestError {status, code}.
 import { z } from 'zod';
 import {
-  completeBody, completeResponse, createSessionBody, createSessionResponse, idempotencyKey, metricsBody, metricsResponse, statusResponse,
-  type CompleteBody, type CompleteResponse, type CreateSessionBody, type CreateSessionResponse, type MetricsBody,
+  completeBody, completeResponse, course, coursesResponse, createSessionBody, createSessionResponse, idempotencyKey, metricsBody, metricsResponse, statusResponse,
+  type CompleteBody, type CompleteResponse, type Course, type CreateSessionBody, type CreateSessionResponse, type MetricsBody,
   type MetricsResponse, type StatusResponse,
 } from '../../shared/protocol/rest.js';
 import { sessionStatus, uuid } from '../../shared/protocol/common.js';
+
+// The catalogue's schema lives with the other wire types; re-exported for the SDK's users.
+export { course, coursesResponse, type Course };
 
 // Bodies that shared/protocol/rest.ts does not define yet. When the gateway adds schemas for them there, import
 // those instead and delete these (one source of wire types).
@@ -17,23 +20,6 @@ export const startSessionResponse = z.object({
   start_time: z.string(),
 });
 export type StartSessionResponse = z.infer<typeof startSessionResponse>;
-
-const lecture = z.looseObject({
-  id: z.number().int(),
-  title: z.string().optional(),
-  duration_minutes: z.number().optional(),
-  video_timestamp_start: z.union([z.number(), z.string()]).optional(),
-  video_timestamp_end: z.union([z.number(), z.string()]).optional(),
-});
-export const course = z.looseObject({
-  id: uuid,
-  title: z.string(),
-  price_per_minute: z.number(),
-  teacher_id: uuid,
-  content_structure: z.looseObject({ lectures: z.array(lecture) }),
-});
-export type Course = z.infer<typeof course>;
-export const coursesResponse = z.object({ courses: z.array(course) });
 
 export const walletResponse = z.looseObject({ wallet_balance: z.number(), locked_balance: z.number() });
 export type WalletResponse = z.infer<typeof walletResponse>;

@@ -76,3 +76,53 @@ export const statusResponse = z.object({
   content_progress: contentProgress,
 });
 export type StatusResponse = z.infer<typeof statusResponse>;
+
+/**
+ * One lecture of a course's `content_structure` (the seed's fields, DESIGN §7). Timestamps are seconds into the
+ * course's video; `duration_minutes` may be fractional (the demo course's lectures last 0.5 min). Unknown keys pass.
+ */
+export const courseLecture = z.looseObject({
+  id: lectureId,
+  title: z.string(),
+  duration_minutes: z.number().finite().min(0).optional(),
+  video_timestamp_start: z.number().finite().min(0),
+  video_timestamp_end: z.number().finite().min(0),
+});
+export type CourseLecture = z.infer<typeof courseLecture>;
+
+/** A course's `content_structure`: its lectures, and `video_url` (a path on the gateway) when it has a video to play. */
+export const courseContentStructure = z.looseObject({
+  lectures: z.array(courseLecture),
+  video_url: z.string().min(1).optional(),
+});
+export type CourseContentStructure = z.infer<typeof courseContentStructure>;
+
+export const course = z.looseObject({
+  id: uuid,
+  title: z.string(),
+  description: z.string(),
+  teacher_id: uuid,
+  price_per_minute: z.number(),
+  content_structure: courseContentStructure,
+});
+export type Course = z.infer<typeof course>;
+
+/** `GET /api/courses`. */
+export const coursesResponse = z.object({ courses: z.array(course) });
+export type CoursesResponse = z.infer<typeof coursesResponse>;
+
+// DEMO_MODE only: the development sign-in of the demo page (gateway/http/handlers/dev-*.ts).
+
+/** `GET /api/dev/students`: seeded students to sign in as, the first by name. */
+export const devStudentsResponse = z.object({
+  students: z.array(z.object({ id: uuid, name: z.string(), wallet_balance: z.number() })),
+});
+export type DevStudentsResponse = z.infer<typeof devStudentsResponse>;
+
+/** `POST /api/dev/token`. */
+export const devTokenBody = z.strictObject({ student_id: uuid });
+export type DevTokenBody = z.infer<typeof devTokenBody>;
+
+/** A student token (HS256, as `npm run token` mints) and when it expires (ISO 8601). */
+export const devTokenResponse = z.object({ token: z.string().min(1), expires_at: z.string() });
+export type DevTokenResponse = z.infer<typeof devTokenResponse>;

@@ -9,7 +9,7 @@ import { createRedis } from '../../shared/redis/connect.js';
 import { createMeter } from '../../shared/redis/meter.js';
 import { meterLimits } from '../../shared/meter-limits.js';
 import type { Env } from '../../shared/config.js';
-import { startGateway, type Gateway } from '../../gateway/app.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/app.js';
 import { createTokenVerifier } from '../../gateway/auth/verify-token.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
 import type { GatewayDeps } from '../../gateway/deps.js';
@@ -50,6 +50,8 @@ export interface ProductOptions {
   worker?: boolean;
   /** Where the gateway and worker write their JSON log lines (default stdout); tests read what was logged. */
   logDestination?: DestinationStream;
+  /** With DEMO_MODE=true: the page to serve at /demo (a test fixture, not the repo's player/demo). */
+  demoPage?: GatewayOptions['demoPage'];
 }
 
 export async function startProduct(overrides: Env = {}, opts: ProductOptions = {}): Promise<Product> {
@@ -68,7 +70,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
     onInvariantBroken: (err) => brokenInvariants.push(err),
   };
   const subscriber = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true });
-  let gateway = await startGateway(deps, subscriber);
+  let gateway = await startGateway(deps, subscriber, { demoPage: opts.demoPage });
   const extraSubscribers: ReturnType<typeof createRedis>[] = [];
   const worker = opts.worker === false ? null : createSettlementWorker({ config: env.config, pool: env.pool, redis: env.redis, log });
   await worker?.start();
@@ -136,11 +138,11 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
  * One product for a whole test file, with the checks every e2e file makes: the money invariants over the schema and
  * no broken invariant reported, after each test. Returns the product (usable from the first test on).
  */
-export function productPerFile(overrides: Env = {}): Product {
+export function productPerFile(overrides: Env = {}, opts: ProductOptions = {}): Product {
   let started: Product | undefined;
   let total0 = 0;
   beforeAll(async () => {
-    started = await startProduct(overrides);
+    started = await startProduct(overrides, opts);
     total0 = await totalBalancesMinor(started.env.pool);
   });
   afterAll(async () => { await started?.stop(); });

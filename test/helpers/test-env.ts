@@ -15,7 +15,7 @@ export const STUDENT = '00000000-0000-0000-0000-000000000001';
 export const STUDENT_2 = '00000000-0000-0000-0000-000000000003';
 export const POOR_STUDENT = '00000000-0000-0000-0000-000000000004';
 export const TEACHER = '00000000-0000-0000-0000-000000000002';
-/** Seeded course ids: 10000000-0000-0000-0000-00000000000N, N = 1..10; course 10 is the dearest (5.00/min). */
+/** Seeded course ids: 10000000-0000-0000-0000-00000000000N, N = 1..10; course 10 is the dearest (5.00/min); 11 is the demo course (0.60/min). */
 export const courseId = (n: number) => `10000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
 
 export interface TestEnv {
