@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../test/helpers/chromium.js';
 import { productPerFile } from '../../test/helpers/product.js';
-import { courseId, STUDENT } from '../../test/helpers/test-env.js';
+import { courseId, POOR_STUDENT, STUDENT } from '../../test/helpers/test-env.js';
 
 const heartbeatMs = 1_000;
 const demoCourse = courseId(11);
@@ -120,6 +120,23 @@ describe('the demo page in Chromium', () => {
     expect(await num(page, 'summary-cost')).toBe(0);
     await page.close();
   }, 60_000);
+
+  it('shows a refused lock (more than the wallet holds) and moves no money', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${product.baseUrl}/demo`);
+    await page.getByTestId(`student-${POOR_STUDENT}`).click();
+    await page.getByTestId('course-list').waitFor();
+    const before = await product.env.pool.query('SELECT balance::text FROM wallets WHERE student_id = $1', [POOR_STUDENT]);
+    await page.getByTestId('lock-amount').fill('5.00'); // the seed gives this student 2.00
+    await page.getByTestId('start').click();
+    await page.locator('.form-status').filter({ hasText: /not enough in your wallet/i }).waitFor();
+    expect(await page.getByTestId('start').isEnabled()).toBe(true);
+    const after = await product.env.pool.query('SELECT balance::text FROM wallets WHERE student_id = $1', [POOR_STUDENT]);
+    expect(after.rows).toEqual(before.rows);
+    const sessions = await product.env.pool.query('SELECT count(*)::int AS n FROM sessions WHERE student_id = $1', [POOR_STUDENT]);
+    expect(sessions.rows[0].n).toBe(0);
+    await page.close();
+  }, 30_000);
 
   it('keeps heartbeats at the server interval when the page\'s own timers are throttled, and a paused player keeps its socket unbilled', async () => {
     // Headless Chromium reports every page visible (so it never throttles a background tab itself). This replays

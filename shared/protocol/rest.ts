@@ -81,12 +81,15 @@ export type StatusResponse = z.infer<typeof statusResponse>;
  * One lecture of a course's `content_structure` (the seed's fields, DESIGN §7). Timestamps are seconds into the
  * course's video; `duration_minutes` may be fractional (the demo course's lectures last 0.5 min). Unknown keys pass.
  */
+// The database holds `content_structure` as JSONB without a schema of its own, so everything but the id is optional
+// here: a catalogue entry with only ids (or only durations) still parses, and the player's lecture map
+// (player/sdk/lecture-map.ts) lays such lectures end to end.
 export const courseLecture = z.looseObject({
   id: lectureId,
-  title: z.string(),
+  title: z.string().optional(),
   duration_minutes: z.number().finite().min(0).optional(),
-  video_timestamp_start: z.number().finite().min(0),
-  video_timestamp_end: z.number().finite().min(0),
+  video_timestamp_start: z.number().finite().min(0).optional(),
+  video_timestamp_end: z.number().finite().min(0).optional(),
 });
 export type CourseLecture = z.infer<typeof courseLecture>;
 

@@ -84,7 +84,7 @@ export async function showCourseList(ctx: PageContext): Promise<void> {
       await ctx.rest.startSession(created.session_id);
       ctx.go.player(course, created.session_id, 0);
     } catch (err) {
-      formStatus.textContent = err instanceof RestError ? err.message : `Could not start: ${(err as Error).message}`;
+      formStatus.textContent = lockRefusal(err, wallet);
       startButton.disabled = false;
     }
   });
@@ -94,4 +94,12 @@ export async function showCourseList(ctx: PageContext): Promise<void> {
     h('p', { class: 'hint' }, 'You pay per minute of playing time. Pausing stops the meter.'),
     list,
     form));
+}
+
+/** What a refused lock tells the student: the reason in their words, the server's message otherwise. */
+function lockRefusal(err: unknown, wallet: number): string {
+  if (!(err instanceof RestError)) return `Could not start: ${(err as Error).message}`;
+  if (err.code === 'insufficient_funds') return `Not enough in your wallet: it holds ${formatAmount(wallet)}. Lock less, or top up first.`;
+  if (err.code === 'invalid_request' || err.code === 'invalid_body') return 'Enter an amount of at least 0.01, with at most 2 decimals.';
+  return `Could not start: ${err.message}`;
 }
