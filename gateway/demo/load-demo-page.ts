@@ -2,6 +2,7 @@
 // styles.css when there is one, and every file directly under assets/. Requests are then answered from this map
 // only, by exact name: no request path ever reaches the file system, so none can walk out of the folder.
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { existsSync, type Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
@@ -25,6 +26,8 @@ export interface DemoFile {
   etag: string;
   /** The page itself: answered with the Content-Security-Policy. */
   isHtml: boolean;
+  /** The same bytes gzipped once at load, for clients that accept it (null for media and tiny files). */
+  gzipped: { bytes: Buffer; etag: string } | null;
 }
 
 /** Path under /demo/ (`index.html`, `main.js`, `main.js.map`, `styles.css`, `assets/<name>`) → file. */
@@ -71,9 +74,17 @@ export function defaultDemoPageSource(): DemoPageSource {
   return { dir: join(dir, 'player', 'demo') };
 }
 
+/** Text worth compressing (the bundle is mostly zod: 420 kB that gzip brings to about a quarter); media is not. */
+const compressible = /^(text\/|application\/(json|javascript))/;
+
 function fileOf(name: string, bytes: Buffer): DemoFile {
   const etag = `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
-  return { bytes, contentType: contentTypeOf(name), etag, isHtml: extname(name) === '.html' };
+  const contentType = contentTypeOf(name);
+  const gzip = compressible.test(contentType) ? gzipSync(bytes, { level: 9 }) : null;
+  return {
+    bytes, contentType, etag, isHtml: extname(name) === '.html',
+    gzipped: gzip !== null && gzip.byteLength < bytes.byteLength ? { bytes: gzip, etag: `${etag.slice(0, -1)}-gzip"` } : null,
+  };
 }
 
 async function readBounded(path: string): Promise<Buffer> {

@@ -20,16 +20,18 @@ export const demoPageCsp = [
 
 interface FileRequest {
   head: boolean;
+  acceptEncoding: string;
   range: string;
   ifRange: string;
   ifNoneMatch: string;
 }
 
-function writeCommonHeaders(res: HttpResponse, file: DemoFile): void {
+function writeCommonHeaders(res: HttpResponse, file: DemoFile, etag = file.etag): void {
   res.writeHeader('content-type', file.contentType);
   // Revalidate every time (the files change whenever the gateway restarts with new ones); the ETag makes that cheap.
   res.writeHeader('cache-control', 'no-cache');
-  res.writeHeader('etag', file.etag);
+  res.writeHeader('etag', etag);
+  if (file.gzipped) res.writeHeader('vary', 'accept-encoding');
   res.writeHeader('accept-ranges', 'bytes');
   res.writeHeader('x-content-type-options', 'nosniff');
   if (file.isHtml) {
@@ -53,11 +55,21 @@ function endWith(res: HttpResponse, head: boolean, body: Buffer): void {
 /** Answers one request for `file`; returns the status sent. Synchronous: uWS's request is valid only until it returns. */
 function sendFile(res: HttpResponse, file: DemoFile, r: FileRequest): number {
   const size = file.bytes.byteLength;
-  if (r.ifNoneMatch !== '' && r.ifNoneMatch.split(/\s*,\s*/).includes(file.etag)) {
+  // Compressed only as a whole file: a range request gets identity bytes, so ranges always mean the same bytes.
+  const gzip = file.gzipped !== null && r.range === '' && /\bgzip\b/.test(r.acceptEncoding) ? file.gzipped : null;
+  const etag = gzip?.etag ?? file.etag;
+  if (r.ifNoneMatch !== '' && r.ifNoneMatch.split(/\s*,\s*/).includes(etag)) {
     res.writeStatus('304 Not Modified');
-    writeCommonHeaders(res, file);
+    writeCommonHeaders(res, file, etag);
     res.endWithoutBody();
     return 304;
+  }
+  if (gzip !== null) {
+    res.writeStatus('200 OK');
+    writeCommonHeaders(res, file, etag);
+    res.writeHeader('content-encoding', 'gzip');
+    endWith(res, r.head, gzip.bytes);
+    return 200;
   }
   // If-Range with another validator: the file changed since the client's first part, so it gets the whole file.
   const answer = r.ifRange !== '' && r.ifRange !== file.etag ? { kind: 'full' as const } : answerRange(r.range, size);
@@ -85,6 +97,7 @@ function handlerFor(file: DemoFile, head: boolean, metrics: GatewayMetrics) {
   return (res: HttpResponse, req: HttpRequest): void => {
     const status = sendFile(res, file, {
       head,
+      acceptEncoding: req.getHeader('accept-encoding'),
       range: req.getHeader('range'),
       ifRange: req.getHeader('if-range'),
       ifNoneMatch: req.getHeader('if-none-match'),

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { coursesResponse, devStudentsResponse, devTokenResponse } from '../../shared/protocol/rest.js';
 import { demoPageCsp } from '../demo/serve-demo-page.js';
@@ -24,6 +25,7 @@ function writeFixture(): { dir: string; video: Buffer; html: string } {
   const video = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) % 256));
   mkdirSync(join(dir, 'assets', 'sub'), { recursive: true });
   writeFileSync(join(dir, 'assets', 'clip.webm'), video);
+  writeFileSync(join(dir, 'assets', 'notes.txt'), 'the same line, again and again\n'.repeat(200));
   writeFileSync(join(dir, 'assets', '.hidden'), 'not served');
   writeFileSync(join(dir, 'assets', 'sub', 'secret.txt'), 'not served');
   return { dir, video, html };
@@ -136,6 +138,33 @@ describe('DEMO_MODE on: the page', () => {
     expect(again.status).toBe(304);
     const html = await fetch(`${on.baseUrl}/demo`, { method: 'HEAD' });
     expect(html.headers.get('content-security-policy')).toBe(demoPageCsp);
+  });
+
+  it('gzips text for clients that accept it, whole files only: identity bytes without Accept-Encoding or with a Range', async () => {
+    const get = (headers: Record<string, string>) => new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      const u = new URL(on.baseUrl);
+      http.get({ host: u.hostname, port: u.port, path: '/demo/assets/notes.txt', headers }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+      }).on('error', reject);
+    });
+    const text = readFileSync(join(fixture.dir, 'assets', 'notes.txt'));
+    const zipped = await get({ 'accept-encoding': 'br, gzip' });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers.vary).toBe('accept-encoding');
+    expect(zipped.body.byteLength).toBeLessThan(text.byteLength / 4);
+    expect(gunzipSync(zipped.body).equals(text)).toBe(true);
+    const plain = await get({});
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.equals(text)).toBe(true);
+    expect(plain.headers.etag).not.toBe(zipped.headers.etag); // two representations, two validators
+    const part = await get({ 'accept-encoding': 'gzip', range: 'bytes=0-9' });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-encoding']).toBeUndefined();
+    expect(part.body.equals(text.subarray(0, 10))).toBe(true);
+    const notModified = await get({ 'accept-encoding': 'gzip', 'if-none-match': String(zipped.headers.etag) });
+    expect(notModified.status).toBe(304);
   });
 
   it('serves only the files it loaded: no path out of the folder, no dot file, no sub-folder, other methods 405', async () => {
