@@ -110,12 +110,27 @@ describe('the demo page in Chromium', () => {
     await page.close();
   }, 120_000);
 
-  it('warns at once when the locked funds buy less than the warning threshold', async () => {
+  it('works from the keyboard alone, and warns at once when the locked funds buy less than the warning threshold', async () => {
     const page = await browser.newPage();
-    await signInAndStart(page, '0.50'); // 50 s at 0.60/min: under the 60 s warning
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? '');
+    await page.goto(`${product.baseUrl}/demo`);
+    await page.getByTestId(`student-${STUDENT}`).waitFor();
+    // Each view puts the focus on its heading; Tab goes on to its first control.
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe(`student-${STUDENT}`);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('course-list').waitFor();
+    await page.keyboard.press('Tab'); // the selected course's radio button (arrow keys move within the group)
+    expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.value)).toBe(demoCourse);
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('lock-amount');
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.type('0.50'); // 50 s at 0.60/min: under the 60 s warning
+    await page.keyboard.press('Enter'); // submits the form
     await page.getByTestId('low-funds').waitFor({ state: 'visible' });
     expect(await page.getByTestId('low-funds').textContent()).toMatch(/running low/);
-    await page.getByTestId('complete').click();
+    await page.getByTestId('complete').focus();
+    await page.keyboard.press('Enter');
     await page.getByTestId('summary').waitFor();
     expect(await num(page, 'summary-cost')).toBe(0);
     await page.close();
