@@ -3,7 +3,6 @@
 // origins. route.ts asks once per request (the Origin is copied out synchronously); respond.ts writes the headers on
 // every response, errors included, so a browser shows the error body instead of an opaque CORS failure.
 import { ApiError } from '../../shared/errors.js';
-import type { HttpHandler } from './route.js';
 
 /** Response headers as [name, value] pairs, written in order after the status line. */
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
@@ -52,9 +51,4 @@ export function createCors(allowedOrigins: readonly string[]): Cors {
       ];
     },
   };
-}
-
-/** The handler of OPTIONS on a path that serves `methods`: 204 with `Allow`, and the preflight headers when allowed. */
-export function optionsHandler(cors: Cors, methods: readonly string[]): HttpHandler {
-  return async (ctx) => ({ status: 204, headers: cors.preflightHeaders(ctx.origin, methods) });
 }
