@@ -1,5 +1,8 @@
 // When heartbeats go out: the period (the server's interval, never longer), the `playing` flag of each interval,
-// and the timers that fire them (replaceable, so a browser can run them where hidden tabs do not throttle them).
+// the timers that fire them (replaceable, so a browser can run them where hidden tabs do not throttle them), and
+// the heartbeats of one socket (periodic, at each playback change, the last one before `complete`, dead-link check).
+import { buildHeartbeat, type Playback } from './frames.js';
+import type { HeartbeatFrame } from '../../shared/protocol/ws.js';
 
 /** No heartbeat more often than this from the periodic timer, whatever the caller asks for (config's floor too). */
 export const heartbeatIntervalMsMin = 100;
@@ -56,3 +59,158 @@ export const globalTimers: Timers = {
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+// ---------------------------------------------------------------------------------------------------------------
+// The heartbeats of one socket, from its `ready` to its end.
+
+/** An unanswered heartbeat older than max(this, 2 intervals) means a dead link: drop the socket and reconnect. */
+export const ackTimeoutMsMin = 10_000;
+/** Heartbeats remembered for round-trip times; older ones are forgotten. */
+export const pendingAcksMax = 64;
+
+export interface SocketHeartbeatsDeps {
+  timers: Timers;
+  periodMs: number;
+  /** The player's state now, or null when it cannot be read (already reported). */
+  readPlayback(): Playback | null;
+  /** Whether a frame can go out now (socket open and ready). */
+  canSend(): boolean;
+  send(frame: HeartbeatFrame): void;
+  /** Periodic heartbeats stop while this says so (after `complete`, the server no longer meters the session). */
+  isHeld(): boolean;
+  /** The server stopped answering: the caller drops the socket. */
+  onDead(): void;
+  /** getPlayback() gave values a heartbeat cannot carry. */
+  onInvalidPlayback(): void;
+}
+
+export interface SocketHeartbeats {
+  /** A play, pause, seek or end: a heartbeat now, or folded into one a moment later if the last was just sent. */
+  notifyChange(): void;
+  /** The heartbeat that closes the last interval before `complete` (a pending deferred one is folded into it). */
+  sendFinal(): void;
+  /** The server answered `seq`: its round trip in ms, or null when unknown. */
+  acked(seq: number): number | null;
+  /** The server refused `seq` (an error frame): no round trip to wait for. */
+  refused(seq: number): void;
+  /** Any frame from the server: the link is alive. */
+  heardFromServer(): void;
+  /** Starts over after a failed `complete`: metering goes on. */
+  resume(): void;
+  stop(): void;
+}
+
+const nowMs = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/**
+ * Starts the heartbeats of a socket that just said `ready`: the first interval starts now (the server counts from
+ * `ready`; a resume earns no credit for the gap), then one heartbeat every period, one at each playback change.
+ */
+export function startSocketHeartbeats(deps: SocketHeartbeatsDeps, playingAtStart: boolean): SocketHeartbeats {
+  const tracker = new IntervalTracker(playingAtStart);
+  const pending = new Map<number, number>();
+  let seq = 1;
+  let lastSendMs = nowMs();
+  let lastFrameMs = nowMs();
+  let tickTimer: unknown = null;
+  let deferTimer: unknown = null;
+  let stopped = false;
+
+  function scheduleTick(): void {
+    if (tickTimer !== null) deps.timers.clearTimeout(tickTimer);
+    tickTimer = deps.timers.setTimeout(tick, deps.periodMs);
+  }
+
+  function tick(): void {
+    tickTimer = null;
+    if (stopped || deps.isHeld()) return;
+    if (linkIsDead()) {
+      deps.onDead();
+      return;
+    }
+    send('tick');
+  }
+
+  /**
+   * A link is dead when a heartbeat has waited longer than the ack timeout and the server has said nothing at all
+   * since. A heartbeat the server answered otherwise (an error frame without seq) is forgotten, not held against it.
+   */
+  function linkIsDead(): boolean {
+    const timeoutMs = Math.max(ackTimeoutMsMin, 2 * deps.periodMs);
+    const t = nowMs();
+    for (const [s, sentAt] of pending) {
+      if (t - sentAt <= timeoutMs) return false;
+      if (t - lastFrameMs > timeoutMs) return true;
+      pending.delete(s);
+    }
+    return false;
+  }
+
+  function send(kind: 'tick' | 'change'): void {
+    scheduleTick();
+    if (!deps.canSend()) return;
+    const pb = deps.readPlayback();
+    if (pb === null) return;
+    const playing = kind === 'change' ? tracker.closeAtChange(pb.playing) : tracker.closeAtTick(pb.playing);
+    const frame = buildHeartbeat(seq, pb, playing);
+    if (frame === null) {
+      deps.onInvalidPlayback();
+      return;
+    }
+    deps.send(frame);
+    lastSendMs = nowMs();
+    pending.set(seq, lastSendMs);
+    if (pending.size > pendingAcksMax) pending.delete(pending.keys().next().value as number);
+    seq += 1;
+  }
+
+  function clearDeferred(): void {
+    if (deferTimer !== null) deps.timers.clearTimeout(deferTimer);
+    deferTimer = null;
+  }
+
+  scheduleTick();
+  return {
+    notifyChange() {
+      if (stopped || deps.isHeld()) return;
+      const gap = nowMs() - lastSendMs;
+      if (gap >= notifyGapMsMin && deferTimer === null) {
+        send('change');
+        return;
+      }
+      // Too soon after the last heartbeat (scrubbing fires many seeks): fold this change into one deferred heartbeat.
+      const pb = deps.readPlayback();
+      if (pb !== null) tracker.noteChange(pb.playing);
+      if (deferTimer === null) {
+        deferTimer = deps.timers.setTimeout(() => {
+          deferTimer = null;
+          if (!stopped) send('tick');
+        }, Math.max(0, notifyGapMsMin - gap));
+      }
+    },
+    sendFinal() {
+      clearDeferred();
+      send('tick');
+    },
+    acked(s) {
+      const sentAt = pending.get(s);
+      pending.delete(s);
+      return sentAt === undefined ? null : nowMs() - sentAt;
+    },
+    refused(s) {
+      pending.delete(s);
+    },
+    heardFromServer() {
+      lastFrameMs = nowMs();
+    },
+    resume() {
+      if (!stopped) scheduleTick();
+    },
+    stop() {
+      stopped = true;
+      clearDeferred();
+      if (tickTimer !== null) deps.timers.clearTimeout(tickTimer);
+      tickTimer = null;
+    },
+  };
+}

@@ -1,13 +1,13 @@
 // The player SDK's public surface, for browsers and Node. Wire types come from shared/protocol (zod), never copied.
 export { createCoursePlayer, type CoursePlayer, type CoursePlayerOptions, type CoursePlayerState } from './course-player.js';
 export {
-  createMeteringClient, MeteringClientError, completeTimeoutMs, readyTimeoutMs, ackTimeoutMsMin,
+  createMeteringClient, MeteringClientError, completeTimeoutMs, readyTimeoutMs,
   type ClientState, type MeteringClient, type MeteringClientOptions, type WarningFrame,
 } from './metering-client.js';
 export { mediaElementAdapter, type MediaElementLike, type PlaybackAdapter, type PlaybackChange, type PlaybackReading } from './playback-adapter.js';
 export { completionPctAt, courseEndSeconds, lectureAt, lecturesOf, type Lecture } from './lecture-map.js';
 export { buildHeartbeat, parseServerFrame, wsUrlFor, type ParsedFrame, type Playback } from './frames.js';
 export { backoffDelayMs, reconnectCloseCodes, reconnectPolicyDefault, shouldReconnect, type ReconnectPolicy } from './reconnect-policy.js';
-export { globalTimers, heartbeatPeriodMs, IntervalTracker, type Timers } from './heartbeat-schedule.js';
+export { ackTimeoutMsMin, globalTimers, heartbeatPeriodMs, IntervalTracker, type Timers } from './heartbeat-schedule.js';
 export { createWorkerTimers } from './worker-timers.js';
 export { createRestClient, RestError, type Course, type RestClient, type TokenSource } from './rest-client.js';

@@ -11,18 +11,14 @@
 //   const ended = await client.complete();
 import type { AckFrame, EndedFrame, ReadyFrame, ServerFrame } from '../../shared/protocol/ws.js';
 import { createRestClient, resolveToken, RestError, type RestClient, type TokenSource } from './rest-client.js';
-import { buildHeartbeat, parseServerFrame, wsUrlFor, type Playback } from './frames.js';
+import { parseServerFrame, wsUrlFor, type Playback } from './frames.js';
 import { backoffDelayMs, reconnectPolicyDefault, shouldReconnect, type ReconnectPolicy } from './reconnect-policy.js';
-import { globalTimers, heartbeatIntervalMsMin, heartbeatPeriodMs, IntervalTracker, notifyGapMsMin, type Timers } from './heartbeat-schedule.js';
+import { globalTimers, heartbeatPeriodMs, startSocketHeartbeats, type SocketHeartbeats, type Timers } from './heartbeat-schedule.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Limits of the client, units last (every wait and every retry is bounded).
 /** A socket that has not said `ready` this long after it was created is dropped and retried. */
 export const readyTimeoutMs = 10_000;
-/** An unanswered heartbeat older than max(this, 2 intervals) means a dead link: drop the socket and reconnect. */
-export const ackTimeoutMsMin = 10_000;
-/** Heartbeats remembered for round-trip times; older ones are forgotten. */
-export const pendingAcksMax = 64;
 /** How long `complete()` waits for `ended` on the socket before settling over REST instead. */
 export const completeTimeoutMs = 20_000;
 /** REST `complete` attempts (503 settlement_pending, network errors) and the pause between them. */
@@ -104,19 +100,12 @@ interface Link {
   /** The server said `ready`. */
   ready: boolean;
   finished: boolean;
-  seq: number;
-  periodMs: number;
-  pending: Map<number, number>;
-  tracker: IntervalTracker;
-  lastSendMs: number;
-  lastFrameMs: number;
-  tickTimer: unknown;
-  deferTimer: unknown;
+  /** From `ready` on: this socket's heartbeats (heartbeat-schedule.ts). */
+  heartbeats: SocketHeartbeats | null;
   readyTimer: unknown;
 }
 
 const wsOpen = 1;
-const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 function defaultWebSocketFactory(url: string, token: string): WebSocket {
   if (typeof WebSocket !== 'function') {
@@ -215,13 +204,9 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
   }
 
   function clearLinkTimers(l: Link): void {
-    for (const t of [l.tickTimer, l.deferTimer, l.readyTimer]) if (t !== null) timers.clearTimeout(t);
-    l.tickTimer = l.deferTimer = l.readyTimer = null;
-  }
-
-  function scheduleTick(l: Link): void {
-    if (l.tickTimer !== null) timers.clearTimeout(l.tickTimer);
-    l.tickTimer = timers.setTimeout(() => tick(l), l.periodMs);
+    if (l.readyTimer !== null) timers.clearTimeout(l.readyTimer);
+    l.readyTimer = null;
+    l.heartbeats?.stop();
   }
 
   // --- the socket -----------------------------------------------------------------------------------------------
@@ -245,10 +230,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
       fail(new MeteringClientError('no_websocket', (cause as Error).message, true, { cause }));
       return;
     }
-    const l: Link = {
-      ws, opened: false, ready: false, finished: false, seq: 1, periodMs: heartbeatIntervalMsMin, pending: new Map(),
-      tracker: new IntervalTracker(false), lastSendMs: 0, lastFrameMs: now(), tickTimer: null, deferTimer: null, readyTimer: null,
-    };
+    const l: Link = { ws, opened: false, ready: false, finished: false, heartbeats: null, readyTimer: null };
     link = l;
     ws.onopen = () => { l.opened = true; };
     ws.onmessage = (ev: MessageEvent) => onMessage(l, ev.data);
@@ -354,7 +336,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
 
   function onMessage(l: Link, data: unknown): void {
     if (l.finished) return;
-    l.lastFrameMs = now();
+    l.heartbeats?.heardFromServer();
     const parsed = parseServerFrame(data);
     if (!parsed.ok) {
       report(new MeteringClientError('invalid_server_frame', parsed.reason));
@@ -374,11 +356,17 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
     if (l.readyTimer !== null) timers.clearTimeout(l.readyTimer);
     l.readyTimer = null;
     l.ready = true;
-    l.periodMs = heartbeatPeriodMs(opts.heartbeatIntervalMs, f.heartbeat_interval_ms);
-    // The server counts time from `ready` (a resume earns no credit for the gap): the first interval starts here.
-    l.tracker = new IntervalTracker(readPlayback()?.playing ?? false);
-    l.lastSendMs = now();
-    scheduleTick(l);
+    l.heartbeats?.stop();
+    l.heartbeats = startSocketHeartbeats({
+      timers,
+      periodMs: heartbeatPeriodMs(opts.heartbeatIntervalMs, f.heartbeat_interval_ms),
+      readPlayback,
+      canSend: () => !l.finished && l.ready && l.ws.readyState === wsOpen,
+      send: (frame) => l.ws.send(JSON.stringify(frame)),
+      isHeld: () => completing !== null,
+      onDead: () => dropLink(l, 'ack_timeout', 'the server stopped answering heartbeats: reconnecting'),
+      onInvalidPlayback: () => report(new MeteringClientError('invalid_playback', 'getPlayback() returned values a heartbeat cannot carry')),
+    }, readPlayback()?.playing ?? false);
     setState('open');
     emit(opts.onReady, f);
     connectWaiter?.resolve(f);
@@ -386,14 +374,13 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
   }
 
   function onAck(l: Link, ack: AckFrame): void {
-    const sentAt = l.pending.get(ack.seq);
-    l.pending.delete(ack.seq);
+    const rttMs = l.heartbeats?.acked(ack.seq) ?? null;
     attempts = 0; // an answered heartbeat proves the link works: the retry budget is whole again
-    emit(opts.onAck, ack, { rttMs: sentAt === undefined ? null : now() - sentAt });
+    emit(opts.onAck, ack, { rttMs });
   }
 
   function onErrorFrame(l: Link, f: Extract<ServerFrame, { type: 'error' }>): void {
-    if (f.seq !== undefined) l.pending.delete(f.seq);
+    if (f.seq !== undefined) l.heartbeats?.refused(f.seq);
     report(new MeteringClientError(f.code, f.message, false, f.seq === undefined ? {} : { seq: f.seq }));
     // An error without a seq while completing is the refusal of `complete`: settle over REST instead.
     if (completing !== null && f.seq === undefined) {
@@ -404,66 +391,10 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
 
   // --- heartbeats -----------------------------------------------------------------------------------------------
 
-  function tick(l: Link): void {
-    l.tickTimer = null;
-    if (l.finished || completing !== null) return; // after `complete` the server no longer meters this session
-    if (linkIsDead(l)) {
-      dropLink(l, 'ack_timeout', 'the server stopped answering heartbeats: reconnecting');
-      return;
-    }
-    sendHeartbeat(l, 'tick');
-  }
-
-  /**
-   * A link is dead when a heartbeat has waited longer than the ack timeout and the server has said nothing at all
-   * since. A heartbeat the server answered otherwise (an error frame without seq) is forgotten, not held against it.
-   */
-  function linkIsDead(l: Link): boolean {
-    const timeoutMs = Math.max(ackTimeoutMsMin, 2 * l.periodMs);
-    const t = now();
-    for (const [seq, sentAt] of l.pending) {
-      if (t - sentAt <= timeoutMs) return false;
-      if (t - l.lastFrameMs > timeoutMs) return true;
-      l.pending.delete(seq);
-    }
-    return false;
-  }
-
-  function sendHeartbeat(l: Link, kind: 'tick' | 'change'): void {
-    scheduleTick(l);
-    if (l.ws.readyState !== wsOpen || !l.ready) return;
-    const pb = readPlayback();
-    if (pb === null) return;
-    const playing = kind === 'change' ? l.tracker.closeAtChange(pb.playing) : l.tracker.closeAtTick(pb.playing);
-    const frame = buildHeartbeat(l.seq, pb, playing);
-    if (frame === null) {
-      report(new MeteringClientError('invalid_playback', 'getPlayback() returned values a heartbeat cannot carry'));
-      return;
-    }
-    l.ws.send(JSON.stringify(frame));
-    l.lastSendMs = now();
-    l.pending.set(l.seq, l.lastSendMs);
-    if (l.pending.size > pendingAcksMax) l.pending.delete(l.pending.keys().next().value as number);
-    l.seq += 1;
-  }
-
   function notifyPlaybackChange(): void {
     const l = link;
     if (l === null || !l.ready || l.finished || completing !== null) return;
-    const gap = now() - l.lastSendMs;
-    if (gap >= notifyGapMsMin && l.deferTimer === null) {
-      sendHeartbeat(l, 'change');
-      return;
-    }
-    // Too soon after the last heartbeat (scrubbing fires many seeks): fold this change into one deferred heartbeat.
-    const pb = readPlayback();
-    if (pb !== null) l.tracker.noteChange(pb.playing);
-    if (l.deferTimer === null) {
-      l.deferTimer = timers.setTimeout(() => {
-        l.deferTimer = null;
-        if (!l.finished) sendHeartbeat(l, 'tick');
-      }, Math.max(0, notifyGapMsMin - gap));
-    }
+    l.heartbeats?.notifyChange();
   }
 
   // --- complete -------------------------------------------------------------------------------------------------
@@ -473,9 +404,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
     const l = link;
     if (l !== null && l.ready && !l.finished && l.ws.readyState === wsOpen) {
       const viaSocket = new Promise<EndedFrame | null>((resolve) => { endedWaiter = resolve; });
-      if (l.deferTimer !== null) timers.clearTimeout(l.deferTimer);
-      l.deferTimer = null;
-      sendHeartbeat(l, 'tick'); // closes the last interval so its playing time is billed
+      l.heartbeats?.sendFinal(); // closes the last interval so its playing time is billed
       l.ws.send(JSON.stringify({ type: 'complete' }));
       const frame = await withTimeout(viaSocket, completeTimeoutMs).catch(() => null);
       endedWaiter = null;
@@ -521,7 +450,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
       if (completing === null) {
         completing = runComplete().catch((err: unknown) => {
           completing = null; // the caller may try again (e.g. once the network is back)
-          if (link !== null && link.ready && !link.finished) scheduleTick(link); // meanwhile, keep metering
+          if (link !== null && link.ready && !link.finished) link.heartbeats?.resume(); // meanwhile, keep metering
           throw err;
         });
       }
