@@ -62,6 +62,10 @@ describe('the demo page in Chromium', () => {
     await until('billed time past 8 s', async () => (await billed(page)) >= 8, 25_000);
     expect(await num(page, 'cost')).toBeGreaterThan(0);
     expect(await num(page, 'remaining')).toBeLessThan(2);
+    // What a person (or a check reading the text) sees agrees with the figures.
+    expect(parseFloat((await page.getByTestId('billed-time').textContent())!)).toBeGreaterThanOrEqual(8);
+    expect(Number(await page.getByTestId('cost').textContent())).toBe(await num(page, 'cost'));
+    expect(Number(await page.getByTestId('remaining').textContent())).toBe(await num(page, 'remaining'));
     expect(Number(await page.getByTestId('lecture-progress-1').getAttribute('data-seconds'))).toBeGreaterThan(0);
     await page.screenshot({ path: join(outDir, 'overlay.png') });
 
@@ -104,6 +108,8 @@ describe('the demo page in Chromium', () => {
     expect(await num(page, 'summary-refund')).toBe(Number(row.refund));
     expect(await num(page, 'summary-teacher-earning')).toBe(Number(row.teacher_earning));
     expect(await page.getByTestId('summary-cost').textContent()).toBe(Number(row.cost).toFixed(2));
+    expect(await page.getByTestId('summary-refund').textContent()).toBe(Number(row.refund).toFixed(2));
+    expect(parseFloat((await page.getByTestId('summary-duration').textContent())!)).toBe(Number(row.duration_ms) / 1000);
     for (const id of Object.keys(row.content_progress)) await expect(page.getByTestId(`summary-lecture-${id}`).isVisible()).resolves.toBe(true);
     await page.screenshot({ path: join(outDir, 'summary.png') });
     expect(pageErrors).toEqual([]);

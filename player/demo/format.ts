@@ -17,3 +17,13 @@ export function formatClock(seconds: number): string {
 export function formatPricePerMinute(price: number): string {
   return `${formatAmount(price)} / min`;
 }
+
+/**
+ * Billed time as the meter shows it: seconds with one decimal (the bill runs in milliseconds, DESIGN §3), and from a
+ * minute on with the minutes too: 8.2 → "8.2 s", 75.25 → "75.2 s (1:15)". The number comes first, so it reads and
+ * parses the same however long the session.
+ */
+export function formatBilled(seconds: number, decimals = 1): string {
+  const text = `${(Math.floor(seconds * 10 ** decimals) / 10 ** decimals).toFixed(decimals)} s`;
+  return seconds >= 60 ? `${text} (${formatClock(seconds)})` : text;
+}

@@ -2,7 +2,7 @@
 // low-funds banner, and the button that ends and settles the session. All figures come from the SDK's state.
 import { createCoursePlayer, mediaElementAdapter, type Course, type CoursePlayerState } from '../../sdk/index.js';
 import { h, setText, show } from '../dom.js';
-import { formatAmount, formatClock } from '../format.js';
+import { formatAmount, formatBilled, formatClock } from '../format.js';
 import { videoUrlOf, type PageContext } from '../page-context.js';
 
 /** The position is saved this often while playing, so a reload resumes close to where it was. */
@@ -19,7 +19,7 @@ export function showPlayer(ctx: PageContext, course: Course, sessionId: string, 
     'aria-label': `${course.title} video`,
   });
   const lectureTitle = h('span', { 'data-testid': 'current-lecture', class: 'overlay-lecture' });
-  const billed = h('dd', { 'data-testid': 'billed-time' }, '0:00');
+  const billed = h('dd', { 'data-testid': 'billed-time' }, formatBilled(0));
   const cost = h('dd', { 'data-testid': 'cost' }, formatAmount(0));
   const remaining = h('dd', { 'data-testid': 'remaining' }, '…');
   const overlay = h('div', { class: 'overlay' },
@@ -49,7 +49,7 @@ export function showPlayer(ctx: PageContext, course: Course, sessionId: string, 
   let lastSaveMs = 0;
   let leaving = false;
   function render(s: Readonly<CoursePlayerState>): void {
-    setText(billed, formatClock(s.billedSeconds));
+    setText(billed, formatBilled(s.billedSeconds));
     billed.dataset.seconds = String(s.billedSeconds);
     setText(cost, formatAmount(s.cost));
     cost.dataset.value = String(s.cost);

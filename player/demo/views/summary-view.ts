@@ -1,7 +1,7 @@
 // After the session: the settled figures (as Postgres holds them) and where the billed time went, per lecture.
 import { lecturesOf, type Course } from '../../sdk/index.js';
 import { h, show } from '../dom.js';
-import { formatAmount, formatClock } from '../format.js';
+import { formatAmount, formatBilled, formatClock } from '../format.js';
 import type { PageContext } from '../page-context.js';
 
 const endReasonText: Record<string, string> = {
@@ -45,7 +45,7 @@ export async function showSummary(ctx: PageContext, course: Course | null, sessi
     h('h1', {}, 'Session summary'),
     h('p', {}, course ? `${course.title}. ` : '', endReasonText[settled.end_reason] ?? `Ended: ${settled.end_reason}.`),
     h('dl', { class: 'figures' },
-      figure('Billed time', 'summary-duration', `${formatClock(settled.duration_seconds)} (${settled.duration_seconds.toFixed(3)} s)`, settled.duration_seconds),
+      figure('Billed time', 'summary-duration', formatBilled(settled.duration_seconds, 3), settled.duration_seconds),
       figure('Cost', 'summary-cost', formatAmount(settled.cost), settled.cost),
       figure('Refunded to your wallet', 'summary-refund', formatAmount(settled.refund), settled.refund),
       figure('Paid to the teacher', 'summary-teacher-earning', formatAmount(settled.teacher_earning), settled.teacher_earning)),
