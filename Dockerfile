@@ -12,5 +12,7 @@ COPY . .
 RUN npm run build
 
 USER node
-EXPOSE 8080
+# 8080: the gateway's API, WebSocket and /metrics; 9465: a gateway's own metrics (GATEWAY_METRICS_PORT); 9464: the
+# worker's /healthz and /metrics (WORKER_METRICS_PORT).
+EXPOSE 8080 9464 9465
 CMD ["node", "--enable-source-maps", "dist/gateway/main.js"]

@@ -31,7 +31,7 @@ import { closeIfNotReading, closeSocket } from './ws/send-frame.js';
 import { dirtyFlushMs, sendBufferBytesMax } from '../shared/limits.js';
 import type { MeteringSocket, SocketData } from './ws/socket-data.js';
 
-type Method = 'get' | 'post' | 'patch';
+type Method = 'get' | 'post' | 'patch' | 'head';
 interface RouteSpec { method: Method; pattern: string; name: string; params: number; handler: HttpHandler }
 
 export interface GatewayOptions {
@@ -71,6 +71,11 @@ function routes(deps: GatewayDeps, isDraining: () => boolean): RouteSpec[] {
   ];
 }
 
+/** Every GET route answers HEAD too, as GET without the body (respond.ts): probes (`HEAD /healthz`) and link checks. */
+function withHead(table: RouteSpec[]): RouteSpec[] {
+  return table.flatMap((r) => (r.method === 'get' ? [r, { ...r, method: 'head' as const }] : [r]));
+}
+
 export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, options: GatewayOptions = {}): Promise<Gateway> {
   const { config } = deps;
   // Before anything subscribes or listens: a demo page that cannot be served stops the start (DemoPageError).
@@ -83,7 +88,7 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, o
   const cors = createCors(config.allowedOrigins);
   const routeDeps = { log: deps.log, metrics: deps.metrics, payloadBytesMax: config.payloadBytesMax, cors, onInvariantBroken: deps.onInvariantBroken };
 
-  const table = routes(deps, () => draining);
+  const table = withHead(routes(deps, () => draining));
   for (const r of table) app[r.method](r.pattern, route(routeDeps, r.name, r.params, r.handler));
   // OPTIONS on a known path: 204 naming the methods it serves; a CORS preflight when it comes with an Origin (cors.ts).
   const methodsByPattern = new Map<string, Method[]>();

@@ -15,6 +15,8 @@ export interface ResponseState {
   done: boolean;
   /** Headers decided for the request (its CORS headers, cors.ts), written on every response to it, errors included. */
   headers?: HeaderList;
+  /** A HEAD request: every response is written as for GET, with the body's length and without the body. */
+  head?: boolean;
 }
 
 function writeHead(res: HttpResponse, state: ResponseState, status: number, headers: HeaderList): void {
@@ -28,8 +30,21 @@ export function sendRaw(res: HttpResponse, state: ResponseState, status: number,
   if (state.aborted || state.done) return;
   state.done = true;
   res.cork(() => {
-    writeHead(res, state, status, [['content-type', contentType]]);
-    res.end(body, close);
+    if (!state.head) {
+      writeHead(res, state, status, [['content-type', contentType]]);
+      res.end(body, close);
+      return;
+    }
+    // HEAD: the length GET would send, and no body. This uWS build's endWithoutBody(length) leaves the response open
+    // waiting for that many bytes, and endWithoutBody(undefined, …) reports a length of 2^63: a header of our own and
+    // endWithoutBody() end it. An answer that closes the connection (an unread body) reports 0 instead.
+    if (close) {
+      writeHead(res, state, status, [['content-type', contentType]]);
+      res.endWithoutBody(0, true);
+      return;
+    }
+    writeHead(res, state, status, [['content-type', contentType], ['content-length', String(Buffer.byteLength(body))]]);
+    res.endWithoutBody();
   });
 }
 

@@ -72,6 +72,7 @@ export function route(deps: RouteDeps, name: string, paramCount: number, handler
     const state: ResponseState = { aborted: false, done: false, headers: deps.cors.responseHeaders(origin) };
     res.onAborted(() => { state.aborted = true; });
     const method = req.getMethod();
+    state.head = method === 'head';
     const params = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
     const contentType = req.getHeader('content-type');
     const contentLength = Number(req.getHeader('content-length') || '0');

@@ -49,7 +49,7 @@ describe('CORS with ALLOWED_ORIGINS set', () => {
     for (const path of ['/api/courses', '/api/wallet', '/healthz', '/readyz']) {
       const res = await preflight(p, path, PLAYER, 'GET');
       expect(res.status, path).toBe(204);
-      expect(res.headers.get('access-control-allow-methods'), path).toBe('GET');
+      expect(res.headers.get('access-control-allow-methods'), path).toBe('GET, HEAD');
     }
   });
 
@@ -98,7 +98,7 @@ describe('CORS with ALLOWED_ORIGINS set', () => {
   it('OPTIONS without an Origin on a known path is 204 with Allow, not 405', async () => {
     const res = await call(p, 'OPTIONS', '/api/sessions/8f1c2d3e-0000-4000-8000-000000000001/status');
     expect(res.status).toBe(204);
-    expect(res.headers.get('allow')).toBe('GET, OPTIONS');
+    expect(res.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
     expect(corsHeaders(res.headers)).toEqual({});
   });
 });
@@ -119,6 +119,6 @@ describe('CORS with ALLOWED_ORIGINS empty', () => {
     expect(corsHeaders(noToken.headers)).toEqual({});
     const bare = await call(p, 'OPTIONS', '/healthz');
     expect(bare.status).toBe(204);
-    expect(bare.headers.get('allow')).toBe('GET, OPTIONS');
+    expect(bare.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
   });
 });
