@@ -82,7 +82,7 @@ export function renderSession(r: SessionReport): string {
     ['last heartbeat', at(live?.seen_ms ?? null, now), ''],
     ['paused at', at(intField(hash, 'paused_ms'), now), ''],
     ['owner', live?.owner ? `socket ${live.owner}` : '-', ''],
-    ['deadline', d === null ? 'none' : `${d.kind ?? 'leftover'} ${dueIn(d.deadline_in_ms)} (${iso(d.deadline_ms)}; set score ${d.score_ms ?? 'none'})`, ''],
+    ['deadline', d === null ? 'none' : `${d.kind ?? 'leftover'} ${dueIn(d.deadline_in_ms)} (${iso(d.deadline_ms)}; sorted-set score ${d.score_ms === null ? 'none' : iso(d.score_ms)})`, ''],
   ];
   out.push(table(['', `REDIS ${r.redis.keys.session}`, 'POSTGRES sessions row'], side.map(([a, b, c]) => [a, b, c])));
 

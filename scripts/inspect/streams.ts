@@ -6,6 +6,9 @@ import { entryIdMs, readAllBucketStreams, type BucketStream } from './stream-inf
 
 /** Dead letters shown: enough to see whether they share a reason, few enough to read at 3 a.m. */
 const deadLettersShown = 5;
+/** A reason can list every invalid field: the table shows its start, --json the whole of it. */
+const reasonShownMax = 80;
+const clip = (text: string) => (text.length > reasonShownMax ? `${text.slice(0, reasonShownMax - 1)}…` : text);
 
 export interface DeadLetter {
   id: string;
@@ -66,7 +69,7 @@ export function renderStreams(r: StreamsReport): string {
   out.push('', `dead letters ${d.stream}: ${d.length}${d.length > 0 ? ' (settlements that could not be made: investigate each)' : ''}`);
   if (d.latest.length > 0) {
     out.push(table(['ID', 'DEAD AT', 'REASON', 'SESSION', 'FROM'], d.latest.map((e) => [
-      e.id, iso(e.dead_ms), e.reason ?? '-', e.session_id ?? '-', e.stream && e.entry_id ? `${e.stream} ${e.entry_id}` : '-',
+      e.id, iso(e.dead_ms), e.reason === null ? '-' : clip(e.reason), e.session_id ?? '-', e.stream && e.entry_id ? `${e.stream} ${e.entry_id}` : '-',
     ])).replace(/^/gm, '  '));
   }
   return out.join('\n');
