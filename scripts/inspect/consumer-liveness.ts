@@ -5,7 +5,8 @@
 //   Redis < 7.2: `idle` restarts only when entries are delivered to the consumer; an empty read does not even create
 //     the consumer on that bucket. A fresh idle still proves it alive; a stale one proves nothing on its own, unless
 //     some bucket has had an entry waiting unread longer than the threshold: every live worker reads every bucket,
-//     so then no consumer with a stale idle is reading.
+//     so then no consumer with a stale idle is reading; or unless no worker has a reader connection to this Redis at
+//     all (CLIENT LIST, reader-connections.ts).
 import { readBlockMs } from '../../settlement-worker/consume-settlements.js';
 import { backoffMsMax } from '../../settlement-worker/pause.js';
 
@@ -24,10 +25,12 @@ export interface LivenessInput {
   idleCountsEveryRead: boolean;
   /** Age of the oldest entry no consumer has been given, over all buckets (null: none waiting). */
   oldestUnreadAgeMs: number | null;
+  /** Whether any worker holds settle-reader connections to this Redis (null: CLIENT LIST refused). */
+  readersConnected: boolean | null;
 }
 
-export function liveness({ freshestIdleMs, idleCountsEveryRead, oldestUnreadAgeMs }: LivenessInput): Liveness {
+export function liveness({ freshestIdleMs, idleCountsEveryRead, oldestUnreadAgeMs, readersConnected }: LivenessInput): Liveness {
   if (freshestIdleMs <= aliveIdleMsMax) return 'alive';
-  if (idleCountsEveryRead) return 'dead';
+  if (idleCountsEveryRead || readersConnected === false) return 'dead';
   return oldestUnreadAgeMs !== null && oldestUnreadAgeMs > aliveIdleMsMax ? 'dead' : 'unknown';
 }

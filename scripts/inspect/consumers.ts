@@ -5,6 +5,7 @@ import type { InspectContext } from './context.js';
 import { aliveIdleMsMax, liveness, type Liveness } from './consumer-liveness.js';
 import { duration, iso, plural, table } from './format.js';
 import { readAllBucketStreams } from './stream-info.js';
+import { readReaderConnections, type ReaderConnections } from './reader-connections.js';
 
 export interface ConsumerReport {
   name: string;
@@ -30,10 +31,13 @@ export interface ConsumersReport {
   never_read_buckets: number[];
   /** Buckets whose stream or `settlers` group does not exist. */
   missing_group_buckets: number[];
+  /** Workers' settle-reader connections to this Redis (any key prefix); null when CLIENT LIST is refused. */
+  reader_connections: ReaderConnections | null;
 }
 
 export async function readConsumers(ctx: InspectContext): Promise<ConsumersReport> {
-  const streams = await readAllBucketStreams(ctx);
+  const [streams, readers] = await Promise.all([readAllBucketStreams(ctx), readReaderConnections(ctx)]);
+  const readersConnected = readers === null ? null : readers.per_bucket.some((n) => n > 0);
   const byName = new Map<string, Omit<ConsumerReport, 'state'>>();
   for (const s of streams) {
     for (const c of s.consumers) {
@@ -49,7 +53,7 @@ export async function readConsumers(ctx: InspectContext): Promise<ConsumersRepor
     .sort((a, b) => b.age_ms - a.age_ms)[0] ?? null;
   const order: Record<Liveness, number> = { alive: 0, unknown: 1, dead: 2 };
   const consumers = [...byName.values()]
-    .map((c) => ({ ...c, state: liveness({ freshestIdleMs: c.idle_ms, idleCountsEveryRead, oldestUnreadAgeMs: unread?.age_ms ?? null }) }))
+    .map((c) => ({ ...c, state: liveness({ freshestIdleMs: c.idle_ms, idleCountsEveryRead, oldestUnreadAgeMs: unread?.age_ms ?? null, readersConnected }) }))
     .sort((a, b) => order[a.state] - order[b.state] || a.idle_ms - b.idle_ms);
   return {
     redis_now_ms: ctx.nowMs,
@@ -61,7 +65,17 @@ export async function readConsumers(ctx: InspectContext): Promise<ConsumersRepor
     oldest_unread: unread,
     never_read_buckets: streams.filter((s) => s.group !== null && s.consumers.length === 0).map((s) => s.bucket),
     missing_group_buckets: streams.filter((s) => s.group === null).map((s) => s.bucket),
+    reader_connections: readers,
   };
+}
+
+function readersText(readers: ReaderConnections | null): string {
+  if (readers === null) return 'reader connections: unknown (CLIENT LIST refused)';
+  const total = readers.per_bucket.reduce((a, b) => a + b, 0);
+  if (total === 0) return 'reader connections: none: no settlement worker is connected to this Redis';
+  const counts = [...new Set(readers.per_bucket)];
+  const spread = counts.length === 1 ? `${counts[0]} on every bucket` : readers.per_bucket.map((n, b) => `b${b}:${n}`).join(' ');
+  return `reader connections (CLIENT LIST, any key prefix on this Redis): ${total}, ${spread}; ${readers.blocked} blocked in XREADGROUP now`;
 }
 
 const stateText: Record<Liveness, string> = { alive: 'alive', dead: 'DEAD', unknown: 'quiet' };
@@ -82,6 +96,7 @@ export function renderConsumers(r: ConsumersReport): string {
     out.push(`quiet: no entries given to it for a while; this Redis (before 7.2) restarts idle only when entries are delivered, `
       + 'so a worker waiting on empty streams looks the same as a dead one; nothing is waiting unread, so nothing is held up');
   }
+  out.push(readersText(r.reader_connections));
   if (r.oldest_unread && r.oldest_unread.age_ms > r.alive_idle_ms_max) {
     out.push(`bucket ${r.oldest_unread.bucket} has an entry waiting unread for ${duration(r.oldest_unread.age_ms)}: no worker is reading it`);
   }

@@ -69,6 +69,8 @@ describe('inspect on Redis Cluster', () => {
     const consumers = await runInspect(p.env, ['consumers', '--json']);
     expect(consumers.code, consumers.stderr).toBe(0);
     const c = consumers.json();
+    // CLIENT LIST on every master: the worker's 8 reader connections, spread over the nodes by their buckets' slots.
+    expect(c.reader_connections.per_bucket).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     expect(c.consumers.find((x: any) => x.name === p.worker!.consumerName)).toMatchObject({ state: 'alive' });
     expect((await runInspect(p.env, ['consumers'])).stdout).toMatch(/^1 live consumer$/m);
   });

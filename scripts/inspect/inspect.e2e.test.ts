@@ -196,6 +196,9 @@ describe('inspect streams and consumers', () => {
     expect(mine.idle_ms).toBeLessThanOrEqual(r.alive_idle_ms_max);
     expect(mine.buckets.map((b: any) => b.bucket)).toContain(p.env.keys.bucketOf(settled));
     expect(typeof r.idle_counts_every_read).toBe('boolean');
+    // This file's worker holds a reader connection per bucket (other files' workers on this Redis may add more).
+    expect(r.reader_connections.per_bucket).toHaveLength(8);
+    for (const n of r.reader_connections.per_bucket) expect(n).toBeGreaterThanOrEqual(1);
     expect(r.alive).toBeGreaterThanOrEqual(1);
     const readBuckets = new Set(r.consumers.flatMap((c: any) => c.buckets.map((b: any) => b.bucket)));
     expect(r.never_read_buckets).toEqual([0, 1, 2, 3, 4, 5, 6, 7].filter((b) => !readBuckets.has(b)));
@@ -204,6 +207,7 @@ describe('inspect streams and consumers', () => {
     expect(text).toMatch(new RegExp(`^${p.worker!.consumerName}\\s+alive\\s`, 'm'));
     for (const b of r.never_read_buckets) expect(text).toContain(`no consumer has ever read bucket ${b}`);
     expect(text).toMatch(/^\d+ live consumers?$/m);
+    expect(text).toMatch(/^reader connections \(CLIENT LIST, any key prefix on this Redis\): \d+, /m);
   });
 });
 

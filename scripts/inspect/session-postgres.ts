@@ -2,6 +2,7 @@
 // transaction. Read-only SELECTs on a one-connection pool; ms columns as numbers, money as exact NUMERIC text.
 import type { Config } from '../../shared/config.js';
 import { createPool } from '../../shared/pg/pool.js';
+import { checkPostgres } from '../../shared/startup.js';
 
 export interface PgSession {
   status: string;
@@ -42,6 +43,8 @@ const isoOrNull = (v: unknown): string | null => (v instanceof Date ? v.toISOStr
 export async function readPostgresSide(config: Config, id: string): Promise<PgSide> {
   const pool = createPool(config, 1);
   try {
+    // Unreachable, or a schema never migrated: the where-and-how message rather than a bare driver error.
+    await checkPostgres(config, pool);
     const s = await pool.query(
       `SELECT status, student_id, course_id, teacher_id, locked_amount, price_per_minute, max_billable_ms, duration_ms,
               cost, refund, teacher_earning, platform_fee, completion_pct::text, current_lecture, content_progress,
