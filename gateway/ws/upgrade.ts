@@ -1,7 +1,7 @@
 // Authorisation before the upgrade (DESIGN §5): bad token 401, someone else's session 403, unknown 404, not
 // active/paused 409, Origin not allowed 403, too many sockets from one address 429. Follows uWS's async-upgrade
 // pattern: copy headers out of `req` at once, watch for abort, upgrade inside cork only if still connected.
-import { randomUUID } from 'node:crypto';
+import { newSocketId } from '../../shared/socket-id.js';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { ApiError } from '../../shared/errors.js';
 import { uuid } from '../../shared/protocol/common.js';
@@ -59,7 +59,7 @@ async function authorizeUpgrade(deps: GatewayDeps, registry: SocketRegistry, u: 
   }
   assertMayActOn(caller, live.studentId);
   if (live.status === 'ending') throw new ApiError('wrong_state', 'the session has ended');
-  const socketId = randomUUID();
+  const socketId = newSocketId();
   return {
     sessionId: u.sessionId,
     socketId,

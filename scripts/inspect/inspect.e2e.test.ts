@@ -1,6 +1,7 @@
 // `npm run inspect` against a live product: one session active with its socket, one paused after its socket closed,
 // one settled; each subcommand run as a child process, its --json and its text checked.
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { productPerFile } from '../../test/helpers/product.js';
 import { closeAllSockets, heartbeat, openSocket, type TestSocket } from '../../test/helpers/ws-client.js';
@@ -55,7 +56,8 @@ describe('inspect sessions', () => {
     const byId = Object.fromEntries(r.sessions.map((s: any) => [s.session_id, s]));
     expect(Object.keys(byId).sort()).toEqual([active, paused].sort());
     expect(byId[active]).toMatchObject({ status: 'active', student_id: STUDENT, course_id: courseId(1), deadline_kind: 'idle' });
-    expect(byId[active].owner).toMatch(/^[0-9a-f-]{36}$/);
+    expect(byId[active].owner).toMatch(/^[^/]+:\d+\/[0-9a-f-]{36}$/);
+    expect(byId[active].owner_gateway).toBe(`${hostname()}:${process.pid}`); // the in-process gateway of this test
     expect(byId[active].billed_ms).toBeGreaterThan(0);
     expect(byId[active].cost).toMatch(/^\d+\.\d\d$/);
     expect(byId[active].heartbeat_age_ms).toBeGreaterThanOrEqual(0);
@@ -67,8 +69,8 @@ describe('inspect sessions', () => {
 
     const text = await runInspect(p.env, ['sessions']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^SESSION\s+STUDENT\s+COURSE\s+STATUS\s+BILLED\s+COST\s+HEARTBEAT\s+OWNER\s+DEADLINE/);
-    expect(text.stdout).toMatch(new RegExp(`${active}.*active\\s+00:0\\d\\.\\d{3}\\s+0\\.\\d\\d\\s+[\\d.]+ (ms|s) ago\\s+socket [0-9a-f-]{36}\\s+idle in`));
+    expect(text.stdout).toMatch(/^SESSION\s+STUDENT\s+COURSE\s+STATUS\s+BILLED\s+COST\s+HEARTBEAT\s+GATEWAY\s+DEADLINE/);
+    expect(text.stdout).toMatch(new RegExp(`${active}.*active\\s+00:0\\d\\.\\d{3}\\s+0\\.\\d\\d\\s+[\\d.]+ (ms|s) ago\\s+[^\\s/]+:\\d+\\s+idle in`));
     expect(text.stdout).toMatch(new RegExp(`${paused}.*paused .* - +grace in`));
     expect(text.stdout).toContain('2 live sessions shown (limit 500): ');
     expect(text.stdout).not.toContain(settled);

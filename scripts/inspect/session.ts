@@ -1,5 +1,6 @@
 // `inspect session <id>`: one session's Redis side (hash, lecture progress, deadline) next to its Postgres side
 // (row, hold, settle ledger entries), under a one-line verdict.
+import { gatewayOfSocketId } from '../../shared/socket-id.js';
 import { minorToNumeric } from '../../shared/money.js';
 import type { InspectContext } from './context.js';
 import { ago, billedClock, dueIn, iso, table } from './format.js';
@@ -81,7 +82,7 @@ export function renderSession(r: SessionReport): string {
     ['ended', at(intField(hash, 'ended_ms'), now), pg?.end_time ?? '-'],
     ['last heartbeat', at(live?.seen_ms ?? null, now), ''],
     ['paused at', at(intField(hash, 'paused_ms'), now), ''],
-    ['owner', live?.owner ? `socket ${live.owner}` : '-', ''],
+    ['owner', live?.owner ? `gateway ${gatewayOfSocketId(live.owner) ?? '?'}, socket ${live.owner}` : '-', ''],
     ['deadline', d === null ? 'none' : `${d.kind ?? 'leftover'} ${dueIn(d.deadline_in_ms)} (${iso(d.deadline_ms)}; sorted-set score ${d.score_ms === null ? 'none' : iso(d.score_ms)})`, ''],
   ];
   out.push(table(['', `REDIS ${r.redis.keys.session}`, 'POSTGRES sessions row'], side.map(([a, b, c]) => [a, b, c])));

@@ -1,5 +1,6 @@
 // `inspect sessions`: every live session, found through the deadline sorted sets (every live session has a deadline;
 // no KEYS or SCAN, so it works the same on a Cluster), soonest deadline first, at most --limit rows.
+import { gatewayOfSocketId } from '../../shared/socket-id.js';
 import type { InspectContext } from './context.js';
 import { billedClock, dueIn, ago, plural, table } from './format.js';
 import { effectiveDeadlineMs, readLiveState, type DeadlineKind } from './live-state.js';
@@ -20,6 +21,8 @@ export interface SessionRow {
   /** Since the last heartbeat (seen_ms), in Redis time. */
   heartbeat_age_ms: number | null;
   owner: string | null;
+  /** The gateway process holding the socket (`host:pid`, from the owner socket id). */
+  owner_gateway: string | null;
   end_reason: string | null;
   deadline_kind: DeadlineKind | null;
   deadline_ms: number | null;
@@ -77,6 +80,7 @@ function toRow(ctx: InspectContext, e: DeadlineEntry, hash: Record<string, strin
     cost: s?.cost ?? null,
     heartbeat_age_ms: s?.seen_ms == null ? null : ctx.nowMs - s.seen_ms,
     owner: s ? s.owner || null : null,
+    owner_gateway: s?.owner ? gatewayOfSocketId(s.owner) : null,
     end_reason: s?.end_reason ?? null,
     deadline_kind: s?.deadline_kind ?? null,
     deadline_ms: deadline,
@@ -94,10 +98,10 @@ export function renderSessions(r: SessionsReport): string {
     s.billed_ms === null ? '-' : billedClock(s.billed_ms),
     s.cost ?? '-',
     s.heartbeat_age_ms === null ? '-' : ago(s.heartbeat_age_ms),
-    s.owner === null ? '-' : `socket ${s.owner}`,
+    s.owner === null ? '-' : (s.owner_gateway ?? `socket ${s.owner}`),
     s.deadline_in_ms === null ? '-' : `${s.deadline_kind ?? 'leftover'} ${dueIn(s.deadline_in_ms)}`,
   ]);
-  const header = ['SESSION', 'STUDENT', 'COURSE', 'STATUS', 'BILLED', 'COST', 'HEARTBEAT', 'OWNER', 'DEADLINE'];
+  const header = ['SESSION', 'STUDENT', 'COURSE', 'STATUS', 'BILLED', 'COST', 'HEARTBEAT', 'GATEWAY', 'DEADLINE'];
   return `${table(header, rows, new Set([4, 5]))}\n${footer(r)}`;
 }
 
