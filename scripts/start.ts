@@ -31,10 +31,13 @@ function readConfig(): Config {
 /** Gateways and workers to run; several workers with one configured consumer name get one name each. */
 function childSpecs(config: Config): ChildSpec[] {
   const specs: ChildSpec[] = [];
-  for (let i = 1; i <= config.gatewayProcessCount; i++) specs.push({ name: `gateway ${i}`, entry: 'gateway/main.ts', env: process.env });
+  // PROCESS_INDEX (from 0) gives each process its own metrics port (shared/metrics-ports.ts).
+  for (let i = 1; i <= config.gatewayProcessCount; i++) {
+    specs.push({ name: `gateway ${i}`, entry: 'gateway/main.ts', env: { ...process.env, PROCESS_INDEX: String(i - 1) } });
+  }
   for (let i = 1; i <= config.workerProcessCount; i++) {
     const consumerName = config.workerConsumerName !== '' && config.workerProcessCount > 1 ? `${config.workerConsumerName}-${i}` : config.workerConsumerName;
-    specs.push({ name: `worker ${i}`, entry: 'settlement-worker/main.ts', env: { ...process.env, WORKER_CONSUMER_NAME: consumerName } });
+    specs.push({ name: `worker ${i}`, entry: 'settlement-worker/main.ts', env: { ...process.env, WORKER_CONSUMER_NAME: consumerName, PROCESS_INDEX: String(i - 1) } });
   }
   return specs;
 }
