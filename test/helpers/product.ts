@@ -15,6 +15,7 @@ import { createGatewayMetrics } from '../../gateway/metrics.js';
 import type { GatewayDeps } from '../../gateway/deps.js';
 import { createSettlementWaiters } from '../../gateway/metering/settlement-waiters.js';
 import { createSettlementWorker, type SettlementWorker } from '../../settlement-worker/worker.js';
+import { startMetricsServer, type MetricsServer } from '../../shared/metrics-server.js';
 import { courseId, createTestEnv, STUDENT, TEST_JWT_SECRET, type TestEnv } from './test-env.js';
 
 export interface ApiResult {
@@ -28,6 +29,8 @@ export interface Product {
   deps: GatewayDeps;
   gateway: Gateway;
   worker: SettlementWorker | null;
+  /** The worker's /metrics and /healthz (as its own process serves them), on a free port; null without a worker. */
+  workerMetricsUrl: string | null;
   baseUrl: string;
   wsUrl: string;
   /** Invariant failures reported by the gateway (a test fails if any). */
@@ -74,6 +77,9 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
   const extraSubscribers: ReturnType<typeof createRedis>[] = [];
   const worker = opts.worker === false ? null : createSettlementWorker({ config: env.config, pool: env.pool, redis: env.redis, log });
   await worker?.start();
+  const workerMetrics: MetricsServer | null = worker
+    ? await startMetricsServer({ registry: worker.metrics.registry, host: '127.0.0.1', port: 0, log })
+    : null;
   const baseUrl = `http://127.0.0.1:${gateway.port}`;
   const token: Product['token'] = async (claims = {}, o = {}) => {
     const now = Math.floor(Date.now() / 1000);
@@ -87,6 +93,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
 
   const product: Product = {
     env, deps, gateway, worker, baseUrl, brokenInvariants,
+    workerMetricsUrl: workerMetrics ? `http://127.0.0.1:${workerMetrics.port}` : null,
     wsUrl: baseUrl.replace(/^http/, 'ws'),
     token,
     async api(method, path, o = {}) {
@@ -126,6 +133,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
     async stop() {
       await gateway.close();
       await worker?.stop();
+      await workerMetrics?.close();
       subscriber.disconnect();
       for (const sub of extraSubscribers) sub.disconnect();
       await env.cleanup();
