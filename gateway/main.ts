@@ -29,12 +29,13 @@ async function main(): Promise<void> {
   await checkRedis(config, redis);
   await checkPostgres(config, pool);
   const keys = createKeys(config.redisKeyPrefix);
+  const metrics = createGatewayMetrics();
   const deps = {
     config, log, pool, redis,
     meter: createMeter(redis, keys, meterLimits(config)),
-    settlements: createSettlementWaiters({ pool, keys, log }),
+    settlements: createSettlementWaiters({ pool, keys, log, countServiceError: metrics.countServiceError }),
     verifyToken: createTokenVerifier(config),
-    metrics: createGatewayMetrics(),
+    metrics,
     onInvariantBroken: (err: Error) => {
       // A broken money or metering invariant is a bug: stop before it can spread (TigerBeetle style).
       log.fatal({ err }, 'invariant broken; exiting');

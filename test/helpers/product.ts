@@ -61,15 +61,16 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
   const env = await createTestEnv(overrides);
   const log = createLogger({ logLevel: env.config.logLevel, logPretty: false }, 'test-gateway', opts.logDestination);
   const brokenInvariants: Error[] = [];
+  const metrics = createGatewayMetrics();
   const deps: GatewayDeps = {
     config: env.config,
     log,
     pool: env.pool,
     redis: env.redis,
     meter: createMeter(env.redis, env.keys, meterLimits(env.config)),
-    settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log }),
+    settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log, countServiceError: metrics.countServiceError }),
     verifyToken: createTokenVerifier(env.config),
-    metrics: createGatewayMetrics(),
+    metrics,
     onInvariantBroken: (err) => brokenInvariants.push(err),
   };
   const subscriber = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true });
@@ -125,7 +126,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
       const sub = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true });
       extraSubscribers.push(sub);
       const config = Object.freeze({ ...env.config, port: 0 });
-      gateway = await startGateway({ ...deps, config, settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log }) }, sub);
+      gateway = await startGateway({ ...deps, config, settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log, countServiceError: metrics.countServiceError }) }, sub);
       product.gateway = gateway;
       product.baseUrl = `http://127.0.0.1:${gateway.port}`;
       product.wsUrl = product.baseUrl.replace(/^http/, 'ws');
