@@ -1,9 +1,10 @@
 // Prometheus metrics of one settlement worker process, served on its own port (shared/metrics-server.ts,
 // shared/metrics-ports.ts). The names are a contract with dashboards (README "Metrics"): add, never rename.
 // The settle-stream gauges are read from Redis when Prometheus scrapes (collect), at most once per
-// streamSampleMaxAgeMs however many gauges or scrapers ask: no timer runs between scrapes.
+// streamStatsReuseMs (shared/limits.ts) however many gauges or scrapers ask: no timer runs between scrapes.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EndReason } from '../shared/protocol/common.js';
+import { streamStatsReuseMs } from '../shared/limits.js';
 import type { RedisClient } from '../shared/redis/connect.js';
 import type { Keys } from '../shared/redis/keys.js';
 import { bindEach, serviceErrorCounter } from '../shared/prometheus-counters.js';
@@ -22,9 +23,6 @@ export function deadLetterKind(reason: string): DeadLetterKind {
   return (deadLetterKinds as readonly string[]).includes(word) ? (word as DeadLetterKind) : 'other';
 }
 
-/** Scrapes arriving within this many ms of each other share one read of the streams. */
-const streamSampleMaxAgeMs = 1_000;
-
 export function createWorkerMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -38,7 +36,7 @@ export function createWorkerMetrics() {
   let sample: { atMs: number; stats: Promise<SettleStreamStats | null> } | null = null;
   const streamStats = (): Promise<SettleStreamStats | null> => {
     if (!readStreams) return Promise.resolve(null);
-    if (!sample || Date.now() - sample.atMs > streamSampleMaxAgeMs) {
+    if (!sample || Date.now() - sample.atMs > streamStatsReuseMs) {
       sample = { atMs: Date.now(), stats: readStreams().catch((err: unknown) => { countServiceError(err); return null; }) };
     }
     return sample.stats;
