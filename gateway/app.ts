@@ -49,25 +49,25 @@ export interface Gateway {
 /** DEMO_MODE only: the development sign-in of the demo page. Without DEMO_MODE these paths are 404 like any other. */
 function devRoutes(deps: GatewayDeps): RouteSpec[] {
   return [
-    { method: 'get', pattern: '/api/dev/students', name: 'dev-students', params: 0, handler: devStudents(deps) },
-    { method: 'post', pattern: '/api/dev/token', name: 'dev-token', params: 0, handler: devToken(deps) },
+    { method: 'get', pattern: '/api/dev/students', name: 'dev_students', params: 0, handler: devStudents(deps) },
+    { method: 'post', pattern: '/api/dev/token', name: 'dev_token', params: 0, handler: devToken(deps) },
   ];
 }
 
 function routes(deps: GatewayDeps, isDraining: () => boolean): RouteSpec[] {
   return [
     ...(deps.config.demoMode ? devRoutes(deps) : []),
-    { method: 'post', pattern: '/api/sessions/create', name: 'create', params: 0, handler: createSession(deps) },
-    { method: 'post', pattern: '/api/sessions/:id/start', name: 'start', params: 1, handler: startSession(deps) },
-    { method: 'patch', pattern: '/api/sessions/:id/metrics', name: 'metrics', params: 1, handler: updateMetrics(deps) },
-    { method: 'post', pattern: '/api/sessions/:id/complete', name: 'complete', params: 1, handler: completeSession(deps) },
-    { method: 'get', pattern: '/api/sessions/:id/status', name: 'status', params: 1, handler: sessionStatus(deps) },
+    { method: 'post', pattern: '/api/sessions/create', name: 'sessions_create', params: 0, handler: createSession(deps) },
+    { method: 'post', pattern: '/api/sessions/:id/start', name: 'sessions_start', params: 1, handler: startSession(deps) },
+    { method: 'patch', pattern: '/api/sessions/:id/metrics', name: 'sessions_metrics_update', params: 1, handler: updateMetrics(deps) },
+    { method: 'post', pattern: '/api/sessions/:id/complete', name: 'sessions_complete', params: 1, handler: completeSession(deps) },
+    { method: 'get', pattern: '/api/sessions/:id/status', name: 'sessions_status', params: 1, handler: sessionStatus(deps) },
     { method: 'get', pattern: '/api/courses', name: 'courses', params: 0, handler: listCoursesHandler(deps) },
     { method: 'get', pattern: '/api/wallet', name: 'wallet', params: 0, handler: getWallet(deps) },
-    { method: 'get', pattern: '/api/teachers/:id/earnings', name: 'earnings', params: 1, handler: getEarnings(deps) },
+    { method: 'get', pattern: '/api/teachers/:id/earnings', name: 'teacher_earnings', params: 1, handler: getEarnings(deps) },
     { method: 'get', pattern: '/healthz', name: 'healthz', params: 0, handler: healthz() },
     { method: 'get', pattern: '/readyz', name: 'readyz', params: 0, handler: readyz(deps, isDraining) },
-    { method: 'get', pattern: '/metrics', name: 'metrics-prom', params: 0, handler: metricsHandler(deps) },
+    { method: 'get', pattern: '/metrics', name: 'prometheus_metrics', params: 0, handler: metricsHandler(deps) },
   ];
 }
 
@@ -95,9 +95,9 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, o
   for (const r of table) methodsByPattern.set(r.pattern, [...(methodsByPattern.get(r.pattern) ?? []), r.method]);
   for (const [pattern, methods] of methodsByPattern) app.options(pattern, route(routeDeps, 'options', 0, optionsHandler(cors, methods)));
   const demoPaths = new Set(demoPage ? serveDemoPage(app, demoPage, deps.metrics) : []);
-  // Known paths with the wrong method get 405, anything else 404, both in the JSON error format.
+  // Known paths with the wrong method get 405, anything else 404, both in the JSON error format (route `not_found`).
   const knownPatterns = table.map((r) => new RegExp(`^${r.pattern.replace(/:id/g, '[^/]+')}$`));
-  app.any('/*', route(routeDeps, 'fallback', 0, async (ctx) => {
+  app.any('/*', route(routeDeps, 'not_found', 0, async (ctx) => {
     const known = demoPaths.has(ctx.path) || knownPatterns.some((p) => p.test(ctx.path));
     throw new ApiError(known ? 'method_not_allowed' : 'not_found');
   }));
@@ -121,6 +121,7 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, o
     closeOnBackpressureLimit: 1, // a boolean in uWS; typed as a number in this build
     upgrade: (res, req, context) => {
       if (draining) {
+        deps.metrics.upgradesRefused.inc({ status: '503' });
         sendError(res, { aborted: false, done: false }, new ApiError('unavailable', 'this gateway is shutting down'));
         return;
       }

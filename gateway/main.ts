@@ -12,6 +12,8 @@ import { onStopRequest } from '../shared/stop-requests.js';
 import { assertNativeUws, UwsFallbackError } from './uws-native.js';
 import { createTokenVerifier } from './auth/verify-token.js';
 import { createGatewayMetrics } from './metrics.js';
+import { gatewayMetricsPort } from '../shared/metrics-ports.js';
+import { serveProcessMetrics } from '../shared/metrics-server.js';
 import { startGateway } from './app.js';
 import { DemoPageError } from './demo/load-demo-page.js';
 
@@ -27,12 +29,13 @@ async function main(): Promise<void> {
   await checkRedis(config, redis);
   await checkPostgres(config, pool);
   const keys = createKeys(config.redisKeyPrefix);
+  const metrics = createGatewayMetrics();
   const deps = {
     config, log, pool, redis,
     meter: createMeter(redis, keys, meterLimits(config)),
-    settlements: createSettlementWaiters({ pool, keys, log }),
+    settlements: createSettlementWaiters({ pool, keys, log, countServiceError: metrics.countServiceError }),
     verifyToken: createTokenVerifier(config),
-    metrics: createGatewayMetrics(),
+    metrics,
     onInvariantBroken: (err: Error) => {
       // A broken money or metering invariant is a bug: stop before it can spread (TigerBeetle style).
       log.fatal({ err }, 'invariant broken; exiting');
@@ -40,9 +43,12 @@ async function main(): Promise<void> {
     },
   };
   const gateway = await startGateway(deps, subscriber);
+  // PORT/metrics answers for whichever gateway the kernel picked; this port answers for this gateway alone.
+  const metricsPort = gatewayMetricsPort(config.gatewayMetricsPortBase, config.processIndex);
+  const metricsServer = await serveProcessMetrics({ registry: deps.metrics.registry, host: config.host, port: metricsPort, log });
   // No pid here: the root logger's base fields already carry it, and a second copy makes the line invalid for
   // log shippers that reject duplicate keys.
-  log.info({ port: gateway.port }, 'gateway listening');
+  log.info({ port: gateway.port, metricsPort: metricsServer?.port ?? null, processIndex: config.processIndex }, 'gateway listening');
   if (config.demoMode) log.warn({ url: `http://localhost:${gateway.port}/demo` }, 'DEMO_MODE: demo page and development sign-in on (anyone can get a student token)');
 
   let stopping = false;
@@ -52,6 +58,7 @@ async function main(): Promise<void> {
     log.info({ reason }, 'shutting down: closing sockets with 1012');
     setTimeout(() => { log.error('shutdown took too long; exiting'); process.exit(1); }, shutdownMsMax).unref();
     await gateway.close();
+    await metricsServer?.close();
     subscriber.disconnect();
     await redis.quit().catch(() => undefined);
     await pool.end();

@@ -1,19 +1,61 @@
-// Prometheus metrics of one gateway process (GET /metrics).
+// Prometheus metrics of one gateway process: served on PORT at GET /metrics and on the process's own metrics port
+// (shared/metrics-ports.ts). The names are a contract with dashboards (README "Metrics"): add, never rename.
+// Hot counters are bound to their labels once here, so a heartbeat costs an increment, not a label lookup.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { bindEach, serviceErrorCounter, type Increment } from '../shared/prometheus-counters.js';
+
+/** What became of a heartbeat frame: a small fixed set, so the label cannot grow. */
+export const heartbeatOutcomes = ['acked', 'refused', 'invalid', 'rate_limited', 'unavailable', 'error'] as const;
+export type HeartbeatOutcome = (typeof heartbeatOutcomes)[number];
+
+export const settlementWaitOutcomes = ['committed', 'timeout'] as const;
+export type SettlementWaitOutcome = (typeof settlementWaitOutcomes)[number];
+
+/** Methods named in the `method` label; anything else (uWS passes any token through) counts as OTHER. */
+const httpMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+export function httpMethodLabel(method: string): string {
+  const upper = method.toUpperCase();
+  return httpMethods.has(upper) ? upper : 'OTHER';
+}
 
 export function createGatewayMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const heartbeats = new Counter({ name: 'gateway_heartbeats_total', help: 'Heartbeat frames by outcome: acked, refused (session ended, replaced, paused, unknown lecture…), invalid (bad frame or stale seq), rate_limited, unavailable (Redis or Postgres down), error (a bug)', labelNames: ['outcome'], registers });
+  const settlementWaits = new Counter({ name: 'gateway_settlement_waits_total', help: 'Players (REST or WS complete, funds exhaustion) who waited for their settlement, by outcome: committed, or timeout (answered settlement_pending)', labelNames: ['outcome'], registers });
+  const httpRequests = new Counter({ name: 'gateway_http_requests_total', help: 'HTTP requests answered, by route name, method and status', labelNames: ['route', 'method', 'status'], registers });
+  const httpSeconds = new Histogram({ name: 'gateway_http_request_duration_seconds', help: 'Time from request to answer, by route name and method', labelNames: ['route', 'method'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers });
+
+  // Children per (route, method, status): created on first use, then reused; the set is bounded by the route table.
+  const httpChildren = new Map<string, { count: Increment; seconds: { observe(v: number): void } }>();
+
   return {
     registry,
-    httpRequests: new Counter({ name: 'gateway_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [registry] }),
-    httpSeconds: new Histogram({ name: 'gateway_http_seconds', help: 'HTTP handler time', labelNames: ['route'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
-    sockets: new Gauge({ name: 'gateway_sockets_open', help: 'open WebSockets', registers: [registry] }),
-    heartbeats: new Counter({ name: 'gateway_heartbeats_total', help: 'heartbeats acked', registers: [registry] }),
-    heartbeatSeconds: new Histogram({ name: 'gateway_heartbeat_seconds', help: 'heartbeat receive → ack time', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [registry] }),
-    wsErrors: new Counter({ name: 'gateway_ws_errors_total', help: 'WS error frames by code', labelNames: ['code'], registers: [registry] }),
-    upgradesRefused: new Counter({ name: 'gateway_ws_upgrades_refused_total', help: 'refused upgrades by status', labelNames: ['status'], registers: [registry] }),
-    settlementsAwaited: new Counter({ name: 'gateway_settlements_awaited_total', help: 'complete calls by outcome', labelNames: ['outcome'], registers: [registry] }),
+    socketsOpen: new Gauge({ name: 'gateway_sockets_open', help: 'Open metering WebSockets', registers }),
+    heartbeats: bindEach(heartbeats, heartbeatOutcomes),
+    heartbeatAckSeconds: new Histogram({ name: 'gateway_heartbeat_ack_seconds', help: 'Time from a heartbeat frame received to its ack sent (queueing behind earlier frames of the socket included)', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers }),
+    wsErrorFrames: new Counter({ name: 'gateway_ws_error_frames_total', help: 'WebSocket error frames sent, by error code', labelNames: ['code'], registers }),
+    upgradesRefused: new Counter({ name: 'gateway_ws_upgrades_refused_total', help: 'WebSocket upgrades refused, by HTTP status', labelNames: ['status'], registers }),
+    settlementWaits: bindEach(settlementWaits, settlementWaitOutcomes),
+
+    /** One answered HTTP request; `route` is a name from the route table (gateway/app.ts), never a path. */
+    httpRequest(route: string, method: string, status: number, seconds: number): void {
+      const methodLabel = httpMethodLabel(method);
+      const key = `${route} ${methodLabel} ${status}`;
+      let child = httpChildren.get(key);
+      if (!child) {
+        child = { count: httpRequests.labels(route, methodLabel, String(status)), seconds: httpSeconds.labels(route, methodLabel) };
+        httpChildren.set(key, child);
+      }
+      child.count.inc();
+      child.seconds.observe(seconds);
+    },
+
+    /** Counts an error against the backing service it came from, if any (gateway_redis/postgres_errors_total). */
+    countServiceError: serviceErrorCounter('gateway', registry),
   };
 }
 

@@ -12,7 +12,8 @@ import { onStopRequest } from '../shared/stop-requests.js';
 import { isPortServed, probeHostFor } from './probe-port.js';
 import { spawnCompiled } from './spawn-compiled.js';
 import { buildDist } from './build-dist.js';
-import { superviseChildren, type ChildSpec } from './supervise-children.js';
+import { superviseChildren } from './supervise-children.js';
+import { childSpecs } from './child-specs.js';
 import { onParentExit } from './watch-parent.js';
 
 // A closed terminal turns our (and our children's) writes into EIO/EPIPE; that must not crash us mid-shutdown.
@@ -26,17 +27,6 @@ function readConfig(): Config {
     console.error(`start: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
     process.exit(1);
   }
-}
-
-/** Gateways and workers to run; several workers with one configured consumer name get one name each. */
-function childSpecs(config: Config): ChildSpec[] {
-  const specs: ChildSpec[] = [];
-  for (let i = 1; i <= config.gatewayProcessCount; i++) specs.push({ name: `gateway ${i}`, entry: 'gateway/main.ts', env: process.env });
-  for (let i = 1; i <= config.workerProcessCount; i++) {
-    const consumerName = config.workerConsumerName !== '' && config.workerProcessCount > 1 ? `${config.workerConsumerName}-${i}` : config.workerConsumerName;
-    specs.push({ name: `worker ${i}`, entry: 'settlement-worker/main.ts', env: { ...process.env, WORKER_CONSUMER_NAME: consumerName } });
-  }
-  return specs;
 }
 
 /** With DEMO_MODE: once a gateway answers on the port, where to open the page (`npm run demo`). */
@@ -98,7 +88,7 @@ for (const entry of ['scripts/migrate.ts', 'scripts/seed.ts']) {
   }
 }
 
-const supervisor = superviseChildren(childSpecs(config));
+const supervisor = superviseChildren(childSpecs(config, process.env));
 stopCurrentPhase = (reason) => void supervisor.stop(reason);
 if (config.demoMode) void announceDemoPage(config);
 process.exitCode = await supervisor.stopped;

@@ -8,6 +8,7 @@ import { createLogger } from '../shared/log.js';
 import { courseId, createTestEnv, STUDENT, type TestEnv } from '../test/helpers/test-env.js';
 import { earnCredit, lockSession, startLiveSession } from '../test/helpers/sessions.js';
 import { checkpointDurations } from './checkpoint-durations.js';
+import { createWorkerMetrics } from './metrics.js';
 
 let env: TestEnv;
 let meter: Meter;
@@ -30,7 +31,7 @@ const durationMs = async (id: string) =>
 
 describe('checkpointDurations', () => {
   it('writes only sessions credited since their last checkpoint, then nothing until they move again', async () => {
-    const deps = { pool: env.pool, redis: env.redis, meter, log, signal: new AbortController().signal };
+    const deps = { pool: env.pool, redis: env.redis, meter, log, metrics: createWorkerMetrics(), signal: new AbortController().signal };
     const [moved, idle] = [await liveSession(), await liveSession()];
     await earnCredit(meter, env.redis, moved, 1, 1_500);
     // A paused player's heartbeat bills nothing: it must not cost the checkpoint anything.
@@ -55,13 +56,13 @@ describe('checkpointDurations', () => {
     // A real pool to a port where no Postgres listens: the write fails as it would during an outage.
     const down = createPool({ databaseUrl: 'postgres://postgres@127.0.0.1:1/test', databaseSchema: env.schema }, 1);
     try {
-      const failing = { pool: down, redis: env.redis, meter, log, signal: new AbortController().signal };
+      const failing = { pool: down, redis: env.redis, meter, log, metrics: createWorkerMetrics(), signal: new AbortController().signal };
       await expect(checkpointDurations(failing, [bucket])).rejects.toThrow();
     } finally {
       await down.end();
     }
     expect(await env.redis.sismember(env.keys.dirty(bucket), id)).toBe(1);
-    const deps = { pool: env.pool, redis: env.redis, meter, log, signal: new AbortController().signal };
+    const deps = { pool: env.pool, redis: env.redis, meter, log, metrics: createWorkerMetrics(), signal: new AbortController().signal };
     expect(await checkpointDurations(deps, [bucket])).toBe(1);
     expect(await durationMs(id)).toBe(900);
   });

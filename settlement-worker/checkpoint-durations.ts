@@ -10,12 +10,14 @@ import type { Pool } from '../shared/pg/pool.js';
 import type { RedisClient } from '../shared/redis/connect.js';
 import type { Checkpoint, Meter } from '../shared/redis/meter.js';
 import { backoffMs, pause } from './pause.js';
+import type { WorkerMetrics } from './metrics.js';
 
 export interface CheckpointDeps {
   pool: Pool;
   redis: RedisClient;
   meter: Meter;
   log: Logger;
+  metrics: WorkerMetrics;
   signal: AbortSignal;
 }
 
@@ -95,9 +97,13 @@ export async function runCheckpointLoop(deps: CheckpointDeps, buckets: readonly 
     try {
       const written = await checkpointDurations(deps, buckets);
       if (written > 0) deps.log.debug({ written }, 'checkpointed live durations');
+      deps.metrics.checkpointSessionsWritten.inc(written);
+      deps.metrics.checkpointPassSeconds.observe((performance.now() - started) / 1000);
+      deps.metrics.checkpointLastPass.set(Date.now() / 1000);
       failures = 0;
     } catch (err) {
       failures++;
+      deps.metrics.countServiceError(err);
       deps.log.warn({ err: (err as Error).message }, 'checkpoint failed; retrying with backoff');
     }
     tookMs = performance.now() - started;

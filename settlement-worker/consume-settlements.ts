@@ -9,6 +9,7 @@ import type { RedisClient } from '../shared/redis/connect.js';
 import { settleGroup } from '../shared/redis/keys.js';
 import type { Meter } from '../shared/redis/meter.js';
 import type { EntryProcessor } from './process-entry.js';
+import type { WorkerMetrics } from './metrics.js';
 import { backoffMs, pause } from './pause.js';
 import { entriesOfRead, type StreamEntry } from './stream-reply.js';
 
@@ -22,6 +23,7 @@ export interface ConsumeDeps {
   processor: EntryProcessor;
   consumer: string;
   log: Logger;
+  metrics: WorkerMetrics;
   signal: AbortSignal;
 }
 
@@ -38,6 +40,7 @@ export async function consumeSettlements(deps: ConsumeDeps, bucket: number): Pro
       failures = 0;
     } catch (err) {
       if (deps.signal.aborted) break;
+      deps.metrics.countServiceError(err);
       log.warn({ err }, 'reading the settle stream failed; backing off');
       // The stream or its group was deleted (by hand, or a flushed Redis): make them again rather than spin.
       if (String((err as Error).message).includes('NOGROUP')) await deps.meter.ensureSettleGroups().catch(() => undefined);

@@ -7,11 +7,14 @@ import { createRedis, type RedisClient } from '../shared/redis/connect.js';
 import { checkPostgres, checkRedis, StartupError } from '../shared/startup.js';
 import { onStopRequest } from '../shared/stop-requests.js';
 import { createSettlementWorker, type SettlementWorker } from './worker.js';
+import { createWorkerMetrics } from './metrics.js';
+import { workerMetricsPort } from '../shared/metrics-ports.js';
+import { serveProcessMetrics, type MetricsServer } from '../shared/metrics-server.js';
 
 /** A shutdown that takes longer than this is forced (exit 1): an orchestrator should not wait on us forever. */
 const shutdownMsMax = 10_000;
 
-function stopOnSignals(worker: SettlementWorker, pool: Pool, redis: RedisClient, log: Logger): void {
+function stopOnSignals(worker: SettlementWorker, metricsServer: MetricsServer | null, pool: Pool, redis: RedisClient, log: Logger): void {
   let stopping = false;
   const stop = async (reason: string) => {
     if (stopping) return;
@@ -22,6 +25,7 @@ function stopOnSignals(worker: SettlementWorker, pool: Pool, redis: RedisClient,
       process.exit(1);
     }, shutdownMsMax).unref();
     await worker.stop();
+    await metricsServer?.close();
     await pool.end().catch((err: unknown) => log.warn({ err }, 'closing the Postgres pool failed'));
     await redis.quit().catch(() => redis.disconnect());
     process.exit(0);
@@ -41,8 +45,13 @@ async function main(): Promise<void> {
   await checkRedis(config, redis);
   await checkPostgres(config, pool);
 
-  const worker = createSettlementWorker({ config, pool, redis, log });
-  stopOnSignals(worker, pool, redis, log);
+  const metrics = createWorkerMetrics();
+  const worker = createSettlementWorker({ config, pool, redis, log, metrics });
+  // The worker's only listener: /metrics and /healthz for Prometheus, on its own port (shared/metrics-ports.ts).
+  const port = workerMetricsPort(config.workerMetricsPortBase, config.processIndex);
+  const metricsServer = await serveProcessMetrics({ registry: metrics.registry, host: config.host, port, log });
+  if (metricsServer) log.info({ metricsPort: metricsServer.port, processIndex: config.processIndex }, 'serving metrics');
+  stopOnSignals(worker, metricsServer, pool, redis, log);
   await worker.start();
 }
 

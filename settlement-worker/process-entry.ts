@@ -16,6 +16,8 @@ import { describeIssues } from '../shared/protocol/common.js';
 import { SessionNotFoundError, settleSession, type SettledSession } from './settle-session.js';
 import { settleBatch } from './settle-batch.js';
 import { fieldsToObject, type StreamEntry } from './stream-reply.js';
+import type { WorkerMetrics } from './metrics.js';
+import { recordSettlement } from './record-settlement.js';
 
 export type EntryOutcome = 'settled' | 'dead_lettered' | 'retry';
 
@@ -28,6 +30,7 @@ export interface EntryProcessorDeps {
   meter: Meter;
   feeBps: number;
   log: Logger;
+  metrics: WorkerMetrics;
   /** false: one transaction per entry, as before batching (kept for the side-by-side benchmark). Default true. */
   batched?: boolean;
 }
@@ -39,7 +42,8 @@ export interface EntryProcessor {
   deadLetter(bucket: number, entry: StreamEntry, reason: string): Promise<void>;
 }
 
-type Parsed = { ok: true; frozen: FrozenSession } | { ok: false; reason: string };
+/** `enqueuedMs`: when the session ended and its settle request was written (the gateway's or sweeper's clock). */
+type Parsed = { ok: true; frozen: FrozenSession; enqueuedMs: number } | { ok: false; reason: string };
 
 /** Stream fields → a frozen session, or why they are not one. Nothing here trusts the producer. */
 export function parseEntry(entry: StreamEntry): Parsed {
@@ -47,7 +51,7 @@ export function parseEntry(entry: StreamEntry): Parsed {
   const parsed = settleEntry.safeParse(fieldsToObject(entry.fields));
   if (!parsed.success) return { ok: false, reason: `invalid_entry: ${JSON.stringify(describeIssues(parsed.error))}` };
   try {
-    return { ok: true, frozen: fromSettleEntry(parsed.data) };
+    return { ok: true, frozen: fromSettleEntry(parsed.data), enqueuedMs: Number(parsed.data.enqueued_ms) };
   } catch (err) {
     return { ok: false, reason: `invalid_entry: progress: ${(err as Error).message.slice(0, 500)}` };
   }
@@ -65,6 +69,8 @@ export function permanentReason(err: unknown): string | null {
   if (typeof code === 'string' && /^2[23]/.test(code)) return `rejected_by_postgres: ${code} ${(err as Error).message}`;
   return null;
 }
+
+interface ValidEntry { entry: StreamEntry; frozen: FrozenSession; enqueuedMs: number }
 
 export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
   const { pool, redis, meter, feeBps } = deps;
@@ -88,10 +94,16 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
     // Commands issued together are written to the connection together (pipelined), and each names keys of one slot.
     await Promise.all([
       redis.publish(keys.settledChannel(bucket), unique.join(','))
-        .catch((err: unknown) => deps.log.warn({ err, bucket }, 'could not announce settled sessions')),
+        .catch((err: unknown) => warnOf(err, { bucket }, 'could not announce settled sessions')),
       ...unique.map((id) => meter.forgetSession(id)
-        .catch((err: unknown) => deps.log.warn({ err, sessionId: id }, 'could not forget live state'))),
+        .catch((err: unknown) => warnOf(err, { sessionId: id }, 'could not forget live state'))),
     ]);
+  }
+
+  /** An operating error: counted against its backing service, logged, and left for a retry. */
+  function warnOf(err: unknown, fields: Record<string, unknown>, message: string): void {
+    deps.metrics.countServiceError(err);
+    deps.log.warn({ err, ...fields }, message);
   }
 
   async function deadLetter(bucket: number, entry: StreamEntry, reason: string): Promise<void> {
@@ -100,10 +112,11 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
       'stream', keys.settleStream(bucket), 'entry_id', entry.id, 'reason', reason,
       'fields', JSON.stringify(entry.fields === null ? null : fieldsToObject(entry.fields)), 'dead_ms', Date.now());
     await ackAndDelete(bucket, entry.id);
+    deps.metrics.deadLettered(reason);
     deps.log.warn({ bucket, entryId: entry.id, reason }, 'settle entry dead-lettered');
   }
 
-  async function settleAndAck(bucket: number, entry: StreamEntry, frozen: FrozenSession): Promise<EntryOutcome> {
+  async function settleAndAck(bucket: number, entry: StreamEntry, frozen: FrozenSession, enqueuedMs: number): Promise<EntryOutcome> {
     const log = deps.log.child({ sessionId: frozen.sessionId, entryId: entry.id });
     let settled: SettledSession;
     try {
@@ -111,6 +124,7 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
     } catch (err) {
       const reason = permanentReason(err);
       if (reason === null) {
+        deps.metrics.countServiceError(err);
         log.warn({ err }, 'settlement failed; the entry stays pending and is retried');
         return 'retry';
       }
@@ -119,8 +133,9 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
       await deadLetter(bucket, entry, reason);
       return 'dead_lettered';
     }
+    if (!settled.alreadySettled) recordSettlement(deps, settled, enqueuedMs, Date.now());
     await ackAndDelete(bucket, entry.id);
-    log.debug({ ...settled }, settled.alreadySettled ? 'already settled' : 'settled');
+    if (settled.alreadySettled) log.debug({ ...settled }, 'already settled');
     // The money is committed and the entry acked; live state that is left behind by a failure here is found
     // again by the sweeper (the session is still `ending`), which re-enqueues it and so forgets it next time.
     await announceAndForget(bucket, [frozen.sessionId]);
@@ -134,10 +149,10 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
         await deadLetter(bucket, entry, parsed.reason);
         return 'dead_lettered';
       }
-      return await settleAndAck(bucket, entry, parsed.frozen);
+      return await settleAndAck(bucket, entry, parsed.frozen, parsed.enqueuedMs);
     } catch (err) {
       // Redis failed while acking or dead-lettering: the entry is still pending, and settling it again is a no-op.
-      deps.log.warn({ err, bucket, entryId: entry.id }, 'could not finish a settle entry; it stays pending');
+      warnOf(err, { bucket, entryId: entry.id }, 'could not finish a settle entry; it stays pending');
       return 'retry';
     }
   }
@@ -147,12 +162,16 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
    * (one poisoned entry: a broken invariant, a row Postgres refuses), nothing was written, and the entries are
    * settled one by one instead, so only the bad one is dead-lettered. An operating error leaves them all pending.
    */
-  async function settleValid(bucket: number, valid: readonly { entry: StreamEntry; frozen: FrozenSession }[]): Promise<EntryOutcome[]> {
+  async function settleValid(bucket: number, valid: readonly ValidEntry[]): Promise<EntryOutcome[]> {
     try {
-      await settleBatch(pool, valid.map((v) => v.frozen), feeBps, { refuseSkips: true });
+      const settled = await settleBatch(pool, valid.map((v) => v.frozen), feeBps, { refuseSkips: true });
+      const committedMs = Date.now();
+      settled.forEach((s, i) => {
+        if (!('skipped' in s) && !s.alreadySettled) recordSettlement(deps, s, valid[i]!.enqueuedMs, committedMs);
+      });
     } catch (err) {
       if (permanentReason(err) === null) {
-        deps.log.warn({ err, bucket, entries: valid.length }, 'batch settlement failed; its entries stay pending and are retried');
+        warnOf(err, { bucket, entries: valid.length }, 'batch settlement failed; its entries stay pending and are retried');
         return valid.map(() => 'retry');
       }
       deps.log.warn({ err: (err as Error).message, bucket, entries: valid.length }, 'batch settlement refused; settling its entries one by one');
@@ -164,7 +183,7 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
       await ackAndDelete(bucket, ...valid.map((v) => v.entry.id));
     } catch (err) {
       // Committed but not acked: the entries are delivered again, and settling them again moves no money.
-      deps.log.warn({ err, bucket, entries: valid.length }, 'could not ack a settled batch; its entries stay pending');
+      warnOf(err, { bucket, entries: valid.length }, 'could not ack a settled batch; its entries stay pending');
       return valid.map(() => 'retry');
     }
     await announceAndForget(bucket, valid.map((v) => v.frozen.sessionId));
@@ -178,18 +197,18 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
       return outcomes;
     }
     const outcomes = new Array<EntryOutcome>(entries.length);
-    const valid: { index: number; entry: StreamEntry; frozen: FrozenSession }[] = [];
+    const valid: (ValidEntry & { index: number })[] = [];
     for (const [index, entry] of entries.entries()) {
       const parsed = parseEntry(entry);
       if (parsed.ok) {
-        valid.push({ index, entry, frozen: parsed.frozen });
+        valid.push({ index, entry, frozen: parsed.frozen, enqueuedMs: parsed.enqueuedMs });
         continue;
       }
       try {
         await deadLetter(bucket, entry, parsed.reason);
         outcomes[index] = 'dead_lettered';
       } catch (err) {
-        deps.log.warn({ err, bucket, entryId: entry.id }, 'could not dead-letter a settle entry; it stays pending');
+        warnOf(err, { bucket, entryId: entry.id }, 'could not dead-letter a settle entry; it stays pending');
         outcomes[index] = 'retry';
       }
     }

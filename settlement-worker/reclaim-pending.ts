@@ -10,6 +10,7 @@ import type { RedisClient } from '../shared/redis/connect.js';
 import { settleGroup } from '../shared/redis/keys.js';
 import type { Meter } from '../shared/redis/meter.js';
 import type { EntryProcessor } from './process-entry.js';
+import type { WorkerMetrics } from './metrics.js';
 import { pause } from './pause.js';
 import { deliveriesOfPending, partsOfAutoclaim, type StreamEntry } from './stream-reply.js';
 
@@ -21,6 +22,7 @@ export interface ReclaimDeps {
   consumer: string;
   claimIdleMs: number;
   log: Logger;
+  metrics: WorkerMetrics;
   signal: AbortSignal;
 }
 
@@ -37,6 +39,7 @@ export async function reclaimPending(deps: ReclaimDeps, bucket: number): Promise
   const first = entries[0];
   const last = entries[entries.length - 1];
   if (!first || !last) return 0;
+  deps.metrics.entriesReclaimed.inc(entries.length);
   // XAUTOCLAIM does not report delivery counts; XPENDING over exactly the claimed range does (one round trip).
   const deliveries = deliveriesOfPending(await deps.redis.xpending(stream, settleGroup, first.id, last.id,
     entries.length, deps.consumer));
@@ -61,11 +64,12 @@ export async function reclaimPending(deps: ReclaimDeps, bucket: number): Promise
  * Claiming counts as a delivery, and delivery counts decide what is poison; so while Postgres is down nothing is
  * claimed, or a long outage would push every pending entry past settleDeliveriesMax into the dead letters.
  */
-async function postgresAnswers(pool: Pool): Promise<boolean> {
+async function postgresAnswers(deps: ReclaimDeps): Promise<boolean> {
   try {
-    await pool.query('SELECT 1');
+    await deps.pool.query('SELECT 1');
     return true;
-  } catch {
+  } catch (err) {
+    deps.metrics.countServiceError(err);
     return false;
   }
 }
@@ -73,12 +77,13 @@ async function postgresAnswers(pool: Pool): Promise<boolean> {
 /** Runs until `signal` aborts, visiting every bucket each interval. Never rejects. */
 export async function runReclaimLoop(deps: ReclaimDeps, buckets: readonly number[], intervalMs: number): Promise<void> {
   while (!deps.signal.aborted) {
-    if (await postgresAnswers(deps.pool)) {
+    if (await postgresAnswers(deps)) {
       for (const bucket of buckets) {
         if (deps.signal.aborted) break;
         try {
           await reclaimPending(deps, bucket);
         } catch (err) {
+          deps.metrics.countServiceError(err);
           deps.log.warn({ err, bucket }, 'reclaiming pending settle entries failed');
         }
       }

@@ -10,6 +10,7 @@ import { redisNowMs, type RedisClient } from '../shared/redis/connect.js';
 import type { Meter } from '../shared/redis/meter.js';
 import { restoreIfStillActive } from '../shared/restore-live-session.js';
 import { backoffMs, pause } from './pause.js';
+import type { WorkerMetrics } from './metrics.js';
 
 /** A start writes Postgres, then Redis, within milliseconds: sessions started more recently are left to it. */
 const startSettleSeconds = 30;
@@ -19,6 +20,7 @@ export interface ReconcileDeps {
   redis: RedisClient;
   meter: Meter;
   log: Logger;
+  metrics: WorkerMetrics;
   signal: AbortSignal;
 }
 
@@ -48,6 +50,7 @@ export async function reconcileSession(deps: ReconcileDeps, sessionId: string, n
   if (live === null) {
     const { outcome, billedMs } = await restoreIfStillActive(deps.pool, deps.meter, sessionId);
     if (outcome !== 'restored') return 'none';
+    deps.metrics.reconcileRebuilt.inc();
     deps.log.warn({ sessionId, billedMs }, 'active session lost from Redis with no player; rebuilt from its checkpoint');
     return 'rebuilt';
   }
@@ -119,6 +122,7 @@ export async function runReconcileLoop(deps: ReconcileDeps, pageIntervalMs: numb
       failures = 0;
     } catch (err) {
       failures++;
+      deps.metrics.countServiceError(err);
       deps.log.warn({ err: (err as Error).message }, 'reconciling live sessions failed; retrying with backoff');
     }
   }

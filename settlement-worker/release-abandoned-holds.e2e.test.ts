@@ -12,6 +12,7 @@ import { courseId, STUDENT } from '../test/helpers/test-env.js';
 import { eventually, lockSession, readSessionRow, startLiveSession } from '../test/helpers/sessions.js';
 import { frozenAbandoned, releaseAbandonedHolds, type ReleaseDeps } from './release-abandoned-holds.js';
 import { settleOrSkip, settleSession, type SettledSession, type SkippedSettlement } from './settle-session.js';
+import { createWorkerMetrics } from './metrics.js';
 
 const holdMs = 1_500;
 let p: Product;
@@ -43,7 +44,7 @@ const wallet = async () => {
 
 const releaseDeps = (): ReleaseDeps => ({
   pool: racePool, feeBps: 0, abandonedHoldMs: holdMs, log: createLogger({ logLevel: 'silent', logPretty: false }, 'test'),
-  signal: new AbortController().signal,
+  metrics: createWorkerMetrics(), signal: new AbortController().signal,
 });
 
 /** Moves sessions' created_at `ageMs` into the past (Postgres time), as if they had waited that long unstarted. */

@@ -14,6 +14,8 @@ import type { FrozenSession } from '../shared/protocol/settlement.js';
 import { backoffMs, pause } from './pause.js';
 import { permanentReason } from './process-entry.js';
 import { settleOrSkip } from './settle-session.js';
+import type { WorkerMetrics } from './metrics.js';
+import { recordSettlement } from './record-settlement.js';
 
 /** Breath between pages while a backlog drains, so the loop never monopolises the event loop or the pool. */
 const backlogPauseMs = 10;
@@ -23,6 +25,7 @@ export interface ReleaseDeps {
   feeBps: number;
   abandonedHoldMs: number;
   log: Logger;
+  metrics: WorkerMetrics;
   signal: AbortSignal;
 }
 
@@ -89,7 +92,8 @@ export async function releaseAbandonedHolds(deps: ReleaseDeps, cursor: ReleaseCu
         log.debug({ endReason: outcome.endReason }, 'abandoned hold already settled');
       } else {
         page.released++;
-        log.info({ refundMinor: outcome.refundMinor }, 'abandoned hold released');
+        // The `session settled` line (record-settlement.ts) says it all: end_reason abandoned, refund the hold.
+        recordSettlement(deps, outcome, null, Date.now());
       }
     } catch (err) {
       const reason = permanentReason(err);
@@ -117,6 +121,7 @@ export async function runReleaseLoop(deps: ReleaseDeps, intervalMs: number): Pro
       cursor = page.next;
       failures = 0;
     } catch (err) {
+      deps.metrics.countServiceError(err);
       deps.log.warn({ err: (err as Error).message }, 'releasing abandoned holds failed; retrying with backoff');
       failures++;
     }

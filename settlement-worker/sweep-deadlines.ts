@@ -11,6 +11,7 @@ import type { Logger } from '../shared/log.js';
 import { redisNowMs, type RedisClient } from '../shared/redis/connect.js';
 import type { Meter } from '../shared/redis/meter.js';
 import { backoffMsMax, pause } from './pause.js';
+import type { WorkerMetrics } from './metrics.js';
 
 /** Breath between passes while a backlog drains, so one loop never monopolises the event loop. */
 const backlogPauseMs = 10;
@@ -19,6 +20,7 @@ export interface SweepDeps {
   redis: RedisClient;
   meter: Meter;
   log: Logger;
+  metrics: WorkerMetrics;
   signal: AbortSignal;
 }
 
@@ -32,6 +34,7 @@ async function sweepSession(deps: SweepDeps, sessionId: string, nowMs: number): 
     await meter.rescheduleDeadline(sessionId, check.deadlineMs, nowMs);
   } else {
     await meter.enqueueSettlement(check.frozen);
+    deps.metrics.sweeperEnqueued.inc();
     await meter.rescheduleDeadline(sessionId, nowMs + settleRetryMs, nowMs);
     deps.log.info({ sessionId, endReason: check.frozen.endReason }, 'deadline passed; settlement enqueued');
   }
@@ -47,9 +50,12 @@ export async function sweepDeadlines(deps: SweepDeps, buckets: readonly number[]
   for (const bucket of buckets) {
     if (deps.signal.aborted) break;
     const due = await deps.redis.zrangebyscore(deps.meter.keys.deadlines(bucket), '-inf', nowMs, 'LIMIT', 0, sweepBatchMax);
+    deps.metrics.sweeperDue.inc(due.length);
     const results = await Promise.allSettled(due.map((id) => sweepSession(deps, id, nowMs)));
     for (const [i, r] of results.entries()) {
-      if (r.status === 'rejected') deps.log.warn({ err: r.reason, sessionId: due[i] }, 'sweeping a deadline failed');
+      if (r.status !== 'rejected') continue;
+      deps.metrics.countServiceError(r.reason);
+      deps.log.warn({ err: r.reason, sessionId: due[i] }, 'sweeping a deadline failed');
     }
     if (due.length === sweepBatchMax) more = true;
   }
@@ -68,6 +74,7 @@ export async function runSweepLoop(deps: SweepDeps, buckets: readonly number[], 
       more = await sweepDeadlines(deps, buckets);
       failures = 0;
     } catch (err) {
+      deps.metrics.countServiceError(err);
       deps.log.warn({ err }, 'sweeping deadlines failed');
       failures++;
     }

@@ -20,6 +20,7 @@ import { runSweepLoop } from './sweep-deadlines.js';
 import { runCheckpointLoop } from './checkpoint-durations.js';
 import { runReconcileLoop } from './reconcile-lost-sessions.js';
 import { releaseIntervalMs, runReleaseLoop } from './release-abandoned-holds.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 
 /** stop() resolves within this bound even if a settlement hangs (its transaction then rolls back or commits). */
 export const stopMsMax = 8_000;
@@ -31,12 +32,15 @@ export interface SettlementWorkerOptions {
   redis: RedisClient;
   log: Logger;
   consumerName?: string;
+  /** Where the worker counts what it does (main.ts serves it); default: a registry of its own. */
+  metrics?: WorkerMetrics;
   /** false: one Postgres transaction per settle entry, as before batching (the benchmark's baseline). Default true. */
   batched?: boolean;
 }
 
 export interface SettlementWorker {
   readonly consumerName: string;
+  readonly metrics: WorkerMetrics;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -63,7 +67,9 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
   const consumerName = opts.consumerName ?? (config.workerConsumerName || defaultConsumerName());
   const log = opts.log.child({ consumer: consumerName });
   const meter = createMeter(redis, createKeys(config.redisKeyPrefix), meterLimits(config));
-  const processor = createEntryProcessor({ pool, redis, meter, feeBps: config.platformFeeBps, log, batched: opts.batched ?? true });
+  const metrics = opts.metrics ?? createWorkerMetrics();
+  metrics.watchSettleStreams(redis, meter.keys);
+  const processor = createEntryProcessor({ pool, redis, meter, feeBps: config.platformFeeBps, log, metrics, batched: opts.batched ?? true });
   const controller = new AbortController();
   const signal = controller.signal;
   // Every loop may be pausing on the signal at once (one reader per bucket, reclaim, sweep): not a leak.
@@ -89,15 +95,15 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
       const blocking = createRedis(config, { purpose: `settle-reader-${bucket}`, dedicated: true });
       blocking.on('error', (err: Error) => log.warn({ err: err.message, bucket }, 'settle reader connection error'));
       readers.push(blocking);
-      track(`consume-${bucket}`, consumeSettlements({ blocking, meter, processor, consumer: consumerName, log, signal }, bucket));
+      track(`consume-${bucket}`, consumeSettlements({ blocking, meter, processor, consumer: consumerName, log, metrics, signal }, bucket));
     }
-    const reclaimDeps = { pool, redis, meter, processor, consumer: consumerName, claimIdleMs: config.settleClaimIdleMs, log, signal };
+    const reclaimDeps = { pool, redis, meter, processor, consumer: consumerName, claimIdleMs: config.settleClaimIdleMs, log, metrics, signal };
     track('reclaim', runReclaimLoop(reclaimDeps, buckets, reclaimIntervalMs(config)));
-    track('sweep', runSweepLoop({ redis, meter, log, signal }, buckets, config.sweepIntervalMs));
-    track('checkpoint', runCheckpointLoop({ pool, redis, meter, log, signal }, buckets, config.checkpointIntervalMs));
+    track('sweep', runSweepLoop({ redis, meter, log, metrics, signal }, buckets, config.sweepIntervalMs));
+    track('checkpoint', runCheckpointLoop({ pool, redis, meter, log, metrics, signal }, buckets, config.checkpointIntervalMs));
     // Rare repairs (a Redis data loss, a crash between two writes): often enough to bound a hold left open.
-    track('reconcile', runReconcileLoop({ pool, redis, meter, log, signal }, reconcilePageIntervalMs, config.socketIdleMs));
-    const releaseDeps = { pool, feeBps: config.platformFeeBps, abandonedHoldMs: config.abandonedHoldMs, log, signal };
+    track('reconcile', runReconcileLoop({ pool, redis, meter, log, metrics, signal }, reconcilePageIntervalMs, config.socketIdleMs));
+    const releaseDeps = { pool, feeBps: config.platformFeeBps, abandonedHoldMs: config.abandonedHoldMs, log, metrics, signal };
     track('release-abandoned', runReleaseLoop(releaseDeps, releaseIntervalMs(config)));
     log.info({ buckets: buckets.length }, 'settlement worker started');
   }
@@ -114,6 +120,7 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
 
   return {
     consumerName,
+    metrics,
     start,
     stop: () => (stopping ??= stop()),
   };

@@ -2,6 +2,7 @@
 // No other module reads process.env.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { metricsPortClash } from './metrics-ports.js';
 
 const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -33,6 +34,11 @@ const envSchema = z.object({
   // One gateway per core: uWS is single-threaded, and SO_REUSEPORT spreads the connections over them.
   GATEWAY_PROCESSES: intFrom(Math.min(64, availableParallelism()), 1, 64),
   WORKER_PROCESSES: intFrom(1, 1, 64),
+  // Per-process Prometheus ports (shared/metrics-ports.ts); 0 = no separate metrics listener.
+  GATEWAY_METRICS_PORT: intFrom(9465, 0, 65_535),
+  WORKER_METRICS_PORT: intFrom(9464, 0, 65_535),
+  // Which gateway (or worker) of its kind this process is, from 0: `npm start` sets it for each child.
+  PROCESS_INDEX: intFrom(0, 0, 63),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
   // The browser demo (the /demo page and the development sign-in that hands out student tokens). Off by default.
@@ -78,6 +84,12 @@ export interface Config {
   readonly gatewayProcessCount: number;
   /** Settlement worker processes `npm start` runs (consumers of one group). */
   readonly workerProcessCount: number;
+  /** Gateway i serves its own /metrics on this port + i (0 = off): see shared/metrics-ports.ts. */
+  readonly gatewayMetricsPortBase: number;
+  /** Worker j serves /metrics and /healthz on this port − j (0 = off): see shared/metrics-ports.ts. */
+  readonly workerMetricsPortBase: number;
+  /** This process's index among the processes of its kind (gateways or workers), from 0. */
+  readonly processIndex: number;
   readonly logLevel: string;
   readonly logPretty: boolean;
   /**
@@ -159,6 +171,9 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
     workerConsumerName: e.WORKER_CONSUMER_NAME,
     gatewayProcessCount: e.GATEWAY_PROCESSES,
     workerProcessCount: e.WORKER_PROCESSES,
+    gatewayMetricsPortBase: e.GATEWAY_METRICS_PORT,
+    workerMetricsPortBase: e.WORKER_METRICS_PORT,
+    processIndex: e.PROCESS_INDEX,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY === 'true',
     demoMode: e.DEMO_MODE === 'true' || e.DEMO_MODE === '1',
@@ -166,6 +181,8 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
   if (config.disconnectGraceMs < config.heartbeatIntervalMs / 2) {
     throw new ConfigError('invalid configuration:\n  DISCONNECT_GRACE_MS: must be at least half of HEARTBEAT_INTERVAL_MS');
   }
+  const portClash = metricsPortClash(config);
+  if (portClash !== null) throw new ConfigError(`invalid configuration:\n  ${portClash}`);
   if (config.demoMode) assertDemoModeAllowed(e.NODE_ENV, config, opts.requireAuth !== false);
   return Object.freeze(config);
 }

@@ -43,6 +43,8 @@ export const reconcileBatchMax = 500;
 export const abandonedBatchMax = 100;
 /** Due deadlines examined per bucket per sweep. */
 export const sweepBatchMax = 200;
+/** Scrapes of a worker's /metrics less than this many ms apart share one read of the settle streams (metrics.ts). */
+export const streamStatsReuseMs = 1_000;
 /** Buckets of the global sorted sets and streams (fixed: changing it orphans keys of the old buckets). */
 export const bucketCount = 8;
 /** How long `complete` waits for the worker's commit before answering 503 settlement_pending. */

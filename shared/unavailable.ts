@@ -13,3 +13,24 @@ export function isUnavailableError(err: unknown): boolean {
   return /Connection is closed|Stream isn't writeable|timeout exceeded when trying to connect|Connection terminated|the database system is (starting|shutting) up/i
     .test(err.message);
 }
+
+export type BackingService = 'redis' | 'postgres';
+
+const redisErrorNames = new Set(['ReplyError', 'MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const redisMessages = /Connection is closed|Stream isn't writeable|enableOfflineQueue|None of startup nodes|Failed to refresh slots cache|CLUSTERDOWN|MOVED|ASK /;
+const postgresMessages = /timeout exceeded when trying to connect|Connection terminated|Query read timeout|Client has encountered a connection error|the database system is/i;
+
+/**
+ * Which backing service an error came from, for the `*_redis_errors_total` / `*_postgres_errors_total` counters;
+ * null for our own errors (refusals, invariants, API errors). Decided by the error's shape: ioredis names its errors
+ * and phrases its connection failures in words of its own, Postgres answers with a SQLSTATE and a severity. A bare
+ * socket error (ECONNREFUSED, with a `syscall`) can only be Postgres's: ioredis reports those as connection events
+ * and fails the command with one of its own errors instead.
+ */
+export function backingServiceOf(err: unknown): BackingService | null {
+  if (!(err instanceof Error)) return null;
+  if (redisErrorNames.has(err.name) || redisMessages.test(err.message)) return 'redis';
+  const e = err as { severity?: unknown; syscall?: unknown };
+  if (typeof e.severity === 'string' || typeof e.syscall === 'string' || postgresMessages.test(err.message)) return 'postgres';
+  return null;
+}

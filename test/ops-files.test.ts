@@ -8,38 +8,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config.js';
+import { createGatewayMetrics } from '../gateway/metrics.js';
+import { createWorkerMetrics } from '../settlement-worker/metrics.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
-/** The metric name contract: what gateway/metrics.ts and the worker's metrics export. Histograms marked. */
-const contract: Record<string, 'counter' | 'gauge' | 'histogram'> = {
-  gateway_sockets_open: 'gauge',
-  gateway_heartbeats_total: 'counter',
-  gateway_heartbeat_ack_seconds: 'histogram',
-  gateway_ws_upgrades_refused_total: 'counter',
-  gateway_http_requests_total: 'counter',
-  gateway_http_request_duration_seconds: 'histogram',
-  gateway_settlement_waits_total: 'counter',
-  gateway_redis_errors_total: 'counter',
-  gateway_postgres_errors_total: 'counter',
-  worker_settlements_total: 'counter',
-  worker_settlement_latency_seconds: 'histogram',
-  worker_settle_stream_length: 'gauge',
-  worker_settle_stream_pending: 'gauge',
-  worker_settle_stream_oldest_pending_age_seconds: 'gauge',
-  worker_settle_stream_lag: 'gauge',
-  worker_dead_letters: 'gauge',
-  worker_settle_entries_reclaimed_total: 'counter',
-  worker_settle_entries_dead_lettered_total: 'counter',
-  worker_checkpoint_pass_duration_seconds: 'histogram',
-  worker_checkpoint_last_pass_timestamp_seconds: 'gauge',
-  worker_checkpoint_sessions_written_total: 'counter',
-  worker_reconcile_rebuilt_total: 'counter',
-  worker_sweeper_due_total: 'counter',
-  worker_redis_errors_total: 'counter',
-  worker_postgres_errors_total: 'counter',
-};
+/**
+ * The metric names the code exports, read from the very registries the gateway and the worker serve: a metric
+ * renamed in gateway/metrics.ts or settlement-worker/metrics.ts breaks the dashboard checks below.
+ */
+const contract: Record<string, string> = Object.fromEntries(
+  [createGatewayMetrics().registry, createWorkerMetrics().registry]
+    .flatMap((r) => r.getMetricsAsArray() as unknown as { name: string; type: string }[])
+    .filter((m) => /^(gateway|worker)_/.test(m.name))
+    .map((m) => [m.name, m.type]));
 /** prom-client's default metrics (collectDefaultMetrics, every process) and Prometheus's own `up`. */
 const defaults = new Set([
   'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes', 'process_cpu_seconds_total', 'up',

@@ -95,6 +95,7 @@ function sendFile(res: HttpResponse, file: DemoFile, r: FileRequest): number {
 
 function handlerFor(file: DemoFile, head: boolean, metrics: GatewayMetrics) {
   return (res: HttpResponse, req: HttpRequest): void => {
+    const started = performance.now();
     const status = sendFile(res, file, {
       head,
       acceptEncoding: req.getHeader('accept-encoding'),
@@ -102,7 +103,7 @@ function handlerFor(file: DemoFile, head: boolean, metrics: GatewayMetrics) {
       ifRange: req.getHeader('if-range'),
       ifNoneMatch: req.getHeader('if-none-match'),
     });
-    metrics.httpRequests.inc({ route: 'demo', status: String(status) });
+    metrics.httpRequest('demo_page', head ? 'HEAD' : 'GET', status, (performance.now() - started) / 1000);
   };
 }
 

@@ -7,7 +7,7 @@ import type { Logger } from '../../shared/log.js';
 import { parseJson, readBody } from './read-json-body.js';
 import { sendEmpty, sendError, sendJson, sendRaw, type ResponseState } from './respond.js';
 import type { Cors, HeaderList } from './cors.js';
-import type { GatewayMetrics } from '../metrics.js';
+import { httpMethodLabel, type GatewayMetrics } from '../metrics.js';
 
 export interface HttpContext {
   method: string;
@@ -41,8 +41,9 @@ export interface RouteDeps {
   onInvariantBroken(err: InvariantError): void;
 }
 
-export function toApiError(err: unknown, deps: Pick<RouteDeps, 'log' | 'onInvariantBroken'>, where: string): ApiError {
+export function toApiError(err: unknown, deps: Pick<RouteDeps, 'log' | 'metrics' | 'onInvariantBroken'>, where: string): ApiError {
   if (err instanceof ApiError) return err;
+  deps.metrics.countServiceError(err);
   if (isUnavailableError(err)) {
     deps.log.warn({ where, err: (err as Error).message }, 'backing service unavailable');
     return new ApiError('unavailable');
@@ -53,6 +54,9 @@ export function toApiError(err: unknown, deps: Pick<RouteDeps, 'log' | 'onInvari
 }
 
 const bodyMethods = new Set(['post', 'patch', 'put']);
+
+/** Probes and scrapes, polled every few seconds by machines: their access lines are debug, not info. */
+const quietRoutes = new Set(['healthz', 'readyz', 'prometheus_metrics']);
 
 /**
  * uWS trims bytes >= 0x80 from both ends of a header value (it compares them, as signed chars, with ' '), so a value
@@ -89,14 +93,21 @@ export function route(deps: RouteDeps, name: string, paramCount: number, handler
       idempotencyKeySent: method === 'post' && headerSent(req, 'idempotency-key'),
     };
     const started = performance.now();
-    const finish = (status: number) => deps.metrics.httpRequests.inc({ route: name, status: String(status) }) ;
+    // One access line and one count per answered request. Named by route, never by path: paths and query strings
+    // carry ids and, on some clients, tokens.
+    const finish = (status: number, code?: string) => {
+      const ms = performance.now() - started;
+      deps.metrics.httpRequest(name, method, status, ms / 1000);
+      const line = { method: httpMethodLabel(method), route: name, status, ms: Math.round(ms * 10) / 10, ...(code ? { code } : {}) };
+      if (quietRoutes.has(name)) deps.log.debug(line, 'request');
+      else deps.log.info(line, 'request');
+    };
 
     const fail = (err: unknown) => {
       const apiErr = toApiError(err, deps, name);
-      if (apiErr.status < 500) deps.log.info({ route: name, code: apiErr.code, status: apiErr.status }, 'request refused');
       // A body we refused to read leaves bytes on the connection: close it rather than parse garbage as a request.
       sendError(res, state, apiErr, apiErr.code === 'payload_too_large' || apiErr.code === 'unsupported_media_type');
-      finish(apiErr.status);
+      finish(apiErr.status, apiErr.code);
     };
 
     if (contentLength > deps.payloadBytesMax) return fail(new ApiError('payload_too_large'));
@@ -123,7 +134,6 @@ export function route(deps: RouteDeps, name: string, paramCount: number, handler
         else if ('text' in result) sendRaw(res, state, result.status, result.contentType, result.text);
         else sendEmpty(res, state, result.status, result.headers);
         finish(result.status);
-        deps.metrics.httpSeconds.observe({ route: name }, (performance.now() - started) / 1000);
       })
       .catch(fail);
   };

@@ -67,10 +67,10 @@ export async function freezeAndEnqueue(deps: GatewayDeps, row: Pick<SessionRow, 
 export async function awaitSettlement(deps: GatewayDeps, sessionId: string): Promise<SessionRow> {
   const row = await deps.settlements.wait(sessionId, settleWaitMsMax);
   if (row === null) {
-    deps.metrics.settlementsAwaited.inc({ outcome: 'timeout' });
+    deps.metrics.settlementWaits.timeout.inc();
     throw new ApiError('settlement_pending');
   }
-  deps.metrics.settlementsAwaited.inc({ outcome: 'committed' });
+  deps.metrics.settlementWaits.committed.inc();
   return row;
 }
 

@@ -25,7 +25,15 @@ export interface SettlementWaiters {
 
 type Answer = (row: SessionRow | null) => void;
 
-export function createSettlementWaiters(deps: { pool: Pool; keys: Keys; log: Logger }): SettlementWaiters {
+export interface SettlementWaitersDeps {
+  pool: Pool;
+  keys: Keys;
+  log: Logger;
+  /** Counts a failed read-back against its backing service (GatewayMetrics.countServiceError). */
+  countServiceError(err: unknown): void;
+}
+
+export function createSettlementWaiters(deps: SettlementWaitersDeps): SettlementWaiters {
   const waiting = new Map<string, Answer[]>();
   /** Awaited sessions to read back from Postgres at the next check. */
   const due = new Set<string>();
@@ -63,6 +71,7 @@ export function createSettlementWaiters(deps: { pool: Pool; keys: Keys; log: Log
       }
     } catch (err) {
       // Postgres may be down while players wait: the worker retries, and the safety-net poll looks again.
+      deps.countServiceError(err);
       deps.log.debug({ err: (err as Error).message }, 'could not read awaited settlements; the next poll retries');
     } finally {
       checking = false;

@@ -48,7 +48,7 @@ beforeAll(async () => {
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
       DATABASE_SCHEMA: env.schema, REDIS_KEY_PREFIX: env.config.redisKeyPrefix, PORT: '0', HOST: '127.0.0.1',
-      LOG_LEVEL: 'info', LOG_PRETTY: 'false',
+      LOG_LEVEL: 'info', LOG_PRETTY: 'false', GATEWAY_METRICS_PORT: '0',
     },
   });
   child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });

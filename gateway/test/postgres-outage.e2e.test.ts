@@ -7,6 +7,7 @@ import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/mo
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
 import { courseId, STUDENT } from '../../test/helpers/test-env.js';
 import { settleGroup } from '../../shared/redis/keys.js';
+import { scrape, valueOf } from '../../test/helpers/prometheus-text.js';
 
 let postgres: PostgresInstance;
 let p: Product;
@@ -48,6 +49,10 @@ describe('Postgres outage', () => {
     const ready = await p.api('GET', '/readyz');
     expect(ready.status).toBe(503);
     expect(ready.json).toMatchObject({ redis: true, postgres: false });
+    // The refused create counted against Postgres, not Redis.
+    const g = await scrape(`${p.baseUrl}/metrics`);
+    expect(valueOf(g, 'gateway_postgres_errors_total')).toBeGreaterThanOrEqual(1);
+    expect(valueOf(g, 'gateway_redis_errors_total')).toBe(0);
 
     s.send({ type: 'complete' });
     await sleep(1500);
@@ -56,6 +61,7 @@ describe('Postgres outage', () => {
     const pending = (await p.env.redis.xpending(stream, settleGroup)) as [number, ...unknown[]];
     expect(pending[0]).toBe(1);
     expect(s.inbox.some((m) => m.type === 'ended')).toBe(false);
+    expect(valueOf(await scrape(`${p.workerMetricsUrl!}/metrics`), 'worker_postgres_errors_total')).toBeGreaterThanOrEqual(1);
 
     await postgres.start();
     const ended = await s.next('ended', 20_000);

@@ -5,6 +5,7 @@ import { startProduct, type Product } from '../../test/helpers/product.js';
 import { startLocalCluster, type LocalCluster } from '../../test/helpers/redis-cluster.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
+import { samplesOf, scrape, valueOf } from '../../test/helpers/prometheus-text.js';
 
 let cluster: LocalCluster;
 let p: Product;
@@ -38,6 +39,12 @@ describe('on Redis Cluster', () => {
     sockets.forEach((s) => s.send({ type: 'complete' }));
     const ended = await Promise.all(sockets.map((s) => s.next('ended', 10_000)));
     ended.forEach((e, i) => expect(e.summary.duration_seconds).toBe(acks[i].duration_seconds));
+    // The worker's stream gauges read every bucket's stream, each in its own slot, on whichever node holds it.
+    const w = await scrape(`${p.workerMetricsUrl!}/metrics`);
+    expect(samplesOf(w, 'worker_settle_stream_pending').map((x) => x.labels.bucket).sort()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    expect(valueOf(w, 'worker_dead_letters')).toBe(0);
+    expect(valueOf(w, 'worker_settlements_total', { end_reason: 'completed' })).toBe(12);
+    expect(valueOf(w, 'worker_redis_errors_total')).toBe(0);
   });
 
   it('newest socket wins and a dropped socket is settled disconnected after grace', async () => {

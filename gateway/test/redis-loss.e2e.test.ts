@@ -9,6 +9,7 @@ import { writeCheckpoints } from '../../settlement-worker/checkpoint-durations.j
 import { activeSessionIdsPage, reconcileLostSessions, reconcilePage, reconcileSession, redisLostData } from '../../settlement-worker/reconcile-lost-sessions.js';
 import { createKeys } from '../../shared/redis/keys.js';
 import { redisNowMs } from '../../shared/redis/connect.js';
+import { createWorkerMetrics } from '../../settlement-worker/metrics.js';
 
 const checkpointMs = 300;
 let p: Product;
@@ -125,7 +126,7 @@ describe('Redis loses its data', () => {
     s.close();
     await s.closed();
     await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = $1`, [id]);
-    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, signal: new AbortController().signal };
+    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, metrics: createWorkerMetrics(), signal: new AbortController().signal };
     // (The in-process worker's own reconcile loop may get there first: either way the session is live again.)
     await reconcileLostSessions(deps);
     expect((await p.deps.meter.readSession(id))!.billedMs).toBe(billedMs);
@@ -142,7 +143,7 @@ describe('Redis loses its data', () => {
     // deletes its live state, then the pass finds no state. It must not bring the settled session back to life.
     const id = await p.liveSession(5);
     await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = $1`, [id]);
-    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, signal: new AbortController().signal };
+    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, metrics: createWorkerMetrics(), signal: new AbortController().signal };
     const listed = await activeSessionIdsPage(p.env.pool, '00000000-0000-0000-0000-000000000000', 10_000);
     expect(listed).toContain(id);
     expect((await p.api('POST', `/api/sessions/${id}/complete`, { body: {} })).status).toBe(200);
@@ -158,7 +159,7 @@ describe('Redis loses its data', () => {
     // the rebuild waits; once that transaction commits `completed`, nothing is rebuilt.
     const id = await p.liveSession(5);
     await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = $1`, [id]);
-    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, signal: new AbortController().signal };
+    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, metrics: createWorkerMetrics(), signal: new AbortController().signal };
     await p.deps.meter.forgetSession(id);
     const settling = await p.env.pool.connect();
     try {
@@ -197,7 +198,7 @@ describe('Redis loses its data', () => {
   it('reconcile pages walk every active session with a bounded cost per page and wrap around (issue 8 §2)', async () => {
     const ids = [await p.liveSession(5), await p.liveSession(5), await p.liveSession(5)];
     await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = ANY($1)`, [ids]);
-    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, signal: new AbortController().signal };
+    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, metrics: createWorkerMetrics(), signal: new AbortController().signal };
     for (const id of ids) await p.env.redis.zrem(p.env.keys.deadlines(p.env.keys.bucketOf(id)), id);
     const counts = { rebuilt: 0, scheduled: 0 };
     const next = await reconcilePage(deps, '00000000-0000-0000-0000-000000000000', counts);
@@ -212,7 +213,7 @@ describe('Redis loses its data', () => {
     await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = $1`, [id]);
     const zkey = p.env.keys.deadlines(p.env.keys.bucketOf(id));
     await p.env.redis.zrem(zkey, id);
-    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, signal: new AbortController().signal };
+    const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, metrics: createWorkerMetrics(), signal: new AbortController().signal };
     await reconcileLostSessions(deps);
     expect(await p.env.redis.zscore(zkey, id)).not.toBeNull();
     expect(await reconcileLostSessions(deps)).toEqual([0, 0]);

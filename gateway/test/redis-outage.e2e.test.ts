@@ -6,6 +6,7 @@ import { redisInstance, type RedisInstance } from '../../test/helpers/service-in
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
 import { courseId, STUDENT } from '../../test/helpers/test-env.js';
+import { samplesOf, scrape, valueOf } from '../../test/helpers/prometheus-text.js';
 
 let redis: RedisInstance;
 let p: Product;
@@ -64,6 +65,15 @@ describe('Redis outage', () => {
     expect(ready.status).toBe(503);
     expect(ready.json).toMatchObject({ redis: false, postgres: true });
     expect((await p.api('GET', '/healthz')).status).toBe(200);
+    // The outage shows in the metrics: heartbeats answered unavailable and Redis errors counted, on both processes;
+    // the worker's stream gauges, which it cannot read, are absent rather than stale.
+    const g = await scrape(`${p.baseUrl}/metrics`);
+    expect(valueOf(g, 'gateway_heartbeats_total', { outcome: 'unavailable' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(g, 'gateway_redis_errors_total')).toBeGreaterThanOrEqual(1);
+    expect(valueOf(g, 'gateway_postgres_errors_total')).toBe(0);
+    const w = await scrape(`${p.workerMetricsUrl!}/metrics`);
+    expect(valueOf(w, 'worker_redis_errors_total')).toBeGreaterThanOrEqual(1);
+    expect(samplesOf(w, 'worker_settle_stream_length')).toEqual([]);
 
     await redis.start();
     let ok = false;

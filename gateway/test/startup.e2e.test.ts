@@ -10,7 +10,7 @@ const closedPort = '1'; // nothing listens on port 1 of loopback
 function run(entry: string, env: Record<string, string>) {
   const r = spawnSync(`${root}node_modules/.bin/tsx`, [entry], {
     cwd: root, encoding: 'utf8', timeout: 30_000,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', JWT_SECRET: 'startup-test-secret-0123', LOG_LEVEL: 'silent', PORT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', JWT_SECRET: 'startup-test-secret-0123', LOG_LEVEL: 'silent', PORT: '0', GATEWAY_METRICS_PORT: '0', WORKER_METRICS_PORT: '0', ...env },
   });
   return { code: r.status, stderr: r.stderr };
 }

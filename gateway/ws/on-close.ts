@@ -12,11 +12,14 @@ export function createCloseHandler(deps: GatewayDeps, registry: SocketRegistry, 
     // A paused session bills nothing: the funds cannot run out while no socket plays it.
     exhaustion.cancel(ws);
     registry.remove(ws);
-    deps.metrics.sockets.dec();
+    deps.metrics.socketsOpen.dec();
     data.log.info({ code }, 'socket closed');
     if (data.ending) return;
     void data.attached
       .then((attached) => (attached ? deps.meter.detachSocket(data.sessionId, data.socketId) : null))
-      .catch((err: unknown) => data.log.warn({ err }, 'could not pause the session; the sweeper will settle it by its deadline'));
+      .catch((err: unknown) => {
+        deps.metrics.countServiceError(err);
+        data.log.warn({ err }, 'could not pause the session; the sweeper will settle it by its deadline');
+      });
   };
 }

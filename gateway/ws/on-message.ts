@@ -80,10 +80,10 @@ function holdExhaustionDeadline(deps: GatewayDeps, exhaustion: Exhaustion, ws: M
   else exhaustion.cancel(ws);
 }
 
-async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: HeartbeatFrame, retried = false): Promise<void> {
+/** `receivedAt` is performance.now() when the frame arrived: the ack time includes waiting behind earlier frames. */
+async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: HeartbeatFrame, receivedAt: number, retried = false): Promise<void> {
   const { deps, registry, exhaustion } = ctx;
   const data = ws.getUserData();
-  const started = performance.now();
   try {
     const r = await ctx.applyUpdate(data.sessionId, {
       socketId: data.socketId, playing: hb.playing,
@@ -92,8 +92,8 @@ async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: Heartbe
     });
     noteBilled(data, r);
     sendFrame(ws, { type: 'ack', seq: hb.seq, ...liveFigures(r, r.exhausted), completion_pct: r.completionPct, current_lecture: r.currentLecture });
-    deps.metrics.heartbeats.inc();
-    deps.metrics.heartbeatSeconds.observe((performance.now() - started) / 1000);
+    deps.metrics.heartbeats.acked.inc();
+    deps.metrics.heartbeatAckSeconds.observe((performance.now() - receivedAt) / 1000);
     if (r.warnLowFunds && !data.lowFundsWarned) {
       data.lowFundsWarned = true;
       sendFrame(ws, lowFundsWarning(r));
@@ -111,23 +111,27 @@ async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: Heartbe
       // Lowered before the rebuild: a heartbeat racing it is applied on the rebuilt (checkpoint) state.
       if (row) data.lastBilledMs = Math.min(data.lastBilledMs, Number(row.duration_ms));
       if (row && (await restoreFromCheckpoint(deps, row, data.socketId))) {
-        return applyHeartbeat(ctx, ws, hb, true);
+        return applyHeartbeat(ctx, ws, hb, receivedAt, true);
       }
       if (row?.status === 'completed') {
+        deps.metrics.heartbeats.refused.inc();
         data.ending = true;
         sendFrame(ws, { type: 'ended', reason: row.end_reason ?? 'completed', summary: summaryOf(row) });
         return closeSocket(ws, 1000, 'ended');
       }
     }
     if (err instanceof MeterRefusal && err.code === 'replaced') {
+      deps.metrics.heartbeats.refused.inc();
       await registry.replace(deps.redis, data.socketId);
       return;
     }
     if (err instanceof MeterRefusal) {
+      deps.metrics.heartbeats[err.code === 'rate_limited' ? 'rate_limited' : 'refused'].inc();
       const e = refusalToApiError(err);
       return refuseFrame(deps, ws, err.code === 'rate_limited' || err.code === 'unknown_lecture' ? err.code : e.code, e.message, hb.seq);
     }
     const apiErr = toApiError(err, deps, 'ws-heartbeat');
+    deps.metrics.heartbeats[apiErr.code === 'unavailable' ? 'unavailable' : 'error'].inc();
     sendFrame(ws, { type: 'error', code: apiErr.code, message: apiErr.message, seq: hb.seq }, deps.metrics);
   }
 }
@@ -159,6 +163,7 @@ export async function endAtExhaustion(ctx: FrameContext, ws: MeteringSocket): Pr
     if (err instanceof MeterRefusal && err.code === 'replaced') return void (await registry.replace(deps.redis, data.socketId));
     if (err instanceof MeterRefusal && err.code === 'rate_limited') return exhaustion.schedule(ws, Date.now() + 1_000);
     // Anything else (the session ended meanwhile, Redis unavailable): the next heartbeat, or the sweeper, decides.
+    deps.metrics.countServiceError(err);
     data.log.info({ err: (err as Error).message }, 'update at the funds-exhaustion deadline refused');
   }
 }
@@ -169,8 +174,12 @@ export function createMessageHandler(ctx: FrameContext) {
     const data = ws.getUserData();
     if (data.ending || data.closed) return;
     // Parsed now: uWS reuses the message buffer once this handler returns. Answered in frame order (in-frame-order.ts).
+    const receivedAt = performance.now();
     const frame = parseFrame(message);
-    if (!frame.ok) return inFrameOrder(ws, () => refuseFrame(deps, ws, 'invalid_message', frame.message));
+    if (!frame.ok) {
+      deps.metrics.heartbeats.invalid.inc();
+      return inFrameOrder(ws, () => refuseFrame(deps, ws, 'invalid_message', frame.message));
+    }
     if (frame.value.type === 'complete') {
       return inFrameOrder(ws, async () => {
         exhaustion.cancel(ws);
@@ -179,13 +188,14 @@ export function createMessageHandler(ctx: FrameContext) {
     }
     const hb = frame.value;
     if (hb.seq <= data.lastSeq) {
+      deps.metrics.heartbeats.invalid.inc();
       const last = data.lastSeq;
       return inFrameOrder(ws, () => refuseFrame(deps, ws, 'stale_seq', `seq ${hb.seq} is not above ${last}`, hb.seq));
     }
     data.lastSeq = hb.seq;
     inFrameOrder(ws, async () => {
       if (data.ending || data.closed) return;
-      if (await data.attached) await applyHeartbeat(ctx, ws, hb);
+      if (await data.attached) await applyHeartbeat(ctx, ws, hb, receivedAt);
     });
   };
 }

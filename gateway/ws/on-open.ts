@@ -14,7 +14,7 @@ export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry) {
   return (ws: MeteringSocket): void => {
     const data = ws.getUserData();
     registry.add(ws);
-    deps.metrics.sockets.inc();
+    deps.metrics.socketsOpen.inc();
     data.attached = deps.meter.attachSocket(data.sessionId, data.socketId).then(
       async (r) => {
         data.lastBilledMs = r.billedMs;

@@ -12,7 +12,7 @@ export function sendFrame(ws: MeteringSocket, frame: ServerFrame, metrics?: Gate
   const data = ws.getUserData();
   if (data.closed) return false;
   const result = ws.send(JSON.stringify(frame), false);
-  if (frame.type === 'error') metrics?.wsErrors.inc({ code: frame.code });
+  if (frame.type === 'error') metrics?.wsErrorFrames.inc({ code: frame.code });
   if (result === sendDropped) {
     data.log.warn({ type: frame.type }, 'frame dropped: client is not reading');
     closeSocket(ws, closeGoingAway, 'not reading');

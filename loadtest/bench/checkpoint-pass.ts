@@ -9,6 +9,7 @@ import { createLogger } from '../../shared/log.js';
 import { checkpointDurations } from '../../settlement-worker/checkpoint-durations.js';
 import { cpuMicros } from './proc-cpu.js';
 import { createLiveSessions } from './live-sessions-fixture.js';
+import { createWorkerMetrics } from '../../settlement-worker/metrics.js';
 
 export interface CheckpointPassResult {
   liveSessions: number;
@@ -20,7 +21,7 @@ async function timedPass(pool: Pool, redis: RedisClient, meter: Meter) {
   const log = createLogger({ logLevel: 'silent', logPretty: false }, 'bench');
   const cpu0 = cpuMicros(process.pid);
   const t0 = performance.now();
-  const rowsWritten = await checkpointDurations({ pool, redis, meter, log, signal: new AbortController().signal }, meter.keys.buckets());
+  const rowsWritten = await checkpointDurations({ pool, redis, meter, log, metrics: createWorkerMetrics(), signal: new AbortController().signal }, meter.keys.buckets());
   return { seconds: +((performance.now() - t0) / 1000).toFixed(3), rowsWritten, cpuMicros: Math.round(cpuMicros(process.pid) - cpu0) };
 }
 

@@ -93,10 +93,11 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
   // The "gateway" of this process: its own pool, as a gateway process has.
   const gatewayPool = createPool(env.config, 10);
   const subscriber = createRedis(env.config, { purpose: 'bench-subscriber' });
-  const settlements = createSettlementWaiters({ pool: gatewayPool, keys: env.keys, log });
+  const metrics = createGatewayMetrics();
+  const settlements = createSettlementWaiters({ pool: gatewayPool, keys: env.keys, log, countServiceError: metrics.countServiceError });
   await settlements.listen(subscriber);
   const deps = { config: env.config, log, pool: gatewayPool, redis: env.redis, meter, settlements,
-    metrics: createGatewayMetrics() } as unknown as GatewayDeps;
+    metrics } as unknown as GatewayDeps;
   const workers: SettlementWorker[] = [];
   const workerPools: Pool[] = [];
   try {

@@ -147,7 +147,7 @@ export class ProcessSupervisor {
     const child = spawn(process.execPath, ['--import', 'tsx', entry], {
       cwd: root,
       env: {
-        ...this.env, PORT: String(p.port),
+        ...this.env, PORT: String(p.port), GATEWAY_METRICS_PORT: '0', WORKER_METRICS_PORT: '0',
         // Workers log little at info, and 'settlement worker started' is how the harness knows one is up.
         ...(p.kind === 'worker' ? { WORKER_CONSUMER_NAME: `${p.name}-start-${p.starts + 1}`, LOG_LEVEL: 'info' } : {}),
       },

@@ -15,6 +15,7 @@ import { createGatewayMetrics } from '../../gateway/metrics.js';
 import type { GatewayDeps } from '../../gateway/deps.js';
 import { createSettlementWaiters } from '../../gateway/metering/settlement-waiters.js';
 import { createSettlementWorker, type SettlementWorker } from '../../settlement-worker/worker.js';
+import { startMetricsServer, type MetricsServer } from '../../shared/metrics-server.js';
 import { courseId, createTestEnv, STUDENT, TEST_JWT_SECRET, type TestEnv } from './test-env.js';
 
 export interface ApiResult {
@@ -28,6 +29,8 @@ export interface Product {
   deps: GatewayDeps;
   gateway: Gateway;
   worker: SettlementWorker | null;
+  /** The worker's /metrics and /healthz (as its own process serves them), on a free port; null without a worker. */
+  workerMetricsUrl: string | null;
   baseUrl: string;
   wsUrl: string;
   /** Invariant failures reported by the gateway (a test fails if any). */
@@ -58,15 +61,16 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
   const env = await createTestEnv(overrides);
   const log = createLogger({ logLevel: env.config.logLevel, logPretty: false }, 'test-gateway', opts.logDestination);
   const brokenInvariants: Error[] = [];
+  const metrics = createGatewayMetrics();
   const deps: GatewayDeps = {
     config: env.config,
     log,
     pool: env.pool,
     redis: env.redis,
     meter: createMeter(env.redis, env.keys, meterLimits(env.config)),
-    settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log }),
+    settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log, countServiceError: metrics.countServiceError }),
     verifyToken: createTokenVerifier(env.config),
-    metrics: createGatewayMetrics(),
+    metrics,
     onInvariantBroken: (err) => brokenInvariants.push(err),
   };
   const subscriber = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true });
@@ -74,6 +78,9 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
   const extraSubscribers: ReturnType<typeof createRedis>[] = [];
   const worker = opts.worker === false ? null : createSettlementWorker({ config: env.config, pool: env.pool, redis: env.redis, log });
   await worker?.start();
+  const workerMetrics: MetricsServer | null = worker
+    ? await startMetricsServer({ registry: worker.metrics.registry, host: '127.0.0.1', port: 0, log })
+    : null;
   const baseUrl = `http://127.0.0.1:${gateway.port}`;
   const token: Product['token'] = async (claims = {}, o = {}) => {
     const now = Math.floor(Date.now() / 1000);
@@ -87,6 +94,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
 
   const product: Product = {
     env, deps, gateway, worker, baseUrl, brokenInvariants,
+    workerMetricsUrl: workerMetrics ? `http://127.0.0.1:${workerMetrics.port}` : null,
     wsUrl: baseUrl.replace(/^http/, 'ws'),
     token,
     async api(method, path, o = {}) {
@@ -118,7 +126,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
       const sub = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true });
       extraSubscribers.push(sub);
       const config = Object.freeze({ ...env.config, port: 0 });
-      gateway = await startGateway({ ...deps, config, settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log }) }, sub);
+      gateway = await startGateway({ ...deps, config, settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log, countServiceError: metrics.countServiceError }) }, sub);
       product.gateway = gateway;
       product.baseUrl = `http://127.0.0.1:${gateway.port}`;
       product.wsUrl = product.baseUrl.replace(/^http/, 'ws');
@@ -126,6 +134,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
     async stop() {
       await gateway.close();
       await worker?.stop();
+      await workerMetrics?.close();
       subscriber.disconnect();
       for (const sub of extraSubscribers) sub.disconnect();
       await env.cleanup();
