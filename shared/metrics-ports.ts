@@ -3,10 +3,16 @@
 // address per process instead. Gateway i (PROCESS_INDEX, from 0) listens on GATEWAY_METRICS_PORT + i; worker j on
 // WORKER_METRICS_PORT − j. The two ranges grow away from each other, so the adjacent defaults (gateways from 9465
 // up, workers from 9464 down) never collide however many processes run. A base of 0 turns that listener off.
-import type { Config } from './config.js';
 
-type PortSettings = Pick<Config, 'port' | 'gatewayMetricsPortBase' | 'workerMetricsPortBase' | 'gatewayProcessCount'
-  | 'workerProcessCount' | 'processIndex'>;
+/** The settings that place the listeners (the fields of the same names in config.ts, which checks them with this). */
+export interface PortSettings {
+  port: number;
+  gatewayMetricsPortBase: number;
+  workerMetricsPortBase: number;
+  gatewayProcessCount: number;
+  workerProcessCount: number;
+  processIndex: number;
+}
 
 /** Gateway `index`'s metrics port; 0 when the gateways serve metrics only on PORT. */
 export function gatewayMetricsPort(base: number, index: number): number {
