@@ -108,7 +108,11 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, o
   const onMessage = createMessageHandler(frames);
   // Marks of sessions whose billed time moved go to Redis in one SADD per bucket (dirty-sessions.ts), at least as
   // often as the worker checkpoints, so a mark waits at most one checkpoint interval for its checkpoint.
-  const dirtyFlush = setInterval(() => void deps.meter.dirty.flush(), Math.min(dirtyFlushMs, config.checkpointIntervalMs));
+  const flushDirty = async () => {
+    const failure = await deps.meter.dirty.flush();
+    if (failure !== null) deps.metrics.countServiceError(failure);
+  };
+  const dirtyFlush = setInterval(() => void flushDirty(), Math.min(dirtyFlushMs, config.checkpointIntervalMs));
   app.ws<SocketData>('/ws/sessions/:id', {
     compression: uWS.DISABLED,
     maxPayloadLength: config.payloadBytesMax,
@@ -154,7 +158,7 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, o
       const until = Date.now() + 2_000;
       while (registry.size() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 50));
-      await deps.meter.dirty.flush();
+      await flushDirty();
     },
   };
 }

@@ -15,8 +15,11 @@ import type { Keys } from './keys.js';
 export interface DirtySessions {
   /** Buffers `sessionId` as moved (gateway side). */
   mark(sessionId: string): void;
-  /** Writes the buffered marks to Redis; marks whose write failed stay buffered for the next flush. */
-  flush(): Promise<void>;
+  /**
+   * Writes the buffered marks to Redis; marks whose write failed stay buffered for the next flush. Never throws:
+   * resolves with the error of a failed write (for the caller's error counter), or null.
+   */
+  flush(): Promise<unknown>;
   /** Sessions buffered and not yet flushed (for tests and metrics). */
   buffered(): number;
   /** Takes up to `count` marked sessions of one bucket (worker side). */
@@ -39,17 +42,20 @@ export function createDirtySessions(redis: RedisClient, keys: Keys): DirtySessio
     },
 
     async flush() {
-      if (pending.size === 0) return;
+      if (pending.size === 0) return null;
       const flushing = pending;
       pending = new Map();
+      let failure: unknown = null;
       await Promise.all([...flushing].map(async ([bucket, ids]) => {
         try {
           await redis.sadd(keys.dirty(bucket), ...ids);
-        } catch {
+        } catch (err) {
           // Redis unreachable: keep them for the next flush (bounded by the sessions this gateway meters).
+          failure = err;
           for (const id of ids) this.mark(id);
         }
       }));
+      return failure;
     },
 
     buffered: () => [...pending.values()].reduce((n, s) => n + s.size, 0),

@@ -4,11 +4,12 @@ import type { HttpHandler } from '../route.js';
 
 const probeTimeoutMs = 1_000;
 
-async function probe(p: Promise<unknown>): Promise<boolean> {
+/** Whether `p` settles well within the probe timeout; a failure is counted against its backing service. */
+async function probe(p: Promise<unknown>, countError: (err: unknown) => void): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((r) => { timer = setTimeout(() => r(false), probeTimeoutMs); });
   try {
-    return await Promise.race([p.then(() => true, () => false), timeout]);
+    return await Promise.race([p.then(() => true, (err: unknown) => { countError(err); return false; }), timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -17,7 +18,8 @@ async function probe(p: Promise<unknown>): Promise<boolean> {
 export const healthz = (): HttpHandler => async () => ({ status: 200, body: { status: 'ok' } });
 
 export const readyz = (deps: GatewayDeps, isDraining: () => boolean): HttpHandler => async () => {
-  const [redis, postgres] = await Promise.all([probe(deps.redis.ping()), probe(deps.pool.query('SELECT 1'))]);
+  const count = deps.metrics.countServiceError;
+  const [redis, postgres] = await Promise.all([probe(deps.redis.ping(), count), probe(deps.pool.query('SELECT 1'), count)]);
   const ready = redis && postgres && !isDraining();
   return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', redis, postgres, draining: isDraining() } };
 };
