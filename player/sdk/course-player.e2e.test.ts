@@ -98,6 +98,11 @@ async function newPlayer(opts: { reconnect?: { baseDelayMs: number; maxDelayMs: 
 describe('course player against a real gateway', () => {
   it('resumes the same session after a gateway restart, keeps billing, and its figures match the server', async () => {
     const { player, video, rec, sessionId } = await newPlayer();
+    const events: string[] = [];
+    let acks = 0;
+    player.on('connection', (c) => events.push(c));
+    player.on('ack', () => { acks += 1; });
+    player.on('ended', (f) => events.push(`ended:${f.reason}`));
     const ready = await player.start();
     expect(ready.resumed).toBe(false);
     video.play();
@@ -122,6 +127,12 @@ describe('course player against a real gateway', () => {
     // Per-lecture figures add up to the bill, as on the server (DESIGN §3).
     const lectureSum = Object.values(player.getState().lectureSeconds).reduce((a, b) => a + b, 0);
     expect(lectureSum).toBeCloseTo(player.getState().billedSeconds, 2);
+    // The same story as events: open, dropped by the restart, open again, ended once; one ack event per ack.
+    expect(events[0]).toBe('connecting');
+    expect(events.filter((e) => e === 'open').length).toBeGreaterThanOrEqual(2);
+    expect(events).toContain('reconnecting');
+    expect(events.filter((e) => e.startsWith('ended:'))).toEqual(['ended:completed']);
+    expect(acks).toBe(player.getState().heartbeatsAcked);
   });
 
   it('waits longer after each failed reconnect, never more than the cap, and resets after it is back', async () => {

@@ -43,6 +43,16 @@ export interface CoursePlayerState {
 
 export type CoursePlayerListener = (state: Readonly<CoursePlayerState>) => void;
 
+/** What `on()` reports, one event per change, for callers who react to moments rather than render state. */
+export interface CoursePlayerEvents {
+  connection: ClientState;
+  ack: AckFrame;
+  lecture: Lecture | null;
+  lowFunds: { remainingSeconds: number };
+  ended: EndedFrame;
+  error: MeteringClientError;
+}
+
 export interface CoursePlayerOptions {
   baseUrl: string;
   token: TokenSource;
@@ -65,7 +75,10 @@ export interface CoursePlayer {
   /** Leaves without completing: the session pauses and settles `disconnected` after the grace period. */
   close(): void;
   getState(): Readonly<CoursePlayerState>;
+  /** Called with the whole state after every change; returns the function that stops it. */
   subscribe(listener: CoursePlayerListener): () => void;
+  /** Called at each event of one kind; returns the function that stops it. */
+  on<K extends keyof CoursePlayerEvents>(event: K, listener: (value: CoursePlayerEvents[K]) => void): () => void;
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -76,6 +89,17 @@ export function createCoursePlayer(opts: CoursePlayerOptions): CoursePlayer {
   const timers = opts.timers ?? workerTimers ?? globalTimers;
   const rest = createRestClient({ baseUrl: opts.baseUrl, token: opts.token, fetch: opts.fetch });
   const listeners = new Set<CoursePlayerListener>();
+  const eventListeners = new Map<keyof CoursePlayerEvents, Set<(value: never) => void>>();
+
+  function fire<K extends keyof CoursePlayerEvents>(event: K, value: CoursePlayerEvents[K]): void {
+    for (const l of eventListeners.get(event) ?? []) {
+      try {
+        (l as (v: CoursePlayerEvents[K]) => void)(value);
+      } catch {
+        // A listener's bug must not stop metering.
+      }
+    }
+  }
 
   let state: CoursePlayerState = {
     connection: 'idle', billedSeconds: 0, cost: 0, remaining: 0, maxBillableSeconds: null, resumed: false, lectures,
@@ -90,6 +114,7 @@ export function createCoursePlayer(opts: CoursePlayerOptions): CoursePlayer {
   let furthestSeconds = 0;
 
   function update(patch: Partial<CoursePlayerState>): void {
+    const before = state;
     state = { ...state, ...patch };
     for (const l of listeners) {
       try {
@@ -98,6 +123,11 @@ export function createCoursePlayer(opts: CoursePlayerOptions): CoursePlayer {
         // A rendering bug must not stop metering.
       }
     }
+    if (state.connection !== before.connection) fire('connection', state.connection);
+    if (state.currentLecture?.id !== before.currentLecture?.id) fire('lecture', state.currentLecture);
+    if (state.lowFunds !== null && before.lowFunds === null) fire('lowFunds', state.lowFunds);
+    if (state.ended !== null && before.ended === null) fire('ended', state.ended.frame);
+    if (state.lastError !== null && state.lastError !== before.lastError) fire('error', state.lastError);
   }
 
   function notePlayback(): Playback {
@@ -141,6 +171,7 @@ export function createCoursePlayer(opts: CoursePlayerOptions): CoursePlayer {
       billedSeconds: ack.duration_seconds, cost: ack.cost, remaining: ack.remaining, completionPct: ack.completion_pct,
       lectureSeconds, heartbeatsAcked: state.heartbeatsAcked + 1,
     });
+    fire('ack', ack);
   }
 
   function onEnded(frame: EndedFrame): void {
@@ -215,6 +246,12 @@ export function createCoursePlayer(opts: CoursePlayerOptions): CoursePlayer {
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    on(event, listener) {
+      const set = eventListeners.get(event) ?? new Set();
+      eventListeners.set(event, set);
+      set.add(listener as (value: never) => void);
+      return () => set.delete(listener as (value: never) => void);
     },
   };
 }

@@ -1,5 +1,5 @@
 // The player SDK's public surface, for browsers and Node. Wire types come from shared/protocol (zod), never copied.
-export { createCoursePlayer, type CoursePlayer, type CoursePlayerOptions, type CoursePlayerState } from './course-player.js';
+export { createCoursePlayer, type CoursePlayer, type CoursePlayerEvents, type CoursePlayerOptions, type CoursePlayerState } from './course-player.js';
 export {
   createMeteringClient, MeteringClientError, completeTimeoutMs, readyTimeoutMs,
   type ClientState, type MeteringClient, type MeteringClientOptions, type WarningFrame,
