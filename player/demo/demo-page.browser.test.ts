@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../test/helpers/chromium.js';
 import { productPerFile } from '../../test/helpers/product.js';
-import { courseId, POOR_STUDENT, STUDENT } from '../../test/helpers/test-env.js';
+import { courseId, POOR_STUDENT } from '../../test/helpers/test-env.js';
 
 const heartbeatMs = 1_000;
 const demoCourse = courseId(11);
@@ -36,8 +36,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
 }
 
 async function signInAndStart(page: Page, lockAmount: string): Promise<string> {
-  await page.goto(`${product.baseUrl}/demo`);
-  await page.getByTestId(`student-${STUDENT}`).click();
+  await page.goto(`${product.baseUrl}/demo`); // a first visit signs in as the seeded demo student
   const list = page.getByTestId('course-list');
   await list.waitFor();
   await list.locator(`input[value="${demoCourse}"]`).check();
@@ -120,12 +119,9 @@ describe('the demo page in Chromium', () => {
     const page = await browser.newPage();
     const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? '');
     await page.goto(`${product.baseUrl}/demo`);
-    await page.getByTestId(`student-${STUDENT}`).waitFor();
-    // Each view puts the focus on its heading; Tab goes on to its first control.
-    await page.keyboard.press('Tab');
-    expect(await focused()).toBe(`student-${STUDENT}`);
-    await page.keyboard.press('Enter');
     await page.getByTestId('course-list').waitFor();
+    expect(await page.locator('#who').textContent()).toContain('Demo Student');
+    // Each view puts the focus on its heading; Tab goes on to its first control.
     await page.keyboard.press('Tab'); // the selected course's radio button (arrow keys move within the group)
     expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.value)).toBe(demoCourse);
     await page.keyboard.press('Tab');
@@ -145,8 +141,11 @@ describe('the demo page in Chromium', () => {
   it('shows a refused lock (more than the wallet holds) and moves no money', async () => {
     const page = await browser.newPage();
     await page.goto(`${product.baseUrl}/demo`);
+    await page.getByTestId('course-list').waitFor();
+    await page.getByRole('button', { name: 'Switch student' }).click(); // the development sign-in's list
     await page.getByTestId(`student-${POOR_STUDENT}`).click();
     await page.getByTestId('course-list').waitFor();
+    expect(await page.locator('#who').textContent()).toContain('Low Balance Student');
     const before = await product.env.pool.query('SELECT balance::text FROM wallets WHERE student_id = $1', [POOR_STUDENT]);
     await page.getByTestId('lock-amount').fill('5.00'); // the seed gives this student 2.00
     await page.getByTestId('start').click();

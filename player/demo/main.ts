@@ -4,7 +4,10 @@
 import { RestError, type Course } from '../sdk/index.js';
 import { h, show } from './dom.js';
 import { formatAmount } from './format.js';
-import { loadSaved, save, type Saved } from './demo-api.js';
+import { listDevStudents, loadSaved, save, signInAs, type DevStudent, type Saved } from './demo-api.js';
+
+/** The seed's demo student (sql/seed.sql), signed in on a first visit. */
+const demoStudentId = '00000000-0000-0000-0000-000000000001';
 import { createPageContext, type Navigation, type PageContext } from './page-context.js';
 import { showSignIn } from './views/sign-in-view.js';
 import { showCourseList } from './views/course-list-view.js';
@@ -15,18 +18,20 @@ const root = document.getElementById('app') as HTMLElement;
 const who = document.getElementById('who') as HTMLElement;
 let ctx: PageContext | null = null;
 
+function signedIn(student: DevStudent, token: { token: string; expiresAt: string }): void {
+  const saved: Saved = { token: token.token, expiresAt: token.expiresAt, studentId: student.id, studentName: student.name, session: null };
+  save(saved);
+  ctx = createPageContext(root, saved, go);
+  renderWho();
+  go.courses();
+}
+
 const go: Navigation = {
   signIn() {
     ctx = null;
     save(null);
     renderWho();
-    void showSignIn(root, (student, token) => {
-      const saved: Saved = { token: token.token, expiresAt: token.expiresAt, studentId: student.id, studentName: student.name, session: null };
-      save(saved);
-      ctx = createPageContext(root, saved, go);
-      renderWho();
-      go.courses();
-    });
+    void showSignIn(root, signedIn);
   },
   courses() {
     if (ctx) void showCourseList(ctx).finally(renderWho);
@@ -44,7 +49,7 @@ function renderWho(): void {
     who.replaceChildren();
     return;
   }
-  const signOut = h('button', { type: 'button', class: 'link' }, 'Sign out');
+  const signOut = h('button', { type: 'button', class: 'link' }, 'Switch student');
   signOut.addEventListener('click', () => go.signIn());
   const wallet = h('span', { class: 'wallet' });
   who.replaceChildren(h('span', {}, ctx.saved.studentName), wallet, signOut);
@@ -70,9 +75,28 @@ async function resume(c: PageContext, session: NonNullable<Saved['session']>): P
   }
 }
 
+/**
+ * A first visit goes straight to the catalogue as the seeded demo student (`?student=<id>` picks another): the page
+ * exists only in DEMO_MODE, for trying the product, and "Switch student" in the header offers the others.
+ */
+async function signInAsDefaultStudent(): Promise<void> {
+  try {
+    const wanted = new URLSearchParams(location.search).get('student') ?? demoStudentId;
+    const students = await listDevStudents();
+    const student = students.find((s) => s.id === wanted) ?? students[0];
+    if (!student) return go.signIn();
+    signedIn(student, await signInAs(student.id));
+  } catch {
+    go.signIn(); // it says what went wrong
+  }
+}
+
 function boot(): void {
   const saved = loadSaved();
-  if (!saved) return go.signIn();
+  if (!saved) {
+    void signInAsDefaultStudent();
+    return;
+  }
   ctx = createPageContext(root, saved, go);
   renderWho();
   if (saved.session) void resume(ctx, saved.session);
