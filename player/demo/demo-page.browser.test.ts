@@ -124,6 +124,8 @@ describe('the demo page in Chromium', () => {
     // Each view puts the focus on its heading; Tab goes on to its first control.
     await page.keyboard.press('Tab'); // the selected course's radio button (arrow keys move within the group)
     expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.value)).toBe(demoCourse);
+    await page.keyboard.press('Tab'); // the folded list of courses without a video
+    expect(await focused()).toBe('SUMMARY');
     await page.keyboard.press('Tab');
     expect(await focused()).toBe('lock-amount');
     await page.keyboard.press('ControlOrMeta+a');

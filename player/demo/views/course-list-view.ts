@@ -23,7 +23,15 @@ export async function showCourseList(ctx: PageContext): Promise<void> {
   courses = [...courses].sort((a, b) => Number(playable(b)) - Number(playable(a)));
   const firstPlayable = courses.find(playable);
 
-  const list = h('ul', { class: 'courses', 'data-testid': 'course-list', role: 'radiogroup', 'aria-label': 'Courses' });
+  // Courses with a video to play first; the rest of the catalogue folded away below them.
+  const playableList = h('ul', { class: 'courses' });
+  const otherList = h('ul', { class: 'courses' });
+  const others = courses.filter((c) => !playable(c));
+  const list = h('div', { 'data-testid': 'course-list', role: 'radiogroup', 'aria-label': 'Courses' },
+    playableList,
+    others.length === 0 ? null : h('details', { class: 'more-courses' },
+      h('summary', {}, `${others.length} more ${others.length === 1 ? 'course' : 'courses'}, without a video in this demo`),
+      otherList));
   let selected: Course | undefined = firstPlayable;
   const estimate = h('span', { class: 'hint', id: 'lock-estimate' });
   const amount = h('input', {
@@ -48,7 +56,7 @@ export async function showCourseList(ctx: PageContext): Promise<void> {
     const id = `course-${c.id}`;
     const radio = h('input', { type: 'radio', name: 'course', id, value: c.id, disabled: !playable(c), checked: c === firstPlayable });
     radio.addEventListener('change', () => { selected = c; updateEstimate(); });
-    list.append(h('li', { class: playable(c) ? 'course' : 'course unavailable' },
+    (playable(c) ? playableList : otherList).append(h('li', { class: playable(c) ? 'course' : 'course unavailable' },
       radio,
       h('label', { for: id },
         h('span', { class: 'course-title' }, c.title),
