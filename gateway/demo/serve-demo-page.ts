@@ -3,6 +3,7 @@
 // the video element's seeks (206 / 416), ETag revalidation (304), and the page's security headers.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { endHead } from '../http/respond.js';
 import { answerRange } from './byte-range.js';
 import type { DemoFile, DemoPage } from './load-demo-page.js';
 
@@ -46,10 +47,7 @@ function endWith(res: HttpResponse, head: boolean, body: Buffer): void {
     res.end(body);
     return;
   }
-  // HEAD: the length GET would send, and no body. (This uWS build's endWithoutBody(length) leaves the response open
-  // waiting for that many bytes; a header of our own and endWithoutBody() ends it.)
-  res.writeHeader('content-length', String(body.byteLength));
-  res.endWithoutBody();
+  endHead(res, body.byteLength);
 }
 
 /** Answers one request for `file`; returns the status sent. Synchronous: uWS's request is valid only until it returns. */

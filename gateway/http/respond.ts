@@ -19,6 +19,16 @@ export interface ResponseState {
   head?: boolean;
 }
 
+/**
+ * Ends the answer to a HEAD request: the length a GET would send, and no body. This uWS build's
+ * endWithoutBody(length) leaves the response open waiting for that many bytes, and endWithoutBody(undefined, …)
+ * reports a length of 2^63: a Content-Length header of our own and a bare endWithoutBody() end it.
+ */
+export function endHead(res: HttpResponse, bodyBytes: number): void {
+  res.writeHeader('content-length', String(bodyBytes));
+  res.endWithoutBody();
+}
+
 function writeHead(res: HttpResponse, state: ResponseState, status: number, headers: HeaderList): void {
   res.writeStatus(`${status} ${statusText[status] ?? 'Status'}`);
   for (const [name, value] of state.headers ?? []) res.writeHeader(name, value);
@@ -35,16 +45,10 @@ export function sendRaw(res: HttpResponse, state: ResponseState, status: number,
       res.end(body, close);
       return;
     }
-    // HEAD: the length GET would send, and no body. This uWS build's endWithoutBody(length) leaves the response open
-    // waiting for that many bytes, and endWithoutBody(undefined, …) reports a length of 2^63: a header of our own and
-    // endWithoutBody() end it. An answer that closes the connection (an unread body) reports 0 instead.
-    if (close) {
-      writeHead(res, state, status, [['content-type', contentType]]);
-      res.endWithoutBody(0, true);
-      return;
-    }
-    writeHead(res, state, status, [['content-type', contentType], ['content-length', String(Buffer.byteLength(body))]]);
-    res.endWithoutBody();
+    writeHead(res, state, status, [['content-type', contentType]]);
+    // An answer that closes the connection (an unread body) reports 0 instead of the body's length.
+    if (close) res.endWithoutBody(0, true);
+    else endHead(res, Buffer.byteLength(body));
   });
 }
 
