@@ -9,6 +9,7 @@ import type { Pool } from '../shared/pg/pool.js';
 import { createTestEnv, courseId, TEACHER, type TestEnv } from '../test/helpers/test-env.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import { frozenSession, lockSession, readSessionRow } from '../test/helpers/sessions.js';
+import { numericToMinor } from '../shared/money.js';
 import { addTeacherWithCourse, fundStudents } from '../test/helpers/funded-students.js';
 import { settleOrSkip, SessionNotFoundError } from './settle-session.js';
 import { settleBatch, type BatchOutcome } from './settle-batch.js';
@@ -91,7 +92,9 @@ async function snapshot(w: World, frozen: readonly FrozenSession[], outcomes: re
     const i = ids.indexOf(id);
     if (i >= 0) return `s${i}`;
     const st = w.students.indexOf(id);
-    return st >= 0 ? `student${st}` : `teacher${w.teachers.indexOf(id)}`;
+    if (st >= 0) return `student${st}`;
+    const course = w.courses.flat().indexOf(id);
+    return course >= 0 ? `course${course}` : `teacher${w.teachers.indexOf(id)}`;
   };
   const rows = await Promise.all(ids.map(async (id) => {
     const { ended_at: _endedAt, ...row } = (await readSessionRow(w.env.pool, id))!;
@@ -105,9 +108,12 @@ async function snapshot(w: World, frozen: readonly FrozenSession[], outcomes: re
     `SELECT 'wallet' AS kind, student_id AS id, balance FROM wallets WHERE student_id = ANY($1::uuid[])
      UNION ALL SELECT 'teacher', id, total_earnings FROM teachers WHERE id = ANY($2::uuid[])
      UNION ALL SELECT 'platform', NULL, balance FROM platform_account`, [w.students, w.teachers]);
+  const remainders = await w.env.pool.query<{ student_id: string; course_id: string; sub_minor_owed: string }>(
+    'SELECT student_id, course_id, sub_minor_owed FROM billing_remainders WHERE student_id = ANY($1::uuid[])', [w.students]);
   return {
     outcomes: outcomes.map((o) => ({ ...o, sessionId: name(o.sessionId) })),
     rows,
+    remainders: remainders.rows.map((r) => `${name(r.student_id)} ${name(r.course_id)} ${r.sub_minor_owed}`).sort(),
     ledger: ledger.rows.map((e) => `${name(e.session_id)} ${e.account_type} ${name(e.account_id)} ${e.amount}`).sort(),
     balances: balances.rows.map((b) => `${b.kind} ${name(b.id)} ${b.balance}`).sort(),
   };
@@ -143,6 +149,46 @@ describe('settleBatch', () => {
       expect(await snapshot(batch, frozenBatch, byIndex(outcomesBatch, frozenBatch)))
         .toEqual(await snapshot(one, frozenOne, byIndex(outcomesOne, frozenOne)));
     }), { numRuns: 40 });
+  });
+
+  it('charges a viewing split into 1–20 sessions, settled by either path in any mix, what one session would cost', async () => {
+    // Proves the split rule end to end in Postgres: total cost = floor(whole billed ms × price / 60000), the carried
+    // remainder left is the exact fraction, each session's row accounts for its own cost, and the ledger balances.
+    const split = fc.record({
+      priceMinor: fc.integer({ min: 1, max: 5_000 }),
+      feeBps: fc.constantFrom(0, 250, 3333),
+      pieces: fc.array(fc.record({ billedMs: fc.integer({ min: 0, max: 20_000 }), batched: fc.boolean() }), { minLength: 1, maxLength: 20 }),
+    });
+    await fc.assert(fc.asyncProperty(split, async ({ priceMinor, feeBps, pieces }) => {
+      const w = one;
+      const { courseId: course } = await addTeacherWithCourse(w.env.pool, priceMinor);
+      const student = w.students[0]!;
+      const frozen: FrozenSession[] = [];
+      for (const piece of pieces) {
+        const lockedMinor = Math.ceil((piece.billedMs * priceMinor) / 60_000) + 1;
+        const s = await lockSession(w.env.pool, { studentId: student, courseId: course, lockedMinor });
+        await w.env.pool.query(`UPDATE sessions SET status = 'active', start_time = now() WHERE id = $1`, [s.sessionId]);
+        frozen.push(frozenSession(s.sessionId, { billedMs: piece.billedMs }));
+      }
+      // Consecutive pieces marked `batched` settle together in one batch; the others one at a time, in order.
+      for (let i = 0; i < pieces.length;) {
+        let j = i + 1;
+        if (pieces[i]!.batched) while (j < pieces.length && pieces[j]!.batched) j += 1;
+        if (pieces[i]!.batched) await settleBatch(w.env.pool, frozen.slice(i, j), feeBps, { refuseSkips: true });
+        else await settleOrSkip(w.env.pool, frozen[i]!, feeBps);
+        i = j;
+      }
+      const totalMs = pieces.reduce((sum, p) => sum + p.billedMs, 0);
+      const { rows } = await w.env.pool.query<{ cost: string; teacher_earning: string; platform_fee: string }>(
+        'SELECT cost, teacher_earning, platform_fee FROM sessions WHERE id = ANY($1::uuid[])', [frozen.map((f) => f.sessionId)]);
+      const charged = rows.reduce((sum, r) => sum + numericToMinor(r.cost), 0);
+      expect(charged).toBe(Math.floor((totalMs * priceMinor) / 60_000));
+      for (const r of rows) expect(numericToMinor(r.teacher_earning) + numericToMinor(r.platform_fee)).toBe(numericToMinor(r.cost));
+      const left = await w.env.pool.query<{ sub_minor_owed: string }>(
+        'SELECT sub_minor_owed FROM billing_remainders WHERE student_id = $1 AND course_id = $2', [student, course]);
+      expect(Number(left.rows[0]?.sub_minor_owed ?? 0)).toBe((totalMs * priceMinor) % 60_000);
+      await assertMoneyInvariants(w.env.pool, w.totalBefore);
+    }), { numRuns: 25 });
   });
 
   it('writes nothing when one entry is poisoned, and refuses an unknown session', async () => {

@@ -5,8 +5,8 @@
 // instead of a handful per session, and one COMMIT (one WAL flush) for the lot. That is what lets a burst of ended
 // sessions drain in seconds.
 //
-// Locks are taken in one global order, by every settlement path: session rows (by id), then wallets (by student
-// id), then teachers (by id), then the platform row. Two batches that share sessions, students or teachers
+// Locks are taken in one global order, by every settlement path: session rows (by id), then billing remainders (by
+// student and course), then wallets (by student id), then teachers (by id), then the platform row. Two batches that share sessions, students or teachers
 // therefore wait for each other but cannot deadlock, and the hot shared rows (teacher, platform) are locked last,
 // just before COMMIT, so they are held for the shortest time.
 import { withTransaction, type Pool, type PoolClient } from '../shared/pg/pool.js';
@@ -15,9 +15,10 @@ import { settleBatchMax } from '../shared/limits.js';
 import { minorToNumeric, numericToMinor, type SettlementFigures } from '../shared/money.js';
 import type { FrozenSession } from '../shared/protocol/settlement.js';
 import {
-  decideSettlement, ledgerEntriesOf, SessionNotFoundError, toContentProgress,
-  type SessionForSettle, type SettledSession, type SkippedSettlement,
+  decideSettlement, ledgerEntriesOf, remainderPairOf, SessionNotFoundError, toContentProgress,
+  type CarriedRemainder, type SessionForSettle, type SettledSession, type SkippedSettlement,
 } from './settle-session.js';
+import { lockRemainders, pairKey, saveRemainders, type RemainderPair } from './billing-remainders.js';
 
 export type BatchOutcome = SettledSession | SkippedSettlement;
 
@@ -27,6 +28,7 @@ interface SettleWrite {
   row: SessionForSettle;
   lockedMinor: number;
   figures: SettlementFigures;
+  carry: CarriedRemainder | null;
 }
 
 export interface SettleBatchOptions {
@@ -49,13 +51,16 @@ export async function settleBatch(pool: Pool, batch: readonly FrozenSession[], f
   if (batch.length === 0) return [];
   return withTransaction(pool, async (tx) => {
     const rows = await lockSessionRows(tx, batch.map((f) => f.sessionId));
-    const { outcomes, writes } = planBatch(batch, rows, feeBps);
+    const pairs = batch.flatMap((f) => remainderPairOf(rows.get(f.sessionId)!, f) ?? []);
+    const owed = await lockRemainders(tx, pairs);
+    const { outcomes, writes, remainders } = planBatch(batch, rows, feeBps, owed);
     if (opts.refuseSkips) {
       const skip = outcomes.find((o) => 'skipped' in o);
       invariant(skip === undefined, `session ${skip?.sessionId}: an 'abandoned' settlement of a started session`);
     }
     if (writes.length > 0) {
       await completeSessionRows(tx, writes);
+      await saveRemainders(tx, remainders);
       await releaseHolds(tx, writes);
       await writeLedger(tx, writes);
       await creditWallets(tx, writes);
@@ -70,8 +75,8 @@ export async function settleBatch(pool: Pool, batch: readonly FrozenSession[], f
 async function lockSessionRows(tx: PoolClient, ids: readonly string[]): Promise<Map<string, SessionForSettle>> {
   const unique = [...new Set(ids)];
   const { rows } = await tx.query<SessionForSettle>(
-    `SELECT id, student_id, teacher_id, status, locked_amount, price_per_minute, max_billable_ms, duration_ms,
-            cost, refund, teacher_earning, platform_fee, end_reason
+    `SELECT id, student_id, course_id, teacher_id, status, locked_amount, price_per_minute, max_billable_ms,
+            duration_ms, cost, refund, teacher_earning, platform_fee, end_reason
        FROM sessions WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [unique]);
   const byId = new Map(rows.map((r) => [r.id, r]));
   const missing = unique.find((id) => !byId.has(id));
@@ -82,25 +87,34 @@ async function lockSessionRows(tx: PoolClient, ids: readonly string[]): Promise<
 /**
  * Decides, in input order and without touching the database, what settling the batch one by one would do: the first
  * settlement of a session computes its figures; a repeat (in this batch or committed before) returns those figures.
+ * Sessions of one student on one course chain their carried remainder in input order, as one by one they would.
+ * `owed`: each pair's remainder as locked before the batch. Returns the remainders the batch leaves, per pair.
  */
-export function planBatch(batch: readonly FrozenSession[], rows: ReadonlyMap<string, SessionForSettle>, feeBps: number):
-  { outcomes: BatchOutcome[]; writes: SettleWrite[] } {
+export function planBatch(batch: readonly FrozenSession[], rows: ReadonlyMap<string, SessionForSettle>, feeBps: number,
+  owed: ReadonlyMap<string, number>):
+  { outcomes: BatchOutcome[]; writes: SettleWrite[]; remainders: Map<string, { pair: RemainderPair; subMinor: number }> } {
   const settledHere = new Map<string, SettledSession>();
+  const remainders = new Map<string, { pair: RemainderPair; subMinor: number }>();
   const writes: SettleWrite[] = [];
   const outcomes = batch.map((frozen): BatchOutcome => {
     const row = rows.get(frozen.sessionId);
     if (!row) throw new SessionNotFoundError(frozen.sessionId);
     const earlier = settledHere.get(row.id);
     if (earlier) return { ...earlier, alreadySettled: true };
-    const decision = decideSettlement(row, frozen, feeBps);
+    const pair = remainderPairOf(row, frozen);
+    const key = pair && pairKey(pair);
+    const carriedIn = key === null ? null : remainders.get(key)?.subMinor ?? owed.get(key);
+    invariant(carriedIn !== undefined, `session ${row.id}: its billing remainder was not locked`);
+    const decision = decideSettlement(row, frozen, feeBps, carriedIn);
     if (decision.kind !== 'write') return decision.outcome;
-    const { lockedMinor, figures } = decision;
-    writes.push({ frozen, row, lockedMinor, figures });
+    const { lockedMinor, figures, carry } = decision;
+    if (pair && key && carry) remainders.set(key, { pair, subMinor: carry.subMinorCarriedOut });
+    writes.push({ frozen, row, lockedMinor, figures, carry });
     const settled: SettledSession = { sessionId: row.id, endReason: frozen.endReason, durationMs: frozen.billedMs, ...figures, alreadySettled: false };
     settledHere.set(row.id, settled);
     return settled;
   });
-  return { outcomes, writes };
+  return { outcomes, writes, remainders };
 }
 
 async function completeSessionRows(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
@@ -108,16 +122,18 @@ async function completeSessionRows(tx: PoolClient, writes: readonly SettleWrite[
     `UPDATE sessions s
         SET status = 'completed', duration_ms = v.ms, cost = v.cost, refund = v.refund, teacher_earning = v.earning,
             platform_fee = v.fee, completion_pct = v.pct, current_lecture = v.lecture, content_progress = v.progress,
-            end_reason = v.reason, end_time = now(), ended_at = now()
+            end_reason = v.reason, end_time = now(), ended_at = now(), sub_minor_carried_in = v.carried_in,
+            sub_minor_carried_out = v.carried_out
        FROM unnest($1::uuid[], $2::bigint[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
-                   $8::int[], $9::jsonb[], $10::text[])
-            AS v(id, ms, cost, refund, earning, fee, pct, lecture, progress, reason)
+                   $8::int[], $9::jsonb[], $10::text[], $11::bigint[], $12::bigint[])
+            AS v(id, ms, cost, refund, earning, fee, pct, lecture, progress, reason, carried_in, carried_out)
       WHERE s.id = v.id`,
     [writes.map((w) => w.row.id), writes.map((w) => w.frozen.billedMs),
       writes.map((w) => minorToNumeric(w.figures.costMinor)), writes.map((w) => minorToNumeric(w.figures.refundMinor)),
       writes.map((w) => minorToNumeric(w.figures.teacherEarningMinor)), writes.map((w) => minorToNumeric(w.figures.platformFeeMinor)),
       writes.map((w) => w.frozen.completionPct), writes.map((w) => w.frozen.currentLecture),
-      writes.map((w) => JSON.stringify(toContentProgress(w.frozen.progressMs))), writes.map((w) => w.frozen.endReason)]);
+      writes.map((w) => JSON.stringify(toContentProgress(w.frozen.progressMs))), writes.map((w) => w.frozen.endReason),
+      writes.map((w) => w.carry?.subMinorCarriedIn ?? null), writes.map((w) => w.carry?.subMinorCarriedOut ?? null)]);
   invariant(rowCount === writes.length, `completing ${writes.length} session rows updated ${rowCount}`);
 }
 

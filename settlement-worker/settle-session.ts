@@ -1,14 +1,17 @@
 // Settles one session in ONE Postgres transaction, exactly once (DESIGN §3): the session row becomes `completed`
 // with its final figures, the hold is released, the cost goes to the teacher (minus the platform fee), the rest
-// goes back to the student's wallet, and a balanced ledger transaction records it. A second settle of the same
-// session moves no money and returns the stored figures.
+// goes back to the student's wallet, and a balanced ledger transaction records it. The cost takes in the sub-minor
+// remainder the student's earlier sessions on the course left, and carries the new one out (README "Money":
+// splitting a viewing). A second settle of the same session moves no money and returns the stored figures.
 import { withTransaction, type Pool, type PoolClient } from '../shared/pg/pool.js';
 import { invariant } from '../shared/errors.js';
 import {
-  assertFiguresConserve, minorToNumeric, numericToMinor, settlementFigures, type SettlementFigures,
+  assertFiguresConserve, chargeWithCarry, figuresOfCost, minorToNumeric, numericToMinor, settlementFigures,
+  type SettlementFigures,
 } from '../shared/money.js';
 import { endReason as endReasonSchema, type ContentProgress, type EndReason } from '../shared/protocol/common.js';
 import type { FrozenSession } from '../shared/protocol/settlement.js';
+import { lockRemainders, pairKey, saveRemainders, type RemainderPair } from './billing-remainders.js';
 
 export interface SettledSession {
   sessionId: string;
@@ -33,6 +36,7 @@ export class SessionNotFoundError extends Error {
 export interface SessionForSettle {
   id: string;
   student_id: string;
+  course_id: string;
   teacher_id: string;
   status: 'locked' | 'active' | 'completed';
   locked_amount: string;
@@ -77,15 +81,18 @@ export async function settleOrSkip(pool: Pool, frozen: FrozenSession, feeBps: nu
   return withTransaction(pool, async (tx) => {
     // The row lock serialises concurrent settlements of one session: the second waits, then sees `completed`.
     const { rows } = await tx.query<SessionForSettle>(
-      `SELECT id, student_id, teacher_id, status, locked_amount, price_per_minute, max_billable_ms, duration_ms,
-              cost, refund, teacher_earning, platform_fee, end_reason
+      `SELECT id, student_id, course_id, teacher_id, status, locked_amount, price_per_minute, max_billable_ms,
+              duration_ms, cost, refund, teacher_earning, platform_fee, end_reason
        FROM sessions WHERE id = $1 FOR UPDATE`, [frozen.sessionId]);
     const row = rows[0];
     if (!row) throw new SessionNotFoundError(frozen.sessionId);
-    const decision = decideSettlement(row, frozen, feeBps);
+    const pair = remainderPairOf(row, frozen);
+    const owed = pair ? await lockRemainders(tx, [pair]) : new Map<string, number>();
+    const decision = decideSettlement(row, frozen, feeBps, pair ? owed.get(pairKey(pair))! : null);
     if (decision.kind !== 'write') return decision.outcome;
-    const { lockedMinor, figures } = decision;
-    await completeSessionRow(tx, frozen, figures);
+    const { lockedMinor, figures, carry } = decision;
+    await completeSessionRow(tx, frozen, figures, carry);
+    if (pair && carry) await saveRemainders(tx, new Map([[pairKey(pair), { pair, subMinor: carry.subMinorCarriedOut }]]));
     await releaseHold(tx, row.id, lockedMinor);
     await moveMoney(tx, row, figures);
     await writeLedger(tx, row, lockedMinor, figures);
@@ -93,12 +100,33 @@ export async function settleOrSkip(pool: Pool, frozen: FrozenSession, feeBps: nu
   });
 }
 
+/** The sub-minor remainder a settlement took in and left behind (README "Money": splitting a viewing). */
+export interface CarriedRemainder {
+  subMinorCarriedIn: number;
+  subMinorCarriedOut: number;
+}
+
 /** What settling one session does, decided from its locked row: the one rule the single and the batched paths share. */
 export type SettleDecision =
   | { kind: 'done'; outcome: SettledSession | SkippedSettlement }
-  | { kind: 'write'; lockedMinor: number; figures: SettlementFigures };
+  | { kind: 'write'; lockedMinor: number; figures: SettlementFigures; carry: CarriedRemainder | null };
 
-export function decideSettlement(row: SessionForSettle, frozen: FrozenSession, feeBps: number): SettleDecision {
+/**
+ * The (student, course) whose carried remainder this settlement reads and writes, or null when it has none to take
+ * part in: a session already settled, or one that billed nothing (an abandoned hold, a session never played), whose
+ * settlement changes no remainder and so need not lock one.
+ */
+export function remainderPairOf(row: SessionForSettle, frozen: FrozenSession): RemainderPair | null {
+  if (row.status === 'completed' || frozen.endReason === 'abandoned' || frozen.billedMs === 0) return null;
+  return { studentId: row.student_id, courseId: row.course_id };
+}
+
+/**
+ * `subMinorCarriedIn`: the pair's remainder as the settlements before this one left it, or null when
+ * remainderPairOf gave no pair.
+ */
+export function decideSettlement(row: SessionForSettle, frozen: FrozenSession, feeBps: number,
+  subMinorCarriedIn: number | null): SettleDecision {
   if (row.status === 'completed') return { kind: 'done', outcome: storedSettlement(row) };
   // A hold is abandoned only while nobody has started its session; once started, it settles as it ends.
   if (frozen.endReason === 'abandoned' && row.status !== 'locked') {
@@ -106,14 +134,18 @@ export function decideSettlement(row: SessionForSettle, frozen: FrozenSession, f
   }
   const lockedMinor = numericToMinor(row.locked_amount);
   assertFrozenFits(frozen, Number(row.max_billable_ms));
-  const figures = settlementFigures({
-    billableMs: frozen.billedMs,
-    pricePerMinuteMinor: numericToMinor(row.price_per_minute),
-    lockedMinor,
-    feeBps,
-    endReason: frozen.endReason,
-  });
-  return { kind: 'write', lockedMinor, figures };
+  const terms = {
+    billableMs: frozen.billedMs, pricePerMinuteMinor: numericToMinor(row.price_per_minute), lockedMinor, endReason: frozen.endReason,
+  };
+  if (subMinorCarriedIn === null) {
+    invariant(remainderPairOf(row, frozen) === null, `session ${row.id}: settled without its carried remainder`);
+    return { kind: 'write', lockedMinor, figures: settlementFigures({ ...terms, feeBps }), carry: null };
+  }
+  const charge = chargeWithCarry({ ...terms, subMinorCarriedIn });
+  return {
+    kind: 'write', lockedMinor, figures: figuresOfCost(charge.costMinor, lockedMinor, feeBps),
+    carry: { subMinorCarriedIn, subMinorCarriedOut: charge.subMinorCarriedOut },
+  };
 }
 
 /** The figures an earlier settlement committed, checked for conservation on the way back out. */
@@ -160,15 +192,18 @@ export function toContentProgress(progressMs: FrozenSession['progressMs']): Cont
   return out;
 }
 
-async function completeSessionRow(tx: PoolClient, frozen: FrozenSession, f: SettlementFigures): Promise<void> {
+async function completeSessionRow(tx: PoolClient, frozen: FrozenSession, f: SettlementFigures,
+  carry: CarriedRemainder | null): Promise<void> {
   const { rowCount } = await tx.query(
     `UPDATE sessions SET status = 'completed', duration_ms = $2, cost = $3, refund = $4, teacher_earning = $5,
             platform_fee = $6, completion_pct = $7, current_lecture = $8, content_progress = $9::jsonb,
-            end_reason = $10, end_time = now(), ended_at = now()
+            end_reason = $10, end_time = now(), ended_at = now(), sub_minor_carried_in = $11,
+            sub_minor_carried_out = $12
      WHERE id = $1`,
     [frozen.sessionId, frozen.billedMs, minorToNumeric(f.costMinor), minorToNumeric(f.refundMinor),
       minorToNumeric(f.teacherEarningMinor), minorToNumeric(f.platformFeeMinor), frozen.completionPct,
-      frozen.currentLecture, JSON.stringify(toContentProgress(frozen.progressMs)), frozen.endReason]);
+      frozen.currentLecture, JSON.stringify(toContentProgress(frozen.progressMs)), frozen.endReason,
+      carry?.subMinorCarriedIn ?? null, carry?.subMinorCarriedOut ?? null]);
   invariant(rowCount === 1, `session ${frozen.sessionId}: completing the row updated ${rowCount} rows`);
 }
 

@@ -4,13 +4,16 @@ import fc from 'fast-check';
 import {
   amountToMinor,
   assertFiguresConserve,
+  chargeWithCarry,
   costMinor,
+  figuresOfCost,
   maxBillableMs,
   minorToAmount,
   minorToNumeric,
   numericToMinor,
   parseMinor,
   settlementFigures,
+  subMinorPerMinor,
 } from './money.js';
 import { amountMinorMax } from './limits.js';
 import { InvariantError } from './errors.js';
@@ -231,5 +234,83 @@ describe('settlementFigures', () => {
       ),
       { numRuns: 2_000 },
     );
+  });
+});
+
+describe('chargeWithCarry: splitting a viewing into sessions', () => {
+  /** Cuts `totalMs` into `parts` positive-or-zero pieces at the given fractions. */
+  const splitAt = (totalMs: number, fractions: number[]): number[] => {
+    const cuts = fractions.map((f) => Math.floor(f * totalMs)).sort((a, b) => a - b);
+    return [...cuts, totalMs].map((cut, i) => cut - (i === 0 ? 0 : cuts[i - 1]!));
+  };
+
+  it('charges a split exactly what one session of the whole billed time costs, and the teacher no less (property)', () => {
+    // Proves the README's split rule: over 1–20 sessions, total charged is the floor of the whole, never more than one
+    // unit above it; teacher + fee = charged per session; each session's ledger legs sum to zero; the teacher earns at
+    // least what one session would have paid.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 600_000 }), // billed ms of the whole viewing
+        fc.integer({ min: 1, max: 100_000 }), // price per minute, minor units
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 0, maxLength: 19 }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.integer({ min: 0, max: 3 }), // spare minor units each session locks beyond what it needs
+        (totalMs, price, fractions, feeBps, spareMinor) => {
+          let carried = 0;
+          let charged = 0;
+          let teacher = 0;
+          for (const billedMs of splitAt(totalMs, fractions)) {
+            // Enough locked that the session's own max billable time covers its piece (as the meter guarantees).
+            const locked = Math.ceil((billedMs * price) / 60_000) + spareMinor + 1;
+            expect(maxBillableMs(locked, price)).toBeGreaterThanOrEqual(billedMs);
+            const charge = chargeWithCarry({ billableMs: billedMs, pricePerMinuteMinor: price, lockedMinor: locked, endReason: 'completed', subMinorCarriedIn: carried });
+            expect(charge.subMinorCarriedOut).toBeGreaterThanOrEqual(0);
+            expect(charge.subMinorCarriedOut).toBeLessThan(subMinorPerMinor);
+            const f = figuresOfCost(charge.costMinor, locked, feeBps);
+            expect(f.teacherEarningMinor + f.platformFeeMinor).toBe(f.costMinor);
+            const legs = [-locked, f.refundMinor, f.teacherEarningMinor, f.platformFeeMinor];
+            expect(legs.reduce((a, b) => a + b, 0)).toBe(0);
+            carried = charge.subMinorCarriedOut;
+            charged += f.costMinor;
+            teacher += f.teacherEarningMinor;
+          }
+          const whole = costMinor(totalMs, price, Number.MAX_SAFE_INTEGER);
+          expect(charged).toBeGreaterThanOrEqual(whole);
+          expect(charged).toBeLessThanOrEqual(whole + 1);
+          expect(teacher).toBeGreaterThanOrEqual(whole - Math.floor((whole * feeBps) / 10_000));
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('reproduces the three 4.9 s sessions at 0.10 a minute: 0, then 1, then 1 cent, where per-session floors gave 0', () => {
+    // Proves the reported free-viewing split is closed: 14.77 s at 10 minor units a minute owes 2.46 units, 2 charged.
+    const pieces = [4_930, 4_920, 4_920];
+    let carried = 0;
+    const costs = pieces.map((billableMs) => {
+      const c = chargeWithCarry({ billableMs, pricePerMinuteMinor: 10, lockedMinor: 1, endReason: 'completed', subMinorCarriedIn: carried });
+      carried = c.subMinorCarriedOut;
+      return c.costMinor;
+    });
+    expect(pieces.map((ms) => costMinor(ms, 10, 1))).toEqual([0, 0, 0]);
+    expect(costs).toEqual([0, 1, 1]);
+    expect(carried).toBe((14_770 * 10) % 60_000);
+  });
+
+  it('funds_exhausted charges the locked amount and its overpayment pays off what was carried in', () => {
+    // Proves the one-session rule is unchanged and the carry never goes negative: max billable 5999 ms at 10/min owes
+    // 59,990 of a locked 60,000 sub-minor units; a 9,000 carry in leaves 8,990 still owed, a 5 carry leaves nothing.
+    expect(chargeWithCarry({ billableMs: 5_999, pricePerMinuteMinor: 10, lockedMinor: 1, endReason: 'funds_exhausted', subMinorCarriedIn: 9_000 }))
+      .toEqual({ costMinor: 1, subMinorCarriedOut: 8_990 });
+    expect(chargeWithCarry({ billableMs: 5_999, pricePerMinuteMinor: 10, lockedMinor: 1, endReason: 'funds_exhausted', subMinorCarriedIn: 5 }))
+      .toEqual({ costMinor: 1, subMinorCarriedOut: 0 });
+  });
+
+  it('refuses a carried remainder that is not below one minor unit, or a billed time beyond what was locked', () => {
+    // Proves the guards: a corrupt remainder or an over-billed session is a bug upstream, never a charge.
+    expect(() => chargeWithCarry({ billableMs: 1, pricePerMinuteMinor: 10, lockedMinor: 1, endReason: 'completed', subMinorCarriedIn: 60_000 })).toThrow(InvariantError);
+    expect(() => chargeWithCarry({ billableMs: 1, pricePerMinuteMinor: 10, lockedMinor: 1, endReason: 'completed', subMinorCarriedIn: -1 })).toThrow(InvariantError);
+    expect(() => chargeWithCarry({ billableMs: 18_000, pricePerMinuteMinor: 10, lockedMinor: 2, endReason: 'completed', subMinorCarriedIn: 0 })).toThrow(InvariantError);
   });
 });

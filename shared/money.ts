@@ -89,8 +89,70 @@ export interface SettlementFigures {
 }
 
 /**
- * The figures of one settlement. A `funds_exhausted` session costs exactly the locked amount (DESIGN §3); the
- * platform fee is rounded down, in the teacher's favour. Asserts conservation before anything is written.
+ * Sub-minor units: 60,000 make one minor unit, one per billed ms at a price of one minor unit per minute. A session's
+ * exact cost, billable_ms × price_per_minute_minor, is a whole number of them, so remainders stay exact integers.
+ */
+export const subMinorPerMinor = 60_000;
+
+/** What one settlement charges, and the fraction of a minor unit it leaves owed for the next (README "Money"). */
+export interface SessionCharge {
+  costMinor: number;
+  subMinorCarriedOut: number;
+}
+
+/**
+ * The charge of one session that carries the sub-minor remainder of the student's earlier sessions on the course:
+ * cost = floor((billable_ms × price + carried_in) / 60000), and what is left below one minor unit is carried out.
+ * Splitting a viewing into sessions therefore charges, in total, exactly what one session of the whole billed time
+ * would (the floor of the sum, never the sum of floors). With nothing carried in this is costMinor.
+ *
+ * The cap at the locked amount never binds: billed ms ≤ max_billable_ms = floor(locked × 60000 / price), so
+ * billed × price ≤ locked × 60000, and a carry below 60000 cannot add a whole unit beyond it.
+ *
+ * `funds_exhausted` keeps its own rule, the whole locked amount (README "Money"): it may charge up to one unit more
+ * than the exact cost, and that overpayment pays off what was carried in; a carried remainder larger than it stays.
+ */
+export function chargeWithCarry(input: {
+  billableMs: number;
+  pricePerMinuteMinor: number;
+  lockedMinor: number;
+  endReason: string;
+  subMinorCarriedIn: number;
+}): SessionCharge {
+  const { billableMs, pricePerMinuteMinor, lockedMinor, subMinorCarriedIn } = input;
+  invariant(Number.isSafeInteger(billableMs) && billableMs >= 0, `billable ms must be a non-negative integer, got ${billableMs}`);
+  invariant(Number.isSafeInteger(subMinorCarriedIn) && subMinorCarriedIn >= 0 && subMinorCarriedIn < subMinorPerMinor,
+    `a carried remainder must be a whole number of sub-minor units below one minor unit, got ${subMinorCarriedIn}`);
+  const owed = BigInt(billableMs) * BigInt(pricePerMinuteMinor) + BigInt(subMinorCarriedIn);
+  const unit = BigInt(subMinorPerMinor);
+  if (input.endReason === 'funds_exhausted') {
+    const left = owed - BigInt(lockedMinor) * unit;
+    return { costMinor: lockedMinor, subMinorCarriedOut: left > 0n ? Number(left) : 0 };
+  }
+  const costMinor = Number(owed / unit);
+  invariant(costMinor <= lockedMinor, `cost ${costMinor} exceeds the locked ${lockedMinor}: billed beyond max billable`);
+  return { costMinor, subMinorCarriedOut: Number(owed % unit) };
+}
+
+/**
+ * The figures of one settlement of `costMinor` out of `lockedMinor`. The platform fee is rounded down, in the
+ * teacher's favour. Asserts conservation before anything is written.
+ */
+export function figuresOfCost(costMinor: number, lockedMinor: number, feeBps: number): SettlementFigures {
+  const platformFee = Math.floor((costMinor * feeBps) / 10_000);
+  const figures = {
+    costMinor,
+    refundMinor: lockedMinor - costMinor,
+    teacherEarningMinor: costMinor - platformFee,
+    platformFeeMinor: platformFee,
+  };
+  assertFiguresConserve(figures, lockedMinor);
+  return figures;
+}
+
+/**
+ * The figures of one settlement with nothing carried in. A `funds_exhausted` session costs exactly the locked
+ * amount (README "Money").
  */
 export function settlementFigures(input: {
   billableMs: number;
@@ -102,15 +164,7 @@ export function settlementFigures(input: {
   const cost = input.endReason === 'funds_exhausted'
     ? input.lockedMinor
     : costMinor(input.billableMs, input.pricePerMinuteMinor, input.lockedMinor);
-  const platformFee = Math.floor((cost * input.feeBps) / 10_000);
-  const figures = {
-    costMinor: cost,
-    refundMinor: input.lockedMinor - cost,
-    teacherEarningMinor: cost - platformFee,
-    platformFeeMinor: platformFee,
-  };
-  assertFiguresConserve(figures, input.lockedMinor);
-  return figures;
+  return figuresOfCost(cost, input.lockedMinor, input.feeBps);
 }
 
 export function assertFiguresConserve(f: SettlementFigures, lockedMinor: number): void {

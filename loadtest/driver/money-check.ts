@@ -34,12 +34,14 @@ const sessionChecks: Record<string, string> = {
     SELECT id, locked_amount, cost, refund, teacher_earning, platform_fee FROM sessions
      WHERE student_id = ANY($1) AND status = 'completed'
        AND (cost + refund <> locked_amount OR teacher_earning + platform_fee <> cost OR cost < 0 OR refund < 0)`,
-  // cost = floor(billed_ms × price_minor / 60000), capped at the locked amount; funds_exhausted costs all of it.
+  // cost = floor((billed_ms × price_minor + carried in) / 60000), the rest carried out; a session that billed nothing
+  // carries nothing (README "Money"); funds_exhausted costs all of the locked amount.
   cost_formula: `
-    SELECT id, end_reason, duration_ms, price_per_minute, locked_amount, cost FROM sessions
+    SELECT id, end_reason, duration_ms, price_per_minute, locked_amount, cost, sub_minor_carried_in FROM sessions
      WHERE student_id = ANY($1) AND status = 'completed'
        AND cost * 100 <> CASE WHEN end_reason = 'funds_exhausted' THEN locked_amount * 100
-                              ELSE least(floor(duration_ms * price_per_minute * 100 / 60000), locked_amount * 100) END`,
+                              ELSE least(floor((duration_ms * price_per_minute * 100 + coalesce(sub_minor_carried_in, 0)) / 60000),
+                                         locked_amount * 100) END`,
   hold_released: `
     SELECT s.id, h.amount, h.released_at FROM sessions s LEFT JOIN holds h ON h.session_id = s.id
      WHERE s.student_id = ANY($1) AND (h.session_id IS NULL OR h.released_at IS NULL OR h.amount <> s.locked_amount)`,

@@ -18,6 +18,9 @@ export interface PgSession {
   refund: string | null;
   teacher_earning: string | null;
   platform_fee: string | null;
+  /** Sub-minor units (60,000 to a minor unit) taken from and left in the (student, course) remainder; null: none. */
+  sub_minor_carried_in: number | null;
+  sub_minor_carried_out: number | null;
   completion_pct: string;
   current_lecture: number | null;
   /** lecture id → billed ms (content_progress's watched_seconds, back in ms). */
@@ -48,7 +51,7 @@ export async function readPostgresSide(config: Config, id: string): Promise<PgSi
     const s = await pool.query(
       `SELECT status, student_id, course_id, teacher_id, locked_amount, price_per_minute, max_billable_ms, duration_ms,
               cost, refund, teacher_earning, platform_fee, completion_pct::text, current_lecture, content_progress,
-              end_reason, created_at, start_time, end_time
+              end_reason, created_at, start_time, end_time, sub_minor_carried_in, sub_minor_carried_out
          FROM sessions WHERE id = $1`, [id]);
     const h = await pool.query('SELECT amount, created_at, released_at FROM holds WHERE session_id = $1', [id]);
     const t = await pool.query(
@@ -78,6 +81,8 @@ function toSession(row: Record<string, any>): PgSession {
     locked_amount: row.locked_amount, price_per_minute: row.price_per_minute,
     max_billable_ms: Number(row.max_billable_ms), duration_ms: Number(row.duration_ms),
     cost: row.cost, refund: row.refund, teacher_earning: row.teacher_earning, platform_fee: row.platform_fee,
+    sub_minor_carried_in: row.sub_minor_carried_in === null ? null : Number(row.sub_minor_carried_in),
+    sub_minor_carried_out: row.sub_minor_carried_out === null ? null : Number(row.sub_minor_carried_out),
     completion_pct: row.completion_pct, current_lecture: row.current_lecture,
     lectures_ms: Object.fromEntries(Object.entries(progress).map(([l, p]) => [l, Math.round(p.watched_seconds * 1000)])),
     end_reason: row.end_reason,

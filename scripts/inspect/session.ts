@@ -72,6 +72,7 @@ export function renderSession(r: SessionReport): string {
     ['course', live?.course_id ?? '-', pg?.course_id ?? '-'],
     ['billed', live ? `${clock(live.billed_ms)} (${live.billed_ms} ms)` : '-', pg ? `${clock(pg.duration_ms)} (${pg.duration_ms} ms${pg.status === 'completed' ? ', final' : ', checkpoint'})` : '-'],
     ['cost', money(live?.cost_minor ?? null), pg?.cost ?? '-'],
+    ['carried remainder', '', pg?.sub_minor_carried_in == null ? '-' : `in ${pg.sub_minor_carried_in}, out ${pg.sub_minor_carried_out} (of 60000 to a minor unit)`],
     ['locked', money(live?.locked_minor ?? null), pg?.locked_amount ?? '-'],
     ['price/min', money(live?.price_minor ?? null), pg?.price_per_minute ?? '-'],
     ['max billable', clock(live?.max_ms), clock(pg?.max_billable_ms)],

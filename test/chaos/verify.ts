@@ -3,7 +3,7 @@
 // test/helpers/money-invariants.ts but counted instead of thrown, plus that helper itself as a cross-check.
 // Billing: every session's billed time against its player's true playing time.
 import type pg from 'pg';
-import { costMinor, numericToMinor as minor } from '../../shared/money.js';
+import { numericToMinor as minor, subMinorPerMinor } from '../../shared/money.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../helpers/money-invariants.js';
 import type { FaultRecord } from './faults.js';
 import { sweeperWaitMs, type PlayerResult } from './players.js';
@@ -26,6 +26,8 @@ export interface SessionRow {
   cost: string | null;
   price_per_minute: string;
   max_billable_ms: string;
+  /** Sub-minor units this session took from its (student, course) remainder; null when it billed nothing. */
+  sub_minor_carried_in: string | null;
 }
 
 export interface BillingBounds {
@@ -101,7 +103,7 @@ export async function checkMoney(pool: pg.Pool, totalBeforeMinor: number): Promi
 
 export async function sessionRows(pool: pg.Pool): Promise<Map<string, SessionRow>> {
   const { rows } = await pool.query<SessionRow>(`
-    SELECT id, status, end_reason, duration_ms, locked_amount, cost, price_per_minute, max_billable_ms FROM sessions`);
+    SELECT id, status, end_reason, duration_ms, locked_amount, cost, price_per_minute, max_billable_ms, sub_minor_carried_in FROM sessions`);
   return new Map(rows.map((r) => [r.id, r]));
 }
 
@@ -159,7 +161,11 @@ export function checkSessions(players: readonly PlayerResult[], rows: Map<string
     billing.push(bill);
     if (bill.lossMs > bill.lossBoundMs) v('billed ≥ true − bound', p.sessionId, `billed ${bill.billedMs} ms, true ${bill.trueMs} ms, lost ${bill.lossMs} > ${bill.lossBoundMs} ms (${bill.redisWipes} Redis wipes)`);
     if (bill.overMs > b.slackMs) v('billed ≤ true + slack', p.sessionId, `billed ${bill.billedMs} ms, true at most ${bill.trueUpperMs} ms: ${bill.overMs} ms over (slack ${b.slackMs})`);
-    const expectedCost = costMinor(bill.billedMs, minor(row.price_per_minute), minor(row.locked_amount));
+    // The carry its student's earlier sessions on the course left (README "Money") adds at most one unit; the row says
+    // how much it took in, so the cost is checked exactly.
+    const carriedIn = BigInt(row.sub_minor_carried_in ?? 0);
+    const expectedCost = Math.min(minor(row.locked_amount),
+      Number((BigInt(bill.billedMs) * BigInt(minor(row.price_per_minute)) + carriedIn) / BigInt(subMinorPerMinor)));
     const cost = row.cost === null ? null : minor(row.cost);
     if (row.end_reason === 'funds_exhausted' ? cost !== minor(row.locked_amount) : cost !== expectedCost) {
       v('cost by DESIGN §3', p.sessionId, `cost ${row.cost}, billed ${bill.billedMs} ms at ${row.price_per_minute}/min, ${row.end_reason}`);

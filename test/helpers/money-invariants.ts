@@ -22,6 +22,13 @@ export async function assertMoneyInvariants(pool: Pool, expectedTotalMinor?: num
       AND (cost + refund <> locked_amount OR teacher_earning + platform_fee <> cost OR cost < 0 OR refund < 0)`);
   expect(badSessions.rows, 'cost + refund = locked and teacher + fee = cost').toEqual([]);
 
+  // A settlement that carried a sub-minor remainder charged exactly the whole units of its own billed time plus what
+  // it took in, keeping what it left out (README "Money": splitting a viewing).
+  const carryMismatch = await pool.query(`
+    SELECT id FROM sessions WHERE status = 'completed' AND sub_minor_carried_in IS NOT NULL AND end_reason <> 'funds_exhausted'
+      AND cost * 6000000 <> duration_ms * price_per_minute * 100 + sub_minor_carried_in - sub_minor_carried_out`);
+  expect(carryMismatch.rows, 'cost × 60000 = billed ms × price + carried in − carried out').toEqual([]);
+
   const doubleSettled = await pool.query(`
     SELECT session_id FROM ledger_transactions WHERE kind = 'settle' GROUP BY session_id HAVING count(*) > 1`);
   expect(doubleSettled.rows, 'each session settled at most once').toEqual([]);

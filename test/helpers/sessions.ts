@@ -89,12 +89,15 @@ export interface SettledRow {
   current_lecture: number | null;
   content_progress: Record<string, { watched_seconds: number }>;
   ended_at: Date | null;
+  /** Sub-minor units taken from and left in the (student, course) remainder; null when the session billed nothing. */
+  sub_minor_carried_in: string | null;
+  sub_minor_carried_out: string | null;
 }
 
 export async function readSessionRow(pool: Pool, sessionId: string): Promise<SettledRow | null> {
   const { rows } = await pool.query<SettledRow>(
     `SELECT status, end_reason, duration_ms, cost, refund, teacher_earning, platform_fee, completion_pct, current_lecture,
-            content_progress, ended_at
+            content_progress, ended_at, sub_minor_carried_in, sub_minor_carried_out
      FROM sessions WHERE id = $1`, [sessionId]);
   return rows[0] ?? null;
 }
