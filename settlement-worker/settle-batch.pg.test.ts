@@ -149,7 +149,7 @@ describe('settleBatch', () => {
       expect(await snapshot(batch, frozenBatch, byIndex(outcomesBatch, frozenBatch)))
         .toEqual(await snapshot(one, frozenOne, byIndex(outcomesOne, frozenOne)));
     }), { numRuns: 40 });
-  });
+  }, 120_000);
 
   it('charges a viewing split into 1–20 sessions, settled by either path in any mix, what one session would cost', async () => {
     // Proves the split rule end to end in Postgres: total cost = floor(whole billed ms × price / 60000), the carried
@@ -189,7 +189,7 @@ describe('settleBatch', () => {
       expect(Number(left.rows[0]?.sub_minor_owed ?? 0)).toBe((totalMs * priceMinor) % 60_000);
       await assertMoneyInvariants(w.env.pool, w.totalBefore);
     }), { numRuns: 25 });
-  });
+  }, 120_000);
 
   it('writes nothing when one entry is poisoned, and refuses an unknown session', async () => {
     // Proves a batch is all or nothing: a broken invariant in its last entry rolls back the entries before it.

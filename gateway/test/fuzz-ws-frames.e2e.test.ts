@@ -123,7 +123,9 @@ type BadFrame =
   | { kind: 'stale'; back: number | '-0' }
   | { kind: 'lecture'; lecture: number };
 
-const heartbeatKeys = ['type', 'seq', 'position_seconds', 'playing', 'current_lecture', 'completion_pct', 'duration_seconds'];
+/** The heartbeat's fields, the required ones first (README "WebSocket protocol"). */
+const heartbeatKeys = ['type', 'seq', 'playing', 'current_lecture', 'completion_pct', 'position_seconds', 'duration_seconds'];
+const requiredHeartbeatKeys = heartbeatKeys.slice(0, 5);
 
 /** Would the server accept this text as a frame? Generated garbage must not be a valid `heartbeat` or `complete`. */
 function looksLikeClientFrame(text: string): boolean {
@@ -178,7 +180,7 @@ const badFrame: fc.Arbitrary<BadFrame> = fc.oneof(
   { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 4 }).filter((v) => !looksLikeClientFrame(JSON.stringify(v))).map((value) => ({ kind: 'json' as const, value })) },
   { weight: 6, arbitrary: fc.constantFrom(...heartbeatKeys).chain((field) => wrongValue[field]!
     .filter((raw) => !acceptsRaw(field, raw)).map((raw) => ({ kind: 'mutate' as const, field, raw }))) },
-  { weight: 1, arbitrary: fc.constantFrom(...heartbeatKeys.slice(0, 6)).map((field) => ({ kind: 'missing' as const, field })) },
+  { weight: 1, arbitrary: fc.constantFrom(...requiredHeartbeatKeys).map((field) => ({ kind: 'missing' as const, field })) },
   { weight: 2, arbitrary: fc.tuple(fc.oneof(anyString(30), fc.constantFrom('__proto__', 'constructor', 'token', 'Type', '')), fc.oneof(nonNumberValue, numberLiteral))
     .filter(([key]) => !heartbeatKeys.includes(key)).map(([key, raw]) => ({ kind: 'extra' as const, key, raw })) },
   { weight: 3, arbitrary: fc.oneof(

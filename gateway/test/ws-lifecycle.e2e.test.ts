@@ -73,6 +73,21 @@ describe('WebSocket lifecycle', () => {
     expect((await s.next('ended')).summary.duration_seconds).toBe(0.2);
   });
 
+  it('position_seconds is optional: a heartbeat without it bills the same; a bad one is still refused', async () => {
+    // Proves the documented contract: the position is informational, validated when sent, never needed to bill.
+    const id = await p.liveSession(5, 2);
+    const s = await connect(id);
+    await s.next('ready');
+    await sleep(300);
+    const { position_seconds: _unused, ...withoutPosition } = heartbeat(1);
+    s.send(withoutPosition);
+    expect((await s.ack(1)).duration_seconds).toBeGreaterThan(0);
+    s.send(heartbeat(2, { position_seconds: -1 }));
+    expect(await s.next('error')).toMatchObject({ code: 'invalid_message' });
+    s.send({ type: 'complete' });
+    expect((await s.next('ended')).reason).toBe('completed');
+  });
+
   it('a dropped socket pauses; a reconnect within grace resumes without billing the gap', async () => {
     const id = await p.liveSession(5, 3);
     let s = await connect(id);

@@ -32,7 +32,8 @@ export function parseServerFrame(data: unknown): ParsedFrame {
 }
 
 /** What the player reports about itself at a heartbeat; the shape of a heartbeat frame without `type` and `seq`. */
-export type Playback = Omit<HeartbeatFrame, 'type' | 'seq' | 'playing_now'>;
+/** The SDK always knows where its video is, so it always sends `position_seconds` (optional on the wire). */
+export type Playback = Omit<HeartbeatFrame, 'type' | 'seq' | 'playing_now' | 'position_seconds'> & { position_seconds: number };
 
 /**
  * A heartbeat frame from the player's state. `playing` is passed separately because it describes the interval

@@ -6,7 +6,11 @@ import { completionPct, durationSeconds, lectureId, sessionStatus, uuid } from '
 export const heartbeatFrame = z.strictObject({
   type: z.literal('heartbeat'),
   seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  position_seconds: z.number().finite().min(0).max(1e9),
+  /**
+   * Where the player's video is, in seconds. Optional and informational: validated when present, never billed from
+   * nor stored (billing follows the server's clock, `playing` and `duration_seconds`; README "WebSocket protocol").
+   */
+  position_seconds: z.number().finite().min(0).max(1e9).optional(),
   /** Whether the interval since the previous update was playing (DESIGN §3): what this heartbeat bills. */
   playing: z.boolean(),
   /**
