@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { productPerFile, type ApiResult } from '../../test/helpers/product.js';
 import { tryUpgrade } from '../../test/helpers/raw-upgrade.js';
-import { eventually } from '../../test/helpers/sessions.js';
+import { eventually, lockSession } from '../../test/helpers/sessions.js';
 import { courseId, STUDENT } from '../../test/helpers/test-env.js';
 
 const rounds = 40;
@@ -132,6 +132,23 @@ describe('start racing other calls on a locked session', () => {
       expectCompleted(c, id);
       await expectSettledForGood(id);
     }
+    expectCleanLog();
+  });
+});
+
+describe('a start that finds live state it did not make', () => {
+  it('answers 409 wrong_state and changes neither the row nor the live state', async () => {
+    // Live state for a session whose row is still locked: another request's (a start whose rollback could not
+    // drop it, say). It is not this start's to take over or delete.
+    const s = await lockSession(p.env.pool, { studentId: STUDENT, courseId: courseId(1), lockedMinor: 50 });
+    await p.deps.meter.startSession(s.sessionId, s);
+    const before = await p.env.redis.hgetall(p.env.keys.session(s.sessionId));
+    const r = await start(s.sessionId);
+    expect(r.status, r.text).toBe(409);
+    expect(r.json.error.code).toBe('wrong_state');
+    expect(await rowStatus(s.sessionId)).toBe('locked');
+    expect(await p.env.redis.hgetall(p.env.keys.session(s.sessionId))).toEqual(before);
+    await p.deps.meter.forgetSession(s.sessionId);
     expectCleanLog();
   });
 });
