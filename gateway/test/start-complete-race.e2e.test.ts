@@ -66,6 +66,20 @@ function expectCleanLog(): void {
 }
 
 describe('start racing other calls on a locked session', () => {
+  it('start ∥ start: one 200, the other 409, and the session runs once', async () => {
+    for (let i = 0; i < rounds; i++) {
+      const id = await lockedSession();
+      const both = await Promise.all([start(id), start(id)]);
+      both.forEach(expectStart);
+      expect(both.map((r) => r.status).sort()).toEqual([200, 409]);
+      expect(await rowStatus(id)).toBe('active');
+      expect(await liveKeyExists(id)).toBe(true);
+      expectCompleted(await complete(id), id);
+      await expectSettledForGood(id);
+    }
+    expectCleanLog();
+  });
+
   it('start ∥ complete: start 200 or 409, complete 200, the session ends settled', async () => {
     for (let i = 0; i < rounds; i++) {
       const id = await lockedSession();
