@@ -12,7 +12,7 @@ import { restoreIfStillActive } from '../shared/restore-live-session.js';
 import { backoffMs, pause } from './pause.js';
 import type { WorkerMetrics } from './metrics.js';
 
-/** A start writes Postgres, then Redis, within milliseconds: sessions started more recently are left to it. */
+/** A start writes Redis, then commits its row, within milliseconds: sessions started more recently are left to it. */
 const startSettleSeconds = 30;
 
 export interface ReconcileDeps {

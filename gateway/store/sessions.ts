@@ -117,20 +117,26 @@ export async function findSession(pool: Pool, id: string): Promise<SessionRow | 
   return rows[0] ?? null;
 }
 
-/** locked → active. Returns null when the session was not `locked` (someone else started or settled it). */
-export async function markStarted(pool: Pool, id: string): Promise<{ startTime: Date; course: CourseRow } | null> {
-  const { rows } = await pool.query<{ start_time: Date }>(
-    `UPDATE sessions SET status = 'active', start_time = now() WHERE id = $1 AND status = 'locked' RETURNING start_time`, [id]);
-  if (!rows[0]) return null;
-  const course = (await pool.query<CourseRow>(
-    'SELECT c.* FROM courses c JOIN sessions s ON s.course_id = c.id WHERE s.id = $1', [id])).rows[0];
-  invariant(course, `session ${id} has no course`);
-  return { startTime: rows[0].start_time, course };
-}
-
-/** Undo markStarted when the Redis half of a start failed, so the start can be retried. */
-export async function unmarkStarted(pool: Pool, id: string): Promise<void> {
-  await pool.query(`UPDATE sessions SET status = 'locked', start_time = NULL WHERE id = $1 AND status = 'active'`, [id]);
+/**
+ * locked → active, with the Redis half of the start (`startLive`) run inside the same transaction, under the session
+ * row's lock: the lock a settlement and a rebuild from the checkpoint take (README "Concurrent calls on one session").
+ * So no other request sees the row `active` before its live state exists (a rebuild would take that for a Redis
+ * loss), and a settlement waits until both halves are there or neither is. If `startLive` throws, the transaction
+ * rolls back and the row was never anything but `locked`: there is no undo step that could overwrite a state another
+ * request made meanwhile. Returns null when the row was not `locked` (someone else started or settled it).
+ */
+export async function markStarted(pool: Pool, id: string, startLive: (course: CourseRow) => Promise<void>):
+  Promise<{ startTime: Date; course: CourseRow } | null> {
+  return withTransaction(pool, async (tx) => {
+    const { rows } = await tx.query<{ start_time: Date }>(
+      `UPDATE sessions SET status = 'active', start_time = now() WHERE id = $1 AND status = 'locked' RETURNING start_time`, [id]);
+    if (!rows[0]) return null;
+    const course = (await tx.query<CourseRow>(
+      'SELECT c.* FROM courses c JOIN sessions s ON s.course_id = c.id WHERE s.id = $1', [id])).rows[0];
+    invariant(course, `session ${id} has no course`);
+    await startLive(course);
+    return { startTime: rows[0].start_time, course };
+  });
 }
 
 export interface WalletView { wallet_balance: number; locked_balance: number }

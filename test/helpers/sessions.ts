@@ -22,7 +22,10 @@ export async function lockSession(pool: Pool, input: { studentId: string; course
   };
 }
 
-/** locked → active in Postgres, then the live metering state in Redis (as the gateway's start does). */
+/**
+ * locked → active in Postgres, then the live metering state in Redis. The gateway's start writes both under the row
+ * lock (markStarted); tests that use this helper do not race it.
+ */
 export async function startLiveSession(pool: Pool, meter: Meter, s: LockedSession): Promise<{ nowMs: number }> {
   const { rowCount } = await pool.query(
     `UPDATE sessions SET status = 'active', start_time = now() WHERE id = $1 AND status = 'locked'`, [s.sessionId]);

@@ -1,10 +1,15 @@
-// POST /api/sessions/{id}/start: locked → active in Postgres, then the live metering state in Redis.
+// POST /api/sessions/{id}/start: locked → active in Postgres and the live metering state in Redis, both under the
+// session row's lock (markStarted), so a racing complete, status, metrics update or socket sees either a locked
+// session or a started one, never half of a start (README "Concurrent calls on one session").
 import { ApiError } from '../../../shared/errors.js';
+import { MeterRefusal } from '../../../shared/redis/meter.js';
 import { assertMayActOn } from '../../auth/authorize-session.js';
-import { findSession, liveStateOf, markStarted, unmarkStarted } from '../../store/sessions.js';
+import { findSession, liveStateOf, markStarted } from '../../store/sessions.js';
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';
 import { authenticate, sessionIdParam } from '../validate.js';
+
+const startedMeanwhile = 'the session was started or settled meanwhile';
 
 export const startSession = (deps: GatewayDeps): HttpHandler => async (ctx) => {
   const caller = await authenticate(deps, ctx);
@@ -13,15 +18,25 @@ export const startSession = (deps: GatewayDeps): HttpHandler => async (ctx) => {
   if (!row) throw new ApiError('session_not_found');
   assertMayActOn(caller, row.student_id);
   if (row.status !== 'locked') throw new ApiError('wrong_state', `the session is ${row.status}; only a locked session can start`);
-  const started = await markStarted(deps.pool, id);
-  if (!started) throw new ApiError('wrong_state', 'the session was started or settled meanwhile');
+  let started: Awaited<ReturnType<typeof markStarted>>;
+  // Set once this start holds the row (locked, under its lock): from then on, live state in Redis is ours or refused.
+  let ownsRow = false;
   try {
-    await deps.meter.startSession(id, liveStateOf(row, started.course));
+    started = await markStarted(deps.pool, id, async (course) => {
+      ownsRow = true;
+      await deps.meter.startSession(id, liveStateOf(row, course));
+    });
   } catch (err) {
-    // Keep the two stores in step: a start that did not reach Redis did not happen.
-    await unmarkStarted(deps.pool, id).catch(() => undefined);
+    // Live state already there while the row was still locked under our lock: another request made it. It is
+    // theirs, so it is left alone; the row stays as it was (rolled back).
+    if (err instanceof MeterRefusal && err.code === 'already_started') throw new ApiError('wrong_state', startedMeanwhile);
+    // Redis (or the COMMIT) failed after this start held the row: the row stays locked, so live state this start
+    // may have written is no one's. Dropped, so a socket cannot meter a session Postgres never saw start and a retry
+    // can start it. Before that point nothing of ours can be in Redis, and what is there belongs to someone else.
+    if (ownsRow) await deps.meter.forgetSession(id).catch(() => undefined);
     throw err;
   }
+  if (!started) throw new ApiError('wrong_state', startedMeanwhile);
   deps.log.info({ sessionId: id }, 'session started');
   return { status: 200, body: { session_id: id, status: 'active', start_time: started.startTime.toISOString() } };
 };
