@@ -11,6 +11,10 @@ RUN npm ci --no-audit --no-fund && npm cache clean --force
 COPY . .
 RUN npm run build
 
+# Production rules from here on (README "Configuration"): a container refuses the development JWT_SECRET of
+# .env.example, or one shorter than 32 bytes, and DEMO_MODE. Set after `npm ci`, which would skip dev dependencies.
+ENV NODE_ENV=production
+
 USER node
 # 8080: the gateway's API, WebSocket and /metrics; 9465: a gateway's own metrics (GATEWAY_METRICS_PORT); 9464: the
 # worker's /healthz and /metrics (WORKER_METRICS_PORT).

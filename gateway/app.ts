@@ -54,6 +54,15 @@ function devRoutes(deps: GatewayDeps): RouteSpec[] {
   ];
 }
 
+/**
+ * Outside development and test the public port keeps no internals: metrics are served on the process's metrics port
+ * alone (GATEWAY_METRICS_PORT, shared/metrics-server.ts), and /readyz answers with its status only (README "Metrics").
+ */
+function publicMetricsRoutes(deps: GatewayDeps): RouteSpec[] {
+  if (deps.config.nodeEnv === 'production') return [];
+  return [{ method: 'get', pattern: '/metrics', name: 'prometheus_metrics', params: 0, handler: metricsHandler(deps) }];
+}
+
 function routes(deps: GatewayDeps, isDraining: () => boolean): RouteSpec[] {
   return [
     ...(deps.config.demoMode ? devRoutes(deps) : []),
@@ -66,8 +75,8 @@ function routes(deps: GatewayDeps, isDraining: () => boolean): RouteSpec[] {
     { method: 'get', pattern: '/api/wallet', name: 'wallet', params: 0, handler: getWallet(deps) },
     { method: 'get', pattern: '/api/teachers/:id/earnings', name: 'teacher_earnings', params: 1, handler: getEarnings(deps) },
     { method: 'get', pattern: '/healthz', name: 'healthz', params: 0, handler: healthz() },
-    { method: 'get', pattern: '/readyz', name: 'readyz', params: 0, handler: readyz(deps, isDraining) },
-    { method: 'get', pattern: '/metrics', name: 'prometheus_metrics', params: 0, handler: metricsHandler(deps) },
+    { method: 'get', pattern: '/readyz', name: 'readyz', params: 0, handler: readyz(deps, isDraining, deps.config.nodeEnv !== 'production') },
+    ...publicMetricsRoutes(deps),
   ];
 }
 

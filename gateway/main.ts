@@ -48,7 +48,10 @@ async function main(): Promise<void> {
   const metricsServer = await serveProcessMetrics({ registry: deps.metrics.registry, host: config.host, port: metricsPort, log });
   // No pid here: the root logger's base fields already carry it, and a second copy makes the line invalid for
   // log shippers that reject duplicate keys.
-  log.info({ port: gateway.port, metricsPort: metricsServer?.port ?? null, processIndex: config.processIndex }, 'gateway listening');
+  log.info({ port: gateway.port, metricsPort: metricsServer?.port ?? null, processIndex: config.processIndex, nodeEnv: config.nodeEnv }, 'gateway listening');
+  if (config.nodeEnv === 'production' && metricsServer === null) {
+    log.warn('no metrics listener: a production gateway serves /metrics on GATEWAY_METRICS_PORT only, never on PORT');
+  }
   if (config.demoMode) log.warn({ url: `http://localhost:${gateway.port}/demo` }, 'DEMO_MODE: demo page and development sign-in on (anyone can get a student token)');
 
   let stopping = false;

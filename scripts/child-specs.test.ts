@@ -7,7 +7,7 @@ import { childSpecs } from './child-specs.js';
 
 describe('childSpecs', () => {
   it('gives every gateway and worker its own PROCESS_INDEX, hence its own metrics port', () => {
-    const env = { JWT_SECRET: 'a-secret-of-16-chars+', LOG_PRETTY: 'false', GATEWAY_PROCESSES: '3', WORKER_PROCESSES: '2', WORKER_CONSUMER_NAME: 'w' };
+    const env = { NODE_ENV: 'test', JWT_SECRET: 'a-secret-of-16-chars+', LOG_PRETTY: 'false', GATEWAY_PROCESSES: '3', WORKER_PROCESSES: '2', WORKER_CONSUMER_NAME: 'w' };
     const specs = childSpecs(loadConfig(env), env);
     expect(specs.map((s) => [s.name, s.env.PROCESS_INDEX, s.env.WORKER_CONSUMER_NAME])).toEqual([
       ['gateway 1', '0', 'w'], ['gateway 2', '1', 'w'], ['gateway 3', '2', 'w'], ['worker 1', '0', 'w-1'], ['worker 2', '1', 'w-2'],

@@ -5,6 +5,9 @@
 // The entry points themselves never import it: a container or test that starts `gateway/main.ts` directly gets
 // exactly the environment it was given, so a deployment missing JWT_SECRET stops instead of running on the
 // development secret of .env.example.
+// The npm scripts are the development path, so an unset (or blank) NODE_ENV means development here, after the env
+// file had its say: `npm install && npm start` runs on a fresh machine, and says so. A bare entry point reads an unset
+// NODE_ENV as production (shared/config.ts, readNodeEnv), so a deployment that forgot it gets the strict rules.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -21,3 +24,7 @@ function loadEnvFile(path: string): void {
 
 export const envFile = existsSync(`${root}.env`) ? '.env' : '.env.example';
 if (existsSync(`${root}${envFile}`)) loadEnvFile(`${root}${envFile}`);
+
+/** True when neither the environment nor the env file named NODE_ENV, and development was assumed. */
+export const nodeEnvAssumed = (process.env.NODE_ENV ?? '').trim() === '';
+if (nodeEnvAssumed) process.env.NODE_ENV = 'development';

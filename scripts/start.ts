@@ -5,8 +5,8 @@
 // that dies (scripts/supervise-children.ts). SIGTERM, SIGINT or SIGHUP, or the loss of whoever started us, stops
 // them all; our children stop by themselves if we are killed outright (shared/stop-requests.ts).
 import type { ChildProcess } from 'node:child_process';
-import { envFile } from './load-env-file.js';
-import { ConfigError, loadConfig, type Config } from '../shared/config.js';
+import { envFile, nodeEnvAssumed } from './load-env-file.js';
+import { ConfigError, loadConfig, makeSecretHint, publishedDevelopmentSecret, type Config } from '../shared/config.js';
 import { demoAnnounceWaitMs, portProbeTimeoutMs } from '../shared/limits.js';
 import { onStopRequest } from '../shared/stop-requests.js';
 import { isPortServed, probeHostFor } from './probe-port.js';
@@ -42,8 +42,20 @@ async function announceDemoPage(c: Config): Promise<void> {
   }
 }
 
+/**
+ * Which rules this run is under, said before anything starts: an unset NODE_ENV is development here (load-env-file.ts),
+ * and the published development secret is fine on a laptop only, so neither happens silently.
+ */
+function announceRules(c: Config): void {
+  if (nodeEnvAssumed) console.log('start: NODE_ENV is unset: development rules (set NODE_ENV=production for a deployment: README "Configuration")');
+  if (c.nodeEnv !== 'production' && c.jwtSecret.trim() === publishedDevelopmentSecret) {
+    console.warn(`start: JWT_SECRET is the development secret published in .env.example: anyone who read it can sign tokens for this instance. On your own machine that is fine; anywhere else ${makeSecretHint}`);
+  }
+}
+
 const config = readConfig();
 console.log(`start: settings from the environment and ${envFile}${envFile === '.env.example' ? ' (development defaults; copy it to .env to change them)' : ''}`);
+announceRules(config);
 
 // Before migrating or seeding: a second `npm start` must not touch the database of the first, nor join its port.
 if (config.port !== 0 && await isPortServed(probeHostFor(config.host), config.port, portProbeTimeoutMs)) {

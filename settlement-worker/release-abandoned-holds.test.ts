@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Env } from '../shared/config.js';
 import { frozenAbandoned, releaseIntervalMs } from './release-abandoned-holds.js';
 
-const load = (env: Env) => loadConfig({ JWT_SECRET: 'a-secret-of-16-chars+', LOG_PRETTY: 'false', ...env });
+const load = (env: Env) => loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'a-secret-of-16-chars+', LOG_PRETTY: 'false', ...env });
 
 describe('abandoned-hold settings', () => {
   it('defaults to one hour and reads the variable', () => {

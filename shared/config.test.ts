@@ -1,10 +1,16 @@
 // DESIGN §8 configuration: defaults, one clear error naming every bad variable, and a frozen result.
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type Env } from './config.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, publishedDevelopmentSecret, readNodeEnv, type Env } from './config.js';
 
 const SECRET = 'a-secret-of-16-chars+';
-const load = (env: Env) => loadConfig({ JWT_SECRET: SECRET, LOG_PRETTY: 'false', ...env });
+/** Test rules, as every test process runs: the short fixture secret is accepted, DEMO_MODE allowed. */
+const load = (env: Env) => loadConfig({ NODE_ENV: 'test', JWT_SECRET: SECRET, LOG_PRETTY: 'false', ...env });
+/** 32 bytes exactly: the shortest secret production rules accept. */
+const SECRET_32 = 'p'.repeat(32);
+/** The three spellings that once slipped past an exact `=== 'production'`, and two more that must not relax anything. */
+const productionSpellings = ['Production', 'production ', 'prod', 'PRODUCTION', 'staging'];
 
 /** The ConfigError message thrown for env, or a failure if it loads. */
 function errorOf(env: Env): string {
@@ -90,8 +96,8 @@ describe('loadConfig', () => {
 
   it('requires a JWT secret or a JWKS URL', () => {
     // Proves the gateway cannot start with no way to verify tokens, and says how to fix it.
-    expect(errorOf({})).toMatch(/JWT_SECRET: .*JWT_JWKS_URL/);
-    expect(errorOf({ JWT_SECRET: 'short' })).toMatch(/JWT_SECRET: must be at least 16 characters/);
+    expect(errorOf({})).toMatch(/JWT_SECRET: .*JWT_JWKS_URL.*openssl rand -hex 32/);
+    expect(errorOf({ NODE_ENV: 'test', JWT_SECRET: 'short' })).toMatch(/JWT_SECRET: must be at least 16 characters/);
     expect(loadConfig({ JWT_JWKS_URL: 'https://issuer.example/.well-known/jwks.json' }).jwtSecret).toBe('');
   });
 
@@ -122,21 +128,81 @@ describe('loadConfig', () => {
     expect(load({}).demoMode).toBe(false);
     expect(load({ DEMO_MODE: 'true' }).demoMode).toBe(true);
     expect(load({ DEMO_MODE: '1' }).demoMode).toBe(true);
-    expect(load({ DEMO_MODE: 'false', NODE_ENV: 'production' }).demoMode).toBe(false);
+    expect(load({ DEMO_MODE: 'false', NODE_ENV: 'production', JWT_SECRET: SECRET_32 }).demoMode).toBe(false);
     expect(errorOf({ JWT_SECRET: SECRET, DEMO_MODE: 'yes' })).toMatch(/\n\s+DEMO_MODE: /);
   });
 
-  it('refuses DEMO_MODE with NODE_ENV=production', () => {
+  it('refuses DEMO_MODE unless NODE_ENV says development or test, however production is spelt', () => {
     // Proves a production process cannot hand out tokens through the demo sign-in: it stops at start, saying why.
-    const message = errorOf({ JWT_SECRET: SECRET, DEMO_MODE: 'true', NODE_ENV: 'production' });
-    expect(message).toMatch(/DEMO_MODE: refused with NODE_ENV=production/);
+    // `Production`, `production ` and `prod` all started with the demo sign-in on under an exact string match.
+    for (const spelling of ['production', ...productionSpellings]) {
+      const message = errorOf({ JWT_SECRET: SECRET_32, DEMO_MODE: 'true', NODE_ENV: spelling });
+      expect(message, spelling).toMatch(/DEMO_MODE: refused with NODE_ENV=".*", which reads as production/);
+      expect(message, spelling).toContain(JSON.stringify(spelling));
+    }
+    expect(errorOf({ JWT_SECRET: SECRET_32, DEMO_MODE: '1' })).toMatch(/DEMO_MODE: refused with an unset NODE_ENV/);
     expect(load({ DEMO_MODE: 'true', NODE_ENV: 'development' }).demoMode).toBe(true);
+    expect(load({ DEMO_MODE: 'true', NODE_ENV: ' Test ' }).demoMode).toBe(true);
+    expect(load({ DEMO_MODE: 'true', NODE_ENV: 'DEVELOPMENT' }).demoMode).toBe(true);
   });
 
   it('refuses DEMO_MODE without a JWT_SECRET to sign with, or with a JWKS', () => {
     // Proves the demo sign-in never mints tokens the gateway would then refuse (it verifies with the JWKS instead).
-    expect(errorOf({ DEMO_MODE: 'true', JWT_JWKS_URL: 'https://issuer.example/jwks.json' })).toMatch(/DEMO_MODE: needs JWT_SECRET/);
-    expect(errorOf({ DEMO_MODE: 'true', JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://issuer.example/jwks.json' })).toMatch(/DEMO_MODE: needs JWT_SECRET/);
+    expect(errorOf({ NODE_ENV: 'test', DEMO_MODE: 'true', JWT_JWKS_URL: 'https://issuer.example/jwks.json' })).toMatch(/DEMO_MODE: needs JWT_SECRET/);
+    expect(errorOf({ NODE_ENV: 'test', DEMO_MODE: 'true', JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://issuer.example/jwks.json' })).toMatch(/DEMO_MODE: needs JWT_SECRET/);
+  });
+
+  it('reads NODE_ENV case- and blank-insensitively; anything but development or test, and unset, is production', () => {
+    // Proves the relaxed rules need an explicit development or test, so a typo or a missing NODE_ENV is the strict side.
+    expect(['development', ' Development', 'DEVELOPMENT\t'].map(readNodeEnv)).toEqual(['development', 'development', 'development']);
+    expect(['test', 'TEST', ' test '].map(readNodeEnv)).toEqual(['test', 'test', 'test']);
+    for (const v of [undefined, '', '  ', 'production', 'dev', 'testing', ...productionSpellings]) expect(readNodeEnv(v), String(v)).toBe('production');
+    expect(load({ NODE_ENV: 'Development ' }).nodeEnv).toBe('development');
+    expect(loadConfig({ JWT_SECRET: SECRET_32, NODE_ENV: 'prod' }).nodeEnv).toBe('production');
+    expect(loadConfig({ JWT_SECRET: SECRET_32 }).nodeEnv).toBe('production');
+  });
+
+  it('refuses the published development secret outside development and test, saying how to make one', () => {
+    // Proves anyone who read .env.example cannot sign tokens for a production instance: it never starts on that secret.
+    expect(readFileSync(new URL('../.env.example', import.meta.url), 'utf8')).toContain(`\nJWT_SECRET=${publishedDevelopmentSecret}\n`);
+    for (const spelling of [undefined, 'production', ...productionSpellings]) {
+      const message = errorOf({ JWT_SECRET: publishedDevelopmentSecret, ...(spelling === undefined ? {} : { NODE_ENV: spelling }) });
+      expect(message, String(spelling)).toMatch(/JWT_SECRET: the development secret published in \.env\.example is refused/);
+      expect(message, String(spelling)).toContain('openssl rand -hex 32');
+    }
+    expect(load({ JWT_SECRET: publishedDevelopmentSecret, NODE_ENV: 'development' }).jwtSecret).toBe(publishedDevelopmentSecret);
+    expect(load({ JWT_SECRET: publishedDevelopmentSecret, NODE_ENV: 'Test' }).jwtSecret).toBe(publishedDevelopmentSecret);
+  });
+
+  it('refuses a JWT_SECRET shorter than 32 bytes outside development and test, counting bytes', () => {
+    // Proves the production floor is 32 bytes of UTF-8 (not characters), with the way to make a secret in the message.
+    for (const spelling of ['production', ...productionSpellings]) {
+      const message = errorOf({ JWT_SECRET: 'p'.repeat(31), NODE_ENV: spelling });
+      expect(message, spelling).toMatch(/JWT_SECRET: 31 bytes; at least 32 are required outside NODE_ENV=development or test/);
+      expect(message, spelling).toContain('openssl rand -hex 32');
+    }
+    expect(loadConfig({ JWT_SECRET: SECRET_32, NODE_ENV: 'production' }).jwtSecret).toBe(SECRET_32);
+    expect(loadConfig({ JWT_SECRET: 'é'.repeat(16), NODE_ENV: 'production' }).jwtSecret).toBe('é'.repeat(16)); // 32 bytes
+    expect(errorOf({ JWT_SECRET: 'é'.repeat(15) + 'x', NODE_ENV: 'production' })).toMatch(/JWT_SECRET: 31 bytes/);
+    // Development and test keep their 16-character floor.
+    expect(load({ JWT_SECRET: 'p'.repeat(16), NODE_ENV: 'development' }).jwtSecret).toBe('p'.repeat(16));
+  });
+
+  it('checks the secret only in processes that sign or verify tokens', () => {
+    // Proves the worker, migrations and the inspect CLI (requireAuth: false) start whatever JWT_SECRET holds.
+    expect(loadConfig({ JWT_SECRET: publishedDevelopmentSecret, NODE_ENV: 'production' }, { requireAuth: false }).nodeEnv).toBe('production');
+  });
+
+  it('lists every problem in one error: schema, secret, DEMO_MODE and cross-variable ones', () => {
+    // Proves an operator fixes a production configuration in one pass, not one restart per problem.
+    const message = errorOf({ NODE_ENV: 'prod', JWT_SECRET: publishedDevelopmentSecret, DEMO_MODE: 'true', PORT: 'abc' });
+    expect(message).toMatch(/^invalid configuration:\n/);
+    expect(message).toMatch(/\n\s+PORT: /);
+    expect(message).toMatch(/\n\s+JWT_SECRET: the development secret/);
+    expect(message).toMatch(/\n\s+DEMO_MODE: refused/);
+    const crossed = errorOf({ NODE_ENV: 'production', JWT_SECRET: 'short-secret', HEARTBEAT_INTERVAL_MS: '10000', DISCONNECT_GRACE_MS: '4000' });
+    expect(crossed).toMatch(/\n\s+JWT_SECRET: 12 bytes/);
+    expect(crossed).toMatch(/\n\s+DISCONNECT_GRACE_MS: /);
   });
 
   it('returns a frozen object', () => {

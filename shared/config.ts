@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { metricsPortClash } from './metrics-ports.js';
+import { jwtSecretBytesMin, jwtSecretCharsMinDevelopment } from './limits.js';
 
 const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -43,11 +44,30 @@ const envSchema = z.object({
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
   // The browser demo (the /demo page and the development sign-in that hands out student tokens). Off by default.
   DEMO_MODE: z.enum(['true', 'false', '1', '0']).default('false'),
-  // Read only to refuse DEMO_MODE in production: it is not a setting of the product.
+  // Which rules apply (readNodeEnv below): development and test relax the JWT_SECRET and DEMO_MODE checks.
   NODE_ENV: z.string().default(''),
 });
 
 export type Env = Record<string, string | undefined>;
+
+/**
+ * The rules a process runs under, from NODE_ENV (README "Configuration"). `development` and `test`, in any case and
+ * with blanks around, relax the checks below; every other value (`prod`, `staging`, a typo) and an unset NODE_ENV
+ * mean production: a deployment that forgot or misspelt it gets the strict rules, never the relaxed ones. The npm
+ * scripts are the development path: they set NODE_ENV=development when it is unset (scripts/load-env-file.ts).
+ */
+export type NodeEnv = 'development' | 'test' | 'production';
+
+export function readNodeEnv(raw: string | undefined): NodeEnv {
+  const v = (raw ?? '').trim().toLowerCase();
+  return v === 'development' || v === 'test' ? v : 'production';
+}
+
+/** The JWT_SECRET `.env.example` publishes for local development: anyone who read it can sign tokens with it. */
+export const publishedDevelopmentSecret = 'dev-only-secret-change-me-0123456789';
+
+/** How to make a secret, quoted in every JWT_SECRET refusal. */
+export const makeSecretHint = "make one with `openssl rand -hex 32` (or `node -e \"console.log(require('crypto').randomBytes(32).toString('hex'))\"`)";
 
 export interface Config {
   readonly port: number;
@@ -92,9 +112,11 @@ export interface Config {
   readonly processIndex: number;
   readonly logLevel: string;
   readonly logPretty: boolean;
+  /** NODE_ENV as the product reads it (readNodeEnv): production unless it says development or test. */
+  readonly nodeEnv: NodeEnv;
   /**
    * The browser demo: the gateway serves the player page at /demo and a development sign-in (/api/dev/students,
-   * /api/dev/token) that hands out student tokens to anyone who asks. Never on when NODE_ENV=production.
+   * /api/dev/token) that hands out student tokens to anyone who asks. Only where NODE_ENV says development or test.
    */
   readonly demoMode: boolean;
 }
@@ -112,35 +134,63 @@ function parseClusterNodes(raw: string): { host: string; port: number }[] {
   });
 }
 
+const describeNodeEnv = (raw: string) => (raw === '' ? 'an unset NODE_ENV' : `NODE_ENV=${JSON.stringify(raw)}`);
+
 /**
- * DEMO_MODE hands a signed student token to anyone who asks for one: never in production. Its sign-in signs HS256
- * tokens with JWT_SECRET, so it also needs that secret and a gateway that verifies with it (not a JWKS).
+ * JWT_SECRET signs and verifies every token: outside development and test it must be a secret of this deployment's
+ * own, so neither the published development one nor one short enough to guess. Checked by the processes that sign or
+ * verify tokens (`requireAuth`); the worker, migrations and the inspect CLI never read it.
  */
-function assertDemoModeAllowed(nodeEnv: string, config: Config, requireAuth: boolean): void {
-  if (nodeEnv === 'production') {
-    throw new ConfigError('invalid configuration:\n  DEMO_MODE: refused with NODE_ENV=production (the demo sign-in hands out tokens to anyone); unset DEMO_MODE');
+function jwtSecretProblems(secret: string, jwksUrl: string, rawNodeEnv: string, nodeEnv: NodeEnv): string[] {
+  if (secret === '') {
+    return jwksUrl === '' ? ['JWT_SECRET: set JWT_SECRET (HS256) or JWT_JWKS_URL (asymmetric keys); ' + makeSecretHint] : [];
   }
-  if (requireAuth && (config.jwtSecret === '' || config.jwtJwksUrl !== '')) {
-    throw new ConfigError('invalid configuration:\n  DEMO_MODE: needs JWT_SECRET and no JWT_JWKS_URL (the demo sign-in signs HS256 tokens with JWT_SECRET)');
+  if (nodeEnv !== 'production') {
+    return secret.length < jwtSecretCharsMinDevelopment ? [`JWT_SECRET: must be at least ${jwtSecretCharsMinDevelopment} characters`] : [];
   }
+  const outside = `outside NODE_ENV=development or test (${describeNodeEnv(rawNodeEnv)} reads as production)`;
+  if (secret.trim() === publishedDevelopmentSecret) {
+    return [`JWT_SECRET: the development secret published in .env.example is refused ${outside}: anyone who read it can sign tokens; ${makeSecretHint}`];
+  }
+  const bytes = Buffer.byteLength(secret, 'utf8');
+  if (bytes < jwtSecretBytesMin) return [`JWT_SECRET: ${bytes} bytes; at least ${jwtSecretBytesMin} are required ${outside}; ${makeSecretHint}`];
+  return [];
 }
 
-/** Parses the environment once; lists every bad variable in one error. */
+/**
+ * DEMO_MODE hands a signed student token to anyone who asks for one: only where NODE_ENV says development or test.
+ * Its sign-in signs HS256 tokens with JWT_SECRET, so it also needs that secret and a gateway that verifies with it.
+ */
+function demoModeProblems(rawNodeEnv: string, nodeEnv: NodeEnv, secret: string, jwksUrl: string, requireAuth: boolean): string[] {
+  const problems: string[] = [];
+  if (nodeEnv === 'production') {
+    problems.push(`DEMO_MODE: refused with ${describeNodeEnv(rawNodeEnv)}, which reads as production (the demo sign-in hands out tokens to anyone); it runs only with NODE_ENV=development or test`);
+  }
+  if (requireAuth && (secret === '' || jwksUrl !== '')) {
+    problems.push('DEMO_MODE: needs JWT_SECRET and no JWT_JWKS_URL (the demo sign-in signs HS256 tokens with JWT_SECRET)');
+  }
+  return problems;
+}
+
+const refusal = (problems: string[]) => new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+
+/** Parses the environment once; lists every problem in one error. */
 export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean } = {}): Config {
+  const requireAuth = opts.requireAuth !== false;
   // An empty variable (`PORT=`) means "not set": take the default rather than coercing '' to 0.
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) as Record<string, string>;
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // These read the raw strings, so they are listed even when another variable is malformed.
+  const nodeEnv = readNodeEnv(present.NODE_ENV);
+  const secret = present.JWT_SECRET ?? '';
+  const jwksUrl = present.JWT_JWKS_URL ?? '';
+  if (requireAuth) problems.push(...jwtSecretProblems(secret, jwksUrl, present.NODE_ENV ?? '', nodeEnv));
+  if (present.DEMO_MODE === 'true' || present.DEMO_MODE === '1') {
+    problems.push(...demoModeProblems(present.NODE_ENV ?? '', nodeEnv, secret, jwksUrl, requireAuth));
   }
+  if (!parsed.success) throw refusal(problems);
   const e = parsed.data;
-  if (opts.requireAuth !== false && e.JWT_SECRET === '' && e.JWT_JWKS_URL === '') {
-    throw new ConfigError('invalid configuration:\n  JWT_SECRET: set JWT_SECRET (HS256) or JWT_JWKS_URL (asymmetric keys)');
-  }
-  if (e.JWT_SECRET !== '' && e.JWT_SECRET.length < 16) {
-    throw new ConfigError('invalid configuration:\n  JWT_SECRET: must be at least 16 characters');
-  }
   // uWS rounds idle timeouts to 4 s; three missed heartbeats close a silent socket.
   const socketIdleMs = Math.max(8_000, Math.ceil((3 * e.HEARTBEAT_INTERVAL_MS) / 4_000) * 4_000);
   const config: Config = {
@@ -176,13 +226,14 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
     processIndex: e.PROCESS_INDEX,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY === 'true',
+    nodeEnv,
     demoMode: e.DEMO_MODE === 'true' || e.DEMO_MODE === '1',
   };
   if (config.disconnectGraceMs < config.heartbeatIntervalMs / 2) {
-    throw new ConfigError('invalid configuration:\n  DISCONNECT_GRACE_MS: must be at least half of HEARTBEAT_INTERVAL_MS');
+    problems.push('DISCONNECT_GRACE_MS: must be at least half of HEARTBEAT_INTERVAL_MS');
   }
   const portClash = metricsPortClash(config);
-  if (portClash !== null) throw new ConfigError(`invalid configuration:\n  ${portClash}`);
-  if (config.demoMode) assertDemoModeAllowed(e.NODE_ENV, config, opts.requireAuth !== false);
+  if (portClash !== null) problems.push(portClash);
+  if (problems.length > 0) throw refusal(problems);
   return Object.freeze(config);
 }

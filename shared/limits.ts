@@ -58,6 +58,13 @@ export const urlBytesMax = 4_096;
 export const idempotencyKeyLengthMax = 200;
 /** Lectures a course may have (bounds the per-session progress hash). */
 export const lecturesMax = 500;
+/**
+ * Shortest JWT_SECRET accepted outside development and test, in bytes (UTF-8): 256 bits, the size of HS256's own
+ * output, as RFC 7518 §3.2 asks of an HS256 key. Development and test accept a shorter one (at least
+ * `jwtSecretCharsMinDevelopment` characters) so test fixtures stay readable.
+ */
+export const jwtSecretBytesMin = 32;
+export const jwtSecretCharsMinDevelopment = 16;
 /** Largest client-reported duration accepted, in seconds (10 years): anything larger is not a number we can trust. */
 export const claimedSecondsMax = 315_360_000;
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Env } from './config.js';
 import { gatewayMetricsPort, metricsPortClash, workerMetricsPort } from './metrics-ports.js';
 
-const load = (env: Env) => loadConfig({ JWT_SECRET: 'a-secret-of-16-chars+', LOG_PRETTY: 'false', ...env });
+const load = (env: Env) => loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'a-secret-of-16-chars+', LOG_PRETTY: 'false', ...env });
 
 function errorOf(env: Env): string {
   try {

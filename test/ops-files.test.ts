@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig, publishedDevelopmentSecret } from '../shared/config.js';
 import { createGatewayMetrics } from '../gateway/metrics.js';
 import { createWorkerMetrics } from '../settlement-worker/metrics.js';
 
@@ -126,7 +126,7 @@ describe('Prometheus and Grafana provisioning files', () => {
     const text = read('ops/prometheus/prometheus.yml');
     expect(text).toMatch(/^rule_files:\n\s+- alerts\.yml$/m);
     expect(text).toMatch(/^scrape_configs:$/m);
-    expect(text).toMatch(/- job_name: gateway\n[\s\S]*?targets: \["gateway-1:8080", "gateway-2:8080"\]/);
+    expect(text).toMatch(/- job_name: gateway\n[\s\S]*?targets: \["gateway-1:9465", "gateway-2:9465"\]/);
     expect(text).toMatch(/- job_name: worker\n[\s\S]*?targets: \["worker:9464"\]/);
   });
 
@@ -155,9 +155,9 @@ describe('docker-compose.yml', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const emptyEnvFile = join(dir, 'empty.env');
   writeFileSync(emptyEnvFile, '');
-  // Without a .env (an empty --env-file in its place, whatever the checkout has) and without JWT_SECRET in the
-  // environment: what a fresh clone sees.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('JWT_') && !k.startsWith('COMPOSE_')));
+  // Without a .env (an empty --env-file in its place, whatever the checkout has) and without JWT_SECRET or NODE_ENV
+  // (vitest sets it to test) in the environment: what a fresh clone sees.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('JWT_') && !k.startsWith('COMPOSE_') && k !== 'NODE_ENV'));
   const compose = (...args: string[]) => spawnSync('docker-compose', ['--env-file', emptyEnvFile, ...args], { cwd: root, env, encoding: 'utf8' });
 
   function requireDockerCompose(): void {
@@ -198,6 +198,19 @@ describe('docker-compose.yml', () => {
     for (const name of ['redis', 'postgres', 'migrate', 'gateway-1', 'gateway-2', 'worker']) expect(services.get(name), name).not.toContain('profiles:');
     // Interpolated without a secret: the gateways get an empty JWT_SECRET and refuse to start with their own message.
     expect(services.get('gateway-1')).toMatch(/JWT_SECRET: ''/);
+    // Production rules unless .env says otherwise: the development secret and DEMO_MODE refused, /metrics off 8080.
+    for (const name of ['gateway-1', 'gateway-2', 'worker', 'migrate']) expect(services.get(name), name).toMatch(/NODE_ENV: production/);
+  });
+
+  it('neither the compose file, the Dockerfile nor the README tells anyone to copy the development secret', () => {
+    // The secret in .env.example is published: a deployment that copied it would let anyone sign tokens (and refuse
+    // to start, under production rules). Only .env.example holds it, for `npm start` on a developer's machine.
+    for (const f of ['docker-compose.yml', 'Dockerfile', 'README.md']) {
+      const text = read(f);
+      expect(text, f).not.toContain(publishedDevelopmentSecret);
+      expect(text, f).not.toMatch(/cp \.env\.example \.env/);
+    }
+    expect(read('Dockerfile')).toMatch(/^ENV NODE_ENV=production$/m);
   });
 
   it('an empty JWT_SECRET, as compose passes it without a .env, stops the gateway with a message naming it', () => {

@@ -210,7 +210,7 @@ async function main(): Promise<void> {
 }
 
 async function dropEverything(databaseUrl: string, schema: string, prefix: string): Promise<void> {
-  const redis = createRedis(loadConfig({ JWT_SECRET: 'x'.repeat(20), REDIS_KEY_PREFIX: prefix }), { purpose: 'bench-cleanup' });
+  const redis = createRedis(loadConfig({ REDIS_KEY_PREFIX: prefix }, { requireAuth: false }), { purpose: 'bench-cleanup' });
   const stream = (redis as import('ioredis').Redis).scanStream({ match: `${prefix}*`, count: 1_000 });
   for await (const batch of stream as AsyncIterable<string[]>) if (batch.length > 0) await redis.del(...batch);
   redis.disconnect();

@@ -97,6 +97,8 @@ function productEnv(o: ChaosOptions, redisUrl: string, databaseUrl: string): Nod
     DATABASE_URL: databaseUrl,
     DATABASE_SCHEMA: 'public',
     JWT_SECRET: TEST_JWT_SECRET,
+    // Test rules (a short fixture secret), whatever runs the chaos suite: an unset NODE_ENV reads as production.
+    NODE_ENV: 'test',
     HOST: '127.0.0.1',
     HEARTBEAT_INTERVAL_MS: String(o.heartbeatMs),
     DISCONNECT_GRACE_MS: String(o.graceMs),

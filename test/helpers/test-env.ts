@@ -39,6 +39,8 @@ export async function createTestEnv(overrides: Env = {}): Promise<TestEnv> {
     REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
     JWT_SECRET: TEST_JWT_SECRET,
+    // Test rules (the fixture secret is short; DEMO_MODE allowed): an unset NODE_ENV reads as production.
+    NODE_ENV: 'test',
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',

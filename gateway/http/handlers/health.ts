@@ -1,4 +1,5 @@
-// GET /healthz (process up), GET /readyz (Redis and Postgres reachable), GET /metrics (Prometheus text).
+// GET /healthz (process up), GET /readyz (Redis and Postgres reachable), GET /metrics (Prometheus text; not on a
+// production gateway's public port: gateway/app.ts).
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';
 
@@ -17,11 +18,16 @@ async function probe(p: Promise<unknown>, countError: (err: unknown) => void): P
 
 export const healthz = (): HttpHandler => async () => ({ status: 200, body: { status: 'ok' } });
 
-export const readyz = (deps: GatewayDeps, isDraining: () => boolean): HttpHandler => async () => {
+/**
+ * `withDetails` false (production): the status alone. A load balancer needs only the status code; which backing
+ * service is down is for operators, who read it from the metrics port's error counters and the logs.
+ */
+export const readyz = (deps: GatewayDeps, isDraining: () => boolean, withDetails: boolean): HttpHandler => async () => {
   const count = deps.metrics.countServiceError;
   const [redis, postgres] = await Promise.all([probe(deps.redis.ping(), count), probe(deps.pool.query('SELECT 1'), count)]);
   const ready = redis && postgres && !isDraining();
-  return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', redis, postgres, draining: isDraining() } };
+  const status = ready ? 'ready' : 'not_ready';
+  return { status: ready ? 200 : 503, body: withDetails ? { status, redis, postgres, draining: isDraining() } : { status } };
 };
 
 export const metricsHandler = (deps: GatewayDeps): HttpHandler => async () => ({
