@@ -107,7 +107,7 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, o
   // One timer for every playing session whose funds run out before its next heartbeat (exhaustion-deadlines.ts).
   const exhaustion: Exhaustion = createExhaustionDeadlines<MeteringSocket>((ws) => inFrameOrder(ws, () => endAtExhaustion(frames, ws)));
   // One timer for every socket's token: warned before it expires, closed when it does without a refresh.
-  const tokens = createTokenExpiry();
+  const tokens = createTokenExpiry(deps.metrics);
   const frames = createFrameContext(deps, registry, exhaustion, tokens);
   const onMessage = createMessageHandler(frames);
   // Marks of sessions whose billed time moved go to Redis in one SADD per bucket (dirty-sessions.ts), at least as

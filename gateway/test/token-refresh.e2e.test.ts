@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { tokenExpiryTickMs } from '../../shared/limits.js';
 import { closeCodeTokenExpired } from '../../shared/protocol/ws.js';
 import { productPerFile } from '../../test/helpers/product.js';
+import { scrape, valueOf } from '../../test/helpers/prometheus-text.js';
 import { STUDENT_2, TEACHER } from '../../test/helpers/test-env.js';
 import { closeAllSockets, heartbeat, openSocket, type TestSocket } from '../../test/helpers/ws-client.js';
 
@@ -143,5 +144,15 @@ describe('a socket bounded by its token', () => {
     expect((await s.next('error')).code).toBe('invalid_message');
     s.send({ type: 'complete' });
     await s.next('ended');
+  });
+
+  it('the gateway counts each moment: warnings sent, refreshes accepted, sockets closed for an expired token', async () => {
+    // The tests above (same gateway) warned, refreshed and closed at least once each; refused refreshes are errors.
+    const g = await scrape(`${p.baseUrl}/metrics`);
+    expect(valueOf(g, 'gateway_socket_tokens_total', { outcome: 'expiring' })).toBeGreaterThanOrEqual(4);
+    expect(valueOf(g, 'gateway_socket_tokens_total', { outcome: 'refreshed' })).toBeGreaterThanOrEqual(3);
+    expect(valueOf(g, 'gateway_socket_tokens_total', { outcome: 'expired' })).toBeGreaterThanOrEqual(3);
+    expect(valueOf(g, 'gateway_ws_error_frames_total', { code: 'refresh_wrong_subject' })).toBeGreaterThanOrEqual(2);
+    expect(valueOf(g, 'gateway_ws_error_frames_total', { code: 'refresh_invalid_token' })).toBeGreaterThanOrEqual(3);
   });
 });

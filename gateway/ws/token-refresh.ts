@@ -7,6 +7,7 @@ import { closeCodeTokenExpired, type RefreshFrame } from '../../shared/protocol/
 import { assertMayActOn } from '../auth/authorize-session.js';
 import type { Caller } from '../auth/verify-token.js';
 import type { GatewayDeps } from '../deps.js';
+import type { GatewayMetrics } from '../metrics.js';
 import { inFrameOrder } from './in-frame-order.js';
 import { closeSocket, sendFrame } from './send-frame.js';
 import type { MeteringSocket } from './socket-data.js';
@@ -15,21 +16,23 @@ import { createTokenDeadlines, type TokenDeadlines } from './token-deadlines.js'
 export type TokenExpiry = TokenDeadlines<MeteringSocket>;
 
 /** The one sweep of every socket's token (token-deadlines.ts), with what the gateway does at each moment. */
-export function createTokenExpiry(): TokenExpiry {
+export function createTokenExpiry(metrics: GatewayMetrics): TokenExpiry {
   return createTokenDeadlines<MeteringSocket>({
     expiring(ws, expiresAtMs) {
       const data = ws.getUserData();
       if (data.ending || data.closed) return;
+      metrics.socketTokens.expiring.inc();
       sendFrame(ws, { type: 'token_expiring', expires_at: new Date(expiresAtMs).toISOString() });
     },
     // Behind the socket's frames: a `refresh` that arrived before the deadline, still being verified, wins.
-    expired: (ws) => inFrameOrder(ws, () => closeUnlessRefreshed(ws)),
+    expired: (ws) => inFrameOrder(ws, () => closeUnlessRefreshed(ws, metrics)),
   });
 }
 
-function closeUnlessRefreshed(ws: MeteringSocket): void {
+function closeUnlessRefreshed(ws: MeteringSocket, metrics: GatewayMetrics): void {
   const data = ws.getUserData();
   if (data.ending || data.closed || data.tokenExpiresAtMs > Date.now()) return;
+  metrics.socketTokens.expired.inc();
   data.log.info({ expiredAt: new Date(data.tokenExpiresAtMs).toISOString() }, 'closing a socket whose token expired');
   closeSocket(ws, closeCodeTokenExpired, 'token expired');
 }
@@ -60,6 +63,7 @@ export async function applyRefresh(deps: GatewayDeps, tokens: TokenExpiry, ws: M
     data.tokenExpiresAtMs = caller.acceptedUntilMs;
     tokens.track(ws, data.tokenExpiresAtMs);
   }
+  deps.metrics.socketTokens.refreshed.inc();
   sendFrame(ws, { type: 'refreshed', expires_at: new Date(data.tokenExpiresAtMs).toISOString() });
   data.log.debug({ expiresAt: new Date(data.tokenExpiresAtMs).toISOString() }, 'socket token refreshed');
   return null;
