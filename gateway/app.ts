@@ -28,7 +28,8 @@ import { inFrameOrder } from './ws/in-frame-order.js';
 import { createExhaustionDeadlines } from './metering/exhaustion-deadlines.js';
 import { createCloseHandler } from './ws/on-close.js';
 import { closeIfNotReading, closeSocket } from './ws/send-frame.js';
-import { dirtyFlushMs, sendBufferBytesMax } from '../shared/limits.js';
+import { assertTokenRefreshLead, dirtyFlushMs, sendBufferBytesMax } from '../shared/limits.js';
+import { createTokenExpiry } from './ws/token-refresh.js';
 import type { MeteringSocket, SocketData } from './ws/socket-data.js';
 
 type Method = 'get' | 'post' | 'patch' | 'head';
@@ -87,6 +88,7 @@ function withHead(table: RouteSpec[]): RouteSpec[] {
 
 export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, options: GatewayOptions = {}): Promise<Gateway> {
   const { config } = deps;
+  assertTokenRefreshLead(config.heartbeatIntervalMs);
   // Before anything subscribes or listens: a demo page that cannot be served stops the start (DemoPageError).
   const demoPage: DemoPage | null = config.demoMode ? await loadDemoPage(options.demoPage ?? defaultDemoPageSource()) : null;
   let draining = false;
@@ -113,7 +115,9 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, o
 
   // One timer for every playing session whose funds run out before its next heartbeat (exhaustion-deadlines.ts).
   const exhaustion: Exhaustion = createExhaustionDeadlines<MeteringSocket>((ws) => inFrameOrder(ws, () => endAtExhaustion(frames, ws)));
-  const frames = createFrameContext(deps, registry, exhaustion);
+  // One timer for every socket's token: warned before it expires, closed when it does without a refresh.
+  const tokens = createTokenExpiry(deps.metrics);
+  const frames = createFrameContext(deps, registry, exhaustion, tokens);
   const onMessage = createMessageHandler(frames);
   // Marks of sessions whose billed time moved go to Redis in one SADD per bucket (dirty-sessions.ts), at least as
   // often as the worker checkpoints, so a mark waits at most one checkpoint interval for its checkpoint.
@@ -140,14 +144,14 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, o
       }
       createUpgradeHandler(deps, registry)(res, req, context);
     },
-    open: createOpenHandler(deps, registry),
+    open: createOpenHandler(deps, registry, tokens),
     // uWS answers pings itself and, past maxBackpressure, only drops the pongs of a client that never reads: close it.
     // (Pongs received need no such check: they add nothing to the send buffer; no `pong` handler, no call per pong.)
     ping: (ws) => closeIfNotReading(ws),
     message: (ws, message) => {
       if (!closeIfNotReading(ws)) onMessage(ws, message);
     },
-    close: createCloseHandler(deps, registry, exhaustion),
+    close: createCloseHandler(deps, registry, exhaustion, tokens),
   });
 
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
@@ -160,6 +164,7 @@ export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, o
     async close() {
       draining = true;
       exhaustion.clear();
+      tokens.clear();
       clearInterval(dirtyFlush);
       uWS.us_listen_socket_close(listenSocket);
       for (const ws of registry.all()) closeSocket(ws, 1012, 'service restart');

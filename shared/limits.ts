@@ -68,6 +68,15 @@ export const jwtSecretCharsMinDevelopment = 16;
 /** Largest client-reported duration accepted, in seconds (10 years): anything larger is not a number we can trust. */
 export const claimedSecondsMax = 315_360_000;
 
+/**
+ * A socket lives only as long as its connection token (README "WebSocket protocol", token refresh). The gateway sends
+ * `token_expiring` this many ms before the token's expiry (or half-way there, for a token with less than twice this
+ * left), which leaves the player time to get a new token from its own sign-in service and send `refresh`.
+ */
+export const tokenRefreshLeadMs = 30_000;
+/** How often the gateway's one timer looks for sockets whose token is expiring or has expired, in ms. */
+export const tokenExpiryTickMs = 250;
+
 /** `npm start` restarts a child that died after this delay, in ms, doubled for each recent crash of that child. */
 export const childRestartDelayMsMin = 500;
 export const childRestartDelayMsMax = 8_000;
@@ -95,8 +104,22 @@ export function assertLimits(): void {
   if (settleWaitPollMs * 5 > settleWaitMsMax) throw new Error('settleWaitPollMs must be at most a fifth of settleWaitMsMax');
   if (!Number.isSafeInteger(amountMinorMax * 60_000)) throw new Error('amountMinorMax × 60000 must be a safe integer');
   if (badFramesMax < 1 || updatesPerSecondMax < 10) throw new Error('DESIGN §4: at least 10 updates per second');
+  // The warning and the close are each up to one tick late: both must stay small beside the lead.
+  if (tokenExpiryTickMs * 20 > tokenRefreshLeadMs) throw new Error('tokenExpiryTickMs must be at most a twentieth of tokenRefreshLeadMs');
   if (childRestartDelayMsMin > childRestartDelayMsMax) throw new Error('childRestartDelayMsMin must not exceed childRestartDelayMsMax');
   // Otherwise a child failing at boot would never be seen crashing childCrashesMax times in one window.
   if (childRestartDelayMsMax * childCrashesMax >= childCrashWindowMs) throw new Error('childCrashWindowMs must hold childCrashesMax restarts');
 }
 assertLimits();
+
+/**
+ * Checked when a gateway starts (HEARTBEAT_INTERVAL_MS is configuration). A player that learns of a dead link only
+ * from an unanswered heartbeat (the SDK waits two intervals) must still be able to reconnect with a fresh token
+ * within the lead, so that an expiry close is never the first sign of a dead link: the lead is at least three
+ * heartbeat intervals.
+ */
+export function assertTokenRefreshLead(heartbeatIntervalMs: number): void {
+  if (tokenRefreshLeadMs < 3 * heartbeatIntervalMs) {
+    throw new Error(`HEARTBEAT_INTERVAL_MS ${heartbeatIntervalMs} is too long for the token refresh lead (${tokenRefreshLeadMs} ms): at most a third of it`);
+  }
+}

@@ -15,11 +15,18 @@ const mint = (expSeconds: number, role = 'student') => new SignJWT({ role }).set
 describe('createTokenVerifier', () => {
   it('answers a remembered token from memory until it expires, then refuses it', async () => {
     const verify = createTokenVerifier(config);
-    const token = await mint(Math.floor(Date.now() / 1000) + 2);
-    expect(await verify(token)).toEqual({ userId: sub, role: 'student' });
-    expect(await verify(token)).toEqual({ userId: sub, role: 'student' });
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = await mint(exp);
+    expect(await verify(token)).toEqual({ userId: sub, role: 'student', acceptedUntilMs: exp * 1000 });
+    expect(await verify(token)).toEqual({ userId: sub, role: 'student', acceptedUntilMs: exp * 1000 });
     await new Promise((r) => setTimeout(r, 2_100));
     await expect(verify(token)).rejects.toBeInstanceOf(ApiError);
+  });
+
+  it('a token is accepted until its exp plus the clock skew allowance, and says so', async () => {
+    const verify = createTokenVerifier(loadConfig({ JWT_SECRET: secret, JWT_CLOCK_SKEW_SECONDS: '7' }));
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    expect((await verify(await mint(exp))).acceptedUntilMs).toBe((exp + 7) * 1000);
   });
 
   it('remembers nothing about a token that failed', async () => {

@@ -10,6 +10,11 @@ import { verifiedTokenCacheMs, verifiedTokensMax } from '../../shared/limits.js'
 export interface Caller {
   userId: string;
   role: Role;
+  /**
+   * The last moment (Date.now() ms) this token is accepted: its `exp` plus the clock skew allowance. A socket opened
+   * or refreshed with it lives until then (README "Token refresh").
+   */
+  acceptedUntilMs: number;
 }
 
 const claimsSchema = z.object({
@@ -37,9 +42,9 @@ export function createTokenVerifier(config: Config): VerifyToken {
   // and remembering the result (until it expires, and no longer than verifiedTokenCacheMs, so a key taken out of a
   // JWKS stops working soon) takes WebCrypto off the hot path. Only tokens that verified are remembered.
   const verified = new Map<string, { caller: Caller; untilMs: number }>();
-  const remember = (token: string, caller: Caller, expSeconds: number) => {
+  const remember = (token: string, caller: Caller) => {
     if (verified.size >= verifiedTokensMax) verified.delete(verified.keys().next().value as string);
-    verified.set(token, { caller, untilMs: Math.min(expSeconds * 1000 + config.jwtClockSkewSeconds * 1000, Date.now() + verifiedTokenCacheMs) });
+    verified.set(token, { caller, untilMs: Math.min(caller.acceptedUntilMs, Date.now() + verifiedTokenCacheMs) });
   };
 
   return async (token) => {
@@ -58,8 +63,8 @@ export function createTokenVerifier(config: Config): VerifyToken {
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new ApiError('unauthorized', 'the token lacks a UUID `sub` or has an unknown `role`');
-    const caller = { userId: claims.data.sub, role: claims.data.role };
-    remember(token, caller, claims.data.exp);
+    const caller = { userId: claims.data.sub, role: claims.data.role, acceptedUntilMs: (claims.data.exp + config.jwtClockSkewSeconds) * 1000 };
+    remember(token, caller);
     return caller;
   };
 }

@@ -19,6 +19,7 @@ import { finalFigures } from '../metering/settle-and-wait.js';
 import type { SocketRegistry } from './socket-registry.js';
 import { closeSocket, sendFrame } from './send-frame.js';
 import type { MeteringSocket, SocketData } from './socket-data.js';
+import { applyRefresh, type TokenExpiry } from './token-refresh.js';
 
 function refuseFrame(deps: GatewayDeps, ws: MeteringSocket, code: string, message: string, seq?: number): void {
   const data = ws.getUserData();
@@ -62,12 +63,14 @@ export interface FrameContext {
   deps: GatewayDeps;
   registry: SocketRegistry;
   exhaustion: Exhaustion;
+  /** Every socket's token expiry (token-refresh.ts): a `refresh` moves it. */
+  tokens: TokenExpiry;
   /** meter.applyUpdate, batched per turn of the event loop (batched-updates.ts). */
   applyUpdate: ApplyUpdate;
 }
 
-export function createFrameContext(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion): FrameContext {
-  return { deps, registry, exhaustion, applyUpdate: batchedUpdates(deps.meter) };
+export function createFrameContext(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion, tokens: TokenExpiry): FrameContext {
+  return { deps, registry, exhaustion, tokens, applyUpdate: batchedUpdates(deps.meter) };
 }
 
 /**
@@ -184,6 +187,14 @@ export function createMessageHandler(ctx: FrameContext) {
       return inFrameOrder(ws, async () => {
         exhaustion.cancel(ws);
         if (await data.attached) await endOverSocket(deps, ws, 'completed');
+      });
+    }
+    if (frame.value.type === 'refresh') {
+      const refresh = frame.value;
+      return inFrameOrder(ws, async () => {
+        // A refused token counts as a bad frame: a flood of them (each a signature check) closes the socket 1008.
+        const refused = await applyRefresh(deps, ctx.tokens, ws, refresh);
+        if (refused) refuseFrame(deps, ws, refused.code, refused.message);
       });
     }
     const hb = frame.value;

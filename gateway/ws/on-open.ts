@@ -9,11 +9,14 @@ import type { GatewayDeps } from '../deps.js';
 import type { SocketRegistry } from './socket-registry.js';
 import { closeSocket, sendFrame } from './send-frame.js';
 import type { MeteringSocket } from './socket-data.js';
+import type { TokenExpiry } from './token-refresh.js';
 
-export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry) {
+export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry, tokens: TokenExpiry) {
   return (ws: MeteringSocket): void => {
     const data = ws.getUserData();
     registry.add(ws);
+    // The token that opened the socket bounds it (README "Token refresh").
+    tokens.track(ws, data.tokenExpiresAtMs);
     deps.metrics.socketsOpen.inc();
     data.attached = deps.meter.attachSocket(data.sessionId, data.socketId).then(
       async (r) => {

@@ -7,6 +7,11 @@ export interface SocketData {
   /** Random id of this socket; Redis records which socket owns the session (newest wins). */
   socketId: string;
   studentId: string;
+  /**
+   * Until when (Date.now() ms) the socket's connection token is accepted: the upgrade's token, then each accepted
+   * `refresh`. Past it, a socket that was not refreshed is closed (token-refresh.ts).
+   */
+  tokenExpiresAtMs: number;
   remoteAddress: string;
   log: Logger;
   /** Highest heartbeat seq seen on this socket (-1 before the first). */

@@ -64,6 +64,7 @@ async function authorizeUpgrade(deps: GatewayDeps, registry: SocketRegistry, u: 
     sessionId: u.sessionId,
     socketId,
     studentId: live.studentId,
+    tokenExpiresAtMs: caller.acceptedUntilMs,
     remoteAddress: u.remoteAddress,
     log: deps.log.child({ sessionId: u.sessionId, socketId }),
     lastSeq: -1,

@@ -1,13 +1,15 @@
 // The demo page in a real browser (Debian's Chromium via playwright-core) against the real product: sign in, pick
 // the demo course, lock funds, play, pause, seek, reload mid-session, complete, and check that what the summary
-// shows is what Postgres settled. Screenshots of the overlay and the summary go to test-output/demo-page/.
+// shows is what Postgres settled; with short-lived tokens, the page refreshes its socket's token and keeps playing.
+// Screenshots of the overlay and the summary go to test-output/demo-page/.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '../../shared/auth/mint-token.js';
 import { launchChromium } from '../../test/helpers/chromium.js';
 import { productPerFile } from '../../test/helpers/product.js';
-import { courseId, POOR_STUDENT } from '../../test/helpers/test-env.js';
+import { courseId, POOR_STUDENT, TEST_JWT_SECRET } from '../../test/helpers/test-env.js';
 
 const heartbeatMs = 1_000;
 const demoCourse = courseId(11);
@@ -184,6 +186,50 @@ describe('the demo page in Chromium', () => {
     await sleep(10_000); // longer than the socket idle timeout (8 s here)
     expect(await page.locator('.connection').getAttribute('data-state')).toBe('open');
     expect(await billed(page)).toBe(billedAtPause);
+    await page.getByTestId('complete').click();
+    await page.getByTestId('summary').waitFor();
+    await page.close();
+  }, 90_000);
+
+  it('refreshes its socket\'s short-lived token through the development sign-in and keeps playing on one socket', async () => {
+    // The development sign-in hands out 6 s tokens here (accepted 5 s longer, the clock skew allowance): without a
+    // refresh the socket would be closed 4401 about 11 s in.
+    const tokenTtlSeconds = 6;
+    const page = await browser.newPage();
+    const issued: { token: string; exp: number }[] = [];
+    await page.route('**/api/dev/token', async (route) => {
+      const studentId = JSON.parse(route.request().postData() ?? '{}').student_id as string;
+      const nowSeconds = Math.floor(Date.now() / 1000);
+      const token = await mintToken({ secret: TEST_JWT_SECRET, sub: studentId, ttlSeconds: tokenTtlSeconds, nowSeconds });
+      issued.push({ token, exp: nowSeconds + tokenTtlSeconds });
+      await route.fulfill({ json: { token, expires_at: new Date((nowSeconds + tokenTtlSeconds) * 1000).toISOString() } });
+    });
+    const sockets: { sent: string[]; received: string[]; closed: boolean }[] = [];
+    page.on('websocket', (ws) => {
+      const rec = { sent: [] as string[], received: [] as string[], closed: false };
+      sockets.push(rec);
+      ws.on('framesent', (f) => rec.sent.push(String(f.payload)));
+      ws.on('framereceived', (f) => rec.received.push(String(f.payload)));
+      ws.on('close', () => { rec.closed = true; });
+    });
+    const typesOf = (frames: string[]) => frames.map((f) => JSON.parse(f).type as string);
+    await signInAndStart(page, '2.00');
+    await video(page).evaluate((v: HTMLVideoElement) => v.play());
+    const firstAcceptedUntilMs = (issued[0]!.exp + 5) * 1000;
+    await until('two refreshes answered', async () => typesOf(sockets[0]?.received ?? []).filter((t) => t === 'refreshed').length >= 2, 40_000);
+    await until('past the first token', async () => Date.now() > firstAcceptedUntilMs + 1_000, 20_000);
+    const billedThen = await billed(page);
+    await until('billing on', async () => (await billed(page)) > billedThen + 2);
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]!.closed).toBe(false);
+    expect(await page.locator('.connection').getAttribute('data-state')).toBe('open');
+    const sent = sockets[0]!.sent.map((f) => JSON.parse(f) as { type: string; token?: string });
+    const refreshTokens = sent.filter((f) => f.type === 'refresh').map((f) => f.token);
+    expect(refreshTokens.length).toBeGreaterThanOrEqual(2);
+    // Each refresh carried a token the sign-in had just handed out, not the one the socket opened with.
+    for (const t of refreshTokens) expect(issued.slice(1).map((i) => i.token)).toContain(t);
+    expect(typesOf(sockets[0]!.received)).toContain('token_expiring');
+    // The page's own REST calls use the refreshed token: completing works long after the first one expired.
     await page.getByTestId('complete').click();
     await page.getByTestId('summary').waitFor();
     await page.close();

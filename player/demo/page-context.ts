@@ -1,6 +1,6 @@
 // What every view of the demo page shares: where it draws, the signed-in student and the REST client.
 import { createRestClient, type Course, type RestClient } from '../sdk/index.js';
-import { save, type Saved } from './demo-api.js';
+import { save, signInAs, type Saved } from './demo-api.js';
 
 export interface PageContext {
   root: HTMLElement;
@@ -9,6 +9,11 @@ export interface PageContext {
   rest: RestClient;
   /** Saves what this tab remembers (a reload resumes from it). */
   remember(patch: Partial<Saved>): void;
+  /**
+   * A new token for the signed-in student from the development sign-in, saved for the page's REST calls too: the
+   * player's getToken(), which keeps its socket alive past the token's expiry (README "Token refresh").
+   */
+  getToken(): Promise<string>;
   /** Goes to another view. */
   go: Navigation;
 }
@@ -29,6 +34,11 @@ export function createPageContext(root: HTMLElement, saved: Saved, go: Navigatio
     remember(patch) {
       ctx.saved = { ...ctx.saved, ...patch };
       save(ctx.saved);
+    },
+    async getToken() {
+      const fresh = await signInAs(ctx.saved.studentId);
+      ctx.remember({ token: fresh.token, expiresAt: fresh.expiresAt });
+      return fresh.token;
     },
     go,
   };

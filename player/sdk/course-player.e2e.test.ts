@@ -1,10 +1,12 @@
 // The SDK's course player against a real gateway and worker (in-process, real Redis and Postgres): it resumes
-// after a gateway restart, its reconnect backoff stays under the cap, and it sends nothing once the session ended.
+// after a gateway restart, its reconnect backoff stays under the cap, it sends nothing once the session ended, and it
+// keeps its socket past a short token's expiry through getToken() (or reconnects with a new token when that failed).
 import { afterEach, describe, expect, it } from 'vitest';
 import { productPerFile } from '../../test/helpers/product.js';
 import { courseId } from '../../test/helpers/test-env.js';
 import { startTcpProxy, type TcpProxy } from '../../test/helpers/tcp-proxy.js';
-import { createCoursePlayer, type CoursePlayer, type CoursePlayerState } from './course-player.js';
+import { closeCodeTokenExpired } from '../../shared/protocol/ws.js';
+import { createCoursePlayer, type CoursePlayer, type CoursePlayerOptions, type CoursePlayerState } from './course-player.js';
 import type { PlaybackAdapter, PlaybackListener } from './playback-adapter.js';
 import { createRestClient, type Course } from './rest-client.js';
 
@@ -38,7 +40,8 @@ function fakeVideo() {
 /** Every socket the SDK opens and every frame it sends on them. */
 function recordingSockets() {
   const sockets: WebSocket[] = [];
-  const sent: { atMs: number; frame: { type: string; seq?: number } }[] = [];
+  const closeCodes: number[] = [];
+  const sent: { atMs: number; frame: { type: string; seq?: number; token?: string } }[] = [];
   const factory = (url: string, token: string): WebSocket => {
     const u = new URL(url);
     u.searchParams.set('token', token);
@@ -48,10 +51,11 @@ function recordingSockets() {
       sent.push({ atMs: Date.now(), frame: JSON.parse(data) });
       send(data);
     };
+    ws.addEventListener('close', (ev) => closeCodes.push(ev.code));
     sockets.push(ws);
     return ws;
   };
-  return { sockets, sent, factory };
+  return { sockets, sent, closeCodes, factory };
 }
 
 async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
@@ -77,7 +81,7 @@ async function restartGateway(downMs: number): Promise<void> {
   proxy!.setBackendPort(product.gateway.port);
 }
 
-async function newPlayer(opts: { reconnect?: { baseDelayMs: number; maxDelayMs: number; maxAttempts: number } } = {}) {
+async function newPlayer(opts: { reconnect?: { baseDelayMs: number; maxDelayMs: number; maxAttempts: number }; getToken?: CoursePlayerOptions['getToken'] } = {}) {
   const token = await product.token();
   const courses = await createRestClient({ baseUrl: product.baseUrl, token }).listCourses();
   const course = courses.find((c) => c.id === courseId(1)) as Course;
@@ -87,8 +91,8 @@ async function newPlayer(opts: { reconnect?: { baseDelayMs: number; maxDelayMs: 
   const states: CoursePlayerState[] = [];
   proxy = await startTcpProxy(product.gateway.port);
   const player = createCoursePlayer({
-    baseUrl: `http://127.0.0.1:${proxy.port}`, token, sessionId, course, playback: video.adapter, webSocketFactory: rec.factory,
-    reconnect: opts.reconnect,
+    baseUrl: `http://127.0.0.1:${proxy.port}`, sessionId, course, playback: video.adapter, webSocketFactory: rec.factory,
+    reconnect: opts.reconnect, ...(opts.getToken ? { getToken: opts.getToken } : { token }),
   });
   player.subscribe((s) => states.push(s));
   open.push(player);
@@ -179,4 +183,61 @@ describe('course player against a real gateway', () => {
     expect((await player.complete()).reason).toBe('completed');
     expect(rec.sent.length).toBe(sentAtEnd);
   });
+
+  it('keeps its one socket billing past a short token\'s expiry by refreshing it through getToken()', async () => {
+    // Tokens of 3 s (accepted 5 s longer: the clock skew allowance): the server warns half-way, the SDK answers.
+    const issued: string[] = [];
+    const getToken = async () => {
+      const t = await product.token({}, { expInSeconds: 3 });
+      issued.push(t);
+      return t;
+    };
+    const { player, video, rec } = await newPlayer({ getToken });
+    await player.start();
+    video.play();
+    const firstAcceptedUntilMs = (expOf(issued[0]!) + 5) * 1000;
+    await until('two refreshes', () => rec.sent.filter((s) => s.frame.type === 'refresh').length >= 2, 20_000);
+    await until('past the first token', () => Date.now() > firstAcceptedUntilMs + 1_000, 20_000);
+    const acks = player.getState().heartbeatsAcked;
+    const billed = player.getState().billedSeconds;
+    await until('acks after the first token expired', () => player.getState().heartbeatsAcked >= acks + 3);
+    expect(player.getState().billedSeconds).toBeGreaterThan(billed);
+    expect(rec.sockets).toHaveLength(1);
+    expect(rec.closeCodes).toEqual([]);
+    expect(player.getState().connection).toBe('open');
+    // Each refresh carried a token getToken() had just given (the first one opened the socket).
+    const refreshed = rec.sent.filter((s) => s.frame.type === 'refresh').map((s) => s.frame.token);
+    for (const t of refreshed) expect(issued.slice(1)).toContain(t);
+    video.pause();
+    expect((await player.complete()).reason).toBe('completed');
+  }, 40_000);
+
+  it('when getToken() fails at the warning, the socket closes 4401 and the player reconnects with a new token', async () => {
+    let calls = 0;
+    const getToken = async () => {
+      calls += 1;
+      if (calls === 2) throw new Error('the sign-in service is down');
+      return product.token({}, { expInSeconds: 3 });
+    };
+    const { player, video, rec, sessionId } = await newPlayer({ getToken });
+    await player.start();
+    video.play();
+    await until('the socket closed for its expired token', () => rec.closeCodes.length >= 1, 20_000);
+    expect(rec.closeCodes[0]).toBe(closeCodeTokenExpired);
+    expect(player.getState().lastError?.code).toBe('token_refresh_failed');
+    await until('a second socket, open', () => rec.sockets.length === 2 && player.getState().connection === 'open', 10_000);
+    expect(calls).toBe(3);
+    expect(player.getState().resumed).toBe(true);
+    const acks = player.getState().heartbeatsAcked;
+    await until('acks on the new socket', () => player.getState().heartbeatsAcked >= acks + 2);
+    // Meanwhile the session was paused, never settled.
+    const { rows } = await product.env.pool.query('SELECT status FROM sessions WHERE id = $1', [sessionId]);
+    expect(rows[0].status).toBe('active');
+    video.pause();
+    expect((await player.complete()).reason).toBe('completed');
+  }, 40_000);
 });
+
+function expOf(token: string): number {
+  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp;
+}

@@ -13,7 +13,8 @@ import { globalTimers, type Timers } from './heartbeat-schedule.js';
 import { completionPctAt, lectureAt, lecturesOf, type Lecture } from './lecture-map.js';
 import { createMeteringClient, type ClientState, type MeteringClient, type MeteringClientError, type MeteringClientOptions } from './metering-client.js';
 import type { PlaybackAdapter, PlaybackChange } from './playback-adapter.js';
-import { createRestClient, type Course, type TokenSource } from './rest-client.js';
+import { createRestClient, type Course } from './rest-client.js';
+import { createTokenKeeper, type TokenOptions } from './token-keeper.js';
 import { createWorkerTimers } from './worker-timers.js';
 
 export interface CoursePlayerState {
@@ -53,9 +54,9 @@ export interface CoursePlayerEvents {
   error: MeteringClientError;
 }
 
-export interface CoursePlayerOptions {
+/** `token` and/or `getToken()`: see MeteringClientOptions (getToken() keeps a socket alive past its token's expiry). */
+export interface CoursePlayerOptions extends TokenOptions {
   baseUrl: string;
-  token: TokenSource;
   sessionId: string;
   course: Pick<Course, 'content_structure'>;
   playback: PlaybackAdapter;
@@ -87,7 +88,9 @@ export function createCoursePlayer(opts: CoursePlayerOptions): CoursePlayer {
   const lectures = lecturesOf(opts.course);
   const workerTimers = opts.timers === undefined ? createWorkerTimers() : null;
   const timers = opts.timers ?? workerTimers ?? globalTimers;
-  const rest = createRestClient({ baseUrl: opts.baseUrl, token: opts.token, fetch: opts.fetch });
+  // One keeper for the socket and this player's REST reads: a token getToken() gave is used by both.
+  const tokens = createTokenKeeper(opts);
+  const rest = createRestClient({ baseUrl: opts.baseUrl, token: () => tokens.current(), fetch: opts.fetch });
   const listeners = new Set<CoursePlayerListener>();
   const eventListeners = new Map<keyof CoursePlayerEvents, Set<(value: never) => void>>();
 
@@ -183,7 +186,8 @@ export function createCoursePlayer(opts: CoursePlayerOptions): CoursePlayer {
   }
 
   const client: MeteringClient = createMeteringClient({
-    baseUrl: opts.baseUrl, token: opts.token, sessionId: opts.sessionId, timers, reconnect: opts.reconnect,
+    baseUrl: opts.baseUrl, token: () => tokens.current(), getToken: tokens.canRefresh ? () => tokens.fresh() : undefined,
+    sessionId: opts.sessionId, timers, reconnect: opts.reconnect,
     webSocketFactory: opts.webSocketFactory, fetch: opts.fetch,
     getPlayback: notePlayback,
     onReady,

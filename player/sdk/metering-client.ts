@@ -9,8 +9,9 @@
 //   await client.connect();
 //   video.onplay = video.onpause = video.onseeked = video.onended = () => client.notifyPlaybackChange();
 //   const ended = await client.complete();
-import type { AckFrame, EndedFrame, ReadyFrame, ServerFrame } from '../../shared/protocol/ws.js';
-import { createRestClient, resolveToken, RestError, type RestClient, type TokenSource } from './rest-client.js';
+import { closeCodeTokenExpired, type AckFrame, type EndedFrame, type ReadyFrame, type ServerFrame } from '../../shared/protocol/ws.js';
+import { createRestClient, RestError, type RestClient } from './rest-client.js';
+import { createTokenKeeper, type TokenOptions } from './token-keeper.js';
 import { parseServerFrame, wsUrlFor, type Playback } from './frames.js';
 import { backoffDelayMs, reconnectPolicyDefault, shouldReconnect, type ReconnectPolicy } from './reconnect-policy.js';
 import { globalTimers, heartbeatPeriodMs, startSocketHeartbeats, type SocketHeartbeats, type Timers } from './heartbeat-schedule.js';
@@ -48,11 +49,14 @@ export class MeteringClientError extends Error {
   }
 }
 
-export interface MeteringClientOptions {
+/**
+ * Pass `token` (a string, or a function called at each (re)connect and REST call) and/or `getToken()`, which returns
+ * a new token: called when the server says the socket's token is expiring (the answer goes out in a `refresh`
+ * frame), and before reconnecting after a close for an expired token (README "Token refresh").
+ */
+export interface MeteringClientOptions extends TokenOptions {
   /** The gateway, e.g. `https://meter.example.com` (REST under /api, WS under /ws). */
   baseUrl: string;
-  /** A token, or a function returning a fresh one (called at each (re)connect and REST call). */
-  token: TokenSource;
   sessionId: string;
   /** Heartbeat period; defaults to (and is capped at) the server's `heartbeat_interval_ms`. */
   heartbeatIntervalMs?: number;
@@ -118,7 +122,8 @@ function defaultWebSocketFactory(url: string, token: string): WebSocket {
 
 export function createMeteringClient(opts: MeteringClientOptions): MeteringClient {
   const policy: ReconnectPolicy = { ...reconnectPolicyDefault, ...opts.reconnect };
-  const rest: RestClient = createRestClient({ baseUrl: opts.baseUrl, token: opts.token, fetch: opts.fetch });
+  const tokens = createTokenKeeper(opts);
+  const rest: RestClient = createRestClient({ baseUrl: opts.baseUrl, token: () => tokens.current(), fetch: opts.fetch });
   const factory = opts.webSocketFactory ?? defaultWebSocketFactory;
   const url = wsUrlFor(opts.baseUrl, opts.sessionId);
   const timers = opts.timers ?? globalTimers;
@@ -133,6 +138,8 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
   let connectWaiter: { resolve: (f: ReadyFrame) => void; reject: (e: Error) => void } | null = null;
   let connectPromise: Promise<ReadyFrame> | null = null;
   let reporting = false;
+  /** The last socket was closed because its token expired: the next one opens with a new token. */
+  let tokenExpired = false;
 
   // --- callbacks and state --------------------------------------------------------------------------------------
 
@@ -216,7 +223,8 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
     setState('connecting');
     let token: string;
     try {
-      token = await resolveToken(opts.token);
+      token = tokenExpired ? await tokens.fresh() : await tokens.current();
+      tokenExpired = false;
     } catch (cause) {
       fail(new MeteringClientError('token_error', 'the token function failed', true, { cause }));
       return;
@@ -277,6 +285,7 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
       endedWaiter = null;
       return;
     }
+    if (closeCode === closeCodeTokenExpired) tokenExpired = true;
     if (!l.opened) {
       void probeThenRetry();
     } else if (shouldReconnect(closeCode)) {
@@ -349,7 +358,30 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
       case 'warning': emit(opts.onWarning, f); break;
       case 'ended': finishEnded(f); break;
       case 'error': onErrorFrame(l, f); break;
+      case 'token_expiring': void refreshToken(l); break;
+      case 'refreshed': break;
     }
+  }
+
+  /**
+   * The server says this socket's token expires soon: send it a new one from getToken(). If that fails (or the server
+   * refuses it), nothing more is done here: the server closes the socket at the expiry, and the reconnect asks
+   * getToken() again.
+   */
+  async function refreshToken(l: Link): Promise<void> {
+    if (!tokens.canRefresh) {
+      report(new MeteringClientError('token_expiring', 'the token expires soon and cannot be refreshed: pass getToken'));
+      return;
+    }
+    let token: string;
+    try {
+      token = await tokens.fresh();
+    } catch (cause) {
+      report(new MeteringClientError('token_refresh_failed', 'getToken() failed; the socket will reconnect when its token expires', false, { cause }));
+      return;
+    }
+    if (l.finished || link !== l || l.ws.readyState !== wsOpen) return;
+    l.ws.send(JSON.stringify({ type: 'refresh', token }));
   }
 
   function onReady(l: Link, f: ReadyFrame): void {
@@ -382,8 +414,9 @@ export function createMeteringClient(opts: MeteringClientOptions): MeteringClien
   function onErrorFrame(l: Link, f: Extract<ServerFrame, { type: 'error' }>): void {
     if (f.seq !== undefined) l.heartbeats?.refused(f.seq);
     report(new MeteringClientError(f.code, f.message, false, f.seq === undefined ? {} : { seq: f.seq }));
-    // An error without a seq while completing is the refusal of `complete`: settle over REST instead.
-    if (completing !== null && f.seq === undefined) {
+    // An error without a seq while completing is the refusal of `complete`: settle over REST instead. (A refused
+    // `refresh` is answered without a seq too, and changes nothing.)
+    if (completing !== null && f.seq === undefined && !f.code.startsWith('refresh_')) {
       endedWaiter?.(null);
       endedWaiter = null;
     }

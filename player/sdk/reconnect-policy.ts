@@ -1,5 +1,6 @@
 // Reconnecting after a dropped socket: which closes are worth a retry, and how long to wait before each one.
 // Shared by the SDK, the load driver and the chaos players, so all of them come back the same way.
+import { closeCodeTokenExpired } from '../../shared/protocol/ws.js';
 
 export interface ReconnectPolicy {
   /** First delay before jitter. */
@@ -28,10 +29,11 @@ export function backoffDelayMs(attempt: number, policy: ReconnectPolicy = reconn
 
 /**
  * Close codes after which the player comes back: going away (1001), abnormal / no close frame (1006), server error
- * (1011), service restart (1012, the gateway's SIGTERM), try again later (1013), bad gateway (1014).
- * Not after 1000 (normal, e.g. after `ended`), 1008 (policy: abuse), 1009 (too big) or 4xxx (application refusals).
+ * (1011), service restart (1012, the gateway's SIGTERM), try again later (1013), bad gateway (1014), and the token
+ * expired without a refresh (4401: back with a new token).
+ * Not after 1000 (normal, e.g. after `ended`), 1008 (policy: abuse), 1009 (too big) or other 4xxx (refusals).
  */
-export const reconnectCloseCodes: ReadonlySet<number> = new Set([1001, 1006, 1011, 1012, 1013, 1014]);
+export const reconnectCloseCodes: ReadonlySet<number> = new Set([1001, 1006, 1011, 1012, 1013, 1014, closeCodeTokenExpired]);
 
 export function shouldReconnect(closeCode: number): boolean {
   return reconnectCloseCodes.has(closeCode);

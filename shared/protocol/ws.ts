@@ -27,7 +27,11 @@ export type HeartbeatFrame = z.infer<typeof heartbeatFrame>;
 
 export const completeFrame = z.strictObject({ type: z.literal('complete') });
 
-export const clientFrame = z.discriminatedUnion('type', [heartbeatFrame, completeFrame]);
+/** A new connection token for this socket (README "Token refresh"): verified like the upgrade's, for the same session. */
+export const refreshFrame = z.strictObject({ type: z.literal('refresh'), token: z.string().min(1).max(8_192) });
+export type RefreshFrame = z.infer<typeof refreshFrame>;
+
+export const clientFrame = z.discriminatedUnion('type', [heartbeatFrame, completeFrame, refreshFrame]);
 export type ClientFrame = z.infer<typeof clientFrame>;
 
 const summary = z.object({ duration_seconds: z.number(), cost: z.number(), refund: z.number(), teacher_earning: z.number() });
@@ -60,9 +64,24 @@ export const endedFrame = z.object({
   summary: summary.optional(),
 });
 export const errorFrame = z.object({ type: z.literal('error'), code: z.string(), message: z.string(), seq: z.number().optional() });
+/**
+ * The socket's token expires soon: without a `refresh` the socket is closed with `closeCodeTokenExpired` at
+ * `expires_at` (ISO 8601: the token's `exp` plus the gateway's clock skew allowance). Sent once per token.
+ */
+export const tokenExpiringFrame = z.object({ type: z.literal('token_expiring'), expires_at: z.string() });
+/** A `refresh` was accepted: the socket now lives until `expires_at` (never earlier than before). */
+export const refreshedFrame = z.object({ type: z.literal('refreshed'), expires_at: z.string() });
 
-export const serverFrame = z.discriminatedUnion('type', [readyFrame, ackFrame, warningFrame, endedFrame, errorFrame]);
+export const serverFrame = z.discriminatedUnion('type', [readyFrame, ackFrame, warningFrame, endedFrame, errorFrame, tokenExpiringFrame, refreshedFrame]);
 export type ServerFrame = z.infer<typeof serverFrame>;
 export type ReadyFrame = z.infer<typeof readyFrame>;
 export type AckFrame = z.infer<typeof ackFrame>;
 export type EndedFrame = z.infer<typeof endedFrame>;
+export type TokenExpiringFrame = z.infer<typeof tokenExpiringFrame>;
+export type RefreshedFrame = z.infer<typeof refreshedFrame>;
+
+/**
+ * Close code of a socket whose connection token expired without a `refresh` (private range; 4401 echoes HTTP 401).
+ * The session pauses as on any disconnect; the player reconnects with a fresh token within the grace period.
+ */
+export const closeCodeTokenExpired = 4401;

@@ -61,6 +61,8 @@ describe('metrics', () => {
     expect(valueOf(g, 'gateway_heartbeat_ack_seconds_bucket', { le: '+Inf' })).toBeGreaterThanOrEqual(3);
     expect(valueOf(g, 'gateway_ws_upgrades_refused_total', { status: '404' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(g, 'gateway_ws_error_frames_total', { code: 'invalid_message' })).toBeGreaterThanOrEqual(1);
+    // Hour-long tokens: no socket came near its token's expiry.
+    for (const outcome of ['expiring', 'refreshed', 'expired']) expect(valueOf(g, 'gateway_socket_tokens_total', { outcome })).toBe(0);
     const http = (route: string, method: string, status: string) => valueOf(g, 'gateway_http_requests_total', { route, method, status });
     expect(http('sessions_create', 'POST', '201')).toBeGreaterThanOrEqual(2);
     expect(http('sessions_start', 'POST', '200')).toBeGreaterThanOrEqual(2);

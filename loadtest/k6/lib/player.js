@@ -22,7 +22,7 @@ export const reconnects = new Counter('reconnects');
 export const sessionsSettled = new Counter('sessions_settled');
 
 /** Close codes the viewer comes back from, as the SDK (player/sdk/reconnect-policy.ts reconnectCloseCodes). */
-export const reconnectCloseCodes = [1001, 1006, 1011, 1012, 1013, 1014];
+export const reconnectCloseCodes = [1001, 1006, 1011, 1012, 1013, 1014, 4401];
 /** Reconnect backoff, as the SDK's reconnectPolicyDefault: 500 ms doubling to 15 s, 8 attempts in a row. */
 export const backoffBaseMs = 500;
 export const backoffMaxMs = 15000;

@@ -34,7 +34,8 @@ export function showPlayer(ctx: PageContext, course: Course, sessionId: string, 
   const completeButton = h('button', { type: 'button', class: 'primary', 'data-testid': 'complete' }, 'Finish and settle');
 
   const player = createCoursePlayer({
-    baseUrl: ctx.baseUrl, token: () => ctx.saved.token, sessionId, course, playback: mediaElementAdapter(video),
+    baseUrl: ctx.baseUrl, token: () => ctx.saved.token, getToken: () => ctx.getToken(), sessionId, course,
+    playback: mediaElementAdapter(video),
   });
   const lectureRows = player.getState().lectures.map((l) => {
     const length = Math.max(0, l.endSeconds - l.startSeconds);
