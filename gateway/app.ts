@@ -28,7 +28,7 @@ import { inFrameOrder } from './ws/in-frame-order.js';
 import { createExhaustionDeadlines } from './metering/exhaustion-deadlines.js';
 import { createCloseHandler } from './ws/on-close.js';
 import { closeIfNotReading, closeSocket } from './ws/send-frame.js';
-import { assertTokenRefreshLead, dirtyFlushMs, sendBufferBytesMax } from '../shared/limits.js';
+import { dirtyFlushMs, sendBufferBytesMax } from '../shared/limits.js';
 import { createTokenExpiry } from './ws/token-refresh.js';
 import type { MeteringSocket, SocketData } from './ws/socket-data.js';
 
@@ -88,7 +88,6 @@ function withHead(table: RouteSpec[]): RouteSpec[] {
 
 export async function startGateway(deps: GatewayDeps, subscriber: RedisClient, options: GatewayOptions = {}): Promise<Gateway> {
   const { config } = deps;
-  assertTokenRefreshLead(config.heartbeatIntervalMs);
   // Before anything subscribes or listens: a demo page that cannot be served stops the start (DemoPageError).
   const demoPage: DemoPage | null = config.demoMode ? await loadDemoPage(options.demoPage ?? defaultDemoPageSource()) : null;
   let draining = false;

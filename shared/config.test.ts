@@ -106,6 +106,12 @@ describe('loadConfig', () => {
     expect(errorOf({ JWT_SECRET: SECRET, HEARTBEAT_INTERVAL_MS: '10000', DISCONNECT_GRACE_MS: '4000' })).toMatch(/DISCONNECT_GRACE_MS: /);
   });
 
+  it('refuses a heartbeat interval longer than a third of the token refresh lead', () => {
+    // Proves a player can notice a dead link well before its token expires: 10 s passes, 10.001 s is refused by name.
+    expect(loadConfig({ JWT_SECRET: SECRET_32, HEARTBEAT_INTERVAL_MS: '10000' }).heartbeatIntervalMs).toBe(10_000);
+    expect(errorOf({ JWT_SECRET: SECRET, HEARTBEAT_INTERVAL_MS: '10001' })).toMatch(/HEARTBEAT_INTERVAL_MS: at most 10000/);
+  });
+
   it('parses REDIS_CLUSTER_NODES as host:port pairs', () => {
     // Proves the cluster list is split, trimmed and typed, and an empty value means a single node.
     expect(load({ REDIS_CLUSTER_NODES: '127.0.0.1:7000, 127.0.0.1:7001 ,redis-3:7002' }).redisClusterNodes).toEqual([

@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { metricsPortClash } from './metrics-ports.js';
-import { jwtSecretBytesMin, jwtSecretCharsMinDevelopment } from './limits.js';
+import { jwtSecretBytesMin, jwtSecretCharsMinDevelopment, tokenRefreshLeadMs } from './limits.js';
 
 const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -231,6 +231,10 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
   };
   if (config.disconnectGraceMs < config.heartbeatIntervalMs / 2) {
     problems.push('DISCONNECT_GRACE_MS: must be at least half of HEARTBEAT_INTERVAL_MS');
+  }
+  // A player must be able to notice a dead link (two unanswered heartbeats) well inside the token refresh lead.
+  if (3 * config.heartbeatIntervalMs > tokenRefreshLeadMs) {
+    problems.push(`HEARTBEAT_INTERVAL_MS: at most ${tokenRefreshLeadMs / 3} (a third of the ${tokenRefreshLeadMs} ms token refresh lead)`);
   }
   const portClash = metricsPortClash(config);
   if (portClash !== null) problems.push(portClash);

@@ -111,15 +111,3 @@ export function assertLimits(): void {
   if (childRestartDelayMsMax * childCrashesMax >= childCrashWindowMs) throw new Error('childCrashWindowMs must hold childCrashesMax restarts');
 }
 assertLimits();
-
-/**
- * Checked when a gateway starts (HEARTBEAT_INTERVAL_MS is configuration). A player that learns of a dead link only
- * from an unanswered heartbeat (the SDK waits two intervals) must still be able to reconnect with a fresh token
- * within the lead, so that an expiry close is never the first sign of a dead link: the lead is at least three
- * heartbeat intervals.
- */
-export function assertTokenRefreshLead(heartbeatIntervalMs: number): void {
-  if (tokenRefreshLeadMs < 3 * heartbeatIntervalMs) {
-    throw new Error(`HEARTBEAT_INTERVAL_MS ${heartbeatIntervalMs} is too long for the token refresh lead (${tokenRefreshLeadMs} ms): at most a third of it`);
-  }
-}
