@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/pool.js';
-import { ApiError, invariant } from '../../shared/errors.js';
+import { ApiError, invariant, RetryLaterError } from '../../shared/errors.js';
+import { openHoldsPerStudentMax, walletLockWaitMsMax } from '../../shared/limits.js';
 import { maxBillableMs, minorToNumeric, numericToMinor } from '../../shared/money.js';
 import type { EndReason } from '../../shared/protocol/common.js';
 import { lectureIdsOf, type CourseRow } from './courses.js';
@@ -43,6 +44,8 @@ export interface CreatedSession {
 }
 
 const pgUniqueViolation = '23505';
+/** lock_timeout ran out. */
+const pgLockNotAvailable = '55P03';
 
 function requestHash(courseId: string, lockedMinor: number): string {
   return createHash('sha256').update(`${courseId}|${lockedMinor}`).digest('hex');
@@ -73,10 +76,23 @@ export async function lockFunds(pool: Pool, input: {
     return await withTransaction(pool, async (tx) => {
       const course = (await tx.query<CourseRow>('SELECT * FROM courses WHERE id = $1', [input.courseId])).rows[0];
       if (!course) throw new ApiError('course_not_found');
+      // A gateway runs one student's creates one at a time (http/one-create-per-student.ts); another gateway's, or a
+      // settlement, may still hold the row: wait for it a bounded time, never with a connection for as long as it takes.
+      await tx.query(`SET LOCAL lock_timeout = ${walletLockWaitMsMax}`);
       const wallet = (await tx.query<{ balance: string }>(
         'SELECT balance FROM wallets WHERE student_id = $1 FOR UPDATE', [input.studentId])).rows[0];
       if (!wallet) throw new ApiError('wallet_not_found');
+      // Under the row lock, a create with this key that committed meanwhile (on another gateway) is the answer.
+      if (input.idempotencyKey) {
+        const earlier = await findByIdempotencyKey(tx, input.studentId, input.idempotencyKey, hash);
+        if (earlier) return earlier;
+      }
       if (numericToMinor(wallet.balance) < input.lockedMinor) throw new ApiError('insufficient_funds');
+      // Exact: every create of this student counts under the same row lock.
+      const open = await tx.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM holds h JOIN sessions s ON s.id = h.session_id
+         WHERE h.student_id = $1 AND h.released_at IS NULL AND s.status = 'locked'`, [input.studentId]);
+      if (open.rows[0]!.n >= openHoldsPerStudentMax) throw new ApiError('too_many_open_holds');
       const priceMinor = numericToMinor(course.price_per_minute);
       const maxMs = maxBillableMs(input.lockedMinor, priceMinor);
       const sessionId = randomUUID();
@@ -98,11 +114,13 @@ export async function lockFunds(pool: Pool, input: {
       return { sessionId, lockedMinor: input.lockedMinor, priceMinor, maxBillableMs: maxMs, replayed: false };
     });
   } catch (err) {
+    const code = (err as { code?: string }).code;
     // Two concurrent creates with one Idempotency-Key: the loser returns the winner's session.
-    if ((err as { code?: string }).code === pgUniqueViolation && input.idempotencyKey) {
+    if (code === pgUniqueViolation && input.idempotencyKey) {
       const winner = await findByIdempotencyKey(pool, input.studentId, input.idempotencyKey, hash);
       if (winner) return winner;
     }
+    if (code === pgLockNotAvailable) throw new RetryLaterError('too_many_requests', walletLockWaitMsMax, 'the wallet is busy with other requests; retry');
     throw err;
   }
 }
