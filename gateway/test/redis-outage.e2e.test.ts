@@ -56,6 +56,8 @@ describe('Redis outage', () => {
     // Creating a session needs only Postgres: it still works; starting it needs Redis: 503, and it stays locked.
     const other = await p.api('POST', '/api/sessions/create', { body: { course_id: courseId(1), student_id: STUDENT, locked_amount: 1 } });
     expect(other.status).toBe(201);
+    // The wallet is read from Postgres: it answers too, its REST rate limit unchecked (fail open, README "Rate limits").
+    expect((await p.api('GET', '/api/wallet')).status).toBe(200);
     const start = await p.api('POST', `/api/sessions/${other.json.session_id}/start`);
     expect(start.status).toBe(503);
     expect(start.json.error.code).toBe('unavailable');
@@ -71,6 +73,7 @@ describe('Redis outage', () => {
     expect(valueOf(g, 'gateway_heartbeats_total', { outcome: 'unavailable' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(g, 'gateway_redis_errors_total')).toBeGreaterThanOrEqual(1);
     expect(valueOf(g, 'gateway_postgres_errors_total')).toBe(0);
+    expect(valueOf(g, 'gateway_rest_rate_checks_total', { outcome: 'unchecked' })).toBeGreaterThanOrEqual(2);
     const w = await scrape(`${p.workerMetricsUrl!}/metrics`);
     expect(valueOf(w, 'worker_redis_errors_total')).toBeGreaterThanOrEqual(1);
     expect(samplesOf(w, 'worker_settle_stream_length')).toEqual([]);
