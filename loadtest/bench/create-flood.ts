@@ -3,7 +3,7 @@
 // creates from `loops` concurrent loops in a process of its own. The figure is the victims' p99 per request in each
 // phase (target < 100 ms under the flood), with what the flooder was answered and how many holds it left open.
 //
-//   npx tsx loadtest/bench/create-flood.ts [--loops 1000] [--seconds 20] [--victims 10]
+//   npx tsx loadtest/bench/create-flood.ts [--loops 1000] [--seconds 20] [--victims 10] [--gateway-env K=V,K=V]
 //   npm run bench -- --only create-flood   (the same, inside the bench's run: prints, writes no results file)
 //
 // Self-contained (its own schema, key prefix and gateway process from dist/), so it can measure any commit's gateway.
@@ -30,6 +30,8 @@ export interface CreateFloodOptions {
   port: number;
   /** Build dist/ first (the full bench has already). */
   build: boolean;
+  /** More settings for the gateway process, e.g. REST_RATE_BURST to take the REST allowance out of the picture. */
+  gatewayEnv?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -55,7 +57,7 @@ export async function measureCreateFlood(o: CreateFloodOptions): Promise<CreateF
     PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
     PORT: String(o.port), HOST: '127.0.0.1', DATABASE_URL: env.config.databaseUrl, DATABASE_SCHEMA: env.schema,
     REDIS_URL: env.config.redisUrl, REDIS_KEY_PREFIX: env.config.redisKeyPrefix, JWT_SECRET: secret,
-    LOG_LEVEL: 'warn', LOG_PRETTY: 'false', GATEWAY_METRICS_PORT: '0', GATEWAY_PROCESSES: '1',
+    LOG_LEVEL: 'warn', LOG_PRETTY: 'false', GATEWAY_METRICS_PORT: '0', GATEWAY_PROCESSES: '1', ...o.gatewayEnv,
   }, `${base}/readyz`);
   try {
     const victimIds = await fundStudents(env.pool, 'create-flood', o.victims, 100_000);
@@ -126,10 +128,11 @@ async function playVictims(base: string, victims: { id: string; token: string }[
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { loops: { type: 'string' }, seconds: { type: 'string' }, victims: { type: 'string' }, port: { type: 'string' } } });
+  const { values } = parseArgs({ options: { loops: { type: 'string' }, seconds: { type: 'string' }, victims: { type: 'string' }, port: { type: 'string' }, 'gateway-env': { type: 'string' } } });
+  const gatewayEnv = Object.fromEntries((values['gateway-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   measureCreateFlood({
     loops: Number(values.loops ?? 1_000), seconds: Number(values.seconds ?? 20), victims: Number(values.victims ?? 10),
-    port: Number(values.port ?? 18_391), build: true, log: (l) => console.error(l),
+    port: Number(values.port ?? 18_391), build: true, gatewayEnv, log: (l) => console.error(l),
   }).then((r) => { console.log(JSON.stringify(r, null, 2)); process.exit(0); })
     .catch((err: unknown) => { console.error((err as Error).stack ?? String(err)); process.exit(1); });
 }
