@@ -9,7 +9,7 @@
 //   - Redis unreachable: the request goes through unmetered (fail open), counted and logged. A wallet read or a
 //     create must keep working from Postgres while Redis is down, and what the bucket protects stays protected
 //     without it: a student's creates run one at a time per gateway (creates-per-student.ts) and open holds are capped.
-import { RetryLaterError } from '../../shared/errors.js';
+import { InvariantError, RetryLaterError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { restRateUncheckedLogMs, restRefusedUsersMax } from '../../shared/limits.js';
 import type { RestBuckets } from '../../shared/redis/rest-buckets.js';
@@ -39,6 +39,7 @@ export function createRestRateLimit(buckets: RestBuckets, deps: { log: Logger; m
     try {
       waitMs = await buckets.take(principal);
     } catch (err) {
+      if (err instanceof InvariantError) throw err;
       deps.metrics.countServiceError(err);
       deps.metrics.restRateChecks.unchecked.inc();
       if (nowMs - warnedAtMs >= restRateUncheckedLogMs) {
