@@ -104,10 +104,6 @@ function productEnv(o: ChaosOptions, redisUrl: string, databaseUrl: string): Nod
     SETTLE_CLAIM_IDLE_MS: String(o.settleClaimIdleMs),
     SWEEP_INTERVAL_MS: '200',
     MAX_SOCKETS_PER_IP: '0',
-    // Hundreds of players share a few students, retrying through every fault: the REST allowance per student is not
-    // what chaos checks (gateway/test/create-flood.e2e.test.ts does).
-    REST_RATE_BURST: '1000000',
-    REST_RATE_PER_SECOND: '1000000',
     // Gateways log every socket at info: warn keeps their logs to the evidence (processes.ts puts workers at info).
     LOG_LEVEL: 'warn',
     LOG_PRETTY: 'false',
