@@ -76,6 +76,11 @@ export const walletLockWaitMsMax = 1_000;
 export const restRefusedUsersMax = 10_000;
 /** While Redis cannot be asked, REST requests are let through unmetered, with one warning per this many ms. */
 export const restRateUncheckedLogMs = 10_000;
+/**
+ * Longest a REST request waits for its token bucket, in ms, before it goes through unmetered: a stalled Redis (a
+ * connection that neither answers nor fails) must not hold up a wallet read, which needs only Postgres.
+ */
+export const restRateCheckMsMax = 250;
 /** Lectures a course may have (bounds the per-session progress hash). */
 export const lecturesMax = 500;
 /** Largest client-reported duration accepted, in seconds (10 years): anything larger is not a number we can trust. */

@@ -6,17 +6,31 @@
 //   - A user found out of tokens is remembered until the time Redis named, and refused without asking Redis again:
 //     nothing but time adds tokens, so no request is refused that Redis would have let through, and a client that
 //     ignores Retry-After costs the gateway no Redis round trip per request.
-//   - Redis unreachable: the request goes through unmetered (fail open), counted and logged. A wallet read or a
+//   - Redis unreachable, or silent for restRateCheckMsMax: the request goes through unmetered (fail open), counted
+//     and logged. A wallet read or a
 //     create must keep working from Postgres while Redis is down, and what the bucket protects stays protected
 //     without it: a student's creates run one at a time per gateway (creates-per-student.ts) and open holds are capped.
 import { InvariantError, RetryLaterError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import { restRateUncheckedLogMs, restRefusedUsersMax } from '../../shared/limits.js';
+import { restRateCheckMsMax, restRateUncheckedLogMs, restRefusedUsersMax } from '../../shared/limits.js';
 import type { RestBuckets } from '../../shared/redis/rest-buckets.js';
 import { isPrivileged, type Caller } from '../auth/verify-token.js';
 import type { GatewayMetrics } from '../metrics.js';
 
 export type RestRateLimit = (caller: Caller) => Promise<void>;
+
+class BucketCheckTimeout extends Error {
+  override readonly name = 'BucketCheckTimeout';
+}
+
+/** The bucket's answer, or a BucketCheckTimeout after restRateCheckMsMax (the take may still land: one token spent). */
+function withinCheckTime<T>(answer: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BucketCheckTimeout(`no answer from Redis within ${restRateCheckMsMax} ms`)), restRateCheckMsMax);
+  });
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+}
 
 export function createRestRateLimit(buckets: RestBuckets, deps: { log: Logger; metrics: GatewayMetrics }): RestRateLimit {
   const refusedUntilMs = new Map<string, number>();
@@ -37,7 +51,7 @@ export function createRestRateLimit(buckets: RestBuckets, deps: { log: Logger; m
     }
     let waitMs: number;
     try {
-      waitMs = await buckets.take(principal);
+      waitMs = await withinCheckTime(buckets.take(principal));
     } catch (err) {
       if (err instanceof InvariantError) throw err;
       deps.metrics.countServiceError(err);

@@ -98,4 +98,14 @@ describe('Redis outage', () => {
     expect((await p.api('POST', `/api/sessions/${other.json.session_id}/start`)).status).toBe(200);
     expect((await p.api('POST', `/api/sessions/${other.json.session_id}/complete`, { body: {} })).status).toBe(200);
   });
+
+  it('a stalled Redis (connected, silent) holds no wallet read: its REST rate limit goes unchecked', async () => {
+    // CLIENT PAUSE: Redis keeps every connection open and answers none of their commands for the pause.
+    const before = valueOf(await scrape(`${p.baseUrl}/metrics`), 'gateway_rest_rate_checks_total', { outcome: 'unchecked' }) ?? 0;
+    await p.env.redis.call('CLIENT', 'PAUSE', '4000', 'ALL');
+    const wallet = await p.api('GET', '/api/wallet');
+    expect(wallet.status).toBe(200);
+    expect(valueOf(await scrape(`${p.baseUrl}/metrics`), 'gateway_rest_rate_checks_total', { outcome: 'unchecked' })).toBe(before + 1);
+    await sleep(4_000);
+  });
 });
