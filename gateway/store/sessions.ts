@@ -88,7 +88,8 @@ export async function lockFunds(pool: Pool, input: {
         if (earlier) return earlier;
       }
       if (numericToMinor(wallet.balance) < input.lockedMinor) throw new ApiError('insufficient_funds');
-      // Exact: every create of this student counts under the same row lock.
+      // Exact: every create of this student counts under the same row lock, and this statement's snapshot is taken
+      // after the lock was granted, so it sees every hold committed by the creates it waited for.
       const open = await tx.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM holds h JOIN sessions s ON s.id = h.session_id
          WHERE h.student_id = $1 AND h.released_at IS NULL AND s.status = 'locked'`, [input.studentId]);
