@@ -3,7 +3,7 @@ import { ApiError } from '../../../shared/errors.js';
 import { amountLiteralToMinor, amountToMinor, minorToAmount, msToSeconds } from '../../../shared/money.js';
 import { createSessionBody, idempotencyKey } from '../../../shared/protocol/rest.js';
 import { isPrivileged } from '../../auth/verify-token.js';
-import { lockFunds } from '../../store/sessions.js';
+import { lockFunds, restCreateLimits } from '../../store/sessions.js';
 import { numberLiteralOf } from '../read-json-body.js';
 import { createOneCreatePerStudent } from '../one-create-per-student.js';
 import type { GatewayDeps } from '../../deps.js';
@@ -34,7 +34,7 @@ export const createSession = (deps: GatewayDeps): HttpHandler => {
     const studentId = body.student_id.toLowerCase();
     const created = await oneAtATime(studentId, () => lockFunds(deps.pool, {
       studentId, courseId: body.course_id.toLowerCase(), lockedMinor, idempotencyKey: key || null,
-    }));
+    }, restCreateLimits));
     deps.log.info({ sessionId: created.sessionId, replayed: created.replayed }, 'session created');
     return {
       status: 201,
