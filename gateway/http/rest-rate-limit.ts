@@ -7,9 +7,9 @@
 //     nothing but time adds tokens, so no request is refused that Redis would have let through, and a client that
 //     ignores Retry-After costs the gateway no Redis round trip per request.
 //   - Redis unreachable, or silent for restRateCheckMsMax: the request goes through unmetered (fail open), counted
-//     and logged. A wallet read or a
-//     create must keep working from Postgres while Redis is down, and what the bucket protects stays protected
-//     without it: a student's creates run one at a time per gateway (creates-per-student.ts) and open holds are capped.
+//     and logged. A wallet read or a create must keep working from Postgres while Redis is down, and what the bucket
+//     protects stays protected without it: a student's creates run one at a time per gateway
+//     (one-create-per-student.ts) and its open holds are capped (store/sessions.ts).
 import { InvariantError, RetryLaterError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { restRateCheckMsMax, restRateUncheckedLogMs, restRefusedUsersMax } from '../../shared/limits.js';
