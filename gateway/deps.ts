@@ -7,6 +7,7 @@ import type { RedisClient } from '../shared/redis/connect.js';
 import type { Meter } from '../shared/redis/meter.js';
 import type { VerifyToken } from './auth/verify-token.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { RestRateLimit } from './http/rest-rate-limit.js';
 import type { SettlementWaiters } from './metering/settlement-waiters.js';
 
 export interface GatewayDeps {
@@ -18,6 +19,8 @@ export interface GatewayDeps {
   /** Players of this process waiting for their settlement's commit, and the notices that answer them. */
   settlements: SettlementWaiters;
   verifyToken: VerifyToken;
+  /** Each user's REST token bucket, checked after the token (README "Rate limits"). */
+  restRateLimit: RestRateLimit;
   metrics: GatewayMetrics;
   onInvariantBroken(err: InvariantError): void;
 }

@@ -15,6 +15,8 @@ import { createGatewayMetrics } from './metrics.js';
 import { gatewayMetricsPort } from '../shared/metrics-ports.js';
 import { serveProcessMetrics } from '../shared/metrics-server.js';
 import { startGateway } from './app.js';
+import { createRestRateLimit } from './http/rest-rate-limit.js';
+import { createRestBuckets } from '../shared/redis/rest-buckets.js';
 import { DemoPageError } from './demo/load-demo-page.js';
 
 const shutdownMsMax = 10_000;
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     meter: createMeter(redis, keys, meterLimits(config)),
     settlements: createSettlementWaiters({ pool, keys, log, countServiceError: metrics.countServiceError }),
     verifyToken: createTokenVerifier(config),
+    restRateLimit: createRestRateLimit(createRestBuckets(redis, keys, { burst: config.restRateBurst, perSecond: config.restRatePerSecond }), { log, metrics }),
     metrics,
     onInvariantBroken: (err: Error) => {
       // A broken money or metering invariant is a bug: stop before it can spread (TigerBeetle style).

@@ -10,6 +10,8 @@ export type HeartbeatOutcome = (typeof heartbeatOutcomes)[number];
 
 /** Moments of a socket's connection token (README "Token refresh"). */
 export const socketTokenOutcomes = ['expiring', 'refreshed', 'expired'] as const;
+/** REST token bucket checks (rest-rate-limit.ts): allowed, refused (429), unchecked (Redis down: let through). */
+export const restRateOutcomes = ['allowed', 'refused', 'unchecked'] as const;
 
 export const settlementWaitOutcomes = ['committed', 'timeout'] as const;
 export type SettlementWaitOutcome = (typeof settlementWaitOutcomes)[number];
@@ -30,6 +32,7 @@ export function createGatewayMetrics() {
   const heartbeats = new Counter({ name: 'gateway_heartbeats_total', help: 'Heartbeat frames by outcome: acked, refused (session ended, replaced, paused, unknown lecture…), invalid (bad frame or stale seq), rate_limited, unavailable (Redis or Postgres down), error (a bug)', labelNames: ['outcome'], registers });
   const settlementWaits = new Counter({ name: 'gateway_settlement_waits_total', help: 'Players (REST or WS complete, funds exhaustion) who waited for their settlement, by outcome: committed, or timeout (answered settlement_pending)', labelNames: ['outcome'], registers });
   const socketTokens = new Counter({ name: 'gateway_socket_tokens_total', help: 'Socket tokens by moment: expiring (token_expiring sent), refreshed (a refresh accepted), expired (socket closed 4401 without a refresh)', labelNames: ['outcome'], registers });
+  const restRateChecks = new Counter({ name: 'gateway_rest_rate_checks_total', help: 'REST requests of students and teachers checked against their token bucket, by outcome: allowed, refused (429 too_many_requests), unchecked (Redis unavailable: let through unmetered)', labelNames: ['outcome'], registers });
   const httpRequests = new Counter({ name: 'gateway_http_requests_total', help: 'HTTP requests answered, by route name, method and status', labelNames: ['route', 'method', 'status'], registers });
   const httpSeconds = new Histogram({ name: 'gateway_http_request_duration_seconds', help: 'Time from request to answer, by route name and method', labelNames: ['route', 'method'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers });
 
@@ -45,6 +48,7 @@ export function createGatewayMetrics() {
     upgradesRefused: new Counter({ name: 'gateway_ws_upgrades_refused_total', help: 'WebSocket upgrades refused, by HTTP status', labelNames: ['status'], registers }),
     settlementWaits: bindEach(settlementWaits, settlementWaitOutcomes),
     socketTokens: bindEach(socketTokens, socketTokenOutcomes),
+    restRateChecks: bindEach(restRateChecks, restRateOutcomes),
 
     /** One answered HTTP request; `route` is a name from the route table (gateway/app.ts), never a path. */
     httpRequest(route: string, method: string, status: number, seconds: number): void {

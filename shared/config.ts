@@ -27,6 +27,9 @@ const envSchema = z.object({
   ALLOWED_ORIGINS: z.string().default(''),
   MAX_PAYLOAD_BYTES: intFrom(16_384, 256, 16_777_216),
   MAX_SOCKETS_PER_IP: intFrom(0, 0, 1_000_000),
+  // Each user's REST token bucket (README "Rate limits"): sized so an honest player or dashboard never meets it.
+  REST_RATE_BURST: intFrom(60, 1, 1_000_000),
+  REST_RATE_PER_SECOND: intFrom(10, 1, 1_000_000),
   SWEEP_INTERVAL_MS: intFrom(500, 50, 60_000),
   SETTLE_CLAIM_IDLE_MS: intFrom(30_000, 1_000, 3_600_000),
   CHECKPOINT_INTERVAL_MS: intFrom(15_000, 100, 3_600_000),
@@ -93,6 +96,9 @@ export interface Config {
   readonly allowedOrigins: readonly string[];
   readonly payloadBytesMax: number;
   readonly socketsPerIpMax: number;
+  /** REST requests one user (token subject) may send at once, and per second sustained, across all gateways. */
+  readonly restRateBurst: number;
+  readonly restRatePerSecond: number;
   readonly sweepIntervalMs: number;
   readonly settleClaimIdleMs: number;
   /** How often the worker copies live durations to Postgres (the most billed time a Redis loss can cost). */
@@ -214,6 +220,8 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
     allowedOrigins: e.ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
     payloadBytesMax: e.MAX_PAYLOAD_BYTES,
     socketsPerIpMax: e.MAX_SOCKETS_PER_IP,
+    restRateBurst: e.REST_RATE_BURST,
+    restRatePerSecond: e.REST_RATE_PER_SECOND,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     settleClaimIdleMs: e.SETTLE_CLAIM_IDLE_MS,
     checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,

@@ -24,10 +24,12 @@ export const errorTable = {
   method_not_allowed: { status: 405, message: 'method not allowed on this route' },
   wrong_state: { status: 409, message: 'the session is not in a state that allows this' },
   idempotency_key_reused: { status: 409, message: 'this Idempotency-Key was used with a different body' },
+  too_many_open_holds: { status: 409, message: 'too many sessions created and not started; start or complete one first' },
   payload_too_large: { status: 413, message: 'the body is larger than MAX_PAYLOAD_BYTES' },
   unsupported_media_type: { status: 415, message: 'send the body as application/json' },
   rate_limited: { status: 429, message: 'too many updates for this session; slow down' },
   too_many_sockets: { status: 429, message: 'too many sockets from this address' },
+  too_many_requests: { status: 429, message: 'too many requests from this user; retry after Retry-After seconds' },
   internal: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'a backing service is unavailable; retry shortly' },
   settlement_pending: { status: 503, message: 'the settlement is queued but not committed yet; repeat the request' },
@@ -50,6 +52,19 @@ export class ApiError extends Error {
 
   toBody(): { error: { code: ErrorCode; message: string; details?: unknown } } {
     return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
+  }
+}
+
+/**
+ * A refusal the client may repeat after a known wait: answered with `Retry-After` (whole seconds, at least 1) and the
+ * same number in `details.retry_after_seconds`, which a browser page on another origin can read (CORS hides headers).
+ */
+export class RetryLaterError extends ApiError {
+  readonly retryAfterSeconds: number;
+  constructor(code: ErrorCode, waitMs: number, message?: string) {
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    super(code, message, { retry_after_seconds: seconds });
+    this.retryAfterSeconds = seconds;
   }
 }
 

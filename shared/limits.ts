@@ -56,6 +56,31 @@ export const settleDeliveriesMax = 10;
 /** Longest accepted URL path + query, header value, and Idempotency-Key. */
 export const urlBytesMax = 4_096;
 export const idempotencyKeyLengthMax = 200;
+/**
+ * Sessions a student may have created and not started yet (each holds funds until started, completed, or released
+ * after ABANDONED_HOLD_MS): more creates answer 409 too_many_open_holds. A player starts what it creates within
+ * seconds; a few tabs or retries stay far below this.
+ */
+export const openHoldsPerStudentMax = 20;
+/**
+ * Creates of one student a gateway runs one at a time (they all lock that student's wallet row): those waiting beyond
+ * the one running wait in memory, without a Postgres connection; past this many waiting, 429 too_many_requests.
+ */
+export const createsQueuedPerStudentMax = 64;
+/**
+ * How long a create waits for the student's wallet row lock, in ms, once it holds a connection: another gateway's create
+ * of the same student, or a settlement, holds it for milliseconds; waiting longer answers 429 too_many_requests.
+ */
+export const walletLockWaitMsMax = 1_000;
+/** Users a gateway remembers as out of REST tokens until a known time, answering them without asking Redis. */
+export const restRefusedUsersMax = 10_000;
+/** While Redis cannot be asked, REST requests are let through unmetered, with one warning per this many ms. */
+export const restRateUncheckedLogMs = 10_000;
+/**
+ * Longest a REST request waits for its token bucket, in ms, before it goes through unmetered: a stalled Redis (a
+ * connection that neither answers nor fails) must not hold up a wallet read, which needs only Postgres.
+ */
+export const restRateCheckMsMax = 250;
 /** Lectures a course may have (bounds the per-session progress hash). */
 export const lecturesMax = 500;
 /**

@@ -1,7 +1,7 @@
 // The one writer of HTTP responses on uWS: always corked, never after the client aborted, and every response with
 // the headers decided for its request (its CORS headers), errors included.
 import type { HttpResponse } from 'uWebSockets.js';
-import { ApiError } from '../../shared/errors.js';
+import { ApiError, RetryLaterError } from '../../shared/errors.js';
 import type { HeaderList } from './cors.js';
 
 const statusText: Record<number, string> = {
@@ -36,16 +36,16 @@ function writeHead(res: HttpResponse, state: ResponseState, status: number, head
   res.writeHeader('cache-control', 'no-store');
 }
 
-export function sendRaw(res: HttpResponse, state: ResponseState, status: number, contentType: string, body: string, close = false): void {
+export function sendRaw(res: HttpResponse, state: ResponseState, status: number, contentType: string, body: string, close = false, headers: HeaderList = []): void {
   if (state.aborted || state.done) return;
   state.done = true;
   res.cork(() => {
     if (!state.head) {
-      writeHead(res, state, status, [['content-type', contentType]]);
+      writeHead(res, state, status, [['content-type', contentType], ...headers]);
       res.end(body, close);
       return;
     }
-    writeHead(res, state, status, [['content-type', contentType]]);
+    writeHead(res, state, status, [['content-type', contentType], ...headers]);
     // An answer that closes the connection (an unread body) reports 0 instead of the body's length.
     if (close) res.endWithoutBody(0, true);
     else endHead(res, Buffer.byteLength(body));
@@ -67,5 +67,6 @@ export function sendJson(res: HttpResponse, state: ResponseState, status: number
 }
 
 export function sendError(res: HttpResponse, state: ResponseState, err: ApiError, close = false): void {
-  sendRaw(res, state, err.status, 'application/json', JSON.stringify(err.toBody()), close);
+  const headers: HeaderList = err instanceof RetryLaterError ? [['retry-after', String(err.retryAfterSeconds)]] : [];
+  sendRaw(res, state, err.status, 'application/json', JSON.stringify(err.toBody()), close, headers);
 }

@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import { ApiError } from '../../shared/errors.js';
 import { describeIssues, uuid } from '../../shared/protocol/common.js';
-import { bearerToken } from '../auth/verify-token.js';
+import { bearerToken, type Caller } from '../auth/verify-token.js';
 import type { GatewayDeps } from '../deps.js';
 import type { HttpContext } from './route.js';
 
@@ -19,4 +19,9 @@ export function sessionIdParam(ctx: HttpContext): string {
   return id.toLowerCase();
 }
 
-export const authenticate = (deps: GatewayDeps, ctx: HttpContext) => deps.verifyToken(bearerToken(ctx.authorization));
+/** The verified caller, once its REST token bucket has a token for this request (429 too_many_requests otherwise). */
+export async function authenticate(deps: GatewayDeps, ctx: HttpContext): Promise<Caller> {
+  const caller = await deps.verifyToken(bearerToken(ctx.authorization));
+  await deps.restRateLimit(caller);
+  return caller;
+}

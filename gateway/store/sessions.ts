@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/pool.js';
-import { ApiError, invariant } from '../../shared/errors.js';
+import { ApiError, invariant, RetryLaterError } from '../../shared/errors.js';
+import { openHoldsPerStudentMax, walletLockWaitMsMax } from '../../shared/limits.js';
 import { maxBillableMs, minorToNumeric, numericToMinor } from '../../shared/money.js';
 import type { EndReason } from '../../shared/protocol/common.js';
 import { lectureIdsOf, type CourseRow } from './courses.js';
@@ -43,6 +44,8 @@ export interface CreatedSession {
 }
 
 const pgUniqueViolation = '23505';
+/** lock_timeout ran out. */
+const pgLockNotAvailable = '55P03';
 
 function requestHash(courseId: string, lockedMinor: number): string {
   return createHash('sha256').update(`${courseId}|${lockedMinor}`).digest('hex');
@@ -60,10 +63,21 @@ async function findByIdempotencyKey(db: Pool | PoolClient, studentId: string, ke
   };
 }
 
+/** Bounds a create holds to (README "Rate limits"). */
+export interface CreateLimits {
+  /** Sessions created and not started the student may have; one more is refused too_many_open_holds. */
+  openHoldsMax: number;
+  /** Longest wait for the wallet row lock with a connection, in ms (0: no bound), then 429 too_many_requests. */
+  walletLockWaitMs: number;
+}
+
+/** What `POST /api/sessions/create` enforces. */
+export const restCreateLimits: CreateLimits = Object.freeze({ openHoldsMax: openHoldsPerStudentMax, walletLockWaitMs: walletLockWaitMsMax });
+
 /** Moves `lockedMinor` from the student's wallet into a hold for a new `locked` session, in one transaction. */
 export async function lockFunds(pool: Pool, input: {
   studentId: string; courseId: string; lockedMinor: number; idempotencyKey: string | null;
-}): Promise<CreatedSession> {
+}, limits: CreateLimits): Promise<CreatedSession> {
   const hash = requestHash(input.courseId, input.lockedMinor);
   if (input.idempotencyKey) {
     const earlier = await findByIdempotencyKey(pool, input.studentId, input.idempotencyKey, hash);
@@ -73,10 +87,26 @@ export async function lockFunds(pool: Pool, input: {
     return await withTransaction(pool, async (tx) => {
       const course = (await tx.query<CourseRow>('SELECT * FROM courses WHERE id = $1', [input.courseId])).rows[0];
       if (!course) throw new ApiError('course_not_found');
+      // A gateway runs one student's creates one at a time (http/one-create-per-student.ts); another gateway's, or a
+      // settlement, may still hold the row: wait for it a bounded time, never with a connection for as long as it takes.
+      if (limits.walletLockWaitMs > 0) await tx.query(`SET LOCAL lock_timeout = ${Math.floor(limits.walletLockWaitMs)}`);
       const wallet = (await tx.query<{ balance: string }>(
         'SELECT balance FROM wallets WHERE student_id = $1 FOR UPDATE', [input.studentId])).rows[0];
       if (!wallet) throw new ApiError('wallet_not_found');
+      // Under the row lock, a create with this key that committed meanwhile (on another gateway) is the answer.
+      if (input.idempotencyKey) {
+        const earlier = await findByIdempotencyKey(tx, input.studentId, input.idempotencyKey, hash);
+        if (earlier) return earlier;
+      }
       if (numericToMinor(wallet.balance) < input.lockedMinor) throw new ApiError('insufficient_funds');
+      // Exact: every create of this student counts under the same row lock, and this statement's snapshot is taken
+      // after the lock was granted, so it sees every hold committed by the creates it waited for.
+      if (Number.isFinite(limits.openHoldsMax)) {
+        const open = await tx.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM holds h JOIN sessions s ON s.id = h.session_id
+           WHERE h.student_id = $1 AND h.released_at IS NULL AND s.status = 'locked'`, [input.studentId]);
+        if (open.rows[0]!.n >= limits.openHoldsMax) throw new ApiError('too_many_open_holds');
+      }
       const priceMinor = numericToMinor(course.price_per_minute);
       const maxMs = maxBillableMs(input.lockedMinor, priceMinor);
       const sessionId = randomUUID();
@@ -98,11 +128,13 @@ export async function lockFunds(pool: Pool, input: {
       return { sessionId, lockedMinor: input.lockedMinor, priceMinor, maxBillableMs: maxMs, replayed: false };
     });
   } catch (err) {
+    const code = (err as { code?: string }).code;
     // Two concurrent creates with one Idempotency-Key: the loser returns the winner's session.
-    if ((err as { code?: string }).code === pgUniqueViolation && input.idempotencyKey) {
+    if (code === pgUniqueViolation && input.idempotencyKey) {
       const winner = await findByIdempotencyKey(pool, input.studentId, input.idempotencyKey, hash);
       if (winner) return winner;
     }
+    if (code === pgLockNotAvailable) throw new RetryLaterError('too_many_requests', limits.walletLockWaitMs, 'the wallet is busy with other requests; retry');
     throw err;
   }
 }

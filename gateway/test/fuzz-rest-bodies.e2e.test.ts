@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import uWS from 'uWebSockets.js';
 import fc from 'fast-check';
-import { amountMinorMax, claimedSecondsMax, idempotencyKeyLengthMax } from '../../shared/limits.js';
+import { amountMinorMax, claimedSecondsMax, idempotencyKeyLengthMax, openHoldsPerStudentMax } from '../../shared/limits.js';
 import { startProduct, type ApiResult, type Product } from '../../test/helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { courseId, STUDENT, STUDENT_2 } from '../../test/helpers/test-env.js';
@@ -368,6 +368,9 @@ async function expectedCreate(r: Request, replays: Map<string, { sessionId: stri
   const wallet = await p.env.pool.query<{ balance: string }>('SELECT balance::text FROM wallets WHERE student_id = $1', [studentId]);
   if (!wallet.rows[0]) return { kind: 'refused', code: 'wallet_not_found', studentId };
   if (exactHundredths(wallet.rows[0].balance)! < hundredths) return { kind: 'refused', code: 'insufficient_funds', studentId };
+  // The student's sessions created and not started (README "Rate limits"): this property leaves many behind.
+  const open = await p.env.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM sessions WHERE student_id = $1 AND status = 'locked'`, [studentId]);
+  if (open.rows[0]!.n >= openHoldsPerStudentMax) return { kind: 'refused', code: 'too_many_open_holds', studentId };
   return { kind: 'created', minor, studentId, replayKey, hash };
 }
 

@@ -56,6 +56,8 @@ describe('Redis outage', () => {
     // Creating a session needs only Postgres: it still works; starting it needs Redis: 503, and it stays locked.
     const other = await p.api('POST', '/api/sessions/create', { body: { course_id: courseId(1), student_id: STUDENT, locked_amount: 1 } });
     expect(other.status).toBe(201);
+    // The wallet is read from Postgres: it answers too, its REST rate limit unchecked (fail open, README "Rate limits").
+    expect((await p.api('GET', '/api/wallet')).status).toBe(200);
     const start = await p.api('POST', `/api/sessions/${other.json.session_id}/start`);
     expect(start.status).toBe(503);
     expect(start.json.error.code).toBe('unavailable');
@@ -71,6 +73,7 @@ describe('Redis outage', () => {
     expect(valueOf(g, 'gateway_heartbeats_total', { outcome: 'unavailable' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(g, 'gateway_redis_errors_total')).toBeGreaterThanOrEqual(1);
     expect(valueOf(g, 'gateway_postgres_errors_total')).toBe(0);
+    expect(valueOf(g, 'gateway_rest_rate_checks_total', { outcome: 'unchecked' })).toBeGreaterThanOrEqual(2);
     const w = await scrape(`${p.workerMetricsUrl!}/metrics`);
     expect(valueOf(w, 'worker_redis_errors_total')).toBeGreaterThanOrEqual(1);
     expect(samplesOf(w, 'worker_settle_stream_length')).toEqual([]);
@@ -94,5 +97,15 @@ describe('Redis outage', () => {
     // The start refused during the outage left the session locked, so it can start now.
     expect((await p.api('POST', `/api/sessions/${other.json.session_id}/start`)).status).toBe(200);
     expect((await p.api('POST', `/api/sessions/${other.json.session_id}/complete`, { body: {} })).status).toBe(200);
+  });
+
+  it('a stalled Redis (connected, silent) holds no wallet read: its REST rate limit goes unchecked', async () => {
+    // CLIENT PAUSE: Redis keeps every connection open and answers none of their commands for the pause.
+    const before = valueOf(await scrape(`${p.baseUrl}/metrics`), 'gateway_rest_rate_checks_total', { outcome: 'unchecked' }) ?? 0;
+    await p.env.redis.call('CLIENT', 'PAUSE', '4000', 'ALL');
+    const wallet = await p.api('GET', '/api/wallet');
+    expect(wallet.status).toBe(200);
+    expect(valueOf(await scrape(`${p.baseUrl}/metrics`), 'gateway_rest_rate_checks_total', { outcome: 'unchecked' })).toBe(before + 1);
+    await sleep(4_000);
   });
 });

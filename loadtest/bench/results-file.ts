@@ -9,6 +9,16 @@ function ladderRows(name: string, l: any): string[] {
   return (l?.steps ?? []).map((s: any) => `| ${name} | ${s.processes} | ${s.viewers} | ${s.answersPerSecond} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${s.errorCount} | ${s.passed ? 'yes' : 'no'} | ${s.cpuMicrosPerHeartbeat.servers} / ${s.cpuMicrosPerHeartbeat.redis} / ${s.cpuMicrosPerHeartbeat.worker} / ${s.cpuMicrosPerHeartbeat.load} | ${s.serversRssMb} |`);
 }
 
+/** The two rows of create-flood.ts: the victims' p99 without and with one student flooding creates. */
+function createFloodRows(f: any): string[] {
+  if (!f) return ['| victim p99 under a one-student flood | not measured in this run | < 100 ms |'];
+  const refused = (v: any) => Object.values(v.refused ?? {}).reduce((a: number, b: any) => a + b, 0);
+  return [
+    `| victim p99 without a flood (${f.victims} students: wallet, create, start, one round a second each) | ${ms(f.alone.p99Ms)} (p50 ${ms(f.alone.p50Ms)}, ${refused(f.alone)} refused of ${f.alone.requests}) | – |`,
+    `| victim p99 under a one-student flood (${f.loops} concurrent create loops) | ${ms(f.flooded.p99Ms)} (p50 ${ms(f.flooded.p50Ms)}, ${refused(f.flooded)} refused of ${f.flooded.requests}; flooder answered ${Object.entries(f.flood.answers).map(([k, n]) => `${n} × ${k}`).join(', ')}; ${f.flood.openHolds} open holds left) | < 100 ms |`,
+  ];
+}
+
 export function renderResults(file: any): string {
   const r = file.results;
   const L = r.ladders ?? {};
@@ -41,6 +51,7 @@ export function renderResults(file: any): string {
     r.settlement?.waiting ? `| burst of ${r.settlement.waiting.sessions} with every player waiting for \`ended\`: settlement_pending / wait p99 | ${r.settlement.waiting.settlementPending} / ${r.settlement.waiting.waitP99Ms} ms | 0 |` : null,
     r.checkpoint ? `| checkpoint pass at ${r.checkpoint.liveSessions} live sessions, all moved / none moved | ${r.checkpoint.allMoved.seconds} s (${r.checkpoint.allMoved.rowsPerSecond} rows/s, worker CPU ${Math.round(r.checkpoint.allMoved.cpuMicros / 1000)} ms) / ${r.checkpoint.noneMoved.seconds} s | in proportion to change |` : null,
     `| heartbeats/s answered with zero errors at saturation (ours) | ${r.saturation?.heartbeatsPerSecondZeroErrors ?? '–'} | – |`,
+    ...createFloodRows(r.createFlood),
     '',
     '## Limits',
     '',

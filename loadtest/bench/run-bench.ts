@@ -11,6 +11,9 @@
 //   cpu          CPU µs per heartbeat for gateways, Redis, worker and load processes over the largest passing step
 //   settlement   drain time of a burst of sessions ending at once (settlement-burst.ts)
 //   checkpoint   the worker's checkpoint pass at the largest live-session count, all moved vs none moved
+//   create flood victims' REST p99 alone and while one student floods creates from 1,000 loops (create-flood.ts)
+//
+// `npm run bench -- --only create-flood` runs that last one alone and prints it (no results file is written).
 //
 // Sizes: BENCH_LADDER (viewers, comma-separated), BENCH_HEARTBEAT_MS, BENCH_STEADY_S; see `--help`.
 import { execSync } from 'node:child_process';
@@ -37,6 +40,7 @@ import { cpuWindow, rssKb } from './proc-cpu.js';
 import { measureCheckpointPass } from './checkpoint-pass.js';
 import { renderResults } from './results-file.js';
 import { runSettlementBurst } from './settlement-burst.js';
+import { measureCreateFlood } from './create-flood.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
@@ -56,16 +60,29 @@ const burstSessions = num('BENCH_BURST_SESSIONS', 100_000);
 const burstWaitSessions = num('BENCH_BURST_WAIT_SESSIONS', 20_000);
 const burstWorkers = num('BENCH_BURST_WORKERS', 2);
 const rateIntervalsMs = (process.env.BENCH_RATE_INTERVALS_MS ?? '1000,500,250,125').split(',').map(Number);
+const floodLoops = num('BENCH_FLOOD_LOOPS', 1_000);
+const floodSeconds = num('BENCH_FLOOD_S', 20);
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 if (process.argv.includes('--help')) {
   console.log(`npm run bench  (env: BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000})`);
   process.exit(0);
 }
+if (only !== undefined && only !== 'create-flood') {
+  console.error(`bench: --only takes create-flood, not ${only}`);
+  process.exit(2);
+}
 
 const frame = (_i: number, seq: number) => JSON.stringify({ type: 'heartbeat', seq, position_seconds: seq * 5, playing: true, playing_now: true, current_lecture: 1, completion_pct: 12.5 });
 const log = (line: string) => console.log(`bench: ${line}`);
 
+const createFloodOptions = (build: boolean) => ({ loops: floodLoops, seconds: floodSeconds, victims: 10, port: port + 1, build, log });
+
 async function main(): Promise<void> {
+  if (only === 'create-flood') {
+    console.log(JSON.stringify(await measureCreateFlood(createFloodOptions(true)), null, 2));
+    return;
+  }
   // Read before anything runs: the code measured is the code at this commit.
   const commit = execSync('git rev-parse HEAD', { cwd: root }).toString().trim();
   const id = randomBytes(4).toString('hex');
@@ -127,6 +144,9 @@ async function main(): Promise<void> {
 
     log(`checkpoint pass at ${Math.max(...ladder)} live sessions`);
     results.checkpoint = await measureCheckpointPass(pool, redis, meter, Math.max(...ladder));
+
+    log(`create flood: victims' REST p99 alone and while one student floods creates from ${floodLoops} loops`);
+    results.createFlood = await measureCreateFlood(createFloodOptions(false));
   } finally {
     redis.disconnect();
     await pool.end();

@@ -11,6 +11,8 @@ export interface Keys {
   dirty(bucket: number): string;
   /** A key the worker keeps set: finding it gone tells that Redis lost its data (reconcile at once). */
   epoch(): string;
+  /** One principal's REST token bucket (rest-rate-limit.ts): its own slot, like a session's keys. */
+  restBucket(principal: string): string;
   settleStream(bucket: number): string;
   deadLetters(): string;
   replacedChannel(): string;
@@ -29,6 +31,7 @@ export function createKeys(prefix: string): Keys {
     deadlines: (bucket: number) => `${prefix}deadlines:{d${bucket}}`,
     dirty: (bucket: number) => `${prefix}dirty:{d${bucket}}`,
     epoch: () => `${prefix}epoch`,
+    restBucket: (principal: string) => `${prefix}rest-rate:{${principal}}`,
     settleStream: (bucket: number) => `${prefix}settle:{s${bucket}}`,
     deadLetters: () => `${prefix}settle-dead`,
     replacedChannel: () => `${prefix}socket-replaced`,

@@ -24,6 +24,7 @@ export function envFor(env: TestEnv, extra: Record<string, string> = {}): Record
     // Test rules (the fixture secret is short): an unset NODE_ENV reads as production (shared/config.ts).
     NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, HEARTBEAT_INTERVAL_MS: String(c.heartbeatIntervalMs), DISCONNECT_GRACE_MS: String(c.disconnectGraceMs),
     SWEEP_INTERVAL_MS: String(c.sweepIntervalMs), LOG_LEVEL: 'info', LOG_PRETTY: 'false',
+    REST_RATE_BURST: String(c.restRateBurst), REST_RATE_PER_SECOND: String(c.restRatePerSecond),
     // Test processes run side by side: none takes the default per-process metrics ports.
     GATEWAY_METRICS_PORT: '0', WORKER_METRICS_PORT: '0', ...extra,
   };

@@ -11,6 +11,8 @@ import { meterLimits } from '../../shared/meter-limits.js';
 import type { Env } from '../../shared/config.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/app.js';
 import { createTokenVerifier } from '../../gateway/auth/verify-token.js';
+import { createRestRateLimit } from '../../gateway/http/rest-rate-limit.js';
+import { createRestBuckets } from '../../shared/redis/rest-buckets.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
 import type { GatewayDeps } from '../../gateway/deps.js';
 import { createSettlementWaiters } from '../../gateway/metering/settlement-waiters.js';
@@ -70,6 +72,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
     meter: createMeter(env.redis, env.keys, meterLimits(env.config)),
     settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log, countServiceError: metrics.countServiceError }),
     verifyToken: createTokenVerifier(env.config),
+    restRateLimit: createRestRateLimit(createRestBuckets(env.redis, env.keys, { burst: env.config.restRateBurst, perSecond: env.config.restRatePerSecond }), { log, metrics }),
     metrics,
     onInvariantBroken: (err) => brokenInvariants.push(err),
   };

@@ -6,14 +6,21 @@ import type { Meter, StartInput, UpdateResult } from '../../shared/redis/meter.j
 import type { RedisClient } from '../../shared/redis/connect.js';
 import type { Keys } from '../../shared/redis/keys.js';
 import type { FrozenSession } from '../../shared/protocol/settlement.js';
-import { lockFunds } from '../../gateway/store/sessions.js';
+import { lockFunds, type CreateLimits } from '../../gateway/store/sessions.js';
 import { lectureIdsOf, type CourseRow } from '../../gateway/store/courses.js';
 
 export type LockedSession = StartInput & { sessionId: string; lectureIds: number[] };
 
+/**
+ * What a fixture holds a create to: none of the REST create's bounds. Fixtures lock hundreds of sessions of one
+ * student at once (a burst to settle, a race to run), which the REST create's open-holds cap and bounded lock wait
+ * exist to refuse (README "Rate limits"; gateway/test/create-flood.e2e.test.ts tests them).
+ */
+const fixtureLimits: CreateLimits = { openHoldsMax: Infinity, walletLockWaitMs: 0 };
+
 /** Moves `lockedMinor` from the student's wallet into a hold for a new `locked` session: the gateway's own lockFunds. */
 export async function lockSession(pool: Pool, input: { studentId: string; courseId: string; lockedMinor: number }): Promise<LockedSession> {
-  const created = await lockFunds(pool, { ...input, idempotencyKey: null });
+  const created = await lockFunds(pool, { ...input, idempotencyKey: null }, fixtureLimits);
   const course = (await pool.query<CourseRow>('SELECT * FROM courses WHERE id = $1', [input.courseId])).rows[0]!;
   return {
     sessionId: created.sessionId, studentId: input.studentId, courseId: input.courseId, teacherId: course.teacher_id,

@@ -50,8 +50,10 @@ function runDriver(args: string[]): Promise<{ code: number | null; stderr: strin
 
 describe('load driver', () => {
   it('drives viewers from 2 processes on 2 addresses, checks every ack, and the money of every session', async () => {
+    // 50 students: 3 creates a second each over the ramp, as the driver plans them (README "Rate limits": each
+    // student's open holds stay under the cap).
     const { code, stdout, stderr } = await runDriver([
-      '--viewers', String(viewers), '--processes', '2', '--students', '3', '--ramp-s', '2', '--duration-s', '3',
+      '--viewers', String(viewers), '--processes', '2', '--students', '50', '--ramp-s', '2', '--duration-s', '3',
       '--heartbeat-ms', String(heartbeatMs), '--name', 'e2e', '--out-dir', outDir,
     ]);
     expect(code, `${stdout}\n${stderr}`).toBe(0);

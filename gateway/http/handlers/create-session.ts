@@ -3,43 +3,48 @@ import { ApiError } from '../../../shared/errors.js';
 import { amountLiteralToMinor, amountToMinor, minorToAmount, msToSeconds } from '../../../shared/money.js';
 import { createSessionBody, idempotencyKey } from '../../../shared/protocol/rest.js';
 import { isPrivileged } from '../../auth/verify-token.js';
-import { lockFunds } from '../../store/sessions.js';
+import { lockFunds, restCreateLimits } from '../../store/sessions.js';
 import { numberLiteralOf } from '../read-json-body.js';
+import { createOneCreatePerStudent } from '../one-create-per-student.js';
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';
 import { authenticate, parseBody } from '../validate.js';
 
-export const createSession = (deps: GatewayDeps): HttpHandler => async (ctx) => {
-  const caller = await authenticate(deps, ctx);
-  const body = parseBody(createSessionBody, ctx.json());
-  const lockedMinor = amountToMinor(body.locked_amount);
-  // The float must also be what the client wrote: 0.99999999999999999 parses to 1 but is not 1.00 (DESIGN §3).
-  const literal = numberLiteralOf(ctx.text(), 'locked_amount');
-  if (lockedMinor === null || lockedMinor === 0 || literal === null || amountLiteralToMinor(literal) !== lockedMinor) {
-    throw new ApiError('invalid_amount');
-  }
-  if (caller.userId !== body.student_id.toLowerCase() && !isPrivileged(caller)) {
-    throw new ApiError('forbidden', 'a student may lock only their own funds');
-  }
-  const key = ctx.idempotencyKey;
-  // A key uWS trimmed to nothing (it was all non-ASCII bytes) is not "no key": taken as none, a retried create would
-  // lock the funds twice. See protocol/rest.ts for the bytes no server code can see.
-  if (ctx.idempotencyKeySent || key !== '') {
-    const checked = idempotencyKey.safeParse(key);
-    if (!checked.success) throw new ApiError('invalid_body', checked.error.issues[0]?.message ?? 'invalid Idempotency-Key');
-  }
-  const created = await lockFunds(deps.pool, {
-    studentId: body.student_id.toLowerCase(), courseId: body.course_id.toLowerCase(), lockedMinor, idempotencyKey: key || null,
-  });
-  deps.log.info({ sessionId: created.sessionId, replayed: created.replayed }, 'session created');
-  return {
-    status: 201,
-    body: {
-      session_id: created.sessionId,
-      status: 'locked',
-      locked_amount: minorToAmount(created.lockedMinor),
-      price_per_minute: minorToAmount(created.priceMinor),
-      max_billable_seconds: msToSeconds(created.maxBillableMs),
-    },
+export const createSession = (deps: GatewayDeps): HttpHandler => {
+  const oneAtATime = createOneCreatePerStudent();
+  return async (ctx) => {
+    const caller = await authenticate(deps, ctx);
+    const body = parseBody(createSessionBody, ctx.json());
+    const lockedMinor = amountToMinor(body.locked_amount);
+    // The float must also be what the client wrote: 0.99999999999999999 parses to 1 but is not 1.00 (DESIGN §3).
+    const literal = numberLiteralOf(ctx.text(), 'locked_amount');
+    if (lockedMinor === null || lockedMinor === 0 || literal === null || amountLiteralToMinor(literal) !== lockedMinor) {
+      throw new ApiError('invalid_amount');
+    }
+    if (caller.userId !== body.student_id.toLowerCase() && !isPrivileged(caller)) {
+      throw new ApiError('forbidden', 'a student may lock only their own funds');
+    }
+    const key = ctx.idempotencyKey;
+    // A key uWS trimmed to nothing (it was all non-ASCII bytes) is not "no key": taken as none, a retried create would
+    // lock the funds twice. See protocol/rest.ts for the bytes no server code can see.
+    if (ctx.idempotencyKeySent || key !== '') {
+      const checked = idempotencyKey.safeParse(key);
+      if (!checked.success) throw new ApiError('invalid_body', checked.error.issues[0]?.message ?? 'invalid Idempotency-Key');
+    }
+    const studentId = body.student_id.toLowerCase();
+    const created = await oneAtATime(studentId, () => lockFunds(deps.pool, {
+      studentId, courseId: body.course_id.toLowerCase(), lockedMinor, idempotencyKey: key || null,
+    }, restCreateLimits));
+    deps.log.info({ sessionId: created.sessionId, replayed: created.replayed }, 'session created');
+    return {
+      status: 201,
+      body: {
+        session_id: created.sessionId,
+        status: 'locked',
+        locked_amount: minorToAmount(created.lockedMinor),
+        price_per_minute: minorToAmount(created.priceMinor),
+        max_billable_seconds: msToSeconds(created.maxBillableMs),
+      },
+    };
   };
 };

@@ -1,0 +1,54 @@
+// The REST token bucket (takeToken-1.lua) against the real local Redis: a full bucket gives `burst` tokens at once,
+// then refuses with the wait until the next token; time refills it; principals have buckets of their own; an idle
+// bucket's key expires. Redis's own clock is the script's: gaps are made by moving the stored `ms` back.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, type TestEnv } from '../../test/helpers/test-env.js';
+import { createRestBuckets, type RestBuckets } from './rest-buckets.js';
+
+let env: TestEnv;
+let buckets: RestBuckets;
+const burst = 5;
+const perSecond = 2;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  buckets = createRestBuckets(env.redis, env.keys, { burst, perSecond });
+});
+afterAll(async () => { await env?.cleanup(); });
+
+describe('REST token bucket', () => {
+  it('gives the burst at once, then refuses with the wait until the next token', async () => {
+    const waits = [];
+    for (let i = 0; i < burst + 1; i++) waits.push(await buckets.take('user-a'));
+    expect(waits.slice(0, burst)).toEqual(Array(burst).fill(0));
+    // Less than one token left: the next comes in at most 1000 / perSecond ms.
+    expect(waits[burst]).toBeGreaterThanOrEqual(1);
+    expect(waits[burst]).toBeLessThanOrEqual(1_000 / perSecond);
+    // A refusal takes nothing: asking again is refused again.
+    expect(await buckets.take('user-a')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refills with time, up to the burst and no further', async () => {
+    for (let i = 0; i < burst; i++) expect(await buckets.take('user-b')).toBe(0);
+    expect(await buckets.take('user-b')).toBeGreaterThan(0);
+    // One second ago: perSecond tokens back.
+    await env.redis.hincrby(env.keys.restBucket('user-b'), 'ms', -1_000);
+    for (let i = 0; i < perSecond; i++) expect(await buckets.take('user-b')).toBe(0);
+    expect(await buckets.take('user-b')).toBeGreaterThan(0);
+    // An hour ago: a full bucket, not 7,200 tokens.
+    await env.redis.hincrby(env.keys.restBucket('user-b'), 'ms', -3_600_000);
+    for (let i = 0; i < burst; i++) expect(await buckets.take('user-b')).toBe(0);
+    expect(await buckets.take('user-b')).toBeGreaterThan(0);
+  });
+
+  it('keeps one bucket per principal, under the prefix, expiring once it would be full again', async () => {
+    for (let i = 0; i < burst; i++) await buckets.take('user-c');
+    expect(await buckets.take('user-c')).toBeGreaterThan(0);
+    expect(await buckets.take('user-d')).toBe(0);
+    const key = env.keys.restBucket('user-c');
+    expect(key.startsWith(env.keys.prefix)).toBe(true);
+    const ttl = await env.redis.pttl(key);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual((burst / perSecond) * 1_000);
+  });
+});
