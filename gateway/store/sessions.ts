@@ -89,7 +89,7 @@ export async function lockFunds(pool: Pool, input: {
       if (!course) throw new ApiError('course_not_found');
       // A gateway runs one student's creates one at a time (http/one-create-per-student.ts); another gateway's, or a
       // settlement, may still hold the row: wait for it a bounded time, never with a connection for as long as it takes.
-      if (limits.walletLockWaitMs > 0) await tx.query(`SET LOCAL lock_timeout = ${Math.floor(limits.walletLockWaitMs)}`);
+      if (limits.walletLockWaitMs > 0) await tx.query("SELECT set_config('lock_timeout', $1, true)", [`${Math.floor(limits.walletLockWaitMs)}ms`]);
       const wallet = (await tx.query<{ balance: string }>(
         'SELECT balance FROM wallets WHERE student_id = $1 FOR UPDATE', [input.studentId])).rows[0];
       if (!wallet) throw new ApiError('wallet_not_found');

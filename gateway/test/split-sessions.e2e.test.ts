@@ -1,29 +1,18 @@
 // Splitting a viewing into short sessions, end to end through the gateway and the worker (README "Money and
 // metering rules"): three sessions of about 4.9 s on a 0.10-a-minute course, each locking one cent and ended by
 // `complete`, charged 0.00 each before the carried remainder; now they cost what 14.77 s in one session costs.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startProduct, type Product } from '../../test/helpers/product.js';
-import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { productPerFile } from '../../test/helpers/product.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
 import { courseId, STUDENT, TEACHER } from '../../test/helpers/test-env.js';
 
-let p: Product;
-let total0: number;
+const p = productPerFile({ HEARTBEAT_INTERVAL_MS: '5000', PLATFORM_FEE_BPS: '2500' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cents = (x: number) => Math.round(x * 100);
 /** Seeded course 7, "Linear Algebra Refresher": 0.10 a minute, so one cent buys 6 s. */
 const tenCentsAMinute = 7;
 
-beforeAll(async () => {
-  p = await startProduct({ HEARTBEAT_INTERVAL_MS: '5000', PLATFORM_FEE_BPS: '2500' });
-  total0 = await totalBalancesMinor(p.env.pool);
-});
-afterAll(async () => { closeAllSockets(); await p?.stop(); });
-afterEach(async () => {
-  closeAllSockets();
-  await assertMoneyInvariants(p.env.pool, total0);
-  expect(p.brokenInvariants).toEqual([]);
-});
+afterEach(() => closeAllSockets());
 
 /** Lock 0.01, start, play `billedSeconds` (the player's own clock caps the credit), then `complete` over REST. */
 async function shortSession(billedSeconds: number): Promise<{ id: string; cost: number; duration: number }> {
