@@ -65,89 +65,72 @@ function expectCleanLog(): void {
   expect(parsed.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
 }
 
+/**
+ * `rounds` times: a fresh locked session, `race` on it, then the session must end settled for good; afterwards the log
+ * must be clean.
+ */
+async function eachRound(race: (id: string) => Promise<void>): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    const id = await lockedSession();
+    await race(id);
+    await expectSettledForGood(id);
+  }
+  expectCleanLog();
+}
+
 describe('start racing other calls on a locked session', () => {
-  it('start ∥ start: one 200, the other 409, and the session runs once', async () => {
-    for (let i = 0; i < rounds; i++) {
-      const id = await lockedSession();
-      const both = await Promise.all([start(id), start(id)]);
-      both.forEach(expectStart);
-      expect(both.map((r) => r.status).sort()).toEqual([200, 409]);
-      expect(await rowStatus(id)).toBe('active');
-      expect(await liveKeyExists(id)).toBe(true);
-      expectCompleted(await complete(id), id);
-      await expectSettledForGood(id);
-    }
-    expectCleanLog();
-  });
+  it('start ∥ start: one 200, the other 409, and the session runs once', () => eachRound(async (id) => {
+    const both = await Promise.all([start(id), start(id)]);
+    both.forEach(expectStart);
+    expect(both.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(await rowStatus(id)).toBe('active');
+    expect(await liveKeyExists(id)).toBe(true);
+    expectCompleted(await complete(id), id);
+  }));
 
-  it('start ∥ complete: start 200 or 409, complete 200, the session ends settled', async () => {
-    for (let i = 0; i < rounds; i++) {
-      const id = await lockedSession();
-      const [s, c] = await Promise.all([start(id), complete(id)]);
-      expectStart(s);
-      expectCompleted(c, id);
-      await expectSettledForGood(id);
-    }
-    expectCleanLog();
-  });
+  it('start ∥ complete: start 200 or 409, complete 200, the session ends settled', () => eachRound(async (id) => {
+    const [s, c] = await Promise.all([start(id), complete(id)]);
+    expectStart(s);
+    expectCompleted(c, id);
+  }));
 
-  it('start ∥ status ∥ complete: status always 200 with a state the session was in', async () => {
-    for (let i = 0; i < rounds; i++) {
-      const id = await lockedSession();
-      const [s, st, c] = await Promise.all([start(id), status(id), complete(id)]);
-      expectStart(s);
-      expect(st.status, st.text).toBe(200);
-      expect(['locked', 'active', 'completed']).toContain(st.json.status);
-      expectCompleted(c, id);
-      await expectSettledForGood(id);
-    }
-    expectCleanLog();
-  });
+  it('start ∥ status ∥ complete: status always 200 with a state the session was in', () => eachRound(async (id) => {
+    const [s, st, c] = await Promise.all([start(id), status(id), complete(id)]);
+    expectStart(s);
+    expect(st.status, st.text).toBe(200);
+    expect(['locked', 'active', 'completed']).toContain(st.json.status);
+    expectCompleted(c, id);
+  }));
 
-  it('start ∥ upgrade: the upgrade opens only on a started session, and a 200 start stays started', async () => {
-    for (let i = 0; i < rounds; i++) {
-      const id = await lockedSession();
-      const [s, us] = await Promise.all([start(id), upgradesDuring(id, 4)]);
-      expectStart(s);
-      for (const u of us) expect([101, 409], `upgrade answered ${u.status}`).toContain(u.status);
-      // Nothing else ends the session here, so start must have won: the row stays active with its live state.
-      expect(s.status).toBe(200);
-      expect(await rowStatus(id)).toBe('active');
-      expect(await liveKeyExists(id)).toBe(true);
-      expectCompleted(await complete(id), id);
-      await expectSettledForGood(id);
-    }
-    expectCleanLog();
-  });
+  it('start ∥ upgrade: the upgrade opens only on a started session, and a 200 start stays started', () => eachRound(async (id) => {
+    const [s, us] = await Promise.all([start(id), upgradesDuring(id, 4)]);
+    expectStart(s);
+    for (const u of us) expect([101, 409], `upgrade answered ${u.status}`).toContain(u.status);
+    // Nothing else ends the session here, so start must have won: the row stays active with its live state.
+    expect(s.status).toBe(200);
+    expect(await rowStatus(id)).toBe('active');
+    expect(await liveKeyExists(id)).toBe(true);
+    expectCompleted(await complete(id), id);
+  }));
 
-  it('start ∥ metrics updates: each update 409 before the start commits, 200 after; none rebuilds the session', async () => {
-    for (let i = 0; i < rounds; i++) {
-      const id = await lockedSession();
-      const [s, ms] = await Promise.all([start(id),
-        Promise.all([0, 1, 2, 3, 4].map((d) => sleep(d).then(() => metrics(id))))]);
-      expect(s.status, s.text).toBe(200);
-      for (const m of ms) {
-        expect([200, 409], `metrics answered ${m.status} ${m.text}`).toContain(m.status);
-        if (m.status === 409) expect(m.json.error.code).toBe('wrong_state');
-      }
-      expect(await rowStatus(id)).toBe('active');
-      expectCompleted(await complete(id), id);
-      await expectSettledForGood(id);
+  it('start ∥ metrics updates: each update 409 before the start commits, 200 after; none rebuilds the session', () => eachRound(async (id) => {
+    const [s, ms] = await Promise.all([start(id),
+      Promise.all([0, 1, 2, 3, 4].map((d) => sleep(d).then(() => metrics(id))))]);
+    expect(s.status, s.text).toBe(200);
+    for (const m of ms) {
+      expect([200, 409], `metrics answered ${m.status} ${m.text}`).toContain(m.status);
+      if (m.status === 409) expect(m.json.error.code).toBe('wrong_state');
     }
-    expectCleanLog();
-  });
+    expect(await rowStatus(id)).toBe('active');
+    expectCompleted(await complete(id), id);
+  }));
 
-  it('start ∥ upgrade ∥ complete: every answer documented, the session ends settled', async () => {
-    for (let i = 0; i < rounds; i++) {
-      const id = await lockedSession();
-      const [s, us, c] = await Promise.all([start(id), upgradesDuring(id, 4), complete(id)]);
-      expectStart(s);
-      for (const u of us) expect([101, 409], `upgrade answered ${u.status}`).toContain(u.status);
-      expectCompleted(c, id);
-      await expectSettledForGood(id);
-    }
-    expectCleanLog();
-  });
+  it('start ∥ upgrade ∥ complete: every answer documented, the session ends settled', () => eachRound(async (id) => {
+    const [s, us, c] = await Promise.all([start(id), upgradesDuring(id, 4), complete(id)]);
+    expectStart(s);
+    for (const u of us) expect([101, 409], `upgrade answered ${u.status}`).toContain(u.status);
+    expectCompleted(c, id);
+  }));
 });
 
 describe('a start that finds live state it did not make', () => {
