@@ -109,8 +109,9 @@ export interface SessionCharge {
  * The cap at the locked amount never binds: billed ms ≤ max_billable_ms = floor(locked × 60000 / price), so
  * billed × price ≤ locked × 60000, and a carry below 60000 cannot add a whole unit beyond it.
  *
- * `funds_exhausted` keeps its own rule, the whole locked amount (README "Money"): it may charge up to one unit more
- * than the exact cost, and that overpayment pays off what was carried in; a carried remainder larger than it stays.
+ * `funds_exhausted` keeps its own rule, the whole locked amount (README "Money"): it charges more than the exact cost
+ * by less than one millisecond's price (max billable time is rounded down), and that overpayment pays off what was
+ * carried in; a carried remainder larger than it stays.
  */
 export function chargeWithCarry(input: {
   billableMs: number;
