@@ -6,8 +6,7 @@
 import { withTransaction, type Pool, type PoolClient } from '../shared/pg/pool.js';
 import { invariant } from '../shared/errors.js';
 import {
-  assertFiguresConserve, chargeWithCarry, figuresOfCost, minorToNumeric, numericToMinor, settlementFigures,
-  type SettlementFigures,
+  assertFiguresConserve, chargeWithCarry, figuresOfCost, minorToNumeric, numericToMinor, type SettlementFigures,
 } from '../shared/money.js';
 import { endReason as endReasonSchema, type ContentProgress, type EndReason } from '../shared/protocol/common.js';
 import type { FrozenSession } from '../shared/protocol/settlement.js';
@@ -134,17 +133,17 @@ export function decideSettlement(row: SessionForSettle, frozen: FrozenSession, f
   }
   const lockedMinor = numericToMinor(row.locked_amount);
   assertFrozenFits(frozen, Number(row.max_billable_ms));
-  const terms = {
-    billableMs: frozen.billedMs, pricePerMinuteMinor: numericToMinor(row.price_per_minute), lockedMinor, endReason: frozen.endReason,
-  };
-  if (subMinorCarriedIn === null) {
-    invariant(remainderPairOf(row, frozen) === null, `session ${row.id}: settled without its carried remainder`);
-    return { kind: 'write', lockedMinor, figures: settlementFigures({ ...terms, feeBps }), carry: null };
-  }
-  const charge = chargeWithCarry({ ...terms, subMinorCarriedIn });
+  invariant((subMinorCarriedIn === null) === (remainderPairOf(row, frozen) === null),
+    `session ${row.id}: its carried remainder was ${subMinorCarriedIn === null ? 'not read' : 'read needlessly'}`);
+  // A session without a pair billed nothing (or is an abandoned hold): with nothing carried in it charges what it
+  // always did, and nothing is carried out.
+  const charge = chargeWithCarry({
+    billableMs: frozen.billedMs, pricePerMinuteMinor: numericToMinor(row.price_per_minute), lockedMinor,
+    endReason: frozen.endReason, subMinorCarriedIn: subMinorCarriedIn ?? 0,
+  });
   return {
     kind: 'write', lockedMinor, figures: figuresOfCost(charge.costMinor, lockedMinor, feeBps),
-    carry: { subMinorCarriedIn, subMinorCarriedOut: charge.subMinorCarriedOut },
+    carry: subMinorCarriedIn === null ? null : { subMinorCarriedIn, subMinorCarriedOut: charge.subMinorCarriedOut },
   };
 }
 

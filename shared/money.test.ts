@@ -12,7 +12,6 @@ import {
   minorToNumeric,
   numericToMinor,
   parseMinor,
-  settlementFigures,
   subMinorPerMinor,
 } from './money.js';
 import { amountMinorMax } from './limits.js';
@@ -165,7 +164,11 @@ describe('costMinor and maxBillableMs', () => {
   });
 });
 
-describe('settlementFigures', () => {
+/** One session's figures with nothing carried in: what settlement computes for a session alone. */
+const settlementFigures = (i: { billableMs: number; pricePerMinuteMinor: number; lockedMinor: number; feeBps: number; endReason: string }) =>
+  figuresOfCost(chargeWithCarry({ ...i, subMinorCarriedIn: 0 }).costMinor, i.lockedMinor, i.feeBps);
+
+describe('settlement figures of one session', () => {
   it('conserves money with no platform fee', () => {
     // Proves cost + refund = locked and the teacher gets the whole cost at 0 bps.
     expect(settlementFigures({ billableMs: 90_000, pricePerMinuteMinor: 100, lockedMinor: 1_000, feeBps: 0, endReason: 'completed' }))
@@ -194,10 +197,10 @@ describe('settlementFigures', () => {
       .toEqual({ costMinor: 1_000, refundMinor: 0, teacherEarningMinor: 975, platformFeeMinor: 25 });
   });
 
-  it('caps a completed session at the locked amount', () => {
-    // Proves billing beyond the funds (which Redis never allows) still cannot charge more than locked.
-    expect(settlementFigures({ billableMs: 10 * 60_000, pricePerMinuteMinor: 100, lockedMinor: 500, feeBps: 0, endReason: 'completed' }))
-      .toEqual({ costMinor: 500, refundMinor: 0, teacherEarningMinor: 500, platformFeeMinor: 0 });
+  it('refuses a completed session billed beyond its locked amount instead of charging it', () => {
+    // Proves billing beyond the funds (which Redis never allows) is a broken invariant, never a charge above locked.
+    expect(() => settlementFigures({ billableMs: 10 * 60_000, pricePerMinuteMinor: 100, lockedMinor: 500, feeBps: 0, endReason: 'completed' }))
+      .toThrow(InvariantError);
   });
 
   it('assertFiguresConserve rejects figures that do not add up', () => {

@@ -151,23 +151,6 @@ export function figuresOfCost(costMinor: number, lockedMinor: number, feeBps: nu
   return figures;
 }
 
-/**
- * The figures of one settlement with nothing carried in. A `funds_exhausted` session costs exactly the locked
- * amount (README "Money").
- */
-export function settlementFigures(input: {
-  billableMs: number;
-  pricePerMinuteMinor: number;
-  lockedMinor: number;
-  feeBps: number;
-  endReason: string;
-}): SettlementFigures {
-  const cost = input.endReason === 'funds_exhausted'
-    ? input.lockedMinor
-    : costMinor(input.billableMs, input.pricePerMinuteMinor, input.lockedMinor);
-  return figuresOfCost(cost, input.lockedMinor, input.feeBps);
-}
-
 export function assertFiguresConserve(f: SettlementFigures, lockedMinor: number): void {
   invariant(f.costMinor >= 0 && f.refundMinor >= 0 && f.teacherEarningMinor >= 0 && f.platformFeeMinor >= 0, `negative settlement figure: ${JSON.stringify(f)}`);
   invariant(f.costMinor + f.refundMinor === lockedMinor, `cost + refund != locked: ${JSON.stringify(f)} locked ${lockedMinor}`);
