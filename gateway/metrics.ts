@@ -13,6 +13,10 @@ export const socketTokenOutcomes = ['expiring', 'refreshed', 'expired'] as const
 /** REST token bucket checks (rest-rate-limit.ts): allowed, refused (429), unchecked (Redis down: let through). */
 export const restRateOutcomes = ['allowed', 'refused', 'unchecked'] as const;
 
+/** Where a sampled heartbeat is, timed from its frame's arrival (gateway/metering/heartbeat-stages.ts). */
+export const heartbeatStages = ['queued', 'redis_write', 'redis_reply', 'ack_written'] as const;
+export type HeartbeatStage = (typeof heartbeatStages)[number];
+
 export const settlementWaitOutcomes = ['committed', 'timeout'] as const;
 export type SettlementWaitOutcome = (typeof settlementWaitOutcomes)[number];
 
@@ -44,6 +48,7 @@ export function createGatewayMetrics() {
     socketsOpen: new Gauge({ name: 'gateway_sockets_open', help: 'Open metering WebSockets', registers }),
     heartbeats: bindEach(heartbeats, heartbeatOutcomes),
     heartbeatAckSeconds: new Histogram({ name: 'gateway_heartbeat_ack_seconds', help: 'Time from a heartbeat frame received to its ack sent (queueing behind earlier frames of the socket included)', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers }),
+    heartbeatStageSeconds: bindStages(new Histogram({ name: 'gateway_heartbeat_stage_seconds', help: 'For a sample of heartbeats, time from the frame received to each stage: queued (its turn after the socket\'s earlier frames), redis_write (its update handed to Redis), redis_reply (the script answered), ack_written (the ack handed to the socket)', labelNames: ['stage'], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers })),
     wsErrorFrames: new Counter({ name: 'gateway_ws_error_frames_total', help: 'WebSocket error frames sent, by error code', labelNames: ['code'], registers }),
     upgradesRefused: new Counter({ name: 'gateway_ws_upgrades_refused_total', help: 'WebSocket upgrades refused, by HTTP status', labelNames: ['status'], registers }),
     settlementWaits: bindEach(settlementWaits, settlementWaitOutcomes),
@@ -66,6 +71,14 @@ export function createGatewayMetrics() {
     /** Counts an error against the backing service it came from, if any (gateway_redis/postgres_errors_total). */
     countServiceError: serviceErrorCounter('gateway', registry),
   };
+}
+
+type Observe = { observe(seconds: number): void };
+
+function bindStages(h: Histogram<string>): Record<HeartbeatStage, Observe> {
+  const bound: Partial<Record<HeartbeatStage, Observe>> = {};
+  for (const stage of heartbeatStages) bound[stage] = h.labels(stage);
+  return bound as Record<HeartbeatStage, Observe>;
 }
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

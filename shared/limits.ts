@@ -33,6 +33,11 @@ export const checkpointBatchMax = 500;
 /** Verified tokens a gateway remembers (oldest forgotten first), and for how long at most (gateway/auth/verify-token.ts). */
 export const verifiedTokensMax = 50_000;
 export const verifiedTokenCacheMs = 60_000;
+/**
+ * One heartbeat in this many has its stages timed (frame in → queued → Redis write → Redis reply → ack written,
+ * gateway_heartbeat_stage_seconds): enough for a histogram at any real rate, a few clock reads per sampled frame.
+ */
+export const heartbeatStageSampleEvery = 16;
 /** How often a gateway writes its buffered "billed time moved" marks to Redis (shared/redis/dirty-sessions.ts). */
 export const dirtyFlushMs = 1_000;
 /** How often the worker's reconcile loop compares one page of active sessions with Redis. */

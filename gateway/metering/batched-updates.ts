@@ -5,10 +5,12 @@
 // setImmediate, after the poll phase has delivered every frame that was ready, batches them; the cost is at most one
 // turn of the loop (well under a millisecond) of latency.
 import type { Meter, UpdateInput, UpdateResult } from '../../shared/redis/meter.js';
+import type { StageTrace } from './heartbeat-stages.js';
 
-interface Queued { sessionId: string; input: UpdateInput; resolve(r: UpdateResult): void; reject(err: unknown): void }
+interface Queued { sessionId: string; input: UpdateInput; trace: StageTrace | null; resolve(r: UpdateResult): void; reject(err: unknown): void }
 
-export type ApplyUpdate = (sessionId: string, input: UpdateInput) => Promise<UpdateResult>;
+/** `trace`: a sampled heartbeat's stage times (heartbeat-stages.ts), stamped as the update is written and answered. */
+export type ApplyUpdate = (sessionId: string, input: UpdateInput, trace?: StageTrace | null) => Promise<UpdateResult>;
 
 export function batchedUpdates(meter: Pick<Meter, 'applyUpdate'>): ApplyUpdate {
   let queue: Queued[] = [];
@@ -16,10 +18,15 @@ export function batchedUpdates(meter: Pick<Meter, 'applyUpdate'>): ApplyUpdate {
     const batch = queue;
     queue = [];
     // Issued in one synchronous loop: ioredis collects them into one pipeline, one write.
-    for (const q of batch) meter.applyUpdate(q.sessionId, q.input).then(q.resolve, q.reject);
+    for (const q of batch) {
+      const { trace } = q;
+      if (trace) trace.redis_write = performance.now();
+      meter.applyUpdate(q.sessionId, q.input).then(trace ? (r) => { trace.redis_reply = performance.now(); q.resolve(r); } : q.resolve, q.reject);
+    }
   };
-  return (sessionId, input) => new Promise((resolve, reject) => {
+  return (sessionId, input, trace = null) => new Promise((resolve, reject) => {
     if (queue.length === 0) setImmediate(flush);
-    queue.push({ sessionId, input, resolve, reject });
+    if (trace) trace.queued = performance.now();
+    queue.push({ sessionId, input, trace, resolve, reject });
   });
 }

@@ -11,6 +11,7 @@ import { batchedUpdates, type ApplyUpdate } from '../metering/batched-updates.js
 import { liveFigures, lowFundsWarning } from '../metering/figures.js';
 import { refusalToApiError } from '../metering/refusals.js';
 import { toApiError } from '../http/route.js';
+import { createStageSampler, type StageSampler, type StageTrace } from '../metering/heartbeat-stages.js';
 import type { GatewayDeps } from '../deps.js';
 import { endOverSocket } from './end-over-socket.js';
 import { findSession } from '../store/sessions.js';
@@ -67,10 +68,12 @@ export interface FrameContext {
   tokens: TokenExpiry;
   /** meter.applyUpdate, batched per turn of the event loop (batched-updates.ts). */
   applyUpdate: ApplyUpdate;
+  /** Times the stages of one heartbeat in heartbeatStageSampleEvery (heartbeat-stages.ts). */
+  stages: StageSampler;
 }
 
 export function createFrameContext(deps: GatewayDeps, registry: SocketRegistry, exhaustion: Exhaustion, tokens: TokenExpiry): FrameContext {
-  return { deps, registry, exhaustion, tokens, applyUpdate: batchedUpdates(deps.meter) };
+  return { deps, registry, exhaustion, tokens, applyUpdate: batchedUpdates(deps.meter), stages: createStageSampler(deps.metrics) };
 }
 
 /**
@@ -84,7 +87,7 @@ function holdExhaustionDeadline(deps: GatewayDeps, exhaustion: Exhaustion, ws: M
 }
 
 /** `receivedAt` is performance.now() when the frame arrived: the ack time includes waiting behind earlier frames. */
-async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: HeartbeatFrame, receivedAt: number, retried = false): Promise<void> {
+async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: HeartbeatFrame, receivedAt: number, trace: StageTrace | null, retried = false): Promise<void> {
   const { deps, registry, exhaustion } = ctx;
   const data = ws.getUserData();
   try {
@@ -92,9 +95,13 @@ async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: Heartbe
       socketId: data.socketId, playing: hb.playing,
       claimedMs: hb.duration_seconds === undefined ? null : Math.round(hb.duration_seconds * 1000),
       lecture: hb.current_lecture, completionPct: hb.completion_pct,
-    });
+    }, trace);
     noteBilled(data, r);
     sendFrame(ws, { type: 'ack', seq: hb.seq, ...liveFigures(r, r.exhausted), completion_pct: r.completionPct, current_lecture: r.currentLecture });
+    if (trace) {
+      trace.ack_written = performance.now();
+      ctx.stages.observe(trace);
+    }
     deps.metrics.heartbeats.acked.inc();
     deps.metrics.heartbeatAckSeconds.observe((performance.now() - receivedAt) / 1000);
     if (r.warnLowFunds && !data.lowFundsWarned) {
@@ -114,7 +121,7 @@ async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: Heartbe
       // Lowered before the rebuild: a heartbeat racing it is applied on the rebuilt (checkpoint) state.
       if (row) data.lastBilledMs = Math.min(data.lastBilledMs, Number(row.duration_ms));
       if (row && (await restoreFromCheckpoint(deps, row, data.socketId))) {
-        return applyHeartbeat(ctx, ws, hb, receivedAt, true);
+        return applyHeartbeat(ctx, ws, hb, receivedAt, null, true);
       }
       if (row?.status === 'completed') {
         deps.metrics.heartbeats.refused.inc();
@@ -204,9 +211,10 @@ export function createMessageHandler(ctx: FrameContext) {
       return inFrameOrder(ws, () => refuseFrame(deps, ws, 'stale_seq', `seq ${hb.seq} is not above ${last}`, hb.seq));
     }
     data.lastSeq = hb.seq;
+    const trace = ctx.stages.sample(receivedAt);
     inFrameOrder(ws, async () => {
       if (data.ending || data.closed) return;
-      if (await data.attached) await applyHeartbeat(ctx, ws, hb, receivedAt);
+      if (await data.attached) await applyHeartbeat(ctx, ws, hb, receivedAt, trace);
     });
   };
 }
