@@ -4,7 +4,7 @@ import { createStageSampler } from './heartbeat-stages.js';
 
 async function stageCounts(metrics: ReturnType<typeof createGatewayMetrics>): Promise<Record<string, number>> {
   const m = await metrics.registry.getSingleMetric('gateway_heartbeat_stage_seconds')!.get();
-  return Object.fromEntries(m.values.filter((v) => v.metricName === 'gateway_heartbeat_stage_seconds_count').map((v) => [String(v.labels.stage), v.value]));
+  return Object.fromEntries((m.values as { metricName?: string; labels: Record<string, unknown>; value: number }[]).filter((v) => v.metricName === 'gateway_heartbeat_stage_seconds_count').map((v) => [String(v.labels.stage), v.value]));
 }
 
 describe('heartbeat stage sampler', () => {
@@ -26,7 +26,7 @@ describe('heartbeat stage sampler', () => {
     sampler.observe(early);
     expect(await stageCounts(metrics)).toEqual({ queued: 2, redis_write: 1, redis_reply: 1, ack_written: 1 });
     const m = await metrics.registry.getSingleMetric('gateway_heartbeat_stage_seconds')!.get();
-    const sum = (stage: string) => m.values.find((v) => v.metricName === 'gateway_heartbeat_stage_seconds_sum' && v.labels.stage === stage)!.value;
+    const sum = (stage: string) => (m.values as { metricName?: string; labels: Record<string, unknown>; value: number }[]).find((v) => v.metricName === 'gateway_heartbeat_stage_seconds_sum' && v.labels.stage === stage)!.value;
     expect(sum('redis_reply')).toBeCloseTo(0.003, 9);
     expect(sum('queued')).toBeCloseTo(0.0045, 9);
   });

@@ -214,7 +214,7 @@ export function createMessageHandler(ctx: FrameContext) {
     const trace = ctx.stages.sample(receivedAt);
     inFrameOrder(ws, async () => {
       if (data.ending || data.closed) return;
-      if (await data.attached) await applyHeartbeat(ctx, ws, hb, receivedAt, trace);
+      if (data.attachedOk ?? (await data.attached)) await applyHeartbeat(ctx, ws, hb, receivedAt, trace);
     });
   };
 }

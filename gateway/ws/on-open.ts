@@ -18,7 +18,7 @@ export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry, t
     // The token that opened the socket bounds it (README "Token refresh").
     tokens.track(ws, data.tokenExpiresAtMs);
     deps.metrics.socketsOpen.inc();
-    data.attached = deps.meter.attachSocket(data.sessionId, data.socketId).then(
+    const attaching = deps.meter.attachSocket(data.sessionId, data.socketId).then(
       async (r) => {
         data.lastBilledMs = r.billedMs;
         sendFrame(ws, {
@@ -59,5 +59,9 @@ export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry, t
         return false;
       },
     );
+    data.attached = attaching.then((ok) => {
+      data.attachedOk = ok;
+      return ok;
+    });
   };
 }

@@ -23,12 +23,17 @@ export interface SocketData {
   lastPct: number;
   /** The low-funds warning went out on this socket (at ready): the one Redis flags on an update is not repeated. */
   lowFundsWarned: boolean;
-  /** The tail of this socket's frame work: each frame's reply is chained on it, so replies go out in frame order. */
-  replies: Promise<void>;
+  /**
+   * Frame work waiting behind the frame being handled (in-frame-order.ts), so replies go out in frame order; null
+   * while no frame is being handled.
+   */
+  frameQueue: (() => unknown)[] | null;
   badFrameCount: number;
   badFrameWindowStartMs: number;
   /** Resolves once Redis knows this socket owns the session (or refused it). */
   attached: Promise<boolean>;
+  /** What `attached` resolved to, once it has: a heartbeat then goes on without waiting a turn for it. */
+  attachedOk: boolean | null;
   /** Set when the session is ending through this socket (complete or funds exhausted); frames are ignored. */
   ending: boolean;
   closed: boolean;

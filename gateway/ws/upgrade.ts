@@ -72,10 +72,11 @@ async function authorizeUpgrade(deps: GatewayDeps, registry: SocketRegistry, u: 
     lastLecture: null,
     lastPct: 0,
     lowFundsWarned: false,
-    replies: Promise.resolve(),
+    frameQueue: null,
     badFrameCount: 0,
     badFrameWindowStartMs: 0,
     attached: Promise.resolve(false),
+    attachedOk: null,
     ending: false,
     closed: false,
   };

@@ -1,0 +1,84 @@
+// The heartbeat batcher against the real Redis: every update is answered with its own result, and while one batch
+// is on its way to Redis the updates that arrive meanwhile wait and go together (README "Performance").
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, type TestEnv } from '../../test/helpers/test-env.js';
+import { createMeter, MeterRefusal, type Meter, type UpdateInput } from '../../shared/redis/meter.js';
+import { lowFundsWarningMs, updatesPerSecondMax } from '../../shared/limits.js';
+import { batchedUpdates } from './batched-updates.js';
+
+let env: TestEnv;
+let meter: Meter;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  meter = createMeter(env.redis, env.keys, { creditMsMax: 10_000, updatesPerSecondMax, lowFundsWarningMs, disconnectGraceMs: 3_000, socketIdleMs: 16_000, settleRetryMs: 10_000 });
+});
+afterAll(async () => { await env?.cleanup(); });
+
+async function liveSessions(n: number): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => randomUUID());
+  await Promise.all(ids.map((id) => meter.startSession(id, {
+    studentId: randomUUID(), courseId: randomUUID(), teacherId: randomUUID(), lockedMinor: 1_000, priceMinor: 10, maxBillableMs: 6_000_000, lectureIds: [1, 2],
+  })));
+  return ids;
+}
+
+const update = (lecture: number): UpdateInput => ({ socketId: '', playing: true, claimedMs: null, lecture, completionPct: 1 });
+
+describe('batchedUpdates', () => {
+  it('answers each update with its own result and groups what arrives while a batch is in flight', async () => {
+    const ids = await liveSessions(41);
+    // Records which synchronous burst of calls each update was written in: one burst is one batch.
+    const bursts: string[][] = [];
+    let open: string[] | null = null;
+    const recording: Pick<Meter, 'applyUpdate'> = {
+      applyUpdate(sessionId, input) {
+        if (!open) {
+          open = [];
+          bursts.push(open);
+          queueMicrotask(() => { open = null; });
+        }
+        open.push(sessionId);
+        return meter.applyUpdate(sessionId, input);
+      },
+    };
+    const apply = batchedUpdates(recording);
+    const first = apply(ids[0]!, update(1));
+    await new Promise((r) => setImmediate(r));
+    // The first batch is on its way: these 40 (one naming a lecture the course lacks) wait for its reply.
+    const rest = ids.slice(1).map((id, i) => apply(id, update(i === 7 ? 9 : 2)).then((r) => r, (e: unknown) => e));
+    expect(bursts).toEqual([[ids[0]]]);
+    const firstResult = await first;
+    expect(firstResult.currentLecture).toBe(1);
+    const results = await Promise.all(rest);
+    expect(bursts).toEqual([[ids[0]], ids.slice(1)]);
+    results.forEach((r, i) => {
+      if (i === 7) expect((r as MeterRefusal).code).toBe('unknown_lecture');
+      else expect((r as { currentLecture: number }).currentLecture).toBe(2);
+    });
+  });
+
+  it('sends a lone update at once when nothing is in flight', async () => {
+    const [id] = await liveSessions(1);
+    const apply = batchedUpdates(meter);
+    for (let i = 0; i < 3; i++) {
+      const r = await apply(id!, update(1));
+      expect(r.currentLecture).toBe(1);
+    }
+  });
+
+  it('rejects only the updates whose call failed, and goes on batching after it', async () => {
+    const [id] = await liveSessions(1);
+    let failNext = true;
+    const flaky: Pick<Meter, 'applyUpdate'> = {
+      applyUpdate(sessionId, input) {
+        if (failNext) { failNext = false; return Promise.reject(new Error('connection lost')); }
+        return meter.applyUpdate(sessionId, input);
+      },
+    };
+    const apply = batchedUpdates(flaky);
+    await expect(apply(id!, update(1))).rejects.toThrow('connection lost');
+    expect((await apply(id!, update(2))).currentLecture).toBe(2);
+  });
+});
