@@ -1,5 +1,5 @@
 // The heartbeat batcher against the real Redis: every update is answered with its own result, and while one batch
-// is on its way to Redis the updates that arrive meanwhile wait and go together (README "Performance").
+// is on its way to Redis the updates that arrive meanwhile wait and go together (README "Scaling one machine").
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../test/helpers/test-env.js';

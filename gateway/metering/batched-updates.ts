@@ -5,7 +5,7 @@
 //
 // Why not leave it to ioredis's auto-pipelining: uWS hands each frame to JavaScript in its own callback, and Node
 // runs queued microtasks and ticks after each one, so what is sent within one tick is one command, one write syscall
-// (about 12 µs of the gateway's CPU per heartbeat in a profile at 5,000 heartbeats/s, README "Performance").
+// (about 12 µs of the gateway's CPU per heartbeat in a profile at 5,000 heartbeats/s, README "Scaling one machine").
 import type { Meter, UpdateInput, UpdateResult } from '../../shared/redis/meter.js';
 import type { StageTrace } from './heartbeat-stages.js';
 
