@@ -46,7 +46,8 @@ describe('loadConfig', () => {
       socketsPerIpMax: 0,
       logLevel: 'info',
       logPretty: false,
-      gatewayProcessCount: Math.min(64, availableParallelism()),
+      // One per core, but at least 4: four hold 50,000 sockets under a 20,000-files-per-process limit.
+      gatewayProcessCount: Math.min(64, Math.max(4, availableParallelism())),
       workerProcessCount: 1,
     });
   });

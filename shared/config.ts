@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { metricsPortClash } from './metrics-ports.js';
-import { jwtSecretBytesMin, jwtSecretCharsMinDevelopment, tokenRefreshLeadMs } from './limits.js';
+import { gatewayProcessesMin, jwtSecretBytesMin, jwtSecretCharsMinDevelopment, tokenRefreshLeadMs } from './limits.js';
 
 const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -35,8 +35,10 @@ const envSchema = z.object({
   CHECKPOINT_INTERVAL_MS: intFrom(15_000, 100, 3_600_000),
   ABANDONED_HOLD_MS: intFrom(3_600_000, 1_000, 2_592_000_000),
   WORKER_CONSUMER_NAME: z.string().default(''),
-  // One gateway per core: uWS is single-threaded, and SO_REUSEPORT spreads the connections over them.
-  GATEWAY_PROCESSES: intFrom(Math.min(64, availableParallelism()), 1, 64),
+  // One gateway per core (uWS is single-threaded; SO_REUSEPORT spreads the connections over them), and at least
+  // gatewayProcessesMin: a gateway holds one open file per socket, and where a process may hold 20,000 of them, one
+  // per core on a 2-core machine would stop at about 38,000 viewers (README "Scaling one machine").
+  GATEWAY_PROCESSES: intFrom(Math.min(64, Math.max(gatewayProcessesMin, availableParallelism())), 1, 64),
   WORKER_PROCESSES: intFrom(1, 1, 64),
   // Per-process Prometheus ports (shared/metrics-ports.ts); 0 = no separate metrics listener.
   GATEWAY_METRICS_PORT: intFrom(9465, 0, 65_535),

@@ -38,6 +38,11 @@ export const verifiedTokenCacheMs = 60_000;
  * gateway_heartbeat_stage_seconds): enough for a histogram at any real rate, a few clock reads per sampled frame.
  */
 export const heartbeatStageSampleEvery = 16;
+/**
+ * Gateways `npm start` runs by default even on fewer cores: four hold 50,000 viewers at 12,500 sockets each, well
+ * under the 20,000 open files one process may hold here, and an idle extra gateway costs ~50 MB and no CPU.
+ */
+export const gatewayProcessesMin = 4;
 /** How often a gateway writes its buffered "billed time moved" marks to Redis (shared/redis/dirty-sessions.ts). */
 export const dirtyFlushMs = 1_000;
 /** How often the worker's reconcile loop compares one page of active sessions with Redis. */
