@@ -29,7 +29,7 @@ import { createKeys } from '../../shared/redis/keys.js';
 import { meterLimits } from '../../shared/meter-limits.js';
 import { startServers } from './gateway-processes.js';
 import { runViewerLoad, type ViewerLoadResult } from './viewer-load.js';
-import { cpuWindow } from './proc-cpu.js';
+import { cpuWindow, machineBusyMicros } from './proc-cpu.js';
 import { measureUwsEcho, type EchoLimit } from './limit-uws-echo.js';
 import { measureLuaLimit, type LuaLimit } from './limit-lua.js';
 import { windowPercentiles, type WindowPercentiles } from './metrics-histogram.js';
@@ -78,6 +78,11 @@ export interface PathRun {
   round: number;
   load: ViewerLoadResult;
   cpuMicrosPerHeartbeat: { gateway: number; redis: number; worker: number; load: number };
+  /**
+   * Cores used over the window by everything but the measured processes (the bench's own parent included): the
+   * machine is shared, and a run that met a busy neighbour says so here.
+   */
+  otherCores: number;
   gateway: ProbeReport | null;
   worker: ProbeReport | null;
   /** Per stage; null when the build serves no gateway_heartbeat_stage_seconds. */
@@ -158,7 +163,7 @@ export async function measureHeartbeatPath(o: HeartbeatPathOptions): Promise<Hea
         o.log(`  round ${round}: ${b.name} (${b.rev.slice(0, 12)})`);
         const run = await measureOne(b, round, worlds.get(b.name)!);
         const c = run.cpuMicrosPerHeartbeat;
-        o.log(`    ack p50 ${run.load.p50Ms} / p99 ${run.load.p99Ms} / p99.9 ${run.load.p999Ms} / max ${run.load.maxMs} ms, ${run.load.answersPerSecond}/s, errors ${run.load.errorCount}; µs/hb gateway ${c.gateway} redis ${c.redis} worker ${c.worker} load ${c.load}`);
+        o.log(`    ack p50 ${run.load.p50Ms} / p99 ${run.load.p99Ms} / p99.9 ${run.load.p999Ms} / max ${run.load.maxMs} ms, ${run.load.answersPerSecond}/s, errors ${run.load.errorCount}; µs/hb gateway ${c.gateway} redis ${c.redis} worker ${c.worker} load ${c.load}; other processes ${run.otherCores} cores`);
         runs.push(run);
       }
     }
@@ -222,6 +227,8 @@ export async function measureHeartbeatPath(o: HeartbeatPathOptions): Promise<Hea
     const scrape = () => fetch(`http://127.0.0.1:${o.port + 1}/metrics`).then((r) => r.text()).catch(() => '');
     let window: ReturnType<typeof cpuWindow> | undefined;
     let used: ReturnType<ReturnType<typeof cpuWindow>['read']> | undefined;
+    let machineAtOpen = 0;
+    let machineUsed = 0;
     let opened: Promise<string> = Promise.resolve('');
     let closed: Promise<string> = Promise.resolve('');
     try {
@@ -232,20 +239,24 @@ export async function measureHeartbeatPath(o: HeartbeatPathOptions): Promise<Hea
           for (const pid of probed) process.kill(pid, 'SIGUSR2');
           opened = scrape();
           window = cpuWindow({ gateway: gateway.pids, worker: worker.pids, redis: [redisPid], load: loadPids });
+          machineAtOpen = machineBusyMicros();
         },
         onWindowEnd: () => {
           used = window!.read();
+          machineUsed = machineBusyMicros() - machineAtOpen;
           for (const pid of probed) process.kill(pid, 'SIGUSR2');
           closed = scrape();
         },
       });
-      const { micros } = used ?? window!.read();
+      const { micros, seconds } = used ?? window!.read();
+      const ours = Object.values(micros).reduce((a, b) => a + b, 0);
       const per = (x: number | undefined) => +((x ?? 0) / Math.max(1, load.answered)).toFixed(2);
       const [open, close] = await Promise.all([opened, closed]);
       const byStage = windowPercentiles(open, close, stageMetric, 'stage');
       return {
         build: b.name, rev: b.rev, round, load,
         cpuMicrosPerHeartbeat: { gateway: per(micros.gateway), redis: per(micros.redis), worker: per(micros.worker), load: per(micros.load) },
+        otherCores: +(Math.max(0, machineUsed - ours) / 1e6 / Math.max(0.001, seconds)).toFixed(2),
         gateway: await readProbe(probeDir, gateway.pids[0]!), worker: await readProbe(probeDir, worker.pids[0]!),
         stages: Object.keys(byStage).length > 0 ? byStage : null, probeDir,
       };

@@ -5,7 +5,7 @@ import type { HeartbeatPathResult, PathRun, ProbeReport } from './heartbeat-path
 import { stageMetric, stages } from './heartbeat-path.js';
 import type { BoundMs } from './metrics-histogram.js';
 
-/** Targets of one gateway at 5,000 heartbeats/s (README "Benchmark"): ack latency in ms, CPU µs per heartbeat. */
+/** Targets of one gateway at 5,000 heartbeats/s (README "Scaling one machine"): ack latency in ms, CPU µs per heartbeat. */
 export const pathTargets = { p99Ms: 20, p999Ms: 50, maxMs: 100, gatewayMicros: 35, redisMicros: 10, workerMicros: 3 } as const;
 
 const num = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
@@ -90,6 +90,7 @@ export function heartbeatPathSection(hp: HeartbeatPathResult | undefined): strin
     numeric('Redis / Lua alone', (r) => (lua > 0 ? r.cpuMicrosPerHeartbeat.redis / lua : 0), (x) => `×${x.toFixed(2)}`),
     numeric('worker CPU µs / heartbeat', (r) => r.cpuMicrosPerHeartbeat.worker, num, `≤ ${t.workerMicros}`),
     numeric('load CPU µs / heartbeat', (r) => r.cpuMicrosPerHeartbeat.load),
+    numeric('cores used by other processes (noise)', (r) => r.otherCores ?? 0, (x) => x.toFixed(2), '0 on a quiet machine'),
     text('gateway GC minor: count / total / max', (r) => gcText(r.gateway, ['minor'])),
     text('gateway GC major + incremental: count / total / max', (r) => gcText(r.gateway, ['major', 'incremental'])),
     text('gateway GC pauses > 10 ms', (r) => over10(r.gateway)),
