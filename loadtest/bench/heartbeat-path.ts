@@ -87,6 +87,8 @@ export interface PathRun {
   worker: ProbeReport | null;
   /** Per stage; null when the build serves no gateway_heartbeat_stage_seconds. */
   stages: Record<string, WindowPercentiles> | null;
+  /** Both scrapes of the gateway's /metrics answered (else a missing stage histogram says nothing of the build). */
+  metricsScraped: boolean;
   probeDir: string;
 }
 
@@ -258,7 +260,7 @@ export async function measureHeartbeatPath(o: HeartbeatPathOptions): Promise<Hea
         cpuMicrosPerHeartbeat: { gateway: per(micros.gateway), redis: per(micros.redis), worker: per(micros.worker), load: per(micros.load) },
         otherCores: +(Math.max(0, machineUsed - ours) / 1e6 / Math.max(0.001, seconds)).toFixed(2),
         gateway: await readProbe(probeDir, gateway.pids[0]!), worker: await readProbe(probeDir, worker.pids[0]!),
-        stages: Object.keys(byStage).length > 0 ? byStage : null, probeDir,
+        stages: Object.keys(byStage).length > 0 ? byStage : null, metricsScraped: open.includes('# TYPE') && close.includes('# TYPE'), probeDir,
       };
     } finally {
       await worker.stop();

@@ -68,13 +68,14 @@ export function heartbeatPathSection(hp: HeartbeatPathResult | undefined): strin
   const text = (name: string, f: (r: PathRun) => string, target = '') => `| ${name} | ${all.map(f).join(' | ')} | | ${target} |`;
   const stageRow = (stage: string) => text(`frame in → \`${stage}\`: p50 / p99 (sampled heartbeats)`, (r) => {
     const s = r.stages?.[stage];
-    return s ? `${boundText(s.p50Ms, s.lastBoundMs)} / ${boundText(s.p99Ms, s.lastBoundMs)} (${s.count})` : '–';
+    if (!s) return r.metricsScraped === false ? 'no /metrics' : '–';
+    return `${boundText(s.p50Ms, s.lastBoundMs)} / ${boundText(s.p99Ms, s.lastBoundMs)} (${s.count})`;
   });
   const t = pathTargets;
   const lines = [
     `## Where the time goes (one gateway, ${perSecond(hp)} heartbeats/s)`,
     '',
-    `${hp.viewers} viewers, one heartbeat each ${hp.intervalMs} ms, against one gateway and one settlement worker per build, ${hp.steadyMs / 1000} s steady window per run. Baseline \`${hp.builds.baseline.rev.slice(0, 12)}\`, current \`${hp.builds.current.rev.slice(0, 12)}\`${hp.builds.current.uncommitted ? ' (with uncommitted changes)' : ''}. The builds take turns, baseline first in odd rounds and current first in even ones. GC and loop delay come from window-probe.cjs in each process${hp.profiled ? '; every window ran under the sampling CPU profiler (1 ms), both builds alike' : ''}. Stages: time from frame in to each stage, for the gateway\'s sample of heartbeats (\`${stageMetric}\`), as bucket bounds; "–": the build has no such metric.`,
+    `${hp.viewers} viewers, one heartbeat each ${hp.intervalMs} ms, against one gateway and one settlement worker per build, ${hp.steadyMs / 1000} s steady window per run. Baseline \`${hp.builds.baseline.rev.slice(0, 12)}\`, current \`${hp.builds.current.rev.slice(0, 12)}\`${hp.builds.current.uncommitted ? ' (with uncommitted changes)' : ''}. The builds take turns, baseline first in odd rounds and current first in even ones. GC and loop delay come from window-probe.cjs in each process${hp.profiled ? '; every window ran under the sampling CPU profiler (1 ms), both builds alike' : ''}. Stages: time from frame in to each stage, for the gateway\'s sample of heartbeats (\`${stageMetric}\`), as bucket bounds; "–": the build has no such metric; "no /metrics": the gateway's /metrics did not answer.`,
     '',
     `| | ${head.join(' | ')} | current / baseline | target or floor |`,
     `| --- | ${all.map(() => '---').join(' | ')} | --- | --- |`,

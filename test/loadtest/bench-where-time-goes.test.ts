@@ -123,6 +123,7 @@ function run(build: 'baseline' | 'current', round: number, p99Ms: number, gatewa
       queued: { count: 500, p50Ms: 0.5, p99Ms: 2, lastBoundMs: 100 },
       ack_written: { count: 500, p50Ms: 2, p99Ms: '+Inf', lastBoundMs: 100 },
     } : null,
+    metricsScraped: !(build === 'baseline' && round === 2),
     probeDir: `/tmp/probe/${build}-round${round}`,
   };
 }
@@ -153,9 +154,9 @@ describe('the "Where the time goes" section', () => {
   });
 
   it('gives stages as bucket bounds, and "–" for a build without the metric', () => {
-    expect(section).toContain('| frame in → `queued`: p50 / p99 (sampled heartbeats) | – | – | ≤ 0.5 ms / ≤ 2 ms (500) | ≤ 0.5 ms / ≤ 2 ms (500) | |');
-    expect(section).toContain('| frame in → `ack_written`: p50 / p99 (sampled heartbeats) | – | – | ≤ 2 ms / > 100 ms (500) | ≤ 2 ms / > 100 ms (500) | |');
-    expect(section).toContain('| frame in → `redis_write`: p50 / p99 (sampled heartbeats) | – | – | – | – | |');
+    expect(section).toContain('| frame in → `queued`: p50 / p99 (sampled heartbeats) | – | no /metrics | ≤ 0.5 ms / ≤ 2 ms (500) | ≤ 0.5 ms / ≤ 2 ms (500) | |');
+    expect(section).toContain('| frame in → `ack_written`: p50 / p99 (sampled heartbeats) | – | no /metrics | ≤ 2 ms / > 100 ms (500) | ≤ 2 ms / > 100 ms (500) | |');
+    expect(section).toContain('| frame in → `redis_write`: p50 / p99 (sampled heartbeats) | – | no /metrics | – | – | |');
   });
 
   it('lists the profile by category (categories with time only) and each build\'s last top functions', () => {
