@@ -17,12 +17,15 @@ const commands: Record<ServerKind, string[]> = {
 
 export interface Started { kind: ServerKind; pids: number[]; stop(): Promise<void> }
 
-/** `nodeArgs`: extra flags for node, e.g. `--cpu-prof` to profile a server under the benchmark's load. */
-export async function startServers(kind: ServerKind, count: number, env: NodeJS.ProcessEnv, readyUrl: string | null, nodeArgs: string[] = []): Promise<Started> {
+/**
+ * `nodeArgs`: extra flags for node, e.g. `--cpu-prof` to profile a server under the benchmark's load. `cwd`: the
+ * checkout whose dist/ runs (another commit's worktree, to compare builds in one run: heartbeat-path.ts).
+ */
+export async function startServers(kind: ServerKind, count: number, env: NodeJS.ProcessEnv, readyUrl: string | null, nodeArgs: string[] = [], cwd: string = root): Promise<Started> {
   const children: ChildProcess[] = [];
   for (let i = 0; i < count; i++) children.push(spawn(process.execPath, [...nodeArgs, ...commands[kind]], {
     // Like `npm start`: each process its own index, hence its own metrics port (shared/metrics-ports.ts).
-    cwd: root, env: { ...env, PROCESS_INDEX: String(i) }, stdio: ['ignore', 'ignore', 'inherit'],
+    cwd, env: { ...env, PROCESS_INDEX: String(i) }, stdio: ['ignore', 'ignore', 'inherit'],
   }));
   if (readyUrl) await waitReady(readyUrl, children);
   else await new Promise((r) => setTimeout(r, 1_500));

@@ -26,6 +26,20 @@ export function rssKb(pid: number): number {
   }
 }
 
+/**
+ * CPU µs the whole machine has spent busy since boot, all cores (user, nice, system, irq, softirq, steal of
+ * /proc/stat's first line): over a window, minus the processes measured, it is what everything else took.
+ */
+export function machineBusyMicros(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return (((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 1_000_000) / ticksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
 /** A window over several processes: start it, do the work, read µs used by each since. */
 export function cpuWindow(pids: Record<string, number[]>) {
   const at = (list: number[]) => list.reduce((sum, pid) => sum + cpuMicros(pid), 0);

@@ -1,6 +1,7 @@
 // bench/results.md from the results object: the headline ratios first (each against its target from issue 8), then
 // every row with the figures it came from. Pure: the numbers are the run's, nothing is rounded away but display.
 /* eslint-disable @typescript-eslint/no-explicit-any */
+import { heartbeatPathHeadlineRows, heartbeatPathSection } from './results-heartbeat-path.js';
 
 const ratio = (a: number, b: number) => (b > 0 ? `×${(a / b).toFixed(2)}` : 'n/a (the other side passed no step)');
 const ms = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
@@ -52,7 +53,9 @@ export function renderResults(file: any): string {
     r.checkpoint ? `| checkpoint pass at ${r.checkpoint.liveSessions} live sessions, all moved / none moved | ${r.checkpoint.allMoved.seconds} s (${r.checkpoint.allMoved.rowsPerSecond} rows/s, worker CPU ${Math.round(r.checkpoint.allMoved.cpuMicros / 1000)} ms) / ${r.checkpoint.noneMoved.seconds} s | in proportion to change |` : null,
     `| heartbeats/s answered with zero errors at saturation (ours) | ${r.saturation?.heartbeatsPerSecondZeroErrors ?? '–'} | – |`,
     ...createFloodRows(r.createFlood),
+    ...heartbeatPathHeadlineRows(r.heartbeatPath),
     '',
+    ...heartbeatPathSection(r.heartbeatPath),
     '## Limits',
     '',
     `- Heartbeat Lua script alone, ${r.luaLimit?.sessions} sessions, auto-pipelined: ${r.luaLimit?.callsPerSecond} calls/s, Redis CPU ${r.luaLimit?.redisCpuMicrosPerCall} µs per call.`,

@@ -12,10 +12,15 @@
 //   settlement   drain time of a burst of sessions ending at once (settlement-burst.ts)
 //   checkpoint   the worker's checkpoint pass at the largest live-session count, all moved vs none moved
 //   create flood victims' REST p99 alone and while one student floods creates from 1,000 loops (create-flood.ts)
+//   heartbeat path  where the time goes, one gateway at 5,000 heartbeats/s, the baseline commit's build and this one
+//                side by side: latency, CPU per process, GC, loop delay, a CPU profile, the gateway's stage histogram
+//                (heartbeat-path.ts)
 //
-// `npm run bench -- --only create-flood` runs that last one alone and prints it (no results file is written).
+// `npm run bench -- --only create-flood` (or `--only heartbeat-path`) runs that one alone and prints it (no results
+// file is written; heartbeat-path saves its JSON and the raw profiles in BENCH_PROBE_DIR).
 //
-// Sizes: BENCH_LADDER (viewers, comma-separated), BENCH_HEARTBEAT_MS, BENCH_STEADY_S; see `--help`.
+// Sizes: BENCH_LADDER (viewers, comma-separated), BENCH_HEARTBEAT_MS, BENCH_STEADY_S; heartbeat path:
+// BENCH_BASELINE_REV, BENCH_PATH_VIEWERS, BENCH_PATH_INTERVAL_MS, BENCH_PATH_ROUNDS, BENCH_PATH_PROFILE; see `--help`.
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -41,6 +46,8 @@ import { measureCheckpointPass } from './checkpoint-pass.js';
 import { renderResults } from './results-file.js';
 import { runSettlementBurst } from './settlement-burst.js';
 import { measureCreateFlood } from './create-flood.js';
+import { baselineRevDefault, measureHeartbeatPath, saveHeartbeatPath } from './heartbeat-path.js';
+import { heartbeatPathHeadlineRows, heartbeatPathSection } from './results-heartbeat-path.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
@@ -62,14 +69,20 @@ const burstWorkers = num('BENCH_BURST_WORKERS', 2);
 const rateIntervalsMs = (process.env.BENCH_RATE_INTERVALS_MS ?? '1000,500,250,125').split(',').map(Number);
 const floodLoops = num('BENCH_FLOOD_LOOPS', 1_000);
 const floodSeconds = num('BENCH_FLOOD_S', 20);
+const pathViewers = num('BENCH_PATH_VIEWERS', 5_000);
+const pathIntervalMs = num('BENCH_PATH_INTERVAL_MS', 1_000);
+const pathRounds = num('BENCH_PATH_ROUNDS', 2);
+const pathProfile = (process.env.BENCH_PATH_PROFILE ?? '1') !== '0';
+const baselineRev = process.env.BENCH_BASELINE_REV ?? baselineRevDefault;
+const probeDir = process.env.BENCH_PROBE_DIR ?? `${os.tmpdir()}/bench-probe-${new Date().toISOString().replace(/[:.]/g, '-')}`;
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 if (process.argv.includes('--help')) {
-  console.log(`npm run bench  (env: BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000})`);
+  console.log(`npm run bench [-- --only create-flood|heartbeat-path]  (env: BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000} BENCH_BASELINE_REV=${baselineRev} BENCH_PATH_VIEWERS=${pathViewers} BENCH_PATH_INTERVAL_MS=${pathIntervalMs} BENCH_PATH_ROUNDS=${pathRounds} BENCH_PATH_PROFILE=${pathProfile ? 1 : 0} BENCH_PROBE_DIR=${probeDir})`);
   process.exit(0);
 }
-if (only !== undefined && only !== 'create-flood') {
-  console.error(`bench: --only takes create-flood, not ${only}`);
+if (only !== undefined && only !== 'create-flood' && only !== 'heartbeat-path') {
+  console.error(`bench: --only takes create-flood or heartbeat-path, not ${only}`);
   process.exit(2);
 }
 
@@ -77,10 +90,18 @@ const frame = (_i: number, seq: number) => JSON.stringify({ type: 'heartbeat', s
 const log = (line: string) => console.log(`bench: ${line}`);
 
 const createFloodOptions = (build: boolean) => ({ loops: floodLoops, seconds: floodSeconds, victims: 10, port: port + 1, build, log });
+// Its gateway listens on port + 2 and serves its own /metrics on port + 3.
+const heartbeatPathOptions = () => ({ viewers: pathViewers, intervalMs: pathIntervalMs, steadyMs, rounds: pathRounds, baselineRev, profile: pathProfile, port: port + 2, probeDir, log });
 
 async function main(): Promise<void> {
   if (only === 'create-flood') {
     console.log(JSON.stringify(await measureCreateFlood(createFloodOptions(true)), null, 2));
+    return;
+  }
+  if (only === 'heartbeat-path') {
+    const path = await measureHeartbeatPath(heartbeatPathOptions());
+    console.log(['', '| comparison | measured | target |', '| --- | --- | --- |', ...heartbeatPathHeadlineRows(path), '', ...heartbeatPathSection(path)].join('\n'));
+    log(`wrote ${saveHeartbeatPath(path, probeDir)}`);
     return;
   }
   // Read before anything runs: the code measured is the code at this commit.
@@ -147,6 +168,9 @@ async function main(): Promise<void> {
 
     log(`create flood: victims' REST p99 alone and while one student floods creates from ${floodLoops} loops`);
     results.createFlood = await measureCreateFlood(createFloodOptions(false));
+
+    log(`heartbeat path: one gateway, ${pathViewers} viewers every ${pathIntervalMs} ms, baseline ${baselineRev} vs this checkout`);
+    results.heartbeatPath = await measureHeartbeatPath(heartbeatPathOptions());
   } finally {
     redis.disconnect();
     await pool.end();

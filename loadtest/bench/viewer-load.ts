@@ -14,7 +14,7 @@ export const viewersPerProcessMax = 12_500;
 export interface ViewerLoadResult {
   viewers: number; processes: number; opened: number; openFailures: number; sent: number; answered: number;
   errors: Record<string, number>; errorCount: number; seconds: number; answersPerSecond: number;
-  p50Ms: number; p99Ms: number; maxMs: number;
+  p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number;
 }
 
 export interface ViewerLoadOptions {
@@ -76,7 +76,8 @@ export async function runViewerLoad(o: ViewerLoadOptions): Promise<ViewerLoadRes
   const result = {
     viewers: o.sessionIds.length, processes, opened, openFailures, sent, answered, errors, errorCount,
     seconds: +seconds.toFixed(2), answersPerSecond: Math.round(answered / seconds),
-    p50Ms: merged.getValueAtPercentile(50) / 1000, p99Ms: merged.getValueAtPercentile(99) / 1000, maxMs: merged.maxValue / 1000,
+    p50Ms: merged.getValueAtPercentile(50) / 1000, p99Ms: merged.getValueAtPercentile(99) / 1000,
+    p999Ms: merged.getValueAtPercentile(99.9) / 1000, maxMs: merged.maxValue / 1000,
   };
   merged.destroy();
   return result;
