@@ -34,8 +34,11 @@ import { measureUwsEcho, type EchoLimit } from './limit-uws-echo.js';
 import { measureLuaLimit, type LuaLimit } from './limit-lua.js';
 import { windowPercentiles, type WindowPercentiles } from './metrics-histogram.js';
 
-/** The commit the work started from: the "before" column. Override with BENCH_BASELINE_REV. */
-export const baselineRevDefault = '79a3338';
+/**
+ * The commit the heartbeat-path work started from, the "before" column: the gateway as it was, with only the stage
+ * histogram added so both columns can say where the time goes. Override with BENCH_BASELINE_REV.
+ */
+export const baselineRevDefault = '96fc754';
 
 /** The gateway's histogram of heartbeat stages (time from frame in to each stage, for a sample of heartbeats). */
 export const stageMetric = 'gateway_heartbeat_stage_seconds';

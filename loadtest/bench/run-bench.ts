@@ -5,8 +5,8 @@
 //   limit        the heartbeat Lua script alone, pipelined; a bare uWS echo of the same frames
 //   transport    one process each, same viewers and rate: bare uWS echo vs our gateway vs the `ws`-library variant,
 //                server CPU µs per heartbeat and p99
-//   ladders      at 5 s heartbeats, the largest viewer count holding p99 < 50 ms with zero errors: ours (one gateway
-//                per CPU), ours with one gateway, the `ws` variant (one process), the seed's design (one process)
+//   ladders      at 5 s heartbeats, the largest viewer count holding p99 < 50 ms with zero errors: ours (the gateways
+//                `npm start` runs by default, more past 12,500 sockets each), the `ws` variant (one process), the seed's design (one process)
 //   saturation   heartbeats/s our gateways answer with zero errors as the rate rises
 //   cpu          CPU µs per heartbeat for gateways, Redis, worker and load processes over the largest passing step
 //   settlement   drain time of a burst of sessions ending at once (settlement-burst.ts)
@@ -59,7 +59,6 @@ const transportViewers = num('BENCH_TRANSPORT_VIEWERS', 4_000);
 const transportIntervalMs = num('BENCH_TRANSPORT_INTERVAL_MS', 500);
 const port = num('BENCH_PORT', 18_390);
 const p99TargetMs = 50;
-const gatewaysPerCpu = Math.min(64, os.availableParallelism());
 /** Sockets one gateway process holds at most in the ladder: a process may hold 20,000 open files here. */
 const socketsPerGatewayMax = 12_500;
 const rateViewers = num('BENCH_RATE_VIEWERS', 5_000);
@@ -116,6 +115,8 @@ async function main(): Promise<void> {
     DISCONNECT_GRACE_MS: '3600000', MAX_SOCKETS_PER_IP: '0',
   };
   const config = loadConfig(env);
+  // As many gateways as `npm start` runs with this environment (GATEWAY_PROCESSES, default one per CPU, at least 4).
+  const npmStartGateways = config.gatewayProcessCount;
   log(`building dist/, schema ${schema}`);
   await buildDist();
   await migrate(config.databaseUrl, schema);
@@ -154,7 +155,7 @@ async function main(): Promise<void> {
       wsVariant: await climbRate('ws-variant', sessions.slice(0, rateViewers)),
     };
 
-    log('saturation: heartbeats/s as the rate rises (ours, one gateway per CPU)');
+    log('saturation: heartbeats/s as the rate rises (ours, as many gateways as npm start runs)');
     results.saturation = await saturate(sessions.slice(0, Math.min(10_000, sessions.length)));
 
     log(`settlement: a burst of ${burstSessions} sessions ending at once (${burstWorkers} workers), then ${burstWaitSessions} with every player waiting for ended`);
@@ -210,11 +211,11 @@ async function main(): Promise<void> {
     }
   }
 
-  /** `processes` null: one gateway per CPU, or more when the viewers need them (≤ 12,500 sockets per process). */
+  /** `processes` null: as many gateways as `npm start` runs, or more when the viewers need them (≤ 12,500 sockets per process). */
   async function climb(kind: ServerKind, fixedProcesses: number | null, steps: number[], all: string[]) {
     const tried: Awaited<ReturnType<typeof measureServer>>[] = [];
     for (const viewers of steps) {
-      const processes = fixedProcesses ?? Math.max(gatewaysPerCpu, Math.ceil(viewers / socketsPerGatewayMax));
+      const processes = fixedProcesses ?? Math.max(npmStartGateways, Math.ceil(viewers / socketsPerGatewayMax));
       log(`  ${kind} ×${processes}: ${viewers} viewers`);
       const r = await measureServer(kind, processes, all.slice(0, viewers), heartbeatMs);
       log(`    p99 ${r.p99Ms} ms, errors ${r.errorCount}, ${r.answersPerSecond} answers/s, ${JSON.stringify(r.cpuMicrosPerHeartbeat)} µs/hb`);
@@ -244,7 +245,7 @@ async function main(): Promise<void> {
     let best = 0;
     for (const intervalMs of [2_000, 1_000, 500, 250]) {
       log(`  ${ids.length} viewers, one heartbeat each ${intervalMs} ms`);
-      const r = await measureServer('gateway', gatewaysPerCpu, ids, intervalMs);
+      const r = await measureServer('gateway', npmStartGateways, ids, intervalMs);
       steps.push(r);
       if (r.errorCount > 0) break;
       best = Math.max(best, r.answersPerSecond);
