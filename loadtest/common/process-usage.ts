@@ -19,6 +19,8 @@ export interface GcSummary {
   max_ms: number;
   /** Pauses of 10 ms or more. */
   over_10ms: number;
+  /** Longest pause by kind: minor = scavenge (young generation), major = mark-compact, incremental, weak callbacks. */
+  max_ms_by_kind: Record<string, number>;
 }
 
 export interface ProcessUsage {
@@ -67,23 +69,28 @@ interface PhaseTotals {
 
 const ns = 1e6;
 const round2 = (x: number) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : 0);
-const gcKinds: Record<number, string> = { [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major' };
+const gcKinds: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak',
+};
 
 class GcTally {
   count = 0;
   totalMs = 0;
   maxMs = 0;
   over10 = 0;
+  private readonly maxByKind: Record<string, number> = {};
 
-  add(ms: number): void {
+  add(ms: number, kind: string): void {
     this.count += 1;
     this.totalMs += ms;
     if (ms > this.maxMs) this.maxMs = ms;
     if (ms >= 10) this.over10 += 1;
+    if (ms > (this.maxByKind[kind] ?? 0)) this.maxByKind[kind] = round2(ms);
   }
 
   summary(): GcSummary {
-    return { count: this.count, total_ms: round2(this.totalMs), max_ms: round2(this.maxMs), over_10ms: this.over10 };
+    return { count: this.count, total_ms: round2(this.totalMs), max_ms: round2(this.maxMs), over_10ms: this.over10, max_ms_by_kind: { ...this.maxByKind } };
   }
 }
 
@@ -100,20 +107,15 @@ export class UsageMonitor {
   }])) as Record<Phase, PhaseTotals>;
   private current: PhaseTotals | null = null;
   private phaseStart: Mark = this.start;
-  /** Kinds of the longest GC pauses (for the profile of a stall: minor = scavenge, major = mark-compact). */
-  readonly gcKindsOver10ms = new Map<string, number>();
 
   constructor() {
     this.whole.enable();
     this.window.enable();
     this.gcObserver = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
-        this.gcWhole.add(e.duration);
-        this.gcWindow.add(e.duration);
-        if (e.duration >= 10) {
-          const kind = gcKinds[(e as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other';
-          this.gcKindsOver10ms.set(kind, (this.gcKindsOver10ms.get(kind) ?? 0) + 1);
-        }
+        const kind = gcKinds[(e as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other';
+        this.gcWhole.add(e.duration, kind);
+        this.gcWindow.add(e.duration, kind);
       }
     });
     this.gcObserver.observe({ entryTypes: ['gc'] });

@@ -200,6 +200,7 @@ function processLines(label: string, processes: ProcessResult[]): string[] {
     const ph = u.phases;
     lines.push(`          loop p99/max by phase: join ${num(ph.join.loop_p99_ms)}/${num(ph.join.loop_max_ms)} ms, steady ${num(ph.steady.loop_p99_ms)}/${num(ph.steady.loop_max_ms)} ms,`
       + ` leave ${num(ph.leave.loop_p99_ms)}/${num(ph.leave.loop_max_ms)} ms · gc ${u.gc.count} pauses, ${num(u.gc.total_ms)} ms, max ${num(u.gc.max_ms)} ms`
+      + ` (${Object.entries(u.gc.max_ms_by_kind).map(([k, v]) => `${k} ${num(v)}`).join(', ')})`
       + ` · cpu per heartbeat ${us(u.cpu_us_per_heartbeat)}, per join ${us(u.cpu_us_per_join)}`);
   }
   return lines;
