@@ -48,6 +48,7 @@ answer is checked against the money rules of DESIGN §3. At the end every sessio
                        bare uWS echo server (loadtest/bench/uws-echo-server.ts, started here), then the scenario: the
                        results show the driver's own floor p99 and loop delay beside the product's
   --echo-only          only that floor run: needs no gateway, database or JWT secret
+  --viewer-node-args A node/V8 flags for the viewer processes, space-separated (e.g. "--max-semi-space-size=64")
   --timeout-s S        hard limit of the whole run (default ramp + duration + 180)
   --max-error-rate R   errors / operations tolerated before the run fails (default 0)
   --name NAME          results file name prefix (default viewers)
@@ -78,6 +79,7 @@ const optionsSchema = z.object({
   outDir: z.string().min(1),
   gatewayUrl: z.string().url(),
   echoFloor: z.enum(['none', 'before', 'only']),
+  viewerNodeArgs: z.string().regex(/^(--[a-z0-9-]+(=[A-Za-z0-9._-]+)?( |$))*$/, 'space-separated --flags only'),
 });
 
 export interface Options {
@@ -101,6 +103,8 @@ export interface Options {
   gatewayUrl: string;
   /** 'before': an echo-floor run precedes the scenario; 'only': the echo-floor run alone. */
   echoFloor: 'none' | 'before' | 'only';
+  /** Extra node/V8 flags for each viewer process. */
+  viewerNodeArgs: string[];
 }
 
 export type ParsedArgs = { help: true } | { help: false; options: Options };
@@ -125,6 +129,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       'no-claim': { type: 'boolean', default: false },
       'echo-floor': { type: 'boolean', default: false },
       'echo-only': { type: 'boolean', default: false },
+      'viewer-node-args': { type: 'string', default: '' },
       'timeout-s': { type: 'string' },
       'max-error-rate': { type: 'string', default: '0' },
       name: { type: 'string', default: 'viewers' },
@@ -145,6 +150,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     claim: !values['no-claim'], timeoutS: values['timeout-s'], maxErrorRate: values['max-error-rate'], name: values.name,
     outDir: values['out-dir'], gatewayUrl: values['gateway-url'],
     echoFloor: values['echo-only'] ? 'only' : values['echo-floor'] ? 'before' : 'none',
+    viewerNodeArgs: values['viewer-node-args'].trim(),
   });
   if (!parsed.success) {
     const flag = (key: PropertyKey) => String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -174,6 +180,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       spreadAddresses: o.spreadAddresses === undefined ? isLoopbackUrl(gatewayUrl) : o.spreadAddresses === 'true',
       lockMinor, course: o.course, claim: o.claim, timeoutS: o.timeoutS ?? o.rampS + durationS + 180,
       maxErrorRate: o.maxErrorRate, name: o.name, outDir: o.outDir, gatewayUrl, echoFloor: o.echoFloor,
+      viewerNodeArgs: o.viewerNodeArgs === '' ? [] : o.viewerNodeArgs.split(' '),
     },
   };
 }
