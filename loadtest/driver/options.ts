@@ -48,7 +48,8 @@ answer is checked against the money rules of DESIGN §3. At the end every sessio
                        bare uWS echo server (loadtest/bench/uws-echo-server.ts, started here), then the scenario: the
                        results show the driver's own floor p99 and loop delay beside the product's
   --echo-only          only that floor run: needs no gateway, database or JWT secret
-  --viewer-node-args A node/V8 flags for the viewer processes, space-separated (e.g. "--max-semi-space-size=64")
+  --viewer-node-args=A node/V8 flags for the viewer processes, space-separated, after an = sign
+                       (e.g. --viewer-node-args=--max-semi-space-size=64)
   --timeout-s S        hard limit of the whole run (default ramp + duration + 180)
   --max-error-rate R   errors / operations tolerated before the run fails (default 0)
   --name NAME          results file name prefix (default viewers)
