@@ -60,6 +60,7 @@ export function renderResults(file: any): string {
     '',
     `- Heartbeat Lua script alone, ${r.luaLimit?.sessions} sessions, auto-pipelined: ${r.luaLimit?.callsPerSecond} calls/s, Redis CPU ${r.luaLimit?.redisCpuMicrosPerCall} µs per call.`,
     `- Bare uWS echo, ${t.uwsEcho?.replies} frames in the window: CPU ${t.uwsEcho?.serverCpuMicrosPerFrame} µs per frame, p99 ${ms(t.uwsEcho?.p99Ms)}.`,
+    t.uwsEcho?.loadUsage ? `  The load process sending them: event-loop delay p99 ${ms(t.uwsEcho.loadUsage.steadyLoopP99Ms)}, max ${ms(t.uwsEcho.loadUsage.steadyLoopMaxMs)} in the window, longest GC pause ${ms(t.uwsEcho.loadUsage.gcMaxMs)}, ${t.uwsEcho.loadUsage.cpuMicrosPerHeartbeat} µs CPU per frame (the floor under every p99 here).` : null,
     '',
     '## Transport, one process each, same load',
     '',

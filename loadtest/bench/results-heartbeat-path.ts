@@ -96,6 +96,9 @@ export function heartbeatPathSection(hp: HeartbeatPathResult | undefined): strin
     text('gateway GC major + incremental: count / total / max', (r) => gcText(r.gateway, ['major', 'incremental'])),
     text('gateway GC pauses > 10 ms', (r) => over10(r.gateway)),
     text('gateway event-loop delay p99 / max', (r) => (r.gateway ? `${msText(r.gateway.loopDelay.p99Ms)} / ${msText(r.gateway.loopDelay.maxMs)}` : '–')),
+    // The instrument's own stalls are inside the ack latency above: shown so a slow row can be told from a slow driver.
+    text('load processes\' steady event-loop delay p99 / max (worst process)', (r) => (r.load.loadUsage?.length
+      ? `${msText(Math.max(...r.load.loadUsage.map((u) => u.steadyLoopP99Ms)))} / ${msText(Math.max(...r.load.loadUsage.map((u) => u.steadyLoopMaxMs)))}` : '–')),
     text('worker GC all kinds: count / total / max', (r) => gcText(r.worker, Object.keys(r.worker?.gc ?? {}))),
     text('worker event-loop delay p99 / max', (r) => (r.worker ? `${msText(r.worker.loopDelay.p99Ms)} / ${msText(r.worker.loopDelay.maxMs)}` : '–')),
     ...stages.map(stageRow),

@@ -1,10 +1,15 @@
 // One process of the benchmark's viewer load (viewer-load.ts forks several: a process may hold at most 20,000 open
 // files here). Holds its share of viewers, each with its own WebSocket (or, for the seed's design, its own turn on a
 // keep-alive HTTP pool), sends one heartbeat per interval per viewer, spread over the interval, times each answer by
-// seq, and sends the parent a compressed HdrHistogram and counts at the end of the steady window.
+// seq, and sends the parent a compressed HdrHistogram, counts, and its own usage (event-loop delay, GC, CPU per
+// heartbeat and per socket open: common/process-usage.ts) at the end of the steady window. One timer per process
+// sends the heartbeats (common/heartbeat-wheel.ts), answers are matched by seq without parsing the frame.
 import http from 'node:http';
 import hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
+import { HeartbeatWheels } from '../common/heartbeat-wheel.js';
+import { UsageMonitor, type RunUsage } from '../common/process-usage.js';
+import { SentBySeq, seqOf } from '../common/sent-by-seq.js';
 
 export interface ChildTask {
   mode: 'ws' | 'http';
@@ -16,11 +21,18 @@ export interface ChildTask {
   durationMs: number;
 }
 
-export interface ChildReport { histogram: string; sent: number; answered: number; errors: Record<string, number>; opened: number; openFailures: number }
+export interface ChildReport {
+  histogram: string; sent: number; answered: number; errors: Record<string, number>; opened: number; openFailures: number;
+  /** The load process's own usage: join = opening its sockets, steady = the measured window. */
+  usage: RunUsage;
+}
 
 const openBatch = 250;
 
 async function run(task: ChildTask): Promise<ChildReport> {
+  const usage = new UsageMonitor();
+  usage.phase('join');
+  const wheels = new HeartbeatWheels();
   const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   let measuring = false;
   let sent = 0;
@@ -33,25 +45,23 @@ async function run(task: ChildTask): Promise<ChildReport> {
   const heartbeat = (seq: number) => JSON.stringify({ type: 'heartbeat', seq, position_seconds: (seq * task.intervalMs) / 1000,
     playing: true, playing_now: true, current_lecture: 1, completion_pct: Math.min(100, seq / 10) });
   const timers: NodeJS.Timeout[] = [];
+  const beats: { cancel(): void }[] = [];
   const sockets: WebSocket[] = [];
 
   if (task.mode === 'ws') {
     for (let i = 0; i < task.urls.length; i += openBatch) {
       await Promise.all(task.urls.slice(i, i + openBatch).map((url, j) => new Promise<void>((resolve) => {
         const ws = new WebSocket(url, { headers: { authorization: `Bearer ${task.token}` }, perMessageDeflate: false });
-        const pending = new Map<number, number>();
+        const pending = new SentBySeq();
         let seq = 0;
-        ws.once('open', () => { opened++; resolve(); });
+        ws.once('open', () => { opened++; usage.joined(); resolve(); });
         ws.once('error', () => { openFailures++; resolve(); });
         ws.on('message', (raw) => {
           const text = String(raw);
-          const m = /"seq":(\d+)/.exec(text);
-          if (!m) return; // ready, warning: not answers to a heartbeat
-          const t0 = pending.get(Number(m[1]));
-          if (t0 === undefined) return;
-          pending.delete(Number(m[1]));
+          // ready, warning: no seq, not answers to a heartbeat
+          if (!pending.take(seqOf(text))) return;
           if (text.startsWith('{"type":"error"')) fail(/"code":"([^"]+)"/.exec(text)?.[1] ?? 'error');
-          else record(t0);
+          else record(pending.takenAtMs);
         });
         ws.on('close', (code) => { if (code !== 1000 && code !== 1005) fail(`close_${code}`); });
         sockets.push(ws);
@@ -60,12 +70,12 @@ async function run(task: ChildTask): Promise<ChildReport> {
           const send = () => {
             if (ws.readyState !== WebSocket.OPEN) return;
             seq++;
-            pending.set(seq, performance.now());
-            if (measuring) sent++;
+            pending.put(seq, performance.now());
+            if (measuring) { sent++; usage.heartbeat(); }
             ws.send(heartbeat(seq));
           };
           send();
-          timers.push(setInterval(send, task.intervalMs));
+          beats.push(wheels.every(task.intervalMs, send));
         }, ((viewer % 1000) * task.intervalMs) / 1000 + 50));
       })));
     }
@@ -78,7 +88,7 @@ async function run(task: ChildTask): Promise<ChildReport> {
         const send = () => {
           seq++;
           const t0 = performance.now();
-          if (measuring) sent++;
+          if (measuring) { sent++; usage.heartbeat(); }
           const body = JSON.stringify({ duration_seconds: (seq * task.intervalMs) / 1000, completion_pct: 1, current_lecture: 1 });
           // node:http with a keep-alive agent: fetch (undici) cost the load process more CPU than the server it measured.
           const req = http.request(url, { method: 'PATCH', agent, headers: { authorization: `Bearer ${task.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
@@ -89,20 +99,24 @@ async function run(task: ChildTask): Promise<ChildReport> {
           req.end(body);
         };
         send();
-        timers.push(setInterval(send, task.intervalMs));
+        beats.push(wheels.every(task.intervalMs, send));
       }, ((viewer % 1000) * task.intervalMs) / 1000));
       opened++;
+      usage.joined();
     });
   }
   process.send!({ type: 'open', opened, openFailures });
+  usage.phase('leave'); // the warm-up: neither joins nor measured heartbeats
   await new Promise((r) => setTimeout(r, task.warmupMs));
   measuring = true;
+  usage.phase('steady');
   process.send!({ type: 'steady' });
   await new Promise((r) => setTimeout(r, task.durationMs));
   measuring = false;
   process.send!({ type: 'window-end' });
-  for (const t of timers) clearInterval(t);
-  const report = { histogram: hdr.encodeIntoCompressedBase64(h), sent, answered, errors, opened, openFailures };
+  for (const t of timers) clearTimeout(t);
+  for (const b of beats) b.cancel();
+  const report = { histogram: hdr.encodeIntoCompressedBase64(h), sent, answered, errors, opened, openFailures, usage: usage.finish() };
   for (const ws of sockets) ws.terminate();
   return report;
 }

@@ -15,6 +15,13 @@ export interface ViewerLoadResult {
   viewers: number; processes: number; opened: number; openFailures: number; sent: number; answered: number;
   errors: Record<string, number>; errorCount: number; seconds: number; answersPerSecond: number;
   p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number;
+  /** Each load process's own figures: a lagging load process inflates the p99 above (common/process-usage.ts). */
+  loadUsage: LoadProcessUsage[];
+}
+
+export interface LoadProcessUsage {
+  loopP99Ms: number; loopMaxMs: number; steadyLoopP99Ms: number; steadyLoopMaxMs: number;
+  gcMaxMs: number; cpuMicrosPerHeartbeat: number | null; cpuMicrosPerJoin: number | null;
 }
 
 export interface ViewerLoadOptions {
@@ -78,6 +85,10 @@ export async function runViewerLoad(o: ViewerLoadOptions): Promise<ViewerLoadRes
     seconds: +seconds.toFixed(2), answersPerSecond: Math.round(answered / seconds),
     p50Ms: merged.getValueAtPercentile(50) / 1000, p99Ms: merged.getValueAtPercentile(99) / 1000,
     p999Ms: merged.getValueAtPercentile(99.9) / 1000, maxMs: merged.maxValue / 1000,
+    loadUsage: reports.map(({ usage: u }): LoadProcessUsage => ({
+      loopP99Ms: u.loop_p99_ms, loopMaxMs: u.loop_max_ms, steadyLoopP99Ms: u.phases.steady.loop_p99_ms, steadyLoopMaxMs: u.phases.steady.loop_max_ms,
+      gcMaxMs: u.gc.max_ms, cpuMicrosPerHeartbeat: u.cpu_us_per_heartbeat, cpuMicrosPerJoin: u.cpu_us_per_join,
+    })),
   };
   merged.destroy();
   return result;

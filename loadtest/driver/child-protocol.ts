@@ -3,7 +3,7 @@
 import type { Options } from './options.js';
 import type { CoursePlan } from './player.js';
 import type { StatsWire } from './stats.js';
-import type { ProcessUsage } from './process-usage.js';
+import type { ProcessUsage, RunUsage } from '../common/process-usage.js';
 import type { EndReason } from './verify.js';
 
 /** Viewers of one process: global indexes first, first + step, first + 2·step, … (count of them). */
@@ -24,6 +24,8 @@ export interface PlanMessage {
   students: { id: string; token: string }[];
   courses: CoursePlan[];
   runId: string;
+  /** Set for the echo floor: the viewers heartbeat to the bare echo server at `url` instead (echo-floor-player.ts). */
+  echo: { url: string; intervalMs: number } | null;
 }
 
 /** Parent → child, once every process is ready: the ramp starts now, in every process at once. */
@@ -76,7 +78,7 @@ export interface DoneMessage {
   viewers: { completed: number; failed: number; skipped: number };
   /** billed ms / wall ms (start request → settled) over completed viewers. */
   billedOverWall: { sum: number; count: number; min: number | null };
-  usage: ProcessUsage;
+  usage: RunUsage;
 }
 
 export type ChildMessage = ReadyMessage | ProgressMessage | SettledMessage | DoneMessage;

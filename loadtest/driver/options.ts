@@ -44,6 +44,12 @@ answer is checked against the money rules of DESIGN §3. At the end every sessio
   --lock-amount A      amount each session locks, e.g. 5.00 (default: twice the cost of the run at the course price)
   --course UUID        use only this course (default: every course of GET /api/courses, round robin)
   --no-claim           send heartbeats without duration_seconds (default: claim the wall-clock play time)
+  --echo-floor         first run the same viewers' heartbeats (same processes, ramp, duration, interval) against the
+                       bare uWS echo server (loadtest/bench/uws-echo-server.ts, started here), then the scenario: the
+                       results show the driver's own floor p99 and loop delay beside the product's
+  --echo-only          only that floor run: needs no gateway, database or JWT secret
+  --viewer-node-args=A node/V8 flags for the viewer processes, space-separated, after an = sign
+                       (e.g. --viewer-node-args=--max-semi-space-size=64)
   --timeout-s S        hard limit of the whole run (default ramp + duration + 180)
   --max-error-rate R   errors / operations tolerated before the run fails (default 0)
   --name NAME          results file name prefix (default viewers)
@@ -73,6 +79,8 @@ const optionsSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only'),
   outDir: z.string().min(1),
   gatewayUrl: z.string().url(),
+  echoFloor: z.enum(['none', 'before', 'only']),
+  viewerNodeArgs: z.string().regex(/^(--[a-z0-9-]+(=[A-Za-z0-9._-]+)?( |$))*$/, 'space-separated --flags only'),
 });
 
 export interface Options {
@@ -94,6 +102,10 @@ export interface Options {
   name: string;
   outDir: string;
   gatewayUrl: string;
+  /** 'before': an echo-floor run precedes the scenario; 'only': the echo-floor run alone. */
+  echoFloor: 'none' | 'before' | 'only';
+  /** Extra node/V8 flags for each viewer process. */
+  viewerNodeArgs: string[];
 }
 
 export type ParsedArgs = { help: true } | { help: false; options: Options };
@@ -116,6 +128,9 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       'lock-amount': { type: 'string' },
       course: { type: 'string' },
       'no-claim': { type: 'boolean', default: false },
+      'echo-floor': { type: 'boolean', default: false },
+      'echo-only': { type: 'boolean', default: false },
+      'viewer-node-args': { type: 'string', default: '' },
       'timeout-s': { type: 'string' },
       'max-error-rate': { type: 'string', default: '0' },
       name: { type: 'string', default: 'viewers' },
@@ -135,6 +150,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     spreadAddresses: values['spread-addresses'], lockAmount: values['lock-amount'], course: values.course,
     claim: !values['no-claim'], timeoutS: values['timeout-s'], maxErrorRate: values['max-error-rate'], name: values.name,
     outDir: values['out-dir'], gatewayUrl: values['gateway-url'],
+    echoFloor: values['echo-only'] ? 'only' : values['echo-floor'] ? 'before' : 'none',
+    viewerNodeArgs: values['viewer-node-args'].trim(),
   });
   if (!parsed.success) {
     const flag = (key: PropertyKey) => String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -163,7 +180,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       viewers: o.viewers, students, processes, rampS: o.rampS, durationS, expectedHeartbeatMs: o.heartbeatMs ?? null,
       spreadAddresses: o.spreadAddresses === undefined ? isLoopbackUrl(gatewayUrl) : o.spreadAddresses === 'true',
       lockMinor, course: o.course, claim: o.claim, timeoutS: o.timeoutS ?? o.rampS + durationS + 180,
-      maxErrorRate: o.maxErrorRate, name: o.name, outDir: o.outDir, gatewayUrl,
+      maxErrorRate: o.maxErrorRate, name: o.name, outDir: o.outDir, gatewayUrl, echoFloor: o.echoFloor,
+      viewerNodeArgs: o.viewerNodeArgs === '' ? [] : o.viewerNodeArgs.split(' '),
     },
   };
 }
@@ -173,8 +191,13 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
  * address reaches it, and each destination address has its own ~28,000 ephemeral source ports.
  */
 export function gatewayUrlForProcess(opts: Pick<Options, 'gatewayUrl' | 'spreadAddresses'>, k: number): string {
-  if (!opts.spreadAddresses) return opts.gatewayUrl;
-  const url = new URL(opts.gatewayUrl);
+  return urlForProcess(opts.gatewayUrl, opts.spreadAddresses, k);
+}
+
+/** Any URL of a server listening on every address, spread the same way (the echo floor's server too). */
+export function urlForProcess(base: string, spreadAddresses: boolean, k: number): string {
+  if (!spreadAddresses) return base;
+  const url = new URL(base);
   if (2 + k > 254) throw new Error(`process ${k}: no loopback address 127.0.0.${2 + k}`);
   url.hostname = `127.0.0.${2 + k}`;
   return url.origin;

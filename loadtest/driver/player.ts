@@ -3,11 +3,15 @@
 import { backoffDelayMs, completeTimeoutMs, parseServerFrame, readyTimeoutMs, shouldReconnect, wsUrlFor } from '../../player/sdk/index.js';
 import { RestError, type RestClient } from '../../player/sdk/index.js';
 import { minorToAmount } from '../../shared/money.js';
-import type { EndedFrame, HeartbeatFrame, ServerFrame } from '../../shared/protocol/ws.js';
+import type { EndedFrame, ServerFrame } from '../../shared/protocol/ws.js';
+import type { HeartbeatWheels, WheelEntry } from '../common/heartbeat-wheel.js';
+import type { JoinPacer } from '../common/join-pacer.js';
+import { SentBySeq } from '../common/sent-by-seq.js';
 import type { Options } from './options.js';
 import type { SocketImpl } from './socket-impl.js';
 import type { Stats } from './stats.js';
-import { SessionVerifier, toMinor, type EndReason, type Failure, type SentHeartbeat, type SessionTerms, type Summary } from './verify.js';
+import { sleepUnlessStopped, type StopSignal } from './stop-signal.js';
+import { SessionVerifier, toMinor, type EndReason, type Failure, type SessionTerms, type Summary } from './verify.js';
 
 /** Reconnects one player attempts over its whole run (the gateway restarting under it, chaos tests). */
 export const reconnectsMax = 5;
@@ -46,8 +50,25 @@ export interface PlayerContext {
   live: { connected: number };
   /** Runs one REST call when the process has a slot for it (bounded in flight; see viewer-process.ts). */
   restSlot: <T>(call: () => Promise<T>) => Promise<T>;
-  /** Aborted at the run's timeout or on SIGINT: stop heartbeating and complete now. */
-  stop: AbortSignal;
+  /** Stopped at the run's timeout or on SIGINT: stop heartbeating and complete now. */
+  stop: StopSignal;
+  /** One timer per process sends every viewer's heartbeats (common/heartbeat-wheel.ts). */
+  wheels: HeartbeatWheels;
+  /** Paces join steps (REST calls, socket opens) to a few per loop turn (common/join-pacer.ts). */
+  pacer: JoinPacer;
+  /** What the process counts about its viewers: heartbeats sent, joins, and when the first viewer leaves. */
+  events: PlayerEvents;
+}
+
+/** The process's accounting hooks (viewer-process.ts): counters only, called on the hot path. */
+export interface PlayerEvents {
+  heartbeat(): void;
+  /** A viewer's first `ready`: it has joined. */
+  joined(): void;
+  /** A viewer that will never join (failed or stopped before its first `ready`). */
+  neverJoined(): void;
+  /** A viewer starts completing. */
+  leaving(): void;
 }
 
 export interface PlayerRecord {
@@ -100,7 +121,10 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
     billed_ms: null, cost: null, wall_ms: null, acks: 0, reconnects: 0, failure: null,
   };
   const rampDelay = ctx.opts.viewers > 1 ? (index * ctx.opts.rampS * 1000) / ctx.opts.viewers : 0;
-  if (!(await sleepUnlessStopped(rampDelay, ctx.stop))) return { record, settled: null };
+  if (!(await sleepUnlessStopped(rampDelay, ctx.stop))) {
+    ctx.events.neverJoined();
+    return { record, settled: null };
+  }
   let run: Run | null = null;
   let startSentMs = 0;
   try {
@@ -109,8 +133,10 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
     const terms = termsOf(ctx, index, created, course);
     run = { index, student, sessionId: created.session_id, course, verifier: new SessionVerifier(terms), meterStartMs: null,
       completeRequested: false, handshakes: 0, acks: 0, reconnects: 0 };
+    await ctx.pacer.turn();
     startSentMs = now();
     await timed(ctx, 'start', () => student.rest.startSession(created.session_id));
+    await ctx.pacer.turn();
     const viaSocket = await meter(ctx, run);
     const settled = await settle(ctx, run, viaSocket, startSentMs, record);
     return { record, settled };
@@ -122,6 +148,7 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
     if (record.session_id !== null) await completeOverRest(ctx, student, index, record.session_id).catch(() => undefined);
     return { record, settled: null };
   } finally {
+    if (run === null || run.meterStartMs === null) ctx.events.neverJoined();
     if (run !== null) {
       record.acks = run.acks;
       record.reconnects = run.reconnects;
@@ -138,6 +165,7 @@ async function createSession(ctx: PlayerContext, student: StudentClient, course:
   const body = { course_id: course.id, student_id: student.id, locked_amount: minorToAmount(course.lockMinor) };
   for (let attempt = 1; ; attempt++) {
     try {
+      await ctx.pacer.turn();
       return await timed(ctx, 'create', () => student.rest.createSession(body, { idempotencyKey: `${ctx.runId}-${index}` }));
     } catch (err) {
       const inner = err instanceof CallError ? err.inner : err;
@@ -185,6 +213,7 @@ async function meter(ctx: PlayerContext, run: Run): Promise<EndedFrame | null> {
     run.reconnects += 1;
     ctx.stats.reconnects += 1;
     if (!(await sleepUnlessStopped(backoffDelayMs(run.reconnects - 1), ctx.stop))) return null;
+    await ctx.pacer.turn();
   }
 }
 
@@ -193,27 +222,28 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
   return new Promise<SocketOutcome>((resolve) => {
     const { stats, opts } = ctx;
     const openedAt = now();
-    const pending = new Map<number, SentHeartbeat>();
+    const pending = new SentBySeq();
     let seq = 1;
     let ready = false;
     let done = false;
-    let heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+    let heartbeats: WheelEntry | null = null;
     const timers: ReturnType<typeof setTimeout>[] = [];
+    let unsubscribeStop = () => {};
 
     const finish = (o: SocketOutcome) => {
       if (done) return;
       done = true;
       if (ready) ctx.live.connected -= 1;
-      if (heartbeatTimer !== null) clearInterval(heartbeatTimer);
+      heartbeats?.cancel();
       for (const t of timers) clearTimeout(t);
-      ctx.stop.removeEventListener('abort', onStop);
+      unsubscribeStop();
       resolve(o);
     };
 
-    const send = (frame: object): boolean => {
+    const send = (text: string): boolean => {
       if (sock.readyState !== 1) return false;
       try {
-        sock.send(JSON.stringify(frame));
+        sock.send(text);
         return true;
       } catch (err) {
         stats.error(run.index, run.sessionId, 'send_failed', describe(err));
@@ -227,26 +257,23 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
       const lectures = run.course.lectureIds;
       const lecture = lectures[Math.floor(playedS / lectureSwitchSeconds) % lectures.length]!;
       const completionPct = Math.round(Math.min(100, (playedS / opts.durationS) * 100) * 100) / 100;
-      // A player that keeps playing: the interval just ended was playing, and it plays on as it sends the frame.
-      const frame: HeartbeatFrame = {
-        type: 'heartbeat', seq, position_seconds: Math.round(playedS * 1000) / 1000, playing: true, playing_now: true,
-        current_lecture: lecture, completion_pct: completionPct,
-        ...(opts.claim ? { duration_seconds: Math.round(playedS * 1000) / 1000 } : {}),
-      };
       stats.operations += 1;
-      if (!send(frame)) return;
+      if (!send(heartbeatText(seq, Math.round(playedS * 1000) / 1000, lecture, completionPct, opts.claim))) return;
       stats.heartbeats += 1;
-      pending.set(seq, { seq, sentAtMs: t, lecture, completionPct });
+      ctx.events.heartbeat();
+      pending.put(seq, t, lecture, completionPct);
       seq += 1;
     };
 
     const beginComplete = () => {
       if (run.completeRequested || done) return;
       run.completeRequested = true;
-      if (heartbeatTimer !== null) clearInterval(heartbeatTimer);
+      ctx.events.leaving();
+      heartbeats?.cancel();
+      heartbeats = null;
       heartbeat(); // closes the last interval so its playing time is billed
       stats.operations += 1;
-      send({ type: 'complete' });
+      send(completeText);
       timers.push(setTimeout(() => {
         stats.error(run.index, run.sessionId, 'complete_timeout', `no ended frame within ${completeTimeoutMs} ms`);
         sock.close(1000, 'complete timeout');
@@ -259,6 +286,7 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
       switch (f.type) {
         case 'ready': {
           if (!ready) ctx.live.connected += 1;
+          if (run.meterStartMs === null) ctx.events.joined();
           ready = true;
           stats.failures(run.index, run.sessionId, run.verifier.onReady(f, expectResumed, openedAt));
           if (opts.expectedHeartbeatMs !== null && f.heartbeat_interval_ms !== opts.expectedHeartbeatMs) {
@@ -267,13 +295,15 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
           run.meterStartMs ??= t;
           // The server's interval, not a flag: it bills at most two of its own intervals per update.
           heartbeat(); // the first heartbeat at open, as the SDK does
-          heartbeatTimer = setInterval(heartbeat, f.heartbeat_interval_ms);
+          heartbeats?.cancel();
+          heartbeats = ctx.wheels.every(f.heartbeat_interval_ms, heartbeat);
           timers.push(setTimeout(beginComplete, Math.max(0, run.meterStartMs + opts.durationS * 1000 - t)));
           break;
         }
         case 'ack': {
-          const sent = pending.get(f.seq);
-          pending.delete(f.seq);
+          const sent = pending.take(f.seq)
+            ? { seq: f.seq, sentAtMs: pending.takenAtMs, lecture: pending.takenA, completionPct: pending.takenB }
+            : undefined;
           if (sent !== undefined) stats.recordAck(t - sent.sentAtMs);
           stats.acks += 1;
           run.acks += 1;
@@ -284,7 +314,7 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
           stats.warnings += 1;
           break;
         case 'error':
-          if (f.seq !== undefined) pending.delete(f.seq);
+          if (f.seq !== undefined) pending.drop(f.seq);
           stats.error(run.index, run.sessionId, `server_${f.code}`, f.message);
           break;
         case 'ended':
@@ -315,8 +345,7 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
         finish({ kind: 'stopped' });
       }
     };
-    ctx.stop.addEventListener('abort', onStop, { once: true });
-    if (ctx.stop.aborted) onStop();
+    unsubscribeStop = ctx.stop.subscribe(onStop);
     timers.push(setTimeout(() => {
       if (ready) return;
       stats.error(run.index, run.sessionId, 'ready_timeout', `no ready frame within ${readyTimeoutMs} ms`);
@@ -401,13 +430,14 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Resolves true after `ms`, or false at once when the run is stopped. */
-function sleepUnlessStopped(ms: number, stop: AbortSignal): Promise<boolean> {
-  if (stop.aborted) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { stop.removeEventListener('abort', onAbort); resolve(true); }, ms);
-    const onAbort = () => { clearTimeout(timer); resolve(false); };
-    stop.addEventListener('abort', onAbort, { once: true });
-  });
+const completeText = JSON.stringify({ type: 'complete' });
+
+/**
+ * A heartbeat frame's text, built directly: the same JSON as JSON.stringify of the HeartbeatFrame object (same keys,
+ * same order, numbers printed the same way), without the object. A player that keeps playing: the interval just
+ * ended was playing, and it plays on as it sends the frame.
+ */
+export function heartbeatText(seq: number, playedS: number, lecture: number, completionPct: number, claim: boolean): string {
+  return `{"type":"heartbeat","seq":${seq},"position_seconds":${playedS},"playing":true,"playing_now":true,`
+    + `"current_lecture":${lecture},"completion_pct":${completionPct}${claim ? `,"duration_seconds":${playedS}` : ''}}`;
 }

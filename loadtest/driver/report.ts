@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Options } from './options.js';
 import type { DoneMessage } from './child-protocol.js';
 import type { MoneyCheck } from './money-check.js';
-import type { ProcessUsage } from './process-usage.js';
+import type { RunUsage } from '../common/process-usage.js';
 import type { ProgressPoint } from './progress.js';
 import type { LatencySummary, Stats } from './stats.js';
 
@@ -13,13 +13,28 @@ export interface ProcessResult {
   gateway_url: string;
   viewers: number;
   /** Whole-run usage; null when the process never reported its end. */
-  usage: ProcessUsage | null;
+  usage: RunUsage | null;
   exit: string | null;
+}
+
+/** The driver's floor: the same heartbeat sending against the bare uWS echo server (--echo-floor, --echo-only). */
+export interface EchoFloorResult {
+  heartbeat_ms: number;
+  viewers: { requested: number; completed: number };
+  heartbeats: number;
+  acks: number;
+  /** Heartbeat → its echo: the driver's own cost plus the kernel's, nothing of the product. */
+  latency: LatencySummary;
+  errors: Record<string, number>;
+  processes: ProcessResult[];
+  echo_server_cpu_ms: number;
 }
 
 export interface RunResult {
   name: string;
   run_id: string;
+  /** 'echo': an --echo-only run, whose ack latencies are the echo floor's. */
+  target: 'gateway' | 'echo';
   started_at: string;
   finished_at: string;
   gateway_url: string;
@@ -43,6 +58,7 @@ export interface RunResult {
   billing: { billed_over_wall_mean: number | null; billed_over_wall_min: number | null };
   money_check: MoneyCheck | null;
   money_check_error: string | null;
+  echo_floor: EchoFloorResult | null;
   progress: ProgressPoint[];
   stopped_by: string | null;
   verdict: string;
@@ -62,6 +78,7 @@ export interface ResultInput {
   moneyError: string | null;
   progress: ProgressPoint[];
   stoppedBy: string | null;
+  echoFloor: EchoFloorResult | null;
 }
 
 export function buildResult(input: ResultInput): RunResult {
@@ -71,7 +88,7 @@ export function buildResult(input: ResultInput): RunResult {
   const mins = done.map((d) => d.billedOverWall.min).filter((m): m is number => m !== null);
   const finished = sum((d) => d.viewers.completed + d.viewers.failed);
   const result: RunResult = {
-    name: opts.name, run_id: input.runId,
+    name: opts.name, run_id: input.runId, target: opts.echoFloor === 'only' ? 'echo' : 'gateway',
     started_at: input.startedAt.toISOString(), finished_at: new Date().toISOString(),
     gateway_url: opts.gatewayUrl, socket_impl: input.socketImpl, node: process.version, options: opts,
     students: input.students, processes: input.processes,
@@ -92,7 +109,7 @@ export function buildResult(input: ResultInput): RunResult {
       billed_over_wall_mean: ratioCount === 0 ? null : sum((d) => d.billedOverWall.sum) / ratioCount,
       billed_over_wall_min: mins.length === 0 ? null : Math.min(...mins),
     },
-    money_check: input.money, money_check_error: input.moneyError,
+    money_check: input.money, money_check_error: input.moneyError, echo_floor: input.echoFloor,
     progress: input.progress,
     stopped_by: input.stoppedBy, verdict: '', exit_code: 0,
   };
@@ -130,7 +147,12 @@ export function renderTable(r: RunResult, file: string): string {
   lines.push('');
   lines.push(`latency (ms)     ${['count', 'p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'mean'].map((h) => pad(h, 8)).join('')}`);
   const row = (label: string, s: LatencySummary) => `  ${label.padEnd(15)}${pad(s.count, 8)}${[s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.p999_ms, s.max_ms, s.mean_ms].map((x) => pad(num(x), 8)).join('')}`;
-  lines.push(row('ack (ws)', r.latency.ack));
+  const floor = r.echo_floor;
+  if (r.target === 'echo') lines.push(row('echo floor', r.latency.ack));
+  else {
+    lines.push(row('ack (ws)', r.latency.ack));
+    if (floor !== null) lines.push(row('echo floor', floor.latency));
+  }
   for (const [op, s] of Object.entries(r.latency.rest)) lines.push(row(`${op} (rest)`, s));
   lines.push('');
   const errorTotal = Object.values(r.errors).reduce((a, b) => a + b, 0);
@@ -146,21 +168,42 @@ export function renderTable(r: RunResult, file: string): string {
     for (const [name, c] of Object.entries(r.money_check.checks).filter(([, c]) => c.violations > 0)) {
       lines.push(`  ${name.padEnd(44)}${pad(c.violations, 8)}   e.g. ${JSON.stringify(c.examples[0])}`);
     }
-  } else lines.push(`money     not checked: ${r.money_check_error ?? 'no sessions'}`);
+  } else if (r.target === 'gateway') lines.push(`money     not checked: ${r.money_check_error ?? 'no sessions'}`);
   lines.push('');
   if (r.billing.billed_over_wall_mean !== null) {
     lines.push(`billing   billed / wall clock (start → settled): mean ${pct(r.billing.billed_over_wall_mean)}, min ${pct(r.billing.billed_over_wall_min ?? 0)}`);
   }
-  for (const p of r.processes) {
-    const u = p.usage;
-    lines.push(`driver    process ${p.index} → ${p.gateway_url}: ${p.viewers} viewers`
-      + (u === null ? `, no report (${p.exit ?? 'running'})` : `, cpu ${num(u.cpu_pct)}% of a core, event-loop delay p50 ${num(u.loop_p50_ms)} ms`
-        + ` p99 ${num(u.loop_p99_ms)} ms max ${num(u.loop_max_ms)} ms, rss ${u.rss_mb} MB`));
+  if (floor !== null && r.target === 'gateway') {
+    lines.push(`floor     the same heartbeats against the bare uWS echo server first: ${floor.acks} of ${floor.heartbeats} echoed,`
+      + ` p99 ${num(floor.latency.p99_ms)} ms (ack p99 ${num(r.latency.ack.p99_ms)} ms against the gateway), echo server cpu ${floor.echo_server_cpu_ms} ms`);
+    lines.push(...processLines('floor', floor.processes));
   }
+  lines.push(...processLines('driver', r.processes));
   lines.push('          (a process near 100% cpu or with a high loop p99 inflates the latencies above: use more --processes)');
   lines.push(`results   ${file}`);
   lines.push(`verdict   ${r.verdict} (exit ${r.exit_code})`);
   return lines.join('\n');
+}
+
+/** Per process: its CPU and loop delay over the run and by phase, its GC, and its CPU per heartbeat and per join. */
+function processLines(label: string, processes: ProcessResult[]): string[] {
+  const lines: string[] = [];
+  const us = (x: number | null) => (x === null ? '–' : `${x} µs`);
+  for (const p of processes) {
+    const u = p.usage;
+    if (u === null) {
+      lines.push(`${label.padEnd(10)}process ${p.index} → ${p.gateway_url}: ${p.viewers} viewers, no report (${p.exit ?? 'running'})`);
+      continue;
+    }
+    lines.push(`${label.padEnd(10)}process ${p.index} → ${p.gateway_url}: ${p.viewers} viewers, cpu ${num(u.cpu_pct)}% of a core,`
+      + ` event-loop delay p50 ${num(u.loop_p50_ms)} ms p99 ${num(u.loop_p99_ms)} ms max ${num(u.loop_max_ms)} ms, rss ${u.rss_mb} MB`);
+    const ph = u.phases;
+    lines.push(`          loop p99/max by phase: join ${num(ph.join.loop_p99_ms)}/${num(ph.join.loop_max_ms)} ms, steady ${num(ph.steady.loop_p99_ms)}/${num(ph.steady.loop_max_ms)} ms,`
+      + ` leave ${num(ph.leave.loop_p99_ms)}/${num(ph.leave.loop_max_ms)} ms · gc ${u.gc.count} pauses, ${num(u.gc.total_ms)} ms, max ${num(u.gc.max_ms)} ms`
+      + ` (${Object.entries(u.gc.max_ms_by_kind).map(([k, v]) => `${k} ${num(v)}`).join(', ')})`
+      + ` · cpu per heartbeat ${us(u.cpu_us_per_heartbeat)}, per join ${us(u.cpu_us_per_join)}`);
+  }
+  return lines;
 }
 
 export async function writeResult(dir: string, r: RunResult): Promise<string> {

@@ -9,7 +9,7 @@ import { mintToken, tokenTtlSecondsMax } from '../../shared/auth/mint-token.js';
 import { createRestClient, type Course } from '../../player/sdk/index.js';
 import { completeTimeoutMs } from '../../player/sdk/index.js';
 import { createPool, type Pool } from '../../shared/pg/pool.js';
-import { gatewayUrlForProcess, parseOptions, usage, type Options } from './options.js';
+import { gatewayUrlForProcess, parseOptions, urlForProcess, usage, type Options } from './options.js';
 import type { CoursePlan } from './player.js';
 import { progressIntervalMs, type PlanMessage } from './child-protocol.js';
 import { fundStudents } from './fund-students.js';
@@ -18,7 +18,8 @@ import { ProgressBoard } from './progress.js';
 import { shareOf, startViewerFleet, type FleetOutcome } from './viewer-fleet.js';
 import { Stats } from './stats.js';
 import { toMinor } from './verify.js';
-import { buildResult, renderTable, writeResult, type ProcessResult } from './report.js';
+import { buildResult, renderTable, writeResult, type EchoFloorResult, type ProcessResult } from './report.js';
+import { startEchoServer } from './echo-server.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** After --timeout-s the viewers get this long to complete before the driver gives up on them. */
@@ -51,12 +52,18 @@ async function main(): Promise<number> {
   const opts = parsed.options;
   const startedAt = new Date();
   const config = loadConfig(process.env);
+  const echoIntervalMs = opts.expectedHeartbeatMs ?? config.heartbeatIntervalMs;
+  if (opts.echoFloor === 'only') {
+    const floor = await runEchoFloor(opts, echoIntervalMs, startedAt);
+    return finishEchoOnly(opts, startedAt, floor);
+  }
+  const floor = opts.echoFloor === 'before' ? await runEchoFloor(opts, echoIntervalMs, startedAt) : null;
   if (config.jwtSecret === '') throw new StartError('JWT_SECRET is not set: the driver mints HS256 tokens with the gateway\'s secret');
   const pool = createPool(config, 4);
   try {
     const prepared = await prepare(opts, config, pool);
-    const run = await runFleet(opts, prepared, startedAt);
-    return await finish(opts, prepared, pool, startedAt, run);
+    const run = await runFleet(opts, prepared.plans, new Date());
+    return await finish(opts, prepared, pool, startedAt, run, floor?.result ?? null);
   } finally {
     await pool.end();
   }
@@ -83,7 +90,7 @@ async function prepare(opts: Options, config: Config, pool: Pool): Promise<Prepa
   const students = await Promise.all(studentIds.map(async (id) => ({ id, token: await mint(id, 'student') })));
   const plans: PlanMessage[] = Array.from({ length: opts.processes }, (_, k) => ({
     kind: 'plan', processIndex: k, share: shareOf(k, opts.processes, opts.viewers), gatewayUrl: gatewayUrlForProcess(opts, k),
-    opts, students, courses, runId,
+    opts, students, courses, runId, echo: null,
   }));
   console.error(`run ${runId}: ${opts.viewers} viewers in ${opts.processes} processes (${plans.map((p) => new URL(p.gatewayUrl).host).join(', ')}),`
     + ` ${opts.students} students funded with ${fundMinor / 100} each, ${courses.length} courses, ramp ${opts.rampS} s, ${opts.durationS} s each`);
@@ -111,9 +118,9 @@ interface FleetRun {
 }
 
 /** Runs the viewer processes to their end, printing progress; stops them at --timeout-s, Ctrl-C, or the hard stop. */
-async function runFleet(opts: Options, prepared: Prepared, startedAt: Date): Promise<FleetRun> {
+async function runFleet(opts: Options, plans: PlanMessage[], startedAt: Date): Promise<FleetRun> {
   const board = new ProgressBoard(opts.viewers, startedAt.getTime());
-  const fleet = startViewerFleet(prepared.plans, (m) => board.onProgress(m));
+  const fleet = startViewerFleet(plans, (m) => board.onProgress(m));
   let stoppedBy: string | null = null;
   const stopWith = (why: string) => {
     if (stoppedBy !== null) return;
@@ -149,12 +156,74 @@ async function runFleet(opts: Options, prepared: Prepared, startedAt: Date): Pro
   return { outcome, board, stoppedBy };
 }
 
-async function finish(opts: Options, prepared: Prepared, pool: Pool, startedAt: Date, run: FleetRun): Promise<number> {
+/** The run's stats merged over its processes; a process that never reported counts as an error. */
+function mergedStats(run: FleetRun): Stats {
   const stats = new Stats();
   for (const d of run.outcome.done) stats.merge(d.stats);
   for (const [k, exit] of run.outcome.exits.entries()) {
     if (!run.outcome.done.some((d) => d.processIndex === k)) stats.error(-1, null, 'viewer_process_lost', `process ${k}: ${exit}`);
   }
+  return stats;
+}
+
+function processResults(plans: PlanMessage[], run: FleetRun): ProcessResult[] {
+  return plans.map((p, k) => ({
+    index: k, gateway_url: p.echo?.url ?? p.gatewayUrl, viewers: p.share.count,
+    usage: run.outcome.done.find((d) => d.processIndex === k)?.usage ?? null, exit: run.outcome.exits[k] ?? null,
+  }));
+}
+
+interface EchoFloorRun {
+  result: EchoFloorResult;
+  run: FleetRun;
+  plans: PlanMessage[];
+  stats: Stats;
+}
+
+/**
+ * The driver's floor: the same viewers (processes, ramp, duration, heartbeat interval) heartbeating to the bare uWS
+ * echo server, started here as its own process, each driver process on its own loopback address as against the
+ * gateway. What the driver measures there is its own cost (and the kernel's), never the product's.
+ */
+async function runEchoFloor(opts: Options, intervalMs: number, startedAt: Date): Promise<EchoFloorRun> {
+  const echo = await startEchoServer(repoRoot);
+  try {
+    const runId = `${opts.name}-echo-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const plans: PlanMessage[] = Array.from({ length: opts.processes }, (_, k) => ({
+      kind: 'plan', processIndex: k, share: shareOf(k, opts.processes, opts.viewers), gatewayUrl: opts.gatewayUrl,
+      opts, students: [], courses: [], runId,
+      echo: { url: `${urlForProcess(`ws://127.0.0.1:${echo.port}`, true, k)}/`, intervalMs },
+    }));
+    console.error(`echo floor ${runId}: ${opts.viewers} viewers in ${opts.processes} processes against the bare uWS echo server`
+      + ` (pid ${echo.pid}, port ${echo.port}), a heartbeat each ${intervalMs} ms, ramp ${opts.rampS} s, ${opts.durationS} s each`);
+    const run = await runFleet(opts, plans, startedAt);
+    const stats = mergedStats(run);
+    const completed = run.outcome.done.reduce((n, d) => n + d.viewers.completed, 0);
+    const result: EchoFloorResult = {
+      heartbeat_ms: intervalMs, viewers: { requested: opts.viewers, completed }, heartbeats: stats.heartbeats, acks: stats.acks,
+      latency: stats.ack.summary(), errors: Object.fromEntries(stats.errors), processes: processResults(plans, run),
+      echo_server_cpu_ms: echo.cpuMs(),
+    };
+    return { result, run, plans, stats };
+  } finally {
+    echo.stop();
+  }
+}
+
+async function finishEchoOnly(opts: Options, startedAt: Date, floor: EchoFloorRun): Promise<number> {
+  const result = buildResult({
+    opts, runId: floor.plans[0]?.runId ?? '', socketImpl: floor.run.outcome.socketImpl, startedAt, students: 0,
+    stats: floor.stats, processes: floor.result.processes, done: floor.run.outcome.done, money: null, moneyError: null,
+    progress: floor.run.board.points, stoppedBy: floor.run.stoppedBy, echoFloor: floor.result,
+  });
+  const dir = isAbsolute(opts.outDir) ? opts.outDir : resolve(repoRoot, opts.outDir);
+  const file = await writeResult(dir, result);
+  console.log(`\n${renderTable(result, file)}`);
+  return result.exit_code;
+}
+
+async function finish(opts: Options, prepared: Prepared, pool: Pool, startedAt: Date, run: FleetRun, echoFloor: EchoFloorResult | null): Promise<number> {
+  const stats = mergedStats(run);
   console.error(`viewers done; checking the money of the run's sessions in Postgres (${run.outcome.settled.length} settled by their viewers)`);
   let money: MoneyCheck | null = null;
   let moneyError: string | null = null;
@@ -165,14 +234,10 @@ async function finish(opts: Options, prepared: Prepared, pool: Pool, startedAt: 
   } catch (err) {
     moneyError = (err as Error).message;
   }
-  const processes: ProcessResult[] = prepared.plans.map((p, k) => ({
-    index: k, gateway_url: p.gatewayUrl, viewers: p.share.count,
-    usage: run.outcome.done.find((d) => d.processIndex === k)?.usage ?? null, exit: run.outcome.exits[k] ?? null,
-  }));
   const result = buildResult({
     opts, runId: prepared.runId, socketImpl: run.outcome.socketImpl, startedAt,
-    students: prepared.studentIds.length, stats, processes, done: run.outcome.done, money, moneyError,
-    progress: run.board.points, stoppedBy: run.stoppedBy,
+    students: prepared.studentIds.length, stats, processes: processResults(prepared.plans, run), done: run.outcome.done, money, moneyError,
+    progress: run.board.points, stoppedBy: run.stoppedBy, echoFloor,
   });
   const dir = isAbsolute(opts.outDir) ? opts.outDir : resolve(repoRoot, opts.outDir);
   const file = await writeResult(dir, result);

@@ -40,7 +40,7 @@ export function startViewerFleet(plans: PlanMessage[], onProgress: (m: ProgressM
   const children: ChildProcess[] = plans.map((plan, k) => {
     // Loaded as TypeScript the way scripts/spawn-typescript.ts runs the product: node with the tsx loader, so the pid
     // we hold (and report the CPU of) is the process doing the work.
-    const child = fork(viewerProcessEntry, [], { cwd: repoRoot, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(viewerProcessEntry, [], { cwd: repoRoot, execArgv: ['--import', 'tsx', ...plan.opts.viewerNodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.on('message', (m: ChildMessage) => {
       if (m.kind === 'ready') {
         outcome.socketImpl = m.socketImpl;

@@ -1,14 +1,19 @@
-// One viewer process: runs its share of the run's viewers (player.ts) against its own destination address, reports
-// progress to the parent every progress interval, and at the end its settlements and its stats. Started by
+// One viewer process: runs its share of the run's viewers (player.ts, or echo-floor-player.ts against the bare echo
+// server) against its own destination address, reports progress to the parent every progress interval, and at the
+// end its settlements, its stats and its own usage (loop delay, GC, CPU per heartbeat and per join). Started by
 // run-scenario.ts with an IPC channel; it reads no environment and opens no database: the plan carries it all.
-import { setMaxListeners } from 'node:events';
 import { createRestClient } from '../../player/sdk/index.js';
 import type { ChildMessage, ParentMessage, PlanMessage, SettledRow } from './child-protocol.js';
 import { progressIntervalMs, settledRowsPerMessageMax } from './child-protocol.js';
-import { runPlayer, type PlayerContext, type PlayerRecord } from './player.js';
-import { UsageMonitor } from './process-usage.js';
+import { runPlayer, type PlayerContext, type PlayerEvents, type PlayerRecord } from './player.js';
+import { runEchoViewer } from './echo-floor-player.js';
+import { UsageMonitor } from '../common/process-usage.js';
+import { HeartbeatWheels } from '../common/heartbeat-wheel.js';
+import { JoinPacer } from '../common/join-pacer.js';
 import { limitConcurrency } from './limit-concurrency.js';
+import { createAgents, createHttpFetch } from './http-fetch.js';
 import { loadSocketImpl } from './socket-impl.js';
+import { StopSignal } from './stop-signal.js';
 import { Stats } from './stats.js';
 import { toMinor } from './verify.js';
 
@@ -23,18 +28,43 @@ const send = (m: ChildMessage): Promise<void> => new Promise((resolve) => {
   process.send!(m, undefined, {}, () => resolve());
 });
 
-async function run(plan: PlanMessage, stop: AbortController, go: Promise<void>): Promise<void> {
+/**
+ * The process's phases for its usage figures: joining from `go` until each of its viewers has joined or given up,
+ * then steady (heartbeats only) until the first viewer leaves.
+ */
+function phaseEvents(usage: UsageMonitor, viewers: number): PlayerEvents {
+  let settledJoins = 0;
+  let leaving = false;
+  const joinedOrGone = () => {
+    settledJoins += 1;
+    if (settledJoins === viewers && !leaving) usage.phase('steady');
+  };
+  return {
+    heartbeat: () => usage.heartbeat(),
+    joined: () => { usage.joined(); joinedOrGone(); },
+    neverJoined: joinedOrGone,
+    leaving: () => {
+      if (leaving) return;
+      leaving = true;
+      usage.phase('leave');
+    },
+  };
+}
+
+async function run(plan: PlanMessage, stop: StopSignal, go: Promise<void>): Promise<void> {
   const usage = new UsageMonitor();
   const socketImpl = await loadSocketImpl('ws');
-  const students = plan.students.map((s) => ({ ...s, rest: createRestClient({ baseUrl: plan.gatewayUrl, token: s.token }) }));
+  const fetch = createHttpFetch(createAgents(restInFlightMax));
+  const students = plan.students.map((s) => ({ ...s, rest: createRestClient({ baseUrl: plan.gatewayUrl, token: s.token, fetch }) }));
   const restSlot = limitConcurrency(<T>(call: () => Promise<T>) => call(), restInFlightMax);
   const ctx: PlayerContext = {
     opts: plan.opts, gatewayUrl: plan.gatewayUrl, students, socketImpl, stats: new Stats(), courses: plan.courses,
-    runId: plan.runId, live: { connected: 0 }, restSlot: restSlot as PlayerContext['restSlot'], stop: stop.signal,
+    runId: plan.runId, live: { connected: 0 }, restSlot: restSlot as PlayerContext['restSlot'], stop,
+    wheels: new HeartbeatWheels(), pacer: new JoinPacer(), events: phaseEvents(usage, plan.share.count),
   };
-  setMaxListeners(2 * plan.share.count + 10, stop.signal); // one listener per viewer and per open socket
   await send({ kind: 'ready', processIndex: plan.processIndex, socketImpl: socketImpl.name });
   await go;
+  usage.phase('join');
   let finished = 0;
   const reportProgress = () => {
     const s = ctx.stats;
@@ -51,7 +81,14 @@ async function run(plan: PlanMessage, stop: AbortController, go: Promise<void>):
   const records: PlayerRecord[] = [];
   const settled: SettledRow[] = [];
   const { first, step, count } = plan.share;
+  const echo = plan.echo;
   await Promise.all(Array.from({ length: count }, async (_, j) => {
+    if (echo !== null) {
+      const r = await runEchoViewer(ctx, first + j * step, echo.url, echo.intervalMs);
+      records.push({ ...emptyRecord(first + j * step), outcome: r.outcome });
+      finished += 1;
+      return;
+    }
     const r = await runPlayer(ctx, first + j * step);
     records.push(r.record);
     finished += 1;
@@ -78,15 +115,22 @@ async function run(plan: PlanMessage, stop: AbortController, go: Promise<void>):
   });
 }
 
-const stop = new AbortController();
+function emptyRecord(player: number): PlayerRecord {
+  return {
+    player, session_id: null, course_id: '', outcome: 'skipped', ended_via: null, end_reason: null, billed_ms: null,
+    cost: null, wall_ms: null, acks: 0, reconnects: 0, failure: null,
+  };
+}
+
+const stop = new StopSignal();
 let startRamp!: () => void;
 const go = new Promise<void>((resolve) => { startRamp = resolve; });
 // Ctrl-C reaches the whole process group: the parent decides, and tells us with a `stop` message.
 process.on('SIGINT', () => undefined);
 // Without a parent nobody reads our results, but the sessions still hold funds: complete them, then leave.
-process.on('disconnect', () => { stop.abort(); startRamp(); });
+process.on('disconnect', () => { stop.stop(); startRamp(); });
 process.on('message', (m: ParentMessage) => {
-  if (m.kind === 'stop') stop.abort();
+  if (m.kind === 'stop') stop.stop();
   else if (m.kind === 'go') startRamp();
   else if (m.kind === 'plan') {
     run(m, stop, go).then(() => { if (process.connected) process.disconnect(); }, (err: unknown) => {

@@ -116,7 +116,8 @@ function probe(over: Partial<ProbeReport> = {}): ProbeReport {
 function run(build: 'baseline' | 'current', round: number, p99Ms: number, gatewayMicros: number, withStages: boolean): PathRun {
   return {
     build, rev: build === 'baseline' ? 'b'.repeat(40) : 'c'.repeat(40), round,
-    load: { viewers: 5000, processes: 1, opened: 5000, openFailures: 0, sent: 100_000, answered: 100_000, errors: {}, errorCount: 0, seconds: 20, answersPerSecond: 5000, p50Ms: 1, p99Ms, p999Ms: 2 * p99Ms, maxMs: 60 },
+    load: { viewers: 5000, processes: 1, opened: 5000, openFailures: 0, sent: 100_000, answered: 100_000, errors: {}, errorCount: 0, seconds: 20, answersPerSecond: 5000, p50Ms: 1, p99Ms, p999Ms: 2 * p99Ms, maxMs: 60,
+      loadUsage: [{ loopP99Ms: 1.5, loopMaxMs: 20, steadyLoopP99Ms: 1.2, steadyLoopMaxMs: 9, gcMaxMs: 4, cpuMicrosPerHeartbeat: 30, cpuMicrosPerJoin: 500 }] },
     cpuMicrosPerHeartbeat: { gateway: gatewayMicros, redis: 12, worker: 2, load: 30 }, otherCores: 0.25,
     gateway: probe(), worker: probe({ profile: null }),
     stages: withStages ? {

@@ -25,6 +25,12 @@ describe('driver options', () => {
     expect(() => parse(['--hold-s', '5', '--duration-s', '5'])).toThrow(/not both/);
   });
 
+  it('--echo-floor runs the floor before the scenario, --echo-only the floor alone', () => {
+    expect(parse([]).echoFloor).toBe('none');
+    expect(parse(['--echo-floor']).echoFloor).toBe('before');
+    expect(parse(['--echo-only']).echoFloor).toBe('only');
+  });
+
   it('keeps a non-loopback gateway address as it is', () => {
     const o = parse([], { GATEWAY_URL: 'http://10.0.0.5:8080' });
     expect(o.spreadAddresses).toBe(false);
