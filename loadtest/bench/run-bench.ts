@@ -138,8 +138,8 @@ async function main(): Promise<void> {
 
     log(`settlement: a burst of ${burstSessions} sessions ending at once (${burstWorkers} workers), then ${burstWaitSessions} with every player waiting for ended`);
     results.settlement = {
-      drain: await runSettlementBurst({ sessions: burstSessions, batched: true, wait: 'none', workers: burstWorkers, log }),
-      waiting: await runSettlementBurst({ sessions: burstWaitSessions, batched: true, wait: 'signal', workers: burstWorkers, log }),
+      drain: await runSettlementBurst({ sessions: burstSessions, wait: 'none', workers: burstWorkers, log }),
+      waiting: await runSettlementBurst({ sessions: burstWaitSessions, wait: 'signal', workers: burstWorkers, log }),
     };
 
     log(`checkpoint pass at ${Math.max(...ladder)} live sessions`);
