@@ -127,10 +127,14 @@ async function startWorkerProcesses(env: TestEnv, opts: BurstOptions): Promise<W
       ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', LOG_PRETTY: 'false',
       DATABASE_URL: config.databaseUrl, DATABASE_SCHEMA: config.databaseSchema,
       REDIS_URL: config.redisUrl, REDIS_KEY_PREFIX: config.redisKeyPrefix,
+      // The settings the in-process workers of the burst's test env ran with (its clocks, sweeps and fee).
       PLATFORM_FEE_BPS: String(config.platformFeeBps), SETTLE_CLAIM_IDLE_MS: String(config.settleClaimIdleMs),
+      HEARTBEAT_INTERVAL_MS: String(config.heartbeatIntervalMs), DISCONNECT_GRACE_MS: String(config.disconnectGraceMs),
+      SWEEP_INTERVAL_MS: String(config.sweepIntervalMs),
       WORKER_PROCESSES: String(opts.workers), PROCESS_INDEX: String(i), WORKER_CONSUMER_NAME: name, WORKER_METRICS_PORT: '0',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // The IPC channel, as `npm start` gives its children: a worker stops when the harness dies (shared/stop-requests.ts).
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   }));
   const stop = async () => {
     // SIGTERM: the worker finishes its batches in hand and exits, writing its --cpu-prof profile if asked.
