@@ -197,6 +197,10 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
     const totalBefore = await totalBalancesMinor(env.pool);
 
     await meter.ensureSettleGroups();
+    // This Redis lost nothing: without its epoch key every worker would take it for a data loss and compare every
+    // active session at once in the middle of the burst (reconcile-lost-sessions.ts), scheduling deadlines the
+    // sweeper then races the harness's own ends with.
+    await env.redis.set(env.keys.epoch(), String(Date.now()));
     workers = await startWorkerProcesses(env, opts);
 
     // All at once, as a funds-exhaustion wave: each player's gateway freezes, enqueues and then waits.
