@@ -6,9 +6,10 @@
 // sessions drain in seconds.
 //
 // Locks are taken in one global order, by every settlement path: session rows (by id), then billing remainders (by
-// student and course), then wallets (by student id), then teachers (by id), then the platform row. Two batches that share sessions, students or teachers
-// therefore wait for each other but cannot deadlock, and the hot shared rows (teacher, platform) are locked last,
-// just before COMMIT, so they are held for the shortest time.
+// student and course), then wallets (by student id), then teachers (by id), then the platform row. Two batches that
+// share sessions, students or teachers therefore wait for each other but cannot deadlock, and the hot shared rows
+// (teacher, platform) are locked last, by the one call that credits them (credit-accounts.ts), just before COMMIT,
+// so they are held for one round trip.
 import { withTransaction, type Pool, type PoolClient } from '../shared/pg/pool.js';
 import { invariant } from '../shared/errors.js';
 import { settleBatchMax } from '../shared/limits.js';
@@ -19,6 +20,7 @@ import {
   type CarriedRemainder, type SessionForSettle, type SettledSession, type SkippedSettlement,
 } from './settle-session.js';
 import { lockRemainders, pairKey, saveRemainders, type RemainderPair } from './billing-remainders.js';
+import { creditAccounts, type SettlementCredits } from './credit-accounts.js';
 
 export type BatchOutcome = SettledSession | SkippedSettlement;
 
@@ -63,9 +65,7 @@ export async function settleBatch(pool: Pool, batch: readonly FrozenSession[], f
       await saveRemainders(tx, remainders);
       await releaseHolds(tx, writes);
       await writeLedger(tx, writes);
-      await creditWallets(tx, writes);
-      await creditTeachers(tx, writes);
-      await creditPlatform(tx, writes);
+      await creditAccounts(tx, creditsOf(writes));
     }
     return outcomes;
   });
@@ -152,67 +152,46 @@ async function releaseHolds(tx: PoolClient, writes: readonly SettleWrite[]): Pro
   invariant(rows.length === writes.length, `releasing ${writes.length} holds released ${rows.length}`);
 }
 
-/** One `settle` ledger transaction per session (the unique index admits one), all entries in one INSERT. */
+/**
+ * One `settle` ledger transaction per session (the unique index admits one) and all their entries, in one statement:
+ * each entry finds its transaction by session id.
+ */
 async function writeLedger(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
-  const txns = await tx.query<{ id: string; session_id: string }>(
-    `INSERT INTO ledger_transactions (kind, session_id)
-     SELECT 'settle', v.id FROM unnest($1::uuid[]) WITH ORDINALITY AS v(id, n) ORDER BY v.n
-     RETURNING id, session_id`, [writes.map((w) => w.row.id)]);
-  const txnOf = new Map(txns.rows.map((r) => [r.session_id, r.id]));
-  invariant(txnOf.size === writes.length, `inserting ${writes.length} settle transactions made ${txnOf.size}`);
-  const txnIds: string[] = [];
+  const sessionIds: string[] = [];
   const types: string[] = [];
   const accounts: (string | null)[] = [];
   const amounts: string[] = [];
   for (const w of writes) {
     for (const e of ledgerEntriesOf(w.row, w.lockedMinor, w.figures)) {
-      txnIds.push(txnOf.get(w.row.id)!);
+      sessionIds.push(w.row.id);
       types.push(e.accountType);
       accounts.push(e.accountId);
       amounts.push(minorToNumeric(e.amountMinor));
     }
   }
-  await tx.query(
-    `INSERT INTO ledger_entries (transaction_id, account_type, account_id, amount)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::numeric[])`, [txnIds, types, accounts, amounts]);
+  const { rows } = await tx.query<{ transactions: number; entries: number }>(
+    `WITH txns AS (
+       INSERT INTO ledger_transactions (kind, session_id)
+       SELECT 'settle', v.id FROM unnest($1::uuid[]) WITH ORDINALITY AS v(id, n) ORDER BY v.n
+       RETURNING id, session_id
+     ), entries AS (
+       INSERT INTO ledger_entries (transaction_id, account_type, account_id, amount)
+       SELECT t.id, e.account_type, e.account_id, e.amount
+         FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::numeric[]) AS e(session_id, account_type, account_id, amount)
+         JOIN txns t ON t.session_id = e.session_id
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM txns)::int AS transactions, (SELECT count(*) FROM entries)::int AS entries`,
+    [writes.map((w) => w.row.id), sessionIds, types, accounts, amounts]);
+  invariant(rows[0]!.transactions === writes.length, `inserting ${writes.length} settle transactions made ${rows[0]!.transactions}`);
+  invariant(rows[0]!.entries === amounts.length, `inserting ${amounts.length} ledger entries made ${rows[0]!.entries}`);
 }
 
-/** Sums `amountOf` per account id, leaving out zero totals (a zero credit locks nothing); ids sorted. */
-function sumPerAccount(writes: readonly SettleWrite[], idOf: (w: SettleWrite) => string, amountOf: (w: SettleWrite) => number):
-  { ids: string[]; amounts: string[] } {
-  const totals = new Map<string, number>();
-  for (const w of writes) totals.set(idOf(w), (totals.get(idOf(w)) ?? 0) + amountOf(w));
-  const ids = [...totals.keys()].filter((id) => totals.get(id)! > 0).sort();
-  for (const id of ids) invariant(Number.isSafeInteger(totals.get(id)), `account ${id}: credit is not a safe integer`);
-  return { ids, amounts: ids.map((id) => minorToNumeric(totals.get(id)!)) };
-}
-
-/** Refunds, one credit per student however many of their sessions the batch holds. */
-async function creditWallets(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
-  const { ids, amounts } = sumPerAccount(writes, (w) => w.row.student_id, (w) => w.figures.refundMinor);
-  if (ids.length === 0) return;
-  // Locked first, in id order: an UPDATE … FROM unnest locks in whatever order its join plan visits the rows.
-  const locked = await tx.query('SELECT 1 FROM wallets WHERE student_id = ANY($1::uuid[]) ORDER BY student_id FOR UPDATE', [ids]);
-  invariant(locked.rowCount === ids.length, `${ids.length - (locked.rowCount ?? 0)} of the batch's students have no wallet`);
-  await tx.query(
-    `UPDATE wallets w SET balance = w.balance + v.amount, updated_at = now()
-       FROM unnest($1::uuid[], $2::numeric[]) AS v(id, amount) WHERE w.student_id = v.id`, [ids, amounts]);
-}
-
-/** Earnings, one increment_earnings() per teacher (the seed's function, kept) with the teacher's sum. */
-async function creditTeachers(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
-  const { ids, amounts } = sumPerAccount(writes, (w) => w.row.teacher_id, (w) => w.figures.teacherEarningMinor);
-  if (ids.length === 0) return;
-  const locked = await tx.query('SELECT 1 FROM teachers WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
-  invariant(locked.rowCount === ids.length, `${ids.length - (locked.rowCount ?? 0)} of the batch's teachers do not exist`);
-  const { rows } = await tx.query<{ total: string | null }>(
-    'SELECT increment_earnings(v.id, v.amount) AS total FROM unnest($1::uuid[], $2::numeric[]) AS v(id, amount)', [ids, amounts]);
-  invariant(rows.length === ids.length && rows.every((r) => r.total !== null), 'a teacher of the batch was not credited');
-}
-
-async function creditPlatform(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {
-  const feeMinor = writes.reduce((sum, w) => sum + w.figures.platformFeeMinor, 0);
-  if (feeMinor === 0) return;
-  const { rowCount } = await tx.query('UPDATE platform_account SET balance = balance + $1', [minorToNumeric(feeMinor)]);
-  invariant(rowCount === 1, 'the platform account row is missing');
+/** The batch's credits, each account's summed over the batch's sessions. */
+function creditsOf(writes: readonly SettleWrite[]): SettlementCredits {
+  return {
+    refunds: writes.map((w) => ({ id: w.row.student_id, amountMinor: w.figures.refundMinor })),
+    earnings: writes.map((w) => ({ id: w.row.teacher_id, amountMinor: w.figures.teacherEarningMinor })),
+    platformFeeMinor: writes.reduce((sum, w) => sum + w.figures.platformFeeMinor, 0),
+  };
 }

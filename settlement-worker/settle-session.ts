@@ -11,6 +11,7 @@ import {
 import { endReason as endReasonSchema, type ContentProgress, type EndReason } from '../shared/protocol/common.js';
 import type { FrozenSession } from '../shared/protocol/settlement.js';
 import { lockRemainders, pairKey, saveRemainders, type RemainderPair } from './billing-remainders.js';
+import { creditAccounts } from './credit-accounts.js';
 
 export interface SettledSession {
   sessionId: string;
@@ -93,8 +94,13 @@ export async function settleOrSkip(pool: Pool, frozen: FrozenSession, feeBps: nu
     await completeSessionRow(tx, frozen, figures, carry);
     if (pair && carry) await saveRemainders(tx, new Map([[pairKey(pair), { pair, subMinor: carry.subMinorCarriedOut }]]));
     await releaseHold(tx, row.id, lockedMinor);
-    await moveMoney(tx, row, figures);
     await writeLedger(tx, row, lockedMinor, figures);
+    // Last: the shared teacher and platform rows are held from here to COMMIT (credit-accounts.ts).
+    await creditAccounts(tx, {
+      refunds: [{ id: row.student_id, amountMinor: figures.refundMinor }],
+      earnings: [{ id: row.teacher_id, amountMinor: figures.teacherEarningMinor }],
+      platformFeeMinor: figures.platformFeeMinor,
+    });
     return { sessionId: row.id, endReason: frozen.endReason, durationMs: frozen.billedMs, ...figures, alreadySettled: false };
   });
 }
@@ -212,28 +218,6 @@ async function releaseHold(tx: PoolClient, sessionId: string, lockedMinor: numbe
     'UPDATE holds SET released_at = now() WHERE session_id = $1 AND released_at IS NULL RETURNING amount', [sessionId]);
   invariant(rows.length === 1, `session ${sessionId}: expected one open hold, found ${rows.length}`);
   invariant(numericToMinor(rows[0]!.amount) === lockedMinor, `session ${sessionId}: hold amount differs from locked amount`);
-}
-
-/**
- * Credits the wallet, the teacher and the platform. Zero amounts are skipped, so a settlement does not lock rows
- * it does not change. Rows are locked in one fixed order (wallet, teacher, platform) so concurrent settlements
- * cannot deadlock, and the hot shared rows (teacher, platform) come last to hold their locks for the shortest time.
- */
-async function moveMoney(tx: PoolClient, row: SessionForSettle, f: SettlementFigures): Promise<void> {
-  if (f.refundMinor > 0) {
-    const { rowCount } = await tx.query('UPDATE wallets SET balance = balance + $2, updated_at = now() WHERE student_id = $1',
-      [row.student_id, minorToNumeric(f.refundMinor)]);
-    invariant(rowCount === 1, `session ${row.id}: student ${row.student_id} has no wallet`);
-  }
-  if (f.teacherEarningMinor > 0) {
-    const { rows } = await tx.query<{ total: string | null }>('SELECT increment_earnings($1, $2) AS total',
-      [row.teacher_id, minorToNumeric(f.teacherEarningMinor)]);
-    invariant(rows[0]?.total != null, `session ${row.id}: teacher ${row.teacher_id} does not exist`);
-  }
-  if (f.platformFeeMinor > 0) {
-    const { rowCount } = await tx.query('UPDATE platform_account SET balance = balance + $1', [minorToNumeric(f.platformFeeMinor)]);
-    invariant(rowCount === 1, 'the platform account row is missing');
-  }
 }
 
 /** One `settle` transaction (the unique index admits one per session) whose entries sum to zero. */

@@ -9,7 +9,7 @@ describe('settlement burst', () => {
   it('settles 2,000 sessions ended at once; every waiting player gets its figures, none settlement_pending', async () => {
     // Proves batching plus the gateway's settled notices keep every wait under the 15 s bound in a burst.
     const result = await runSettlementBurst({
-      sessions: 2_000, batched: true, wait: 'signal', workers: 1,
+      sessions: 2_000, wait: 'signal', workers: 1, run: 'source',
       check: (pool, totalBefore) => assertMoneyInvariants(pool, totalBefore),
     });
     expect(result).toMatchObject({ settlementPending: 0, fundsExhausted: 200 });

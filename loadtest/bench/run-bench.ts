@@ -158,10 +158,10 @@ async function main(): Promise<void> {
     log('saturation: heartbeats/s as the rate rises (ours, as many gateways as npm start runs)');
     results.saturation = await saturate(sessions.slice(0, Math.min(10_000, sessions.length)));
 
-    log(`settlement: a burst of ${burstSessions} sessions ending at once (${burstWorkers} workers), then ${burstWaitSessions} with every player waiting for ended`);
+    log(`settlement: a burst of ${burstSessions} sessions ending at once (${burstWorkers} worker processes from dist/), then ${burstWaitSessions} with every player waiting for ended`);
     results.settlement = {
-      drain: await runSettlementBurst({ sessions: burstSessions, batched: true, wait: 'none', workers: burstWorkers, log }),
-      waiting: await runSettlementBurst({ sessions: burstWaitSessions, batched: true, wait: 'signal', workers: burstWorkers, log }),
+      drain: await runSettlementBurst({ sessions: burstSessions, wait: 'none', workers: burstWorkers, log }),
+      waiting: await runSettlementBurst({ sessions: burstWaitSessions, wait: 'signal', workers: burstWorkers, log }),
     };
 
     log(`checkpoint pass at ${Math.max(...ladder)} live sessions`);

@@ -1,21 +1,31 @@
 // A burst of sessions ending at once, and how long the settlement worker takes to commit them all. Creates N live
 // sessions with the gateway's own store functions and the meter (no sockets) over a fresh schema and key prefix,
 // ends them all at once as the gateway does (freeze in Redis + enqueue), and measures the drain: from the first
-// enqueue until every session is committed. Players wait for their `ended` as the gateway makes them wait:
+// enqueue until every session is committed. The settlement workers are real processes, as `npm start` runs them with
+// WORKER_PROCESSES=N: `node dist/settlement-worker/main.js` (compiled by scripts/build-dist.ts; `--source` runs the
+// TypeScript through tsx instead, for tests), each with its own pool, readers and event loop, so the harness's own
+// work (the enqueue, the waiting players) does not share their CPU. `--worker-root DIR` runs another checkout's
+// compiled worker (e.g. an older commit's, from a `git worktree`) over the same burst, for side-by-side figures.
+// Players wait for their `ended` as the gateway makes them wait:
 //   --wait signal  the gateway's settlement waiters (worker's notice + batched safety-net reads);
 //   --wait poll    the gateway before this change: one Postgres read per waiting player, backing off 5 → 200 ms;
 //   --wait none    nobody waits (the drain alone).
 // A wait longer than settleWaitMsMax is a `settlement_pending` the player would have seen.
 //
-//   npx tsx loadtest/bench/settlement-burst.ts --sessions 20000 [--one-by-one] [--wait signal|poll|none] [--workers 1]
+//   npx tsx loadtest/bench/settlement-burst.ts --sessions 20000 [--wait signal|poll|none] [--workers 1]
+//     [--source] [--worker-root DIR] [--worker-node-args '--cpu-prof --cpu-prof-dir=/tmp/prof']
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildDist } from '../../scripts/build-dist.js';
 import { createLogger } from '../../shared/log.js';
 import { createMeter } from '../../shared/redis/meter.js';
 import { meterLimits } from '../../shared/meter-limits.js';
 import { settleWaitMsMax } from '../../shared/limits.js';
 import { createPool, type Pool } from '../../shared/pg/pool.js';
-import { createTestEnv } from '../../test/helpers/test-env.js';
+import { createTestEnv, type TestEnv } from '../../test/helpers/test-env.js';
 import { fundStudents } from '../../test/helpers/funded-students.js';
 import { totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { lockSession, startLiveSession, earnCredit, type LockedSession } from '../../test/helpers/sessions.js';
@@ -24,16 +34,28 @@ import { freezeAndEnqueue, awaitSettlement } from '../../gateway/metering/settle
 import { createSettlementWaiters } from '../../gateway/metering/settlement-waiters.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
 import type { GatewayDeps } from '../../gateway/deps.js';
-import { createSettlementWorker, type SettlementWorker } from '../../settlement-worker/worker.js';
 import { createRedis } from '../../shared/redis/connect.js';
+import { settleGroup } from '../../shared/redis/keys.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface BurstOptions {
   sessions: number;
-  /** false: the worker settles one session per transaction (before batching). */
-  batched: boolean;
   wait: 'signal' | 'poll' | 'none';
-  /** Settlement workers (consumers in the group), each with its own pool and connections, in this process. */
+  /** Settlement worker processes (WORKER_PROCESSES), each a consumer in the group with its own pool and connections. */
   workers: number;
+  /**
+   * How each worker process runs: `compiled` is `node dist/settlement-worker/main.js` under workerRoot, as `npm
+   * start` runs it (dist/ must be built: the CLI and run-bench build it); `source` runs the TypeScript through tsx
+   * (tests, which have no dist/). Default `compiled`.
+   */
+  run?: 'compiled' | 'source';
+  /** The checkout whose worker runs (default this one): another commit's worktree measures its worker over this burst. */
+  workerRoot?: string;
+  /** Extra node flags for each worker process, e.g. `--cpu-prof`. */
+  workerNodeArgs?: string[];
+  /** PLATFORM_FEE_BPS of the burst (default 1000): a non-zero fee, so every batch also credits the platform row. */
+  platformFeeBps?: number;
   /** Sessions per student: several share a wallet, as in real bursts. */
   sessionsPerStudent?: number;
   log?: (line: string) => void;
@@ -43,8 +65,8 @@ export interface BurstOptions {
 
 export interface BurstResult {
   sessions: number;
-  batched: boolean;
   wait: BurstOptions['wait'];
+  /** Worker processes. */
   workers: number;
   setupSeconds: number;
   enqueueSeconds: number;
@@ -85,9 +107,64 @@ async function pollLikeBefore(pool: Pool, sessionId: string): Promise<boolean> {
 
 const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null);
 
+interface WorkerProcesses { pids: number[]; stop(): Promise<void> }
+
+/**
+ * Starts `opts.workers` settlement worker processes over the burst's schema and key prefix, as `npm start` starts
+ * them (one PROCESS_INDEX and consumer name each), and resolves once every one has joined the group on every bucket
+ * (XINFO CONSUMERS lists a consumer from its first XREADGROUP), so the drain's clock does not time their start-up.
+ */
+async function startWorkerProcesses(env: TestEnv, opts: BurstOptions): Promise<WorkerProcesses> {
+  const { config, redis, keys } = env;
+  const workerRoot = opts.workerRoot ?? root;
+  const run = opts.run ?? 'compiled';
+  const entry = run === 'compiled' ? ['--enable-source-maps', 'dist/settlement-worker/main.js'] : ['--import', 'tsx', 'settlement-worker/main.ts'];
+  if (run === 'compiled' && !existsSync(join(workerRoot, entry[1]!))) throw new Error(`${workerRoot}: dist/ is not built`);
+  const names = Array.from({ length: opts.workers }, (_, i) => `bench-${i + 1}`);
+  const children: ChildProcess[] = names.map((name, i) => spawn(process.execPath, [...(opts.workerNodeArgs ?? []), ...entry], {
+    cwd: workerRoot,
+    env: {
+      ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', LOG_PRETTY: 'false',
+      DATABASE_URL: config.databaseUrl, DATABASE_SCHEMA: config.databaseSchema,
+      REDIS_URL: config.redisUrl, REDIS_KEY_PREFIX: config.redisKeyPrefix,
+      // The settings the in-process workers of the burst's test env ran with (its clocks, sweeps and fee).
+      PLATFORM_FEE_BPS: String(config.platformFeeBps), SETTLE_CLAIM_IDLE_MS: String(config.settleClaimIdleMs),
+      HEARTBEAT_INTERVAL_MS: String(config.heartbeatIntervalMs), DISCONNECT_GRACE_MS: String(config.disconnectGraceMs),
+      SWEEP_INTERVAL_MS: String(config.sweepIntervalMs),
+      WORKER_PROCESSES: String(opts.workers), PROCESS_INDEX: String(i), WORKER_CONSUMER_NAME: name, WORKER_METRICS_PORT: '0',
+    },
+    // The IPC channel, as `npm start` gives its children: a worker stops when the harness dies (shared/stop-requests.ts).
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  }));
+  const stop = async () => {
+    // SIGTERM: the worker finishes its batches in hand and exits, writing its --cpu-prof profile if asked.
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (children.some((c) => c.exitCode !== null)) {
+      await stop();
+      throw new Error('a settlement worker process exited during start-up');
+    }
+    const joined = await Promise.all(keys.buckets().map(async (b) => {
+      const consumers = await redis.xinfo('CONSUMERS', keys.settleStream(b), settleGroup) as unknown[][];
+      const present = new Set(consumers.map((c) => String(c[1])));
+      return names.every((n) => present.has(n));
+    }));
+    if (joined.every(Boolean)) return { pids: children.map((c) => c.pid!), stop };
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error('settlement worker processes did not join the consumer group within 60 s');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResult> {
   const say = opts.log ?? (() => undefined);
-  const env = await createTestEnv({ LOG_LEVEL: 'warn', SETTLE_CLAIM_IDLE_MS: '30000' });
+  const env = await createTestEnv({ LOG_LEVEL: 'warn', SETTLE_CLAIM_IDLE_MS: '30000',
+    PLATFORM_FEE_BPS: String(opts.platformFeeBps ?? 1_000) });
   const log = createLogger(env.config, 'bench');
   const meter = createMeter(env.redis, env.keys, meterLimits(env.config));
   // The "gateway" of this process: its own pool, as a gateway process has.
@@ -98,8 +175,7 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
   await settlements.listen(subscriber);
   const deps = { config: env.config, log, pool: gatewayPool, redis: env.redis, meter, settlements,
     metrics } as unknown as GatewayDeps;
-  const workers: SettlementWorker[] = [];
-  const workerPools: Pool[] = [];
+  let workers: WorkerProcesses | null = null;
   try {
     const t0 = Date.now();
     const perStudent = opts.sessionsPerStudent ?? 4;
@@ -121,15 +197,14 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
     const totalBefore = await totalBalancesMinor(env.pool);
 
     await meter.ensureSettleGroups();
-    for (let w = 0; w < opts.workers; w++) {
-      const pool = createPool(env.config, 10);
-      workerPools.push(pool);
-      const worker = createSettlementWorker({ config: env.config, pool, redis: env.redis, log, consumerName: `bench-${w}`, batched: opts.batched });
-      await worker.start();
-      workers.push(worker);
-    }
+    // This Redis lost nothing: without its epoch key every worker would take it for a data loss and compare every
+    // active session at once in the middle of the burst (reconcile-lost-sessions.ts), scheduling deadlines the
+    // sweeper then races the harness's own ends with.
+    await env.redis.set(env.keys.epoch(), String(Date.now()));
+    workers = await startWorkerProcesses(env, opts);
 
     // All at once, as a funds-exhaustion wave: each player's gateway freezes, enqueues and then waits.
+    say(`  ${opts.workers} worker processes ready; ending ${opts.sessions} sessions`);
     const tEnd = Date.now();
     const waits: number[] = [];
     let pending = 0;
@@ -146,12 +221,13 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
       if (!ok) pending++;
       else waits.push(Date.now() - started);
     });
-    // The drain ends when Postgres holds every session completed (read by the harness, not the waiters).
-    const ids = locked.map((s) => s.sessionId);
-    for (;;) {
-      const { rows } = await env.pool.query<{ n: string }>(
-        `SELECT count(*) AS n FROM sessions WHERE id = ANY($1::uuid[]) AND status = 'completed'`, [ids]);
-      if (Number(rows[0]!.n) === ids.length) break;
+    // The drain ends when Postgres holds every session completed (read by the harness, not the waiters). The
+    // schema is the burst's own, so every open session is one of its; the count reads the partial index of open
+    // sessions, which shrinks as they settle (a count over 100,000 ids every 100 ms cost Postgres a core's tenth).
+    for (let polls = 1; ; polls++) {
+      const { rows } = await env.pool.query<{ n: string }>(`SELECT count(*) AS n FROM sessions WHERE status <> 'completed'`);
+      if (Number(rows[0]!.n) === 0) break;
+      if (polls % 20 === 0) say(`  ${rows[0]!.n} sessions still open after ${((Date.now() - tEnd) / 1000).toFixed(1)} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const drainSeconds = (Date.now() - tEnd) / 1000;
@@ -159,17 +235,15 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
     await opts.check?.(env.pool, totalBefore);
     const enqueueSeconds = (enqueuedAt - tEnd) / 1000;
     waits.sort((a, b) => a - b);
-    const { rows } = await env.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM sessions WHERE id = ANY($1::uuid[]) AND end_reason = 'funds_exhausted'`, [ids]);
+    const { rows } = await env.pool.query<{ n: string }>(`SELECT count(*) AS n FROM sessions WHERE end_reason = 'funds_exhausted'`);
     return {
-      sessions: opts.sessions, batched: opts.batched, wait: opts.wait, workers: opts.workers,
+      sessions: opts.sessions, wait: opts.wait, workers: opts.workers,
       setupSeconds, enqueueSeconds, drainSeconds, settledPerSecond: Math.round(opts.sessions / drainSeconds),
       settlementPending: pending, waitP50Ms: quantile(waits, 0.5), waitP99Ms: quantile(waits, 0.99), waitMaxMs: quantile(waits, 1),
       fundsExhausted: Number(rows[0]!.n),
     };
   } finally {
-    await Promise.all(workers.map((w) => w.stop()));
-    await Promise.all(workerPools.map((p) => p.end()));
+    await workers?.stop();
     subscriber.disconnect();
     await gatewayPool.end();
     await env.cleanup();
@@ -179,14 +253,21 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     sessions: { type: 'string', default: '20000' },
-    'one-by-one': { type: 'boolean', default: false },
     wait: { type: 'string', default: 'signal' },
     workers: { type: 'string', default: '1' },
+    source: { type: 'boolean', default: false },
+    'worker-root': { type: 'string' },
+    'worker-node-args': { type: 'string', default: '' },
+    'fee-bps': { type: 'string', default: '1000' },
   } });
   const wait = values.wait as BurstOptions['wait'];
   if (!['signal', 'poll', 'none'].includes(wait)) throw new Error('--wait must be signal, poll or none');
+  const run = values.source ? 'source' : 'compiled';
+  // This checkout's dist/ is built here; another root's must have been built there (`npm run build`).
+  if (run === 'compiled' && values['worker-root'] === undefined) await buildDist();
   const result = await runSettlementBurst({
-    sessions: Number(values.sessions), batched: !values['one-by-one'], wait, workers: Number(values.workers),
+    sessions: Number(values.sessions), wait, workers: Number(values.workers), run, workerRoot: values['worker-root'],
+    workerNodeArgs: values['worker-node-args'].split(' ').filter((a) => a !== ''), platformFeeBps: Number(values['fee-bps']),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
