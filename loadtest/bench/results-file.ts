@@ -33,6 +33,7 @@ export function renderResults(file: any): string {
     '',
     `${file.when} · commit \`${file.commit.slice(0, 12)}\` · ${file.machine.cpuModel}, ${file.machine.cpus} CPUs, ${file.machine.memoryGiB} GiB · Node ${file.machine.node}`,
     '',
+    ...(r.failures ?? []).map((f: any) => `**Step failed in this run: ${f.step}** — ${f.error}\n`),
     'Written by `npm run bench` (loadtest/bench/run-bench.ts). Every figure comes from this one run on this machine, side by',
     'side; the machine is shared and noisy, so the ratios are the headline, not the absolute numbers.',
     '',

@@ -128,6 +128,17 @@ async function main(): Promise<void> {
   const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
   const token = await mintToken({ secret, sub: benchStudentId, role: 'student', ttlSeconds: 6 * 3600 });
   const results: Record<string, unknown> = {};
+  /** Steps that threw: the run goes on and the results file says which failed and why, instead of being lost. */
+  const failures: { step: string; error: string }[] = [];
+  const failedAsRow = async <T>(step: string, measure: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await measure();
+    } catch (err) {
+      log(`${step} FAILED: ${(err as Error).stack ?? String(err)}`);
+      failures.push({ step, error: (err as Error).message ?? String(err) });
+      return undefined;
+    }
+  };
   try {
     log('limit: the heartbeat Lua script alone');
     results.luaLimit = await measureLuaLimit(redis, createKeys(`${config.redisKeyPrefix}lua:`), meterLimits(config), { sessions: 20_000, rounds: 5, inFlight: 1_000 });
@@ -160,18 +171,19 @@ async function main(): Promise<void> {
 
     log(`settlement: a burst of ${burstSessions} sessions ending at once (${burstWorkers} worker processes from dist/), then ${burstWaitSessions} with every player waiting for ended`);
     results.settlement = {
-      drain: await runSettlementBurst({ sessions: burstSessions, wait: 'none', workers: burstWorkers, log }),
-      waiting: await runSettlementBurst({ sessions: burstWaitSessions, wait: 'signal', workers: burstWorkers, log }),
+      drain: await failedAsRow('settlement burst', () => runSettlementBurst({ sessions: burstSessions, wait: 'none', workers: burstWorkers, log })),
+      waiting: await failedAsRow('settlement burst, waiting', () => runSettlementBurst({ sessions: burstWaitSessions, wait: 'signal', workers: burstWorkers, log })),
     };
 
     log(`checkpoint pass at ${Math.max(...ladder)} live sessions`);
-    results.checkpoint = await measureCheckpointPass(pool, redis, meter, Math.max(...ladder));
+    results.checkpoint = await failedAsRow('checkpoint pass', () => measureCheckpointPass(pool, redis, meter, Math.max(...ladder)));
 
     log(`create flood: victims' REST p99 alone and while one student floods creates from ${floodLoops} loops`);
-    results.createFlood = await measureCreateFlood(createFloodOptions(false));
+    results.createFlood = await failedAsRow('create flood', () => measureCreateFlood(createFloodOptions(false)));
 
     log(`heartbeat path: one gateway, ${pathViewers} viewers every ${pathIntervalMs} ms, baseline ${baselineRev} vs this checkout`);
-    results.heartbeatPath = await measureHeartbeatPath(heartbeatPathOptions());
+    results.heartbeatPath = await failedAsRow('heartbeat path', () => measureHeartbeatPath(heartbeatPathOptions()));
+    if (failures.length > 0) results.failures = failures;
   } finally {
     redis.disconnect();
     await pool.end();

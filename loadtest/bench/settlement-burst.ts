@@ -161,9 +161,14 @@ async function startWorkerProcesses(env: TestEnv, opts: BurstOptions): Promise<W
   }
 }
 
+/** No session committed for this long: the burst cannot finish (ends failed, or the workers are stuck). */
+const drainStallMsMax = 60_000;
+
 export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResult> {
   const say = opts.log ?? (() => undefined);
-  const env = await createTestEnv({ LOG_LEVEL: 'warn', SETTLE_CLAIM_IDLE_MS: '30000',
+  // A grace of an hour: the burst's sessions have no sockets, and setting up 100,000 of them takes longer than the
+  // test env's 3 s grace, so the workers' sweeper would settle them as disconnected while the harness ends them.
+  const env = await createTestEnv({ LOG_LEVEL: 'warn', SETTLE_CLAIM_IDLE_MS: '30000', DISCONNECT_GRACE_MS: '3600000',
     PLATFORM_FEE_BPS: String(opts.platformFeeBps ?? 1_000) });
   const log = createLogger(env.config, 'bench');
   const meter = createMeter(env.redis, env.keys, meterLimits(env.config));
@@ -209,9 +214,16 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
     const waits: number[] = [];
     let pending = 0;
     let enqueuedAt = 0;
+    let endFailures = 0;
     const ended = locked.map(async (s, i) => {
       const reason = i % 10 === 0 ? 'funds_exhausted' : 'completed';
-      await freezeAndEnqueue(deps, { id: s.sessionId, status: 'active' }, reason, null);
+      // A failed end is counted and reported (the drain below would then never finish: the bench says so), never an
+      // unhandled rejection that kills the harness with the workers still running.
+      const endedOk = await freezeAndEnqueue(deps, { id: s.sessionId, status: 'active' }, reason, null).then(() => true, (err: unknown) => {
+        if (endFailures++ === 0) say(`  ending a session failed: ${(err as Error).message}`);
+        return false;
+      });
+      if (!endedOk) return;
       const started = Date.now();
       enqueuedAt = Math.max(enqueuedAt, started);
       if (opts.wait === 'none') return;
@@ -224,9 +236,14 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
     // The drain ends when Postgres holds every session completed (read by the harness, not the waiters). The
     // schema is the burst's own, so every open session is one of its; the count reads the partial index of open
     // sessions, which shrinks as they settle (a count over 100,000 ids every 100 ms cost Postgres a core's tenth).
+    let lastOpen = -1;
+    let lastChangeAt = Date.now();
     for (let polls = 1; ; polls++) {
       const { rows } = await env.pool.query<{ n: string }>(`SELECT count(*) AS n FROM sessions WHERE status <> 'completed'`);
-      if (Number(rows[0]!.n) === 0) break;
+      const open = Number(rows[0]!.n);
+      if (open === 0) break;
+      if (open !== lastOpen) [lastOpen, lastChangeAt] = [open, Date.now()];
+      else if (Date.now() - lastChangeAt > drainStallMsMax) throw new Error(`the drain stalled: ${open} sessions open for ${drainStallMsMax / 1000} s (${endFailures} ends failed)`);
       if (polls % 20 === 0) say(`  ${rows[0]!.n} sessions still open after ${((Date.now() - tEnd) / 1000).toFixed(1)} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
