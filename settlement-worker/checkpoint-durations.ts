@@ -6,7 +6,7 @@
 // only sessions still `active` in Postgres are touched (a settled row is final).
 import { checkpointBatchMax } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
-import type { Pool } from '../shared/pg/pool.js';
+import { withTransaction, type Pool } from '../shared/pg/pool.js';
 import type { RedisClient } from '../shared/redis/connect.js';
 import type { Checkpoint, Meter } from '../shared/redis/meter.js';
 import { backoffMs, pause } from './pause.js';
@@ -47,7 +47,11 @@ export function writeCheckpoints(pool: Pool, batch: readonly { sessionId: string
  * (they are, right after many sessions start; a scan per row made a pass over 100,000 sessions take a minute).
  */
 export async function writeCheckpointRows(pool: Pool, rowsJson: string): Promise<number> {
-  const r = await pool.query(
+  return withTransaction(pool, async (client) => {
+    // Nested loops only: the locked rows reach their session row through the primary key. With a hash join, the
+    // planner (its estimate of a JSON document's rows is a fixed 100 per array) scanned every session row per batch.
+    await client.query('SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off');
+    const r = await client.query(
     `WITH v AS (
        SELECT r.id, r.ms, r.pct, r.lecture, r.progress
          FROM json_array_elements($1::json) AS part,
@@ -73,8 +77,9 @@ export async function writeCheckpointRows(pool: Pool, rowsJson: string): Promise
             current_lecture = nullif(l.lecture, '')::int
        FROM locked l
       WHERE s.id = l.id`,
-    [rowsJson]);
-  return r.rowCount ?? 0;
+      [rowsJson]);
+    return r.rowCount ?? 0;
+  });
 }
 
 /**
