@@ -66,4 +66,40 @@ describe('checkpointDurations', () => {
     expect(await checkpointDurations(deps, [bucket])).toBe(1);
     expect(await durationMs(id)).toBe(900);
   });
+
+  it('writes the progress of each lecture, the current lecture and the percent as the API reads them', async () => {
+    const deps = { pool: env.pool, redis: env.redis, meter, log, metrics: createWorkerMetrics(), signal: new AbortController().signal };
+    const id = await liveSession();
+    await earnCredit(meter, env.redis, id, 1, 1_500, 3);
+    await earnCredit(meter, env.redis, id, 2, 1, 12.345);
+    await meter.dirty.flush();
+    expect(await checkpointDurations(deps, [env.keys.bucketOf(id)])).toBe(1);
+    const { rows } = await env.pool.query('SELECT duration_ms, content_progress, completion_pct, current_lecture FROM sessions WHERE id = $1', [id]);
+    // Postgres turns the ms into seconds at ms precision (0.001) and rounds the percent's decimal text to the column's
+    // 2 decimals. Every lecture of course 1 is kept, watched or not.
+    const unwatched = { watched_seconds: 0 };
+    expect(rows[0]).toEqual({
+      duration_ms: '1501', current_lecture: 2, completion_pct: '12.35',
+      content_progress: { 1: { watched_seconds: 1.5 }, 2: { watched_seconds: 0.001 }, 3: unwatched, 4: unwatched, 5: unwatched },
+    });
+  });
+
+  it('skips a session settled since it was marked, and a row a settlement holds, without waiting for it', async () => {
+    const deps = { pool: env.pool, redis: env.redis, meter, log, metrics: createWorkerMetrics(), signal: new AbortController().signal };
+    const [gone, held, free] = [await liveSession(), await liveSession(), await liveSession()];
+    for (const id of [gone, held, free]) await earnCredit(meter, env.redis, id, 1, 800);
+    await meter.dirty.flush();
+    await meter.forgetSession(gone);
+    const settlement = await env.pool.connect();
+    try {
+      await settlement.query('BEGIN');
+      await settlement.query('SELECT id FROM sessions WHERE id = $1 FOR UPDATE', [held]);
+      // Waiting for the held row would hang here until the statement timeout, past the test's own timeout.
+      expect(await checkpointDurations(deps, env.keys.buckets())).toBe(1);
+    } finally {
+      await settlement.query('ROLLBACK');
+      settlement.release();
+    }
+    expect([await durationMs(gone), await durationMs(held), await durationMs(free)]).toEqual([0, 0, 800]);
+  });
 });

@@ -6,7 +6,7 @@
 // only sessions still `active` in Postgres are touched (a settled row is final).
 import { checkpointBatchMax } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
-import type { Pool } from '../shared/pg/pool.js';
+import { withTransaction, type Pool } from '../shared/pg/pool.js';
 import type { RedisClient } from '../shared/redis/connect.js';
 import type { Checkpoint, Meter } from '../shared/redis/meter.js';
 import { backoffMs, pause } from './pause.js';
@@ -21,36 +21,65 @@ export interface CheckpointDeps {
   signal: AbortSignal;
 }
 
-/** The lectures' billed ms as the API's content_progress (watched_seconds, ms precision). */
-function progressJson(c: Checkpoint): string {
-  const out: Record<string, { watched_seconds: number }> = {};
-  for (const [lecture, ms] of Object.entries(c.progressMs)) out[lecture] = { watched_seconds: ms / 1000 };
-  return JSON.stringify(out);
+/**
+ * Checkpoint rows as readCheckpoints-n.lua writes them (README "Checkpoint cost"): one JSON array per script call,
+ * joined here into one JSON array of arrays. Every value is JSON text or a JSON number; Postgres converts it.
+ */
+export function checkpointRowsJson(batch: readonly { sessionId: string; checkpoint: Checkpoint }[]): string {
+  return JSON.stringify([batch.map(({ sessionId, checkpoint: c }) => ({
+    id: sessionId, ms: c.billedMs, pct: c.completionPct, lecture: c.currentLecture ?? '', progress: c.progressMs,
+  }))]);
 }
 
-/** Writes one batch in one statement. Returns the number of rows moved forward. */
-export async function writeCheckpoints(pool: Pool, batch: { sessionId: string; checkpoint: Checkpoint }[]): Promise<number> {
-  if (batch.length === 0) return 0;
-  const r = await pool.query(
-    `UPDATE sessions s
-        SET duration_ms = v.ms,
-            content_progress = v.progress,
-            completion_pct = v.pct,
-            current_lecture = v.lecture
-       FROM unnest($1::uuid[], $2::bigint[], $3::jsonb[], $4::numeric[], $5::int[]) AS v(id, ms, progress, pct, lecture)
-      WHERE s.id = v.id AND s.status = 'active' AND v.ms >= s.duration_ms
-        -- A row a settlement holds is skipped, never waited for: settlements lock many session rows in id order, and
-        -- this statement, waiting in its own order, could deadlock with them. A session being settled needs no
-        -- checkpoint anyway.
-        AND s.id IN (SELECT id FROM sessions WHERE id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED)`,
-    [
-      batch.map((b) => b.sessionId),
-      batch.map((b) => b.checkpoint.billedMs),
-      batch.map((b) => progressJson(b.checkpoint)),
-      batch.map((b) => Math.min(100, Number(b.checkpoint.completionPct)).toFixed(2)),
-      batch.map((b) => b.checkpoint.currentLecture),
-    ]);
-  return r.rowCount ?? 0;
+/** Writes typed checkpoints (tests, tools) through the same statement as the pass. Returns the rows moved forward. */
+export function writeCheckpoints(pool: Pool, batch: readonly { sessionId: string; checkpoint: Checkpoint }[]): Promise<number> {
+  return batch.length === 0 ? Promise.resolve(0) : writeCheckpointRows(pool, checkpointRowsJson(batch));
+}
+
+/**
+ * Writes one batch of checkpoint rows (a JSON array of readCheckpoints-n.lua replies) in one statement. Returns the
+ * number of rows moved forward. Postgres does the per-row work (JSON to columns, ms to the API's content_progress
+ * of watched_seconds at ms precision, pct capped at 100 and rounded to the column's 2 decimals), so the worker's
+ * CPU per row is the few µs of handing the text on.
+ *
+ * Each row is found and locked through the primary key, one id at a time (the LATERAL subquery): the plan cannot
+ * fall back to scanning every active session per batch, or per row, when the statistics of `sessions` are stale
+ * (they are, right after many sessions start; a scan per row made a pass over 100,000 sessions take a minute).
+ */
+export async function writeCheckpointRows(pool: Pool, rowsJson: string): Promise<number> {
+  return withTransaction(pool, async (client) => {
+    // Nested loops only: the locked rows reach their session row through the primary key. With a hash join, the
+    // planner (its estimate of a JSON document's rows is a fixed 100 per array) scanned every session row per batch.
+    await client.query('SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off');
+    const r = await client.query(
+    `WITH v AS (
+       SELECT r.id, r.ms, r.pct, r.lecture, r.progress
+         FROM json_array_elements($1::json) AS part,
+              json_to_recordset(part) AS r(id uuid, ms bigint, pct numeric, lecture text, progress json)
+     ), locked AS MATERIALIZED (
+       -- Monotonic: a row whose duration_ms is already past this read is not touched (the condition is checked again
+       -- on the latest row version once it is locked). Only sessions still active (a settled row is final).
+       -- A row a settlement holds is skipped, never waited for: settlements lock many session rows in id order, and
+       -- this statement, waiting in its own order, could deadlock with them. A session being settled needs no
+       -- checkpoint anyway.
+       SELECT v.* FROM v CROSS JOIN LATERAL (
+         SELECT 1 FROM sessions s
+          WHERE s.id = v.id AND s.status = 'active' AND s.duration_ms <= v.ms
+            FOR UPDATE SKIP LOCKED) AS hold
+     )
+     UPDATE sessions s
+        SET duration_ms = l.ms,
+            content_progress = coalesce(
+              (SELECT jsonb_object_agg(p.key, jsonb_build_object('watched_seconds', trim_scale(p.value::numeric / 1000)))
+                 FROM json_each_text(l.progress) AS p),
+              '{}'::jsonb),
+            completion_pct = round(least(l.pct, 100), 2),
+            current_lecture = nullif(l.lecture, '')::int
+       FROM locked l
+      WHERE s.id = l.id`,
+      [rowsJson]);
+    return r.rowCount ?? 0;
+  });
 }
 
 /**
@@ -78,12 +107,11 @@ export async function checkpointDurations(deps: CheckpointDeps, buckets: readonl
   return written;
 }
 
-/** Reads each session's checkpoint (one atomic script call each, pipelined) and writes them in one statement. */
+/** Reads the sessions' checkpoints (readCheckpointRows: a few script calls) and writes them in one statement. */
 async function checkpointBatch(deps: CheckpointDeps, ids: readonly string[]): Promise<number> {
-  const read = await Promise.all(ids.map(async (sessionId) => ({ sessionId, checkpoint: await deps.meter.readCheckpoint(sessionId) })));
-  // A session settled since it was marked has no live state left: nothing to checkpoint.
-  const batch = read.filter((r): r is { sessionId: string; checkpoint: Checkpoint } => r.checkpoint !== null);
-  return writeCheckpoints(deps.pool, batch);
+  const replies = await deps.meter.readCheckpointRows(ids);
+  // A session settled since it was marked has no live state left: the script left it out, nothing to checkpoint.
+  return writeCheckpointRows(deps.pool, `[${replies.join(',')}]`);
 }
 
 export async function runCheckpointLoop(deps: CheckpointDeps, buckets: readonly number[], intervalMs: number): Promise<void> {

@@ -30,6 +30,11 @@ export const settleWaitCheckBatchMax = 1_000;
 export const settleWaitPollMs = 1_000;
 /** Live sessions read and written per checkpoint statement. */
 export const checkpointBatchMax = 500;
+/**
+ * Live sessions one checkpoint read script call reads (meter.readCheckpointRows, single node): Redis runs nothing else
+ * during a call, so a call of this size must stay well under a millisecond (README "Checkpoint cost").
+ */
+export const checkpointReadsPerScriptCallMax = 32;
 /** Verified tokens a gateway remembers (oldest forgotten first), and for how long at most (gateway/auth/verify-token.ts). */
 export const verifiedTokensMax = 50_000;
 export const verifiedTokenCacheMs = 60_000;

@@ -6,6 +6,8 @@ import { startLocalCluster, type LocalCluster } from '../../test/helpers/redis-c
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
 import { closeAllSockets, heartbeat, openSocket } from '../../test/helpers/ws-client.js';
 import { samplesOf, scrape, valueOf } from '../../test/helpers/prometheus-text.js';
+import { earnCredit } from '../../test/helpers/sessions.js';
+import { writeCheckpointRows } from '../../settlement-worker/checkpoint-durations.js';
 
 let cluster: LocalCluster;
 let p: Product;
@@ -61,5 +63,16 @@ describe('on Redis Cluster', () => {
       st = (await p.api('GET', `/api/sessions/${id}/status`)).json;
     }
     expect(st).toMatchObject({ status: 'completed', end_reason: 'disconnected' });
+  });
+
+  it('reads checkpoints of sessions on every node, one session per script call (one slot each), and writes them', async () => {
+    const ids = await Promise.all(Array.from({ length: 12 }, () => p.liveSession(3)));
+    for (const [i, id] of ids.entries()) await earnCredit(p.deps.meter, p.env.redis, id, 1, 500 + i);
+    const replies = await p.deps.meter.readCheckpointRows(ids);
+    expect(replies).toHaveLength(12);
+    expect(await writeCheckpointRows(p.env.pool, `[${replies.join(',')}]`)).toBe(12);
+    const { rows } = await p.env.pool.query<{ id: string; duration_ms: string }>('SELECT id, duration_ms FROM sessions WHERE id = ANY($1::uuid[])', [ids]);
+    expect(Object.fromEntries(rows.map((r) => [r.id, Number(r.duration_ms)]))).toEqual(Object.fromEntries(ids.map((id, i) => [id, 500 + i])));
+    for (const id of ids) expect((await p.api('POST', `/api/sessions/${id}/complete`, { body: {} })).status).toBe(200);
   });
 });

@@ -2,7 +2,7 @@
 // registered on each client.
 import { Redis, Cluster } from 'ioredis';
 import type { Config } from '../config.js';
-import { defineScripts } from './load-scripts.js';
+import { defineScripts, scriptSources } from './load-scripts.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -26,7 +26,13 @@ export function createRedis(config: Pick<Config, 'redisUrl' | 'redisClusterNodes
     enableAutoPipelining: !opts.dedicated,
   };
   const client: RedisClient = config.redisClusterNodes.length > 0
-    ? new Cluster([...config.redisClusterNodes], { redisOptions: common, scaleReads: 'master', enableAutoPipelining: !opts.dedicated })
+    ? new Cluster([...config.redisClusterNodes], {
+      redisOptions: common, scaleReads: 'master', enableAutoPipelining: !opts.dedicated,
+      // ioredis routes an auto-pipelined script call by its first argument, which for a script of a variable number
+      // of keys (`-n.lua`) is numkeys, not a key: such calls would be grouped with keys of other slots and refused.
+      // Sent alone, they are routed by their real keys (EVALSHA's numkeys is understood there).
+      autoPipeliningIgnoredCommands: scriptSources.filter((s) => s.numberOfKeys === null).map((s) => s.name),
+    })
     : new Redis(config.redisUrl, common);
   defineScripts(client);
   // Queued while the first connection is made (start-up waits for it), then never again: during an outage a command

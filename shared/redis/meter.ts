@@ -1,6 +1,7 @@
 // The one typed choke point for metering state in Redis: every script call and every key goes through here, and
 // negative script codes become typed refusals from one table.
 import type { RedisClient } from './connect.js';
+import { checkpointReadsPerScriptCallMax } from '../limits.js';
 import { settleGroup, type Keys } from './keys.js';
 import { endReason, type EndReason } from '../protocol/common.js';
 import { toSettleEntry, type FrozenSession, type ProgressMs } from '../protocol/settlement.js';
@@ -164,7 +165,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
   const deadlineScript = script('checkDeadline');
   const rescheduleScript = script('rescheduleDeadline');
   const restoreScript = script('restoreSession');
-  const readCheckpointScript = script('readCheckpoint');
+  const readCheckpointsScript = script('readCheckpoints');
 
   const dirty = createDirtySessions(redis, keys);
 
@@ -196,13 +197,26 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
       return true;
     },
 
-    /** One consistent read of what a checkpoint copies to Postgres; null when Redis has no live state. */
-    async readCheckpoint(sessionId: string): Promise<Checkpoint | null> {
-      const r = await readCheckpointScript(keys.session(sessionId), keys.lectures(sessionId));
-      if (r === -1) return null;
-      refuseIfCode(r);
-      const lecture = String(r[2]);
-      return { billedMs: int(r[0]), completionPct: String(r[1] ?? '0'), currentLecture: lecture === '' ? null : int(lecture), progressMs: pairsToProgress(r[3]) };
+    /**
+     * What a checkpoint copies to Postgres for these sessions, read consistently per session, as JSON text passed to
+     * Postgres unparsed (readCheckpoints-n.lua gives the format; a session with no live state left is left out). One
+     * script call per checkpointReadsPerScriptCallMax sessions on a single node; one per session on a Cluster (each
+     * call's keys must share a slot). One JSON array text per call, in no particular order.
+     */
+    async readCheckpointRows(sessionIds: readonly string[]): Promise<string[]> {
+      const perCall = redis.isCluster ? 1 : checkpointReadsPerScriptCallMax;
+      const calls: Promise<string>[] = [];
+      // Issued in one synchronous loop: ioredis sends them in one write (per node on a Cluster).
+      for (let from = 0; from < sessionIds.length; from += perCall) {
+        const ids = sessionIds.slice(from, from + perCall);
+        const keyArgs: string[] = [];
+        for (const id of ids) keyArgs.push(keys.session(id), keys.lectures(id));
+        calls.push(readCheckpointsScript(keyArgs.length, ...keyArgs, ...ids).then((r: unknown) => {
+          invariant(typeof r === 'string', 'readCheckpoints: JSON text expected');
+          return r;
+        }));
+      }
+      return Promise.all(calls);
     },
 
     /** The heartbeat hot path: exactly one script call, one round trip. */
