@@ -7,6 +7,12 @@ export const amountMinorMax = 100_000_000_000;
 export const priceMinorMax = 1_000_000;
 /** WS frames (or REST metrics updates) one session may send per one-second window before `rate_limited`. */
 export const updatesPerSecondMax = 20;
+/**
+ * Metering updates applied by one script call (meter.applyUpdates): a call's fixed cost (EVALSHA, TIME, the shared
+ * limits) is paid once per batch, while Redis runs nothing else during it, so a call of this size must stay well under
+ * a millisecond (README "Redis cost per heartbeat" gives the measured figures).
+ */
+export const updatesPerScriptCallMax = 64;
 /** Unread bytes queued to one socket before it is closed (uWS maxBackpressure). */
 export const sendBufferBytesMax = 64 * 1024;
 /** Bad frames tolerated within `badFramesWindowMs` before the socket is closed with 1008. */

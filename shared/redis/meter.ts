@@ -6,6 +6,8 @@ import { endReason, type EndReason } from '../protocol/common.js';
 import { toSettleEntry, type FrozenSession, type ProgressMs } from '../protocol/settlement.js';
 import { invariant } from '../errors.js';
 import { createDirtySessions } from './dirty-sessions.js';
+import calculateSlot from 'cluster-key-slot';
+import { updatesPerScriptCallMax } from '../limits.js';
 
 export const refusalCodes = {
   [-1]: 'unknown_session',
@@ -64,6 +66,12 @@ export interface UpdateInput {
   completionPct: number;
 }
 
+/** One update of a batch (applyUpdates). */
+export interface UpdateItem {
+  sessionId: string;
+  input: UpdateInput;
+}
+
 export interface Money {
   billedMs: number;
   lockedMinor: number;
@@ -103,6 +111,8 @@ export interface LiveSession extends Money {
 type Reply = number | (string | number | Reply[])[];
 type ScriptFn = (...args: (string | number)[]) => Promise<Reply>;
 
+type ItemReply = number | (string | number)[];
+
 const int = (v: unknown): number => {
   const n = Number(v);
   invariant(Number.isSafeInteger(n), `expected an integer from Redis, got ${String(v)}`);
@@ -129,6 +139,26 @@ function refuseIfCode(reply: Reply): asserts reply is (string | number | Reply[]
     invariant(code !== undefined, `unexpected script reply ${reply}`);
     throw new MeterRefusal(code);
   }
+}
+
+/**
+ * Which items go to Redis in one script call: every call's keys must share one Cluster slot, so on a Cluster the items
+ * are grouped by their session's slot (the hash tag {id}); a single node does not check slots, so there all items form
+ * one group. Groups are cut at updatesPerScriptCallMax items. Indices are into `items`, in their order.
+ */
+function scriptCalls(items: readonly UpdateItem[], sessionKey: (id: string) => string, isCluster: boolean): number[][] {
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < items.length; i++) {
+    const slot = isCluster ? calculateSlot(sessionKey(items[i]!.sessionId)) : 0;
+    let group = groups.get(slot);
+    if (!group) groups.set(slot, (group = []));
+    group.push(i);
+  }
+  const calls: number[][] = [];
+  for (const group of groups.values()) {
+    for (let from = 0; from < group.length; from += updatesPerScriptCallMax) calls.push(group.slice(from, from + updatesPerScriptCallMax));
+  }
+  return calls;
 }
 
 function pairsToProgress(flat: unknown): ProgressMs {
@@ -158,6 +188,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
   };
   const startScript = script('startSession');
   const updateScript = script('applyUpdate');
+  const updatesScript = script('applyUpdates');
   const attachScript = script('attachSocket');
   const detachScript = script('detachSocket');
   const finishScript = script('finishSession');
@@ -167,6 +198,22 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
   const readCheckpointScript = script('readCheckpoint');
 
   const dirty = createDirtySessions(redis, keys);
+
+  const updateResultOf = (r: ItemReply, item: UpdateItem, pct: string): UpdateResult | MeterRefusal => {
+    if (typeof r === 'number') {
+      const code = refusalCodes[r as keyof typeof refusalCodes];
+      invariant(code !== undefined, `unexpected script reply ${r}`);
+      return new MeterRefusal(code);
+    }
+    const creditMs = int(r[1]);
+    // Only billed time that moved needs a checkpoint; a paused player's heartbeats cost the worker nothing.
+    if (creditMs > 0) dirty.mark(item.sessionId);
+    return {
+      billedMs: int(r[0]), creditMs, warnLowFunds: r[2] === 1, exhausted: r[3] === 1,
+      lockedMinor: int(r[4]), priceMinor: int(r[5]), maxBillableMs: int(r[6]),
+      completionPct: Number(pct), currentLecture: item.input.lecture,
+    };
+  };
 
   return {
     keys,
@@ -219,6 +266,31 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
         completionPct: Number(r[5]), currentLecture: int(r[6]), warnLowFunds: r[7] === 1, exhausted: r[8] === 1,
         creditMs,
       };
+    },
+
+    /**
+     * The heartbeat hot path, batched: one script call per group of items sharing a Cluster slot (one call in all on a
+     * single node), at most updatesPerScriptCallMax items each. Results come in item order; each item is judged alone
+     * (its refusal is its MeterRefusal, and affects no other item). Rejects only when Redis itself fails, and then
+     * some calls of the batch may have been applied.
+     */
+    async applyUpdates(items: readonly UpdateItem[]): Promise<(UpdateResult | MeterRefusal)[]> {
+      const results: (UpdateResult | MeterRefusal)[] = new Array(items.length);
+      const pcts = items.map((it) => pctArg(it.input.completionPct));
+      // Issued in one synchronous loop: ioredis sends them in one write (per node on a Cluster).
+      await Promise.all(scriptCalls(items, keys.session, redis.isCluster).map(async (call) => {
+        const keyArgs: string[] = [];
+        const argv: (string | number)[] = [limits.creditMsMax, limits.updatesPerSecondMax, limits.lowFundsWarningMs];
+        for (const i of call) {
+          const { sessionId, input: u } = items[i]!;
+          keyArgs.push(keys.session(sessionId), keys.lectures(sessionId));
+          argv.push(u.socketId, u.playing ? 1 : 0, claimArg(u.claimedMs), u.lecture, pcts[i]!);
+        }
+        const replies = await updatesScript(keyArgs.length, ...keyArgs, ...argv) as ItemReply[];
+        invariant(Array.isArray(replies) && replies.length === call.length, 'applyUpdates: one reply per update expected');
+        call.forEach((i, k) => { results[i] = updateResultOf(replies[k]!, items[i]!, pcts[i]!); });
+      }));
+      return results;
     },
 
     async attachSocket(sessionId: string, socketId: string): Promise<AttachResult> {
