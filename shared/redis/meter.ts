@@ -7,6 +7,7 @@ import { toSettleEntry, type FrozenSession, type ProgressMs } from '../protocol/
 import { invariant } from '../errors.js';
 import { createDirtySessions } from './dirty-sessions.js';
 import calculateSlot from 'cluster-key-slot';
+import { batchScript, runBatchScript } from './load-scripts.js';
 import { updatesPerScriptCallMax } from '../limits.js';
 
 export const refusalCodes = {
@@ -188,7 +189,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
   };
   const startScript = script('startSession');
   const updateScript = script('applyUpdate');
-  const updatesScript = script('applyUpdates');
+  const updatesScript = batchScript('applyUpdates');
   const attachScript = script('attachSocket');
   const detachScript = script('detachSocket');
   const finishScript = script('finishSession');
@@ -286,7 +287,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
           keyArgs.push(keys.session(sessionId), keys.lectures(sessionId));
           argv.push(u.socketId, u.playing ? 1 : 0, claimArg(u.claimedMs), u.lecture, pcts[i]!);
         }
-        const replies = await updatesScript(keyArgs.length, ...keyArgs, ...argv) as ItemReply[];
+        const replies = await runBatchScript(redis, updatesScript, keyArgs, argv) as ItemReply[];
         invariant(Array.isArray(replies) && replies.length === call.length, 'applyUpdates: one reply per update expected');
         call.forEach((i, k) => { results[i] = updateResultOf(replies[k]!, items[i]!, pcts[i]!); });
       }));
