@@ -27,17 +27,36 @@ afterAll(() => {
   cluster?.stop();
 });
 
-/** Script calls (EVAL or EVALSHA) every node has run so far. */
-async function scriptCalls(): Promise<number> {
+/** Script calls every node has run so far (EVAL and EVALSHA, or only EVAL). */
+async function scriptCalls(only: 'eval' | 'evalsha|eval' = 'evalsha|eval'): Promise<number> {
   let calls = 0;
   for (const n of cluster.nodes) {
     const node = new Redis(n.port, n.host, { lazyConnect: true });
     const stats = await node.info('commandstats');
     node.disconnect();
-    for (const m of stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(m[1]);
+    for (const m of stats.matchAll(new RegExp(`^cmdstat_(?:${only}):calls=(\\d+)`, 'gm'))) calls += Number(m[1]);
   }
   return calls;
 }
+
+it('runs on nodes that do not have the script yet (EVALSHA answered NOSCRIPT, then EVAL)', async () => {
+  for (const n of cluster.nodes) {
+    const node = new Redis(n.port, n.host);
+    await node.script('FLUSH');
+    node.disconnect();
+  }
+  const m = meter();
+  const ids = Array.from({ length: 6 }, () => randomUUID());
+  for (const id of ids) {
+    await m.startSession(id, { studentId: randomUUID(), courseId: randomUUID(), teacherId: randomUUID(),
+      lockedMinor: 10_000, priceMinor: 50, maxBillableMs: 1_000_000, lectureIds: [1, 2, 3] });
+    await redis.hincrby(keys.session(id), 'last_ms', -60_000);
+  }
+  const evalsBefore = await scriptCalls('eval');
+  const r = await m.applyUpdates(ids.map((sessionId, j) => ({ sessionId, input: { socketId: '', playing: true, claimedMs: 100 + j, lecture: 1, completionPct: 1 } })));
+  expect(r.map((x) => (x as UpdateResult).creditMs)).toEqual(ids.map((_, j) => 100 + j));
+  expect(await scriptCalls('eval'), 'the script was sent in full').toBeGreaterThan(evalsBefore);
+}, 30_000);
 
 it('cuts a batch into one script call per slot, at most updatesPerScriptCallMax each, answering in item order', async () => {
   const m = meter();
