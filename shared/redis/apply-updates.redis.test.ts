@@ -228,6 +228,30 @@ describe('applyUpdates', () => {
     ])).rejects.toThrow(/WRONGTYPE/);
   });
 
+  it('restores a current lecture only if the course has it, so an update never credits a lecture outside the course', async () => {
+    // applyUpdates looks a lecture up only when it is not the session's current one: restoreSession keeps that sound.
+    const meter = createMeter(env.redis, env.keys, limits);
+    const restore = async (currentLecture: number) => {
+      const id = randomUUID();
+      expect(await meter.restoreSession(id, { studentId: randomUUID(), courseId: randomUUID(), teacherId: randomUUID(),
+        lockedMinor: 10_000, priceMinor: 50, maxBillableMs: 100_000, lectureIds: [1, 2, 3],
+        billedMs: 700, completionPct: '40', currentLecture, progressMs: { 1: 300, 2: 400 } })).toBe(true);
+      await rewindAll([id, '']);
+      return id;
+    };
+    const rest = (sessionId: string, lecture: number): UpdateItem =>
+      ({ sessionId, input: { socketId: '', playing: true, claimedMs: 1_200, lecture, completionPct: 41 } });
+
+    const gone = await restore(7);
+    expect((await meter.readSession(gone))!.currentLecture).toBeNull();
+    expect((await meter.applyUpdates([rest(gone, 7)])).map(outcomeOf)).toEqual(['unknown_lecture']);
+
+    const kept = await restore(2);
+    expect((await meter.readSession(kept))!.currentLecture).toBe(2);
+    expect(await meter.applyUpdates([rest(kept, 2)])).toMatchObject([{ creditMs: 500, billedMs: 1_200 }]);
+    expect((await meter.readSession(kept))!.progressMs).toEqual({ 1: 300, 2: 900, 3: 0 });
+  });
+
   it('answers an empty batch without asking Redis', async () => {
     const meter = createMeter(env.redis, env.keys, limits);
     expect(await meter.applyUpdates([])).toEqual([]);

@@ -112,8 +112,6 @@ export interface LiveSession extends Money {
 type Reply = number | (string | number | Reply[])[];
 type ScriptFn = (...args: (string | number)[]) => Promise<Reply>;
 
-type ItemReply = number | (string | number)[];
-
 const int = (v: unknown): number => {
   const n = Number(v);
   invariant(Number.isSafeInteger(n), `expected an integer from Redis, got ${String(v)}`);
@@ -200,18 +198,20 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
 
   const dirty = createDirtySessions(redis, keys);
 
-  const updateResultOf = (r: ItemReply, item: UpdateItem, pct: string): UpdateResult | MeterRefusal => {
-    if (typeof r === 'number') {
-      const code = refusalCodes[r as keyof typeof refusalCodes];
-      invariant(code !== undefined, `unexpected script reply ${r}`);
+  /** Update `item`'s answer: seven values from `at` in the flat reply of applyUpdates-n.lua. */
+  const updateResultOf = (r: readonly (string | number)[], at: number, item: UpdateItem, pct: string): UpdateResult | MeterRefusal => {
+    if (r[at] !== 0) {
+      const code = refusalCodes[r[at] as keyof typeof refusalCodes];
+      invariant(code !== undefined, `unexpected script reply ${r[at]}`);
       return new MeterRefusal(code);
     }
-    const creditMs = int(r[1]);
+    const creditMs = int(r[at + 2]);
     // Only billed time that moved needs a checkpoint; a paused player's heartbeats cost the worker nothing.
     if (creditMs > 0) dirty.mark(item.sessionId);
+    const flags = int(r[at + 3]);
     return {
-      billedMs: int(r[0]), creditMs, warnLowFunds: r[2] === 1, exhausted: r[3] === 1,
-      lockedMinor: int(r[4]), priceMinor: int(r[5]), maxBillableMs: int(r[6]),
+      billedMs: int(r[at + 1]), creditMs, warnLowFunds: (flags & 1) !== 0, exhausted: (flags & 2) !== 0,
+      lockedMinor: int(r[at + 4]), priceMinor: int(r[at + 5]), maxBillableMs: int(r[at + 6]),
       completionPct: Number(pct), currentLecture: item.input.lecture,
     };
   };
@@ -287,9 +287,9 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
           keyArgs.push(keys.session(sessionId), keys.lectures(sessionId));
           argv.push(u.socketId, u.playing ? 1 : 0, claimArg(u.claimedMs), u.lecture, pcts[i]!);
         }
-        const replies = await runBatchScript(redis, updatesScript, keyArgs, argv) as ItemReply[];
-        invariant(Array.isArray(replies) && replies.length === call.length, 'applyUpdates: one reply per update expected');
-        call.forEach((i, k) => { results[i] = updateResultOf(replies[k]!, items[i]!, pcts[i]!); });
+        const reply = await runBatchScript(redis, updatesScript, keyArgs, argv) as (string | number)[];
+        invariant(Array.isArray(reply) && reply.length === 7 * call.length, 'applyUpdates: seven values per update expected');
+        call.forEach((i, k) => { results[i] = updateResultOf(reply, 7 * k, items[i]!, pcts[i]!); });
       }));
       return results;
     },
