@@ -186,7 +186,6 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
     return fn.bind(redis);
   };
   const startScript = script('startSession');
-  const updateScript = script('applyUpdate');
   const updatesScript = batchScript('applyUpdates');
   const attachScript = script('attachSocket');
   const detachScript = script('detachSocket');
@@ -253,20 +252,14 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
       return { billedMs: int(r[0]), completionPct: String(r[1] ?? '0'), currentLecture: lecture === '' ? null : int(lecture), progressMs: pairsToProgress(r[3]) };
     },
 
-    /** The heartbeat hot path: exactly one script call, one round trip. */
+    /**
+     * One update (a REST metrics update): applyUpdates of one item, so one script and one rule for both paths.
+     * Throws its MeterRefusal.
+     */
     async applyUpdate(sessionId: string, u: UpdateInput): Promise<UpdateResult> {
-      const r = await updateScript(keys.session(sessionId), keys.lectures(sessionId), u.socketId, u.playing ? 1 : 0,
-        claimArg(u.claimedMs), u.lecture, pctArg(u.completionPct), limits.creditMsMax, limits.updatesPerSecondMax,
-        limits.lowFundsWarningMs);
-      refuseIfCode(r);
-      const creditMs = int(r[9]);
-      // Only billed time that moved needs a checkpoint; a paused player's heartbeats cost the worker nothing.
-      if (creditMs > 0) dirty.mark(sessionId);
-      return {
-        billedMs: int(r[1]), lockedMinor: int(r[2]), priceMinor: int(r[3]), maxBillableMs: int(r[4]),
-        completionPct: Number(r[5]), currentLecture: int(r[6]), warnLowFunds: r[7] === 1, exhausted: r[8] === 1,
-        creditMs,
-      };
+      const [r] = await this.applyUpdates([{ sessionId, input: u }]);
+      if (r instanceof MeterRefusal) throw r;
+      return r!;
     },
 
     /**
