@@ -8,6 +8,7 @@ const isolated = [
   'gateway/test/postgres-outage.e2e.test.ts',
   'gateway/test/redis-cluster.e2e.test.ts',
   'scripts/inspect/inspect-cluster.e2e.test.ts',
+  'shared/redis/apply-updates.cluster.test.ts',
   'gateway/test/backpressure.e2e.test.ts',
   'gateway/test/startup.e2e.test.ts',
   'scripts/start.e2e.test.ts',

@@ -7,6 +7,14 @@ export const amountMinorMax = 100_000_000_000;
 export const priceMinorMax = 1_000_000;
 /** WS frames (or REST metrics updates) one session may send per one-second window before `rate_limited`. */
 export const updatesPerSecondMax = 20;
+/**
+ * Metering updates applied by one script call (meter.applyUpdates). A call's fixed cost (EVALSHA, TIME, the shared
+ * limits) is paid once per call, so larger calls cost less per update, but Redis runs nothing else during a call: one
+ * of this size must stay well under a millisecond. Measured (loadtest/bench/limit-lua.ts, 20,000 sessions): a call
+ * costs Redis about 10 µs per update, so 32 updates keep it near a third of a millisecond, while calls of 50 or 64 save
+ * no more per update (README "Redis keys").
+ */
+export const updatesPerScriptCallMax = 32;
 /** Unread bytes queued to one socket before it is closed (uWS maxBackpressure). */
 export const sendBufferBytesMax = 64 * 1024;
 /** Bad frames tolerated within `badFramesWindowMs` before the socket is closed with 1008. */

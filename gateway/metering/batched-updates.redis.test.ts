@@ -29,18 +29,12 @@ const update = (lecture: number): UpdateInput => ({ socketId: '', playing: true,
 describe('batchedUpdates', () => {
   it('answers each update with its own result and groups what arrives while a batch is in flight', async () => {
     const ids = await liveSessions(41);
-    // Records which synchronous burst of calls each update was written in: one burst is one batch.
+    // Records the sessions of each script batch the batcher hands to the meter.
     const bursts: string[][] = [];
-    let open: string[] | null = null;
-    const recording: Pick<Meter, 'applyUpdate'> = {
-      applyUpdate(sessionId, input) {
-        if (!open) {
-          open = [];
-          bursts.push(open);
-          queueMicrotask(() => { open = null; });
-        }
-        open.push(sessionId);
-        return meter.applyUpdate(sessionId, input);
+    const recording: Pick<Meter, 'applyUpdates'> = {
+      applyUpdates(items) {
+        bursts.push(items.map((it) => it.sessionId));
+        return meter.applyUpdates(items);
       },
     };
     const apply = batchedUpdates(recording);
@@ -68,13 +62,13 @@ describe('batchedUpdates', () => {
     }
   });
 
-  it('rejects only the updates whose call failed, and goes on batching after it', async () => {
+  it('rejects the updates of a batch whose call failed, and goes on batching after it', async () => {
     const [id] = await liveSessions(1);
     let failNext = true;
-    const flaky: Pick<Meter, 'applyUpdate'> = {
-      applyUpdate(sessionId, input) {
+    const flaky: Pick<Meter, 'applyUpdates'> = {
+      applyUpdates(items) {
         if (failNext) { failNext = false; return Promise.reject(new Error('connection lost')); }
-        return meter.applyUpdate(sessionId, input);
+        return meter.applyUpdates(items);
       },
     };
     const apply = batchedUpdates(flaky);

@@ -1,12 +1,13 @@
 // Heartbeats go to Redis in batches, as a database commits a group: while one batch is on its way to Redis, the
-// heartbeats that arrive meanwhile queue, and go together the moment its reply is back. At a low rate a heartbeat
+// heartbeats that arrive meanwhile queue, and go together the moment its reply is back, as one script call
+// (meter.applyUpdates: one per Cluster slot, at most updatesPerScriptCallMax updates each). At a low rate a heartbeat
 // goes out at once (one turn of the event loop later); as the rate grows, batches grow with it, so the Redis round
-// trips, write syscalls and script calls per heartbeat fall just when they matter, with no fixed delay added.
+// trips, write syscalls, ioredis commands and script calls per heartbeat fall just when they matter, with no fixed
+// delay added (README "Scaling one machine").
 //
 // Why not leave it to ioredis's auto-pipelining: uWS hands each frame to JavaScript in its own callback, and Node
-// runs queued microtasks and ticks after each one, so what is sent within one tick is one command, one write syscall
-// (about 12 µs of the gateway's CPU per heartbeat in a profile at 5,000 heartbeats/s, README "Scaling one machine").
-import type { Meter, UpdateInput, UpdateResult } from '../../shared/redis/meter.js';
+// runs queued microtasks and ticks after each one, so what is sent within one tick is one command, one write syscall.
+import { MeterRefusal, type Meter, type UpdateInput, type UpdateResult } from '../../shared/redis/meter.js';
 import type { StageTrace } from './heartbeat-stages.js';
 
 interface Queued { sessionId: string; input: UpdateInput; trace: StageTrace | null; resolve(r: UpdateResult): void; reject(err: unknown): void }
@@ -14,7 +15,7 @@ interface Queued { sessionId: string; input: UpdateInput; trace: StageTrace | nu
 /** `trace`: a sampled heartbeat's stage times (heartbeat-stages.ts), stamped as the update is written and answered. */
 export type ApplyUpdate = (sessionId: string, input: UpdateInput, trace?: StageTrace | null) => Promise<UpdateResult>;
 
-export function batchedUpdates(meter: Pick<Meter, 'applyUpdate'>): ApplyUpdate {
+export function batchedUpdates(meter: Pick<Meter, 'applyUpdates'>): ApplyUpdate {
   let queue: Queued[] = [];
   let inFlight = false;
   let flushScheduled = false;
@@ -26,24 +27,21 @@ export function batchedUpdates(meter: Pick<Meter, 'applyUpdate'>): ApplyUpdate {
     queue = [];
     inFlight = true;
     const writtenAt = performance.now();
-    let unanswered = batch.length;
-    const answered = () => {
-      if (--unanswered > 0) return;
+    for (const q of batch) if (q.trace) q.trace.redis_write = writtenAt;
+    meter.applyUpdates(batch.map((q) => ({ sessionId: q.sessionId, input: q.input }))).then((results) => {
+      const repliedAt = performance.now();
+      batch.forEach((q, i) => {
+        const r = results[i]!;
+        if (q.trace) q.trace.redis_reply = repliedAt;
+        if (r instanceof MeterRefusal) q.reject(r);
+        else q.resolve(r);
+      });
+    }, (err: unknown) => {
+      for (const q of batch) q.reject(err);
+    }).finally(() => {
       inFlight = false;
       if (queue.length > 0) scheduleFlush();
-    };
-    // Issued in one synchronous loop: ioredis collects them into one pipeline, one write.
-    for (const q of batch) {
-      if (q.trace) q.trace.redis_write = writtenAt;
-      meter.applyUpdate(q.sessionId, q.input).then((r) => {
-        if (q.trace) q.trace.redis_reply = performance.now();
-        answered();
-        q.resolve(r);
-      }, (err: unknown) => {
-        answered();
-        q.reject(err);
-      });
-    }
+    });
   };
   const scheduleFlush = () => {
     if (flushScheduled) return;

@@ -2,7 +2,7 @@
 // registered on each client.
 import { Redis, Cluster } from 'ioredis';
 import type { Config } from '../config.js';
-import { defineScripts, scriptSources } from './load-scripts.js';
+import { defineScripts } from './load-scripts.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -27,11 +27,8 @@ export function createRedis(config: Pick<Config, 'redisUrl' | 'redisClusterNodes
   };
   const client: RedisClient = config.redisClusterNodes.length > 0
     ? new Cluster([...config.redisClusterNodes], {
+      // `-n` scripts go through EVALSHA itself, which ioredis routes by its first key (load-scripts.ts).
       redisOptions: common, scaleReads: 'master', enableAutoPipelining: !opts.dedicated,
-      // ioredis routes an auto-pipelined script call by its first argument, which for a script of a variable number
-      // of keys (`-n.lua`) is numkeys, not a key: such calls would be grouped with keys of other slots and refused.
-      // Sent alone, they are routed by their real keys (EVALSHA's numkeys is understood there).
-      autoPipeliningIgnoredCommands: scriptSources.filter((s) => s.numberOfKeys === null).map((s) => s.name),
     })
     : new Redis(config.redisUrl, common);
   defineScripts(client);

@@ -7,6 +7,9 @@ import { endReason, type EndReason } from '../protocol/common.js';
 import { toSettleEntry, type FrozenSession, type ProgressMs } from '../protocol/settlement.js';
 import { invariant } from '../errors.js';
 import { createDirtySessions } from './dirty-sessions.js';
+import calculateSlot from 'cluster-key-slot';
+import { batchScript, runBatchScript } from './load-scripts.js';
+import { updatesPerScriptCallMax } from '../limits.js';
 
 export const refusalCodes = {
   [-1]: 'unknown_session',
@@ -63,6 +66,12 @@ export interface UpdateInput {
   claimedMs: number | null;
   lecture: number;
   completionPct: number;
+}
+
+/** One update of a batch (applyUpdates). */
+export interface UpdateItem {
+  sessionId: string;
+  input: UpdateInput;
 }
 
 export interface Money {
@@ -132,6 +141,26 @@ function refuseIfCode(reply: Reply): asserts reply is (string | number | Reply[]
   }
 }
 
+/**
+ * Which items go to Redis in one script call: every call's keys must share one Cluster slot, so on a Cluster the items
+ * are grouped by their session's slot (the hash tag {id}); a single node does not check slots, so there all items form
+ * one group. Groups are cut at updatesPerScriptCallMax items. Indices are into `items`, in their order.
+ */
+function scriptCalls(items: readonly UpdateItem[], sessionKey: (id: string) => string, isCluster: boolean): number[][] {
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < items.length; i++) {
+    const slot = isCluster ? calculateSlot(sessionKey(items[i]!.sessionId)) : 0;
+    let group = groups.get(slot);
+    if (!group) groups.set(slot, (group = []));
+    group.push(i);
+  }
+  const calls: number[][] = [];
+  for (const group of groups.values()) {
+    for (let from = 0; from < group.length; from += updatesPerScriptCallMax) calls.push(group.slice(from, from + updatesPerScriptCallMax));
+  }
+  return calls;
+}
+
 function pairsToProgress(flat: unknown): ProgressMs {
   const out: ProgressMs = {};
   const list = flat as string[];
@@ -158,16 +187,34 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
     return fn.bind(redis);
   };
   const startScript = script('startSession');
-  const updateScript = script('applyUpdate');
+  const updatesScript = batchScript('applyUpdates');
   const attachScript = script('attachSocket');
   const detachScript = script('detachSocket');
   const finishScript = script('finishSession');
   const deadlineScript = script('checkDeadline');
   const rescheduleScript = script('rescheduleDeadline');
   const restoreScript = script('restoreSession');
-  const readCheckpointsScript = script('readCheckpoints');
+  const readCheckpointsScript = batchScript('readCheckpoints');
 
   const dirty = createDirtySessions(redis, keys);
+
+  /** Update `item`'s answer: seven values from `at` in the flat reply of applyUpdates-n.lua. */
+  const updateResultOf = (r: readonly (string | number)[], at: number, item: UpdateItem, pct: string): UpdateResult | MeterRefusal => {
+    if (r[at] !== 0) {
+      const code = refusalCodes[r[at] as keyof typeof refusalCodes];
+      invariant(code !== undefined, `unexpected script reply ${r[at]}`);
+      return new MeterRefusal(code);
+    }
+    const creditMs = int(r[at + 2]);
+    // Only billed time that moved needs a checkpoint; a paused player's heartbeats cost the worker nothing.
+    if (creditMs > 0) dirty.mark(item.sessionId);
+    const flags = int(r[at + 3]);
+    return {
+      billedMs: int(r[at + 1]), creditMs, warnLowFunds: (flags & 1) !== 0, exhausted: (flags & 2) !== 0,
+      lockedMinor: int(r[at + 4]), priceMinor: int(r[at + 5]), maxBillableMs: int(r[at + 6]),
+      completionPct: Number(pct), currentLecture: item.input.lecture,
+    };
+  };
 
   return {
     keys,
@@ -211,7 +258,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
         const ids = sessionIds.slice(from, from + perCall);
         const keyArgs: string[] = [];
         for (const id of ids) keyArgs.push(keys.session(id), keys.lectures(id));
-        calls.push(readCheckpointsScript(keyArgs.length, ...keyArgs, ...ids).then((r: unknown) => {
+        calls.push(runBatchScript(redis, readCheckpointsScript, keyArgs, ids).then((r: unknown) => {
           invariant(typeof r === 'string', 'readCheckpoints: JSON text expected');
           return r;
         }));
@@ -219,20 +266,39 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
       return Promise.all(calls);
     },
 
-    /** The heartbeat hot path: exactly one script call, one round trip. */
+    /**
+     * One update (a REST metrics update): applyUpdates of one item, so one script and one rule for both paths.
+     * Throws its MeterRefusal.
+     */
     async applyUpdate(sessionId: string, u: UpdateInput): Promise<UpdateResult> {
-      const r = await updateScript(keys.session(sessionId), keys.lectures(sessionId), u.socketId, u.playing ? 1 : 0,
-        claimArg(u.claimedMs), u.lecture, pctArg(u.completionPct), limits.creditMsMax, limits.updatesPerSecondMax,
-        limits.lowFundsWarningMs);
-      refuseIfCode(r);
-      const creditMs = int(r[9]);
-      // Only billed time that moved needs a checkpoint; a paused player's heartbeats cost the worker nothing.
-      if (creditMs > 0) dirty.mark(sessionId);
-      return {
-        billedMs: int(r[1]), lockedMinor: int(r[2]), priceMinor: int(r[3]), maxBillableMs: int(r[4]),
-        completionPct: Number(r[5]), currentLecture: int(r[6]), warnLowFunds: r[7] === 1, exhausted: r[8] === 1,
-        creditMs,
-      };
+      const [r] = await this.applyUpdates([{ sessionId, input: u }]);
+      if (r instanceof MeterRefusal) throw r;
+      return r!;
+    },
+
+    /**
+     * The heartbeat hot path, batched: one script call per group of items sharing a Cluster slot (one call in all on a
+     * single node), at most updatesPerScriptCallMax items each. Results come in item order; each item is judged alone
+     * (its refusal is its MeterRefusal, and affects no other item). Rejects only when Redis itself fails, and then
+     * some calls of the batch may have been applied.
+     */
+    async applyUpdates(items: readonly UpdateItem[]): Promise<(UpdateResult | MeterRefusal)[]> {
+      const results: (UpdateResult | MeterRefusal)[] = new Array(items.length);
+      const pcts = items.map((it) => pctArg(it.input.completionPct));
+      // Issued in one synchronous loop: ioredis sends them in one write (per node on a Cluster).
+      await Promise.all(scriptCalls(items, keys.session, redis.isCluster).map(async (call) => {
+        const keyArgs: string[] = [];
+        const argv: (string | number)[] = [limits.creditMsMax, limits.updatesPerSecondMax, limits.lowFundsWarningMs];
+        for (const i of call) {
+          const { sessionId, input: u } = items[i]!;
+          keyArgs.push(keys.session(sessionId), keys.lectures(sessionId));
+          argv.push(u.socketId, u.playing ? 1 : 0, claimArg(u.claimedMs), u.lecture, pcts[i]!);
+        }
+        const reply = await runBatchScript(redis, updatesScript, keyArgs, argv) as (string | number)[];
+        invariant(Array.isArray(reply) && reply.length === 7 * call.length, 'applyUpdates: seven values per update expected');
+        call.forEach((i, k) => { results[i] = updateResultOf(reply, 7 * k, items[i]!, pcts[i]!); });
+      }));
+      return results;
     },
 
     async attachSocket(sessionId: string, socketId: string): Promise<AttachResult> {

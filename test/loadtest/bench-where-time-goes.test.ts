@@ -134,7 +134,7 @@ const fixture: HeartbeatPathResult = {
   builds: { baseline: { rev: 'b'.repeat(40) }, current: { rev: 'c'.repeat(40), uncommitted: false } },
   floors: {
     uwsEcho: { serverCpuMicrosPerFrame: 10, p99Ms: 1, framesPerSecond: 5000 } as HeartbeatPathResult['floors']['uwsEcho'],
-    luaLimit: { sessions: 20_000, calls: 100_000, seconds: 2, callsPerSecond: 50_000, redisCpuMicrosPerCall: 8 },
+    luaLimit: { sessions: 20_000, calls: 100_000, seconds: 2, callsPerSecond: 50_000, redisCpuMicrosPerCall: 8, variants: [] },
   },
   runs: [run('baseline', 1, 30, 50, false), run('current', 1, 10, 25, true), run('current', 2, 14, 35, true), run('baseline', 2, 18, 60, false)],
 };

@@ -24,11 +24,12 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- The fields every update reads or writes come first: a small hash is a listpack, searched from its start
+-- (applyUpdates-n.lua).
 redis.call('HSET', KEYS[1],
-  'student_id', ARGV[1], 'course_id', ARGV[2], 'teacher_id', ARGV[3],
-  'locked', ARGV[4], 'price', ARGV[5], 'max_ms', ARGV[6],
-  'status', 'active', 'billed_ms', 0, 'last_ms', now, 'seen_ms', now, 'started_ms', now,
-  'owner', '', 'opens', 0, 'pct', '0', 'warned', 0)
+  'status', 'active', 'owner', '', 'billed_ms', 0, 'last_ms', now, 'seen_ms', now, 'max_ms', ARGV[6],
+  'rl_sec', 0, 'rl_n', 0, 'warned', 0, 'locked', ARGV[4], 'price', ARGV[5], 'pct', '0',
+  'student_id', ARGV[1], 'course_id', ARGV[2], 'teacher_id', ARGV[3], 'started_ms', now, 'opens', 0)
 for i = 7, #ARGV do
   redis.call('HSET', KEYS[2], ARGV[i], 0)
 end
