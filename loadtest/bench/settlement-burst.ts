@@ -141,7 +141,8 @@ async function startWorkerProcesses(env: TestEnv, opts: BurstOptions): Promise<W
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
   };
-  const deadline = Date.now() + 60_000;
+  // Generous: at 100,000 sessions a worker's start shares the 2 cores with the harness and Postgres.
+  const deadline = Date.now() + workerJoinMsMax;
   for (;;) {
     if (children.some((c) => c.exitCode !== null)) {
       await stop();
@@ -155,12 +156,14 @@ async function startWorkerProcesses(env: TestEnv, opts: BurstOptions): Promise<W
     if (joined.every(Boolean)) return { pids: children.map((c) => c.pid!), stop };
     if (Date.now() > deadline) {
       await stop();
-      throw new Error('settlement worker processes did not join the consumer group within 60 s');
+      throw new Error(`settlement worker processes did not join the consumer group within ${workerJoinMsMax / 1000} s`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
+/** How long the worker processes may take to join the settle streams' consumer group. */
+const workerJoinMsMax = 180_000;
 /** No session committed for this long: the burst cannot finish (ends failed, or the workers are stuck). */
 const drainStallMsMax = 60_000;
 
