@@ -169,9 +169,7 @@ const drainStallMsMax = 60_000;
 
 export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResult> {
   const say = opts.log ?? (() => undefined);
-  // A grace of an hour: the burst's sessions have no sockets, and setting up 100,000 of them takes longer than the
-  // test env's 3 s grace, so the workers' sweeper would settle them as disconnected while the harness ends them.
-  const env = await createTestEnv({ LOG_LEVEL: 'warn', SETTLE_CLAIM_IDLE_MS: '30000', DISCONNECT_GRACE_MS: '3600000',
+  const env = await createTestEnv({ LOG_LEVEL: 'warn', SETTLE_CLAIM_IDLE_MS: '30000',
     PLATFORM_FEE_BPS: String(opts.platformFeeBps ?? 1_000) });
   const log = createLogger(env.config, 'bench');
   const meter = createMeter(env.redis, env.keys, meterLimits(env.config));
