@@ -38,7 +38,7 @@ describe('loadConfig', () => {
       jwtSecret: SECRET,
       heartbeatIntervalMs: 5_000,
       creditMsMax: 10_000,
-      socketIdleMs: 16_000,
+      socketIdleMs: 20_000,
       disconnectGraceMs: 60_000,
       platformFeeBps: 0,
       allowedOrigins: [],
@@ -66,7 +66,7 @@ describe('loadConfig', () => {
     expect(c.port).toBe(9090);
     expect(c.heartbeatIntervalMs).toBe(2_000);
     expect(c.creditMsMax).toBe(4_000);
-    expect(c.socketIdleMs).toBe(8_000);
+    expect(c.socketIdleMs).toBe(12_000);
     expect(c.disconnectGraceMs).toBe(3_000);
     expect(c.platformFeeBps).toBe(250);
     expect(c.payloadBytesMax).toBe(1_024);

@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { metricsPortClash } from './metrics-ports.js';
-import { gatewayProcessesMin, jwtSecretBytesMin, jwtSecretCharsMinDevelopment, tokenRefreshLeadMs } from './limits.js';
+import { gatewayProcessesMin, jwtSecretBytesMin, jwtSecretCharsMinDevelopment, socketIdleMsMin, tokenRefreshLeadMs, uwsTimeoutTickMs } from './limits.js';
 
 const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -199,8 +199,9 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
   }
   if (!parsed.success) throw refusal(problems);
   const e = parsed.data;
-  // uWS rounds idle timeouts to 4 s; three missed heartbeats close a silent socket.
-  const socketIdleMs = Math.max(8_000, Math.ceil((3 * e.HEARTBEAT_INTERVAL_MS) / 4_000) * 4_000);
+  // Three missed heartbeats close a silent socket: rounded up to uWS's 4 s ticks, plus one tick so that a socket that
+  // heartbeats is never pinged (limits.ts, socketIdleMsMin).
+  const socketIdleMs = Math.max(socketIdleMsMin, (Math.ceil((3 * e.HEARTBEAT_INTERVAL_MS) / uwsTimeoutTickMs) + 1) * uwsTimeoutTickMs);
   const config: Config = {
     port: e.PORT,
     host: e.HOST,

@@ -15,6 +15,23 @@ export const updatesPerSecondMax = 20;
  * no more per update (README "Redis keys").
  */
 export const updatesPerScriptCallMax = 32;
+/**
+ * A gateway starts one heartbeat batch to Redis at most this often, in ms (gateway/metering/batched-updates.ts). At a
+ * low rate a heartbeat still goes out at once; at thousands a second a batch waits up to this long for company, so a
+ * script call carries tens of heartbeats instead of one or two: each call's fixed cost (a write syscall here, a read,
+ * a script setup and a reply in Redis, two wake-ups) is paid once for all of them. The wait is added to an ack's
+ * latency only while the rate is high, and is a tenth of the 20 ms ack budget (README "Scaling one machine").
+ */
+export const heartbeatBatchSpacingMs = 2;
+/** uWS (uSockets) checks socket timeouts in ticks of this length: an idle timeout is a whole number of ticks. */
+export const uwsTimeoutTickMs = 4_000;
+/**
+ * Shortest socket idle timeout (config.socketIdleMs). uWS pings a socket on the tick its idle countdown runs low, and
+ * with 8 s (two ticks) that happens on every tick even to a socket sending a frame each second: the gateway then
+ * pinged all its sockets at once every 4 s, one send syscall each, a 40–120 ms stall at 5,000 sockets (bench/results.md,
+ * "Where the time goes"). From three ticks up, a socket that heartbeats is not pinged (README "Liveness").
+ */
+export const socketIdleMsMin = 12_000;
 /** Unread bytes queued to one socket before it is closed (uWS maxBackpressure). */
 export const sendBufferBytesMax = 64 * 1024;
 /** Bad frames tolerated within `badFramesWindowMs` before the socket is closed with 1008. */

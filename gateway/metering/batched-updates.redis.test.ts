@@ -1,5 +1,6 @@
 // The heartbeat batcher against the real Redis: every update is answered with its own result, and while one batch
-// is on its way to Redis the updates that arrive meanwhile wait and go together (README "Scaling one machine").
+// is on its way to Redis, or the previous one started less than the spacing ago, the updates that arrive meanwhile
+// wait and go together (README "Scaling one machine").
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../test/helpers/test-env.js';
@@ -60,6 +61,30 @@ describe('batchedUpdates', () => {
       const r = await apply(id!, update(1));
       expect(r.currentLecture).toBe(1);
     }
+  });
+
+  it('starts batches at most once per spacing, so a steady stream goes in batches, and answers every update', async () => {
+    const ids = await liveSessions(60);
+    const starts: Array<{ at: number; size: number }> = [];
+    const recording: Pick<Meter, 'applyUpdates'> = {
+      applyUpdates(items) {
+        starts.push({ at: performance.now(), size: items.length });
+        return meter.applyUpdates(items);
+      },
+    };
+    const spacingMs = 20;
+    const apply = batchedUpdates(recording, spacingMs);
+    // One update every 2 ms for 120 ms: far more often than the spacing allows batches.
+    const answers: Array<Promise<unknown>> = [];
+    for (const id of ids) {
+      answers.push(apply(id, update(1)));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const results = await Promise.all(answers);
+    expect(results.every((r) => (r as { currentLecture: number }).currentLecture === 1)).toBe(true);
+    expect(starts.reduce((n, b) => n + b.size, 0)).toBe(ids.length);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]!.at - starts[i - 1]!.at).toBeGreaterThanOrEqual(spacingMs);
+    expect(starts.length).toBeLessThan(ids.length / 3);
   });
 
   it('rejects the updates of a batch whose call failed, and goes on batching after it', async () => {

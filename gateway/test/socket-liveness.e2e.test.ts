@@ -85,13 +85,32 @@ async function pingingClient(p: Product, sessionId: string) {
 }
 
 describe('socket liveness (server pings)', { concurrent: true }, () => {
-  // HEARTBEAT_INTERVAL_MS 2000 gives the shortest idle timeout uWS allows (socketIdleMs 8000); a long grace keeps the
-  // sweep (due at seen_ms + idle + grace without heartbeats) out of these tests: it is the last describe's subject.
+  // HEARTBEAT_INTERVAL_MS 2000 gives the shortest idle timeout (socketIdleMs 12000, limits.ts socketIdleMsMin); a long
+  // grace keeps the sweep (due at seen_ms + idle + grace without heartbeats) out of these tests: it is the last
+  // describe's subject.
   const p = productPerFile({ HEARTBEAT_INTERVAL_MS: '2000', DISCONNECT_GRACE_MS: '60000' });
+
+  it('a socket that heartbeats at the interval is never pinged', async () => {
+    // With an idle timeout of two uWS ticks (8 s) every socket was pinged on every 4 s tick, heartbeats or not: all of
+    // a gateway's sockets at once, a stall of tens of milliseconds per tick under load.
+    const { socketIdleMs, heartbeatIntervalMs } = p.env.config;
+    const id = await p.liveSession(5, 4);
+    const c = await pingingClient(p, id);
+    let seq = 0;
+    // Past one whole idle timeout: every tick in it had its chance to ping.
+    while (Date.now() - c.openedAt < socketIdleMs + 2_000) {
+      c.ws.send(JSON.stringify(heartbeat(++seq)));
+      await sleep(heartbeatIntervalMs);
+    }
+    expect(c.pingsAtMs, 'pings sent to a socket that heartbeats').toEqual([]);
+    expect(await c.waitFor((m) => m.type === 'ack' && m.seq === seq), JSON.stringify(c.inbox)).toBeDefined();
+    c.ws.send(JSON.stringify({ type: 'complete' }));
+    expect(await c.closed()).toBe(1000);
+  }, 30_000);
 
   it('a client that answers pings but sends no frame stays open past 1.5 × the idle timeout', async () => {
     const idleMs = p.env.config.socketIdleMs;
-    expect(idleMs).toBe(8000);
+    expect(idleMs).toBe(12_000);
     const id = await p.liveSession(5, 1);
     const c = await pingingClient(p, id);
 
