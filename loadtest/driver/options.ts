@@ -15,10 +15,12 @@ export const viewersPerProcessMax = 12_500;
 export const processesMax = 32;
 /**
  * Creates per second planned per student. Each viewer's create, start and complete are REST calls of its student, held
- * to the default REST allowance (README "Rate limits": 10 a second): 3 creates a second keep a student at 9 calls, and
- * its sessions created but not yet started far below the open-holds cap.
+ * to the default REST allowance (README "Rate limits": 10 a second). A student's sessions created and not yet started
+ * are its create rate × the time a join takes, and a box joining slower than planned takes seconds per join: at 3 a
+ * second a 50,000-viewer run passed the open-holds cap (20) and saw thousands of 409 too_many_open_holds; at 1 a second
+ * joins may take up to 20 s before it is reached.
  */
-export const createsPerSecondPerStudent = 3;
+export const createsPerSecondPerStudent = 1;
 export const studentsMax = 10_000;
 export const durationSecondsMax = 24 * 3_600;
 export const rampSecondsMax = 3_600;

@@ -14,7 +14,7 @@ describe('driver options', () => {
   it('100k viewers: processes of at most 12,500 sockets on 127.0.0.2…, students for the ramp rate', () => {
     const o = parse(['--viewers', '100000', '--ramp-s', '120', '--hold-s', '60']);
     expect(o.processes).toBe(100_000 / viewersPerProcessMax);
-    expect(o.students).toBe(278); // 833 creates/s at 3 planned per student (README "Rate limits")
+    expect(o.students).toBe(834); // 833.3 creates/s at 1 planned per student (options.ts createsPerSecondPerStudent)
     expect(o.durationS).toBe(180); // ramp + hold: all viewers connected together for the hold
     expect(o.spreadAddresses).toBe(true);
     expect([0, 1, 7].map((k) => gatewayUrlForProcess(o, k))).toEqual(['http://127.0.0.2:8080', 'http://127.0.0.3:8080', 'http://127.0.0.9:8080']);
