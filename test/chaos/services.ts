@@ -175,7 +175,7 @@ export async function startServices(o: ChaosOptions, clock: () => number, log: (
     const sup = new ProcessSupervisor(productEnv(o, redis.url, stores.postgres.url), dir, clock, log);
     supervisor = sup;
     const ports = new Set<number>();
-    while (ports.size < o.gateways) ports.add(randomPort(31_000));
+    while (ports.size < o.gateways) ports.add(randomPort(29_000));
     [...ports].forEach((port, i) => sup.add(`gateway-${i + 1}`, 'gateway', port));
     for (let i = 0; i < o.workers; i++) sup.add(`worker-${i + 1}`, 'worker', 0);
     await Promise.all(sup.processes.map((p) => sup.start(p)));

@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-export const randomPort = (base: number) => base + Math.floor(Math.random() * 2_000);
+/** Linux hands out local ports for outgoing connections from 32768 up (ip_local_port_range); a test's listening port
+ * stays below, so none of the many client sockets of a test run can already hold it. */
+const ephemeralPortsFrom = 32_768;
+export const randomPort = (base: number) => {
+  if (base + 2_000 > ephemeralPortsFrom) throw new Error(`test ports from ${base} reach the ephemeral range (${ephemeralPortsFrom}+)`);
+  return base + Math.floor(Math.random() * 2_000);
+};
 
 export interface RedisInstance {
   port: number;
