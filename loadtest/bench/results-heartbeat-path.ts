@@ -30,10 +30,27 @@ const gcText = (p: ProbeReport | null, kinds: string[]) => {
 };
 const over10 = (p: ProbeReport | null) => (p ? String(Object.values(p.gc).reduce((a, x) => a + x.over10Ms, 0)) : '–');
 
+/** Whether a run's window was CPU-profiled (results written before runs said so were profiled all alike). */
+const wasProfiled = (hp: HeartbeatPathResult, r: PathRun) => r.profiled ?? hp.profiled;
+
+/**
+ * The runs as columns (baseline, then current), and the runs whose figures are checked against the targets and make
+ * the ratio: those without the profiler when the result has any (its sampling weighs on latency and CPU), else all.
+ */
 function columns(hp: HeartbeatPathResult) {
   const baseline = hp.runs.filter((r) => r.build === 'baseline');
   const current = hp.runs.filter((r) => r.build === 'current');
-  return { baseline, current, all: [...baseline, ...current] };
+  const unprofiled = (runs: PathRun[]) => {
+    const plain = runs.filter((r) => !wasProfiled(hp, r));
+    return plain.length > 0 ? plain : runs;
+  };
+  return { baseline, current, all: [...baseline, ...current], measuredBaseline: unprofiled(baseline), measuredCurrent: unprofiled(current) };
+}
+
+/** "2 run(s)", or "2 run(s) without the profiler" when the others ran under it. */
+function runsText(hp: HeartbeatPathResult, runs: PathRun[]): string {
+  const someProfiled = hp.runs.some((r) => wasProfiled(hp, r));
+  return `${runs.length} run(s)${someProfiled && runs.every((r) => !wasProfiled(hp, r)) ? ' without the profiler' : ''}`;
 }
 
 /** The current build's figures against the targets: worst latency over its rounds, mean CPU. */
@@ -45,26 +62,30 @@ export function heartbeatPathHeadlineRows(hp: HeartbeatPathResult | undefined): 
       `| one gateway at 5,000 heartbeats/s: CPU µs per heartbeat, gateway / Redis / worker | not measured in this run | ≤ ${t.gatewayMicros} / ≤ ${t.redisMicros} / ≤ ${t.workerMicros} |`,
     ];
   }
-  const { current } = columns(hp);
+  const { measuredCurrent: current } = columns(hp);
   const worst = (f: (r: PathRun) => number) => Math.max(...current.map(f));
   const avg = (f: (r: PathRun) => number) => mean(current.map(f));
   const mark = (x: number, limit: number) => `${num(x)}${x <= limit ? ' ✓' : ' ✗'}`;
   const errors = current.reduce((a, r) => a + r.load.errorCount, 0);
   return [
-    `| one gateway at ${perSecond(hp)} heartbeats/s (${hp.viewers} viewers), ack p99 / p99.9 / max, worst of ${current.length} run(s) | ${mark(worst((r) => r.load.p99Ms), t.p99Ms)} / ${mark(worst((r) => r.load.p999Ms), t.p999Ms)} / ${mark(worst((r) => r.load.maxMs), t.maxMs)} ms, ${errors} errors | ≤ ${t.p99Ms} / ≤ ${t.p999Ms} / ≤ ${t.maxMs} ms |`,
-    `| one gateway at ${perSecond(hp)} heartbeats/s, CPU µs per heartbeat gateway / Redis / worker, mean of ${current.length} run(s) | ${mark(avg((r) => r.cpuMicrosPerHeartbeat.gateway), t.gatewayMicros)} / ${mark(avg((r) => r.cpuMicrosPerHeartbeat.redis), t.redisMicros)} / ${mark(avg((r) => r.cpuMicrosPerHeartbeat.worker), t.workerMicros)} | ≤ ${t.gatewayMicros} / ≤ ${t.redisMicros} / ≤ ${t.workerMicros} |`,
+    `| one gateway at ${perSecond(hp)} heartbeats/s (${hp.viewers} viewers), ack p99 / p99.9 / max, worst of ${runsText(hp, current)} | ${mark(worst((r) => r.load.p99Ms), t.p99Ms)} / ${mark(worst((r) => r.load.p999Ms), t.p999Ms)} / ${mark(worst((r) => r.load.maxMs), t.maxMs)} ms, ${errors} errors | ≤ ${t.p99Ms} / ≤ ${t.p999Ms} / ≤ ${t.maxMs} ms |`,
+    `| one gateway at ${perSecond(hp)} heartbeats/s, CPU µs per heartbeat gateway / Redis / worker, mean of ${runsText(hp, current)} | ${mark(avg((r) => r.cpuMicrosPerHeartbeat.gateway), t.gatewayMicros)} / ${mark(avg((r) => r.cpuMicrosPerHeartbeat.redis), t.redisMicros)} / ${mark(avg((r) => r.cpuMicrosPerHeartbeat.worker), t.workerMicros)} | ≤ ${t.gatewayMicros} / ≤ ${t.redisMicros} / ≤ ${t.workerMicros} |`,
   ];
 }
 
 export function heartbeatPathSection(hp: HeartbeatPathResult | undefined): string[] {
   if (!hp) return ['## Where the time goes (one gateway, 5,000 heartbeats/s)', '', 'Not measured in this run.', ''];
-  const { baseline, current, all } = columns(hp);
+  const { all, measuredBaseline, measuredCurrent } = columns(hp);
   const echo = hp.floors.uwsEcho.serverCpuMicrosPerFrame;
   const lua = hp.floors.luaLimit.redisCpuMicrosPerCall;
-  const head = all.map((r) => `${r.build} #${r.round}`);
-  /** A row of one number per run, with current / baseline of the means. */
+  const head = all.map((r) => `${r.build} #${r.round}${wasProfiled(hp, r) ? ' (profiled)' : ''}`);
+  /** A row of one number per run, with current / baseline of the means (of the runs without the profiler, if any). */
   const numeric = (name: string, f: (r: PathRun) => number, show: (x: number) => string = num, target = '') =>
-    `| ${name} | ${all.map((r) => show(f(r))).join(' | ')} | ${ratioText(mean(current.map(f)), mean(baseline.map(f)))} | ${target} |`;
+    `| ${name} | ${all.map((r) => show(f(r))).join(' | ')} | ${ratioText(mean(measuredCurrent.map(f)), mean(measuredBaseline.map(f)))} | ${target} |`;
+  const profiledRuns = all.filter((r) => wasProfiled(hp, r));
+  const profilerNote = profiledRuns.length === 0 ? ''
+    : profiledRuns.length === all.length ? '; every window ran under the sampling CPU profiler (1 ms), both builds alike'
+      : '; the "(profiled)" windows ran under the sampling CPU profiler (1 ms), both builds alike, for the profile tables below: its sampling weighs on latency and CPU, so the ratio column and the headline rows come from the other windows';
   const text = (name: string, f: (r: PathRun) => string, target = '') => `| ${name} | ${all.map(f).join(' | ')} | | ${target} |`;
   const stageRow = (stage: string) => text(`frame in → \`${stage}\`: p50 / p99 (sampled heartbeats)`, (r) => {
     const s = r.stages?.[stage];
@@ -75,7 +96,7 @@ export function heartbeatPathSection(hp: HeartbeatPathResult | undefined): strin
   const lines = [
     `## Where the time goes (one gateway, ${perSecond(hp)} heartbeats/s)`,
     '',
-    `${hp.viewers} viewers, one heartbeat each ${hp.intervalMs} ms, against one gateway and one settlement worker per build, ${hp.steadyMs / 1000} s steady window per run. Baseline \`${hp.builds.baseline.rev.slice(0, 12)}\`, current \`${hp.builds.current.rev.slice(0, 12)}\`${hp.builds.current.uncommitted ? ' (with uncommitted changes)' : ''}. The builds take turns, baseline first in odd rounds and current first in even ones. GC and loop delay come from window-probe.cjs in each process${hp.profiled ? '; every window ran under the sampling CPU profiler (1 ms), both builds alike' : ''}. Stages: time from frame in to each stage, for the gateway\'s sample of heartbeats (\`${stageMetric}\`), as bucket bounds; "–": the build has no such metric; "no /metrics": the gateway's /metrics did not answer.`,
+    `${hp.viewers} viewers, one heartbeat each ${hp.intervalMs} ms, against one gateway and one settlement worker per build, ${hp.steadyMs / 1000} s steady window per run. Baseline \`${hp.builds.baseline.rev.slice(0, 12)}\`, current \`${hp.builds.current.rev.slice(0, 12)}\`${hp.builds.current.uncommitted ? ' (with uncommitted changes)' : ''}. The builds take turns, baseline first in odd rounds and current first in even ones. GC and loop delay come from window-probe.cjs in each process${profilerNote}. Stages: time from frame in to each stage, for the gateway\'s sample of heartbeats (\`${stageMetric}\`), as bucket bounds; "–": the build has no such metric; "no /metrics": the gateway's /metrics did not answer.`,
     '',
     `| | ${head.join(' | ')} | current / baseline | target or floor |`,
     `| --- | ${all.map(() => '---').join(' | ')} | --- | --- |`,

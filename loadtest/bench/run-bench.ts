@@ -70,7 +70,7 @@ const floodLoops = num('BENCH_FLOOD_LOOPS', 1_000);
 const floodSeconds = num('BENCH_FLOOD_S', 20);
 const pathViewers = num('BENCH_PATH_VIEWERS', 5_000);
 const pathIntervalMs = num('BENCH_PATH_INTERVAL_MS', 1_000);
-const pathRounds = num('BENCH_PATH_ROUNDS', 2);
+const pathRounds = num('BENCH_PATH_ROUNDS', 3);
 const pathProfile = (process.env.BENCH_PATH_PROFILE ?? '1') !== '0';
 const baselineRev = process.env.BENCH_BASELINE_REV ?? baselineRevDefault;
 const probeDir = process.env.BENCH_PROBE_DIR ?? `${os.tmpdir()}/bench-probe-${new Date().toISOString().replace(/[:.]/g, '-')}`;

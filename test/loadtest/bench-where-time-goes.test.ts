@@ -113,9 +113,9 @@ function probe(over: Partial<ProbeReport> = {}): ProbeReport {
   };
 }
 
-function run(build: 'baseline' | 'current', round: number, p99Ms: number, gatewayMicros: number, withStages: boolean): PathRun {
+function run(build: 'baseline' | 'current', round: number, p99Ms: number, gatewayMicros: number, withStages: boolean, profiled = false): PathRun {
   return {
-    build, rev: build === 'baseline' ? 'b'.repeat(40) : 'c'.repeat(40), round,
+    build, rev: build === 'baseline' ? 'b'.repeat(40) : 'c'.repeat(40), round, profiled,
     load: { viewers: 5000, processes: 1, opened: 5000, openFailures: 0, sent: 100_000, answered: 100_000, errors: {}, errorCount: 0, seconds: 20, answersPerSecond: 5000, p50Ms: 1, p99Ms, p999Ms: 2 * p99Ms, maxMs: 60,
       loadUsage: [{ loopP99Ms: 1.5, loopMaxMs: 20, steadyLoopP99Ms: 1.2, steadyLoopMaxMs: 9, gcMaxMs: 4, cpuMicrosPerHeartbeat: 30, cpuMicrosPerJoin: 500 }] },
     cpuMicrosPerHeartbeat: { gateway: gatewayMicros, redis: 12, worker: 2, load: 30 }, otherCores: 0.25,
@@ -171,6 +171,23 @@ describe('the "Where the time goes" section', () => {
     const rows = heartbeatPathHeadlineRows(fixture);
     expect(rows[0]).toContain('| 14.0 ✓ / 28.0 ✓ / 60.0 ✓ ms, 0 errors | ≤ 20 / ≤ 50 / ≤ 100 ms |');
     expect(rows[1]).toContain('| 30.0 ✓ / 12.0 ✗ / 2.00 ✓ | ≤ 35 / ≤ 10 / ≤ 3 |');
+  });
+
+  it('takes the targets and the ratio from the windows without the profiler when some ran under it', () => {
+    // Round 1 profiled (its tail is the profiler's): p99 30 / 10 there, 18 / 14 and 16 / 12 in rounds 2 and 3.
+    const mixed: HeartbeatPathResult = {
+      ...fixture,
+      runs: [run('baseline', 1, 30, 50, true, true), run('current', 1, 10, 25, true, true), run('current', 2, 14, 35, true), run('baseline', 2, 18, 60, true),
+        run('baseline', 3, 16, 40, true), run('current', 3, 12, 30, true)],
+    };
+    const text = heartbeatPathSection(mixed).join('\n');
+    expect(text).toContain('| | baseline #1 (profiled) | baseline #2 | baseline #3 | current #1 (profiled) | current #2 | current #3 | current / baseline | target or floor |');
+    // means of rounds 2 and 3: 13 vs 17 ms
+    expect(text).toContain('| ack p99 | 30.0 ms | 18.0 ms | 16.0 ms | 10.0 ms | 14.0 ms | 12.0 ms | ×0.76 | ≤ 20 ms |');
+    expect(text).toContain('the ratio column and the headline rows come from the other windows');
+    const rows = heartbeatPathHeadlineRows(mixed);
+    expect(rows[0]).toContain('worst of 2 run(s) without the profiler | 14.0 ✓ / 28.0 ✓ / 60.0 ✓ ms');
+    expect(rows[1]).toContain('mean of 2 run(s) without the profiler | 32.5 ✓ /');
   });
 
   it('is part of results.md, and results.md still renders without it', () => {
