@@ -26,10 +26,11 @@ export const heartbeatBatchSpacingMs = 2;
 /** uWS (uSockets) checks socket timeouts in ticks of this length: an idle timeout is a whole number of ticks. */
 export const uwsTimeoutTickMs = 4_000;
 /**
- * Shortest socket idle timeout (config.socketIdleMs). uWS pings a socket on the tick its idle countdown runs low, and
- * with 8 s (two ticks) that happens on every tick even to a socket sending a frame each second: the gateway then
- * pinged all its sockets at once every 4 s, one send syscall each, a 40–120 ms stall at 5,000 sockets (bench/results.md,
- * "Where the time goes"). From three ticks up, a socket that heartbeats is not pinged (README "Liveness").
+ * Shortest socket idle timeout (config.socketIdleMs). uWS pings from its 4 s timeout sweep, and with 8 s (two ticks) it
+ * pinged a socket on every sweep even when it sent a frame each second: the gateway then pinged all its sockets at
+ * once every 4 s, one send syscall each, a 40–120 ms stall at 5,000 sockets. Tried with uWS alone: 12 s with frames
+ * every 1–4 s, and 20 s with frames every 5 s, sent no ping in 32 s; 16 s with frames every 5 s sent one. Hence three
+ * heartbeats rounded up to a tick, plus one tick, never under this (README "Liveness").
  */
 export const socketIdleMsMin = 12_000;
 /** Unread bytes queued to one socket before it is closed (uWS maxBackpressure). */
