@@ -4,7 +4,7 @@
 // streamStatsReuseMs (shared/limits.ts) however many gauges or scrapers ask: no timer runs between scrapes.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EndReason } from '../shared/protocol/common.js';
-import { streamStatsReuseMs } from '../shared/limits.js';
+import { streamStatsReuseMs, workerLoopDelayResolutionMs } from '../shared/limits.js';
 import type { RedisClient } from '../shared/redis/connect.js';
 import type { Keys } from '../shared/redis/keys.js';
 import { bindEach, serviceErrorCounter } from '../shared/prometheus-counters.js';
@@ -25,7 +25,7 @@ export function deadLetterKind(reason: string): DeadLetterKind {
 
 export function createWorkerMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: workerLoopDelayResolutionMs });
   const registers = [registry];
 
   const settlements = new Counter({ name: 'worker_settlements_total', help: 'Sessions settled (committed in Postgres) by this worker, by end reason; repeats of an earlier settlement are not counted', labelNames: ['end_reason'], registers });

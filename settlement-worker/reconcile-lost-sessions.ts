@@ -38,41 +38,53 @@ export async function activeSessionIdsPage(pool: Pool, afterId: string, limit = 
 }
 
 /**
- * Compares one session Postgres listed as active with Redis. The list may be stale by the time this runs (the
- * session settled meanwhile): the rebuild re-checks under the settlement's own row lock (restoreIfStillActive).
+ * What one session Postgres listed as active needs, given what Redis holds for it. The list may be stale by the time
+ * this runs (the session settled meanwhile): the rebuild re-checks under the settlement's own row lock
+ * (restoreIfStillActive).
  */
-export async function reconcileSession(deps: ReconcileDeps, sessionId: string, nowMs: number): Promise<ReconcileAction> {
-  const keys = deps.meter.keys;
-  const [live, deadline] = await Promise.all([
-    deps.meter.ownerOf(sessionId),
-    deps.redis.zscore(keys.deadlines(keys.bucketOf(sessionId)), sessionId),
-  ]);
-  if (live === null) {
+async function reconcileFromRedisState(deps: ReconcileDeps, sessionId: string, live: boolean, scheduled: boolean,
+  nowMs: () => Promise<number>): Promise<ReconcileAction> {
+  if (!live) {
     const { outcome, billedMs } = await restoreIfStillActive(deps.pool, deps.meter, sessionId);
     if (outcome !== 'restored') return 'none';
     deps.metrics.reconcileRebuilt.inc();
     deps.log.warn({ sessionId, billedMs }, 'active session lost from Redis with no player; rebuilt from its checkpoint');
     return 'rebuilt';
   }
-  if (deadline === null) {
-    await deps.meter.scheduleDeadline(sessionId, nowMs);
+  if (!scheduled) {
+    await deps.meter.scheduleDeadline(sessionId, await nowMs());
     deps.log.warn({ sessionId }, 'live session had no deadline; scheduled one');
     return 'scheduled';
   }
   return 'none';
 }
 
+/** Compares one session Postgres listed as active with Redis (reconcilePage does a page at once). */
+export async function reconcileSession(deps: ReconcileDeps, sessionId: string, nowMs: number): Promise<ReconcileAction> {
+  const [[live], [scheduled]] = await Promise.all([deps.meter.liveSessions([sessionId]), deps.meter.deadlinesScheduled([sessionId])]);
+  return reconcileFromRedisState(deps, sessionId, live!, scheduled!, () => Promise.resolve(nowMs));
+}
+
 const firstId = '00000000-0000-0000-0000-000000000000';
 
-/** Reconciles one page of active sessions after `afterId`; returns the cursor for the next page (wrapping at the end). */
+/**
+ * Reconciles one page of active sessions after `afterId`; returns the cursor for the next page (wrapping at the end).
+ * Redis is read for the whole page at once (a few script calls and one ZMSCORE per bucket, not two commands per
+ * session): the walk runs all day, so its cost per session is what the worker and Redis pay while nothing is wrong.
+ */
 export async function reconcilePage(deps: ReconcileDeps, afterId: string, counts = { rebuilt: 0, scheduled: 0 }): Promise<string> {
   const ids = await activeSessionIdsPage(deps.pool, afterId);
-  const nowMs = await redisNowMs(deps.redis);
-  // Checked together: the Redis reads of a page go out pipelined (auto-pipelining), not one round trip per session.
-  const actions = await Promise.all(ids.map((id) => reconcileSession(deps, id, nowMs)));
-  for (const a of actions) {
-    if (a === 'rebuilt') counts.rebuilt++;
-    else if (a === 'scheduled') counts.scheduled++;
+  if (ids.length > 0) {
+    const [live, scheduled] = await Promise.all([deps.meter.liveSessions(ids), deps.meter.deadlinesScheduled(ids)]);
+    // Redis's clock, read once and only when a deadline is to be written.
+    let now: Promise<number> | null = null;
+    const nowMs = () => (now ??= redisNowMs(deps.redis));
+    const actions = await Promise.all(ids.map((id, i) =>
+      live[i] && scheduled[i] ? 'none' : reconcileFromRedisState(deps, id, live[i]!, scheduled[i]!, nowMs)));
+    for (const a of actions) {
+      if (a === 'rebuilt') counts.rebuilt++;
+      else if (a === 'scheduled') counts.scheduled++;
+    }
   }
   return ids.length < reconcileBatchMax ? firstId : ids[ids.length - 1]!;
 }

@@ -41,15 +41,18 @@ async function sweepSession(deps: SweepDeps, sessionId: string, nowMs: number): 
 }
 
 /**
- * One pass: at most sweepBatchMax due sessions per bucket, checked concurrently (pipelined on one connection).
- * Returns true when some bucket had a full batch, i.e. more may be due right now.
+ * One pass: at most sweepBatchMax due sessions per bucket, checked concurrently (pipelined on one connection), one
+ * bucket after another so a backlog reaches Redis in batches of that size. The buckets' due lists are read together,
+ * in one round trip rather than one each: the pass runs twice a second in every worker, whether anything is due or
+ * not. Returns true when some bucket had a full batch, i.e. more may be due right now.
  */
 export async function sweepDeadlines(deps: SweepDeps, buckets: readonly number[]): Promise<boolean> {
   const nowMs = await redisNowMs(deps.redis);
-  let more = false;
-  for (const bucket of buckets) {
+  const dueByBucket = await Promise.all(buckets.map((bucket) =>
+    deps.redis.zrangebyscore(deps.meter.keys.deadlines(bucket), '-inf', nowMs, 'LIMIT', 0, sweepBatchMax)));
+  for (const due of dueByBucket) {
     if (deps.signal.aborted) break;
-    const due = await deps.redis.zrangebyscore(deps.meter.keys.deadlines(bucket), '-inf', nowMs, 'LIMIT', 0, sweepBatchMax);
+    if (due.length === 0) continue;
     deps.metrics.sweeperDue.inc(due.length);
     const results = await Promise.allSettled(due.map((id) => sweepSession(deps, id, nowMs)));
     for (const [i, r] of results.entries()) {
@@ -57,9 +60,8 @@ export async function sweepDeadlines(deps: SweepDeps, buckets: readonly number[]
       deps.metrics.countServiceError(r.reason);
       deps.log.warn({ err: r.reason, sessionId: due[i] }, 'sweeping a deadline failed');
     }
-    if (due.length === sweepBatchMax) more = true;
   }
-  return more;
+  return dueByBucket.some((due) => due.length === sweepBatchMax);
 }
 
 /**

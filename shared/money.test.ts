@@ -129,6 +129,21 @@ describe('costMinor and maxBillableMs', () => {
     expect(costMinor(8_571, 7, 1)).toBe(0);
   });
 
+  it('floors exactly at any size, on both sides of the exact-double range', () => {
+    // Proves the double fast path and the BigInt path agree with exact integer arithmetic, for products below 2^53
+    // (doubles) and above it (BigInt).
+    const exact = (ms: number, price: number) => Number((BigInt(ms) * BigInt(price)) / 60_000n);
+    fc.assert(fc.property(
+      fc.oneof(fc.integer({ min: 0, max: 10_000_000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+      fc.integer({ min: 1, max: 1_000_000 }),
+      (ms, price) => costMinor(ms, price, Infinity) === exact(ms, price)),
+    { numRuns: 5_000 });
+    // The largest product the double path takes, and the first one it leaves to BigInt.
+    const edge = 2 ** 53 - 1;
+    expect(costMinor(edge, 1, Infinity)).toBe(exact(edge, 1));
+    expect(costMinor(edge, 2, Infinity)).toBe(exact(edge, 2));
+  });
+
   it('caps the cost at the locked amount', () => {
     // Proves no session can cost more than was locked, however long it was billed.
     expect(costMinor(600_000, 100, 500)).toBe(500);

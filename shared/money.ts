@@ -67,8 +67,12 @@ export function minorToAmount(minor: number): number {
 /** cost_minor = floor(billable_ms × price_per_minute_minor / 60000), capped at the locked amount (DESIGN §3). */
 export function costMinor(billableMs: number, pricePerMinuteMinor: number, lockedMinor: number): number {
   invariant(Number.isSafeInteger(billableMs) && billableMs >= 0, `billable ms must be a non-negative integer, got ${billableMs}`);
-  const product = BigInt(billableMs) * BigInt(pricePerMinuteMinor);
-  const cost = Number(product / 60_000n);
+  const product = billableMs * pricePerMinuteMinor;
+  // Every heartbeat's ack computes this: doubles while the product is exact (below 2^53, that is over 28 years of
+  // billed time at a 100.00/min price), where `%` and the division of an exact multiple are exact too; BigInt beyond.
+  const cost = Number.isSafeInteger(product)
+    ? (product - (product % 60_000)) / 60_000
+    : Number((BigInt(billableMs) * BigInt(pricePerMinuteMinor)) / 60_000n);
   return Math.min(cost, lockedMinor);
 }
 

@@ -108,3 +108,16 @@ it('cuts a batch into one script call per slot, at most updatesPerScriptCallMax 
   }
   expect(await redis.exists(keys.session(unknown))).toBe(0);
 }, 30_000);
+
+it('answers the reconcile walk\'s batch reads across slots and nodes, in order', async () => {
+  const m = meter();
+  const ids = Array.from({ length: 20 }, () => randomUUID());
+  for (const id of ids.slice(0, 15)) {
+    await m.startSession(id, { studentId: randomUUID(), courseId: randomUUID(), teacherId: randomUUID(),
+      lockedMinor: 10_000, priceMinor: 50, maxBillableMs: 1_000_000, lectureIds: [1] });
+  }
+  for (const id of ids.slice(0, 5)) await redis.zrem(keys.deadlines(keys.bucketOf(id)), id);
+  expect(await m.liveSessions(ids)).toEqual(ids.map((_, i) => i < 15));
+  expect(await m.deadlinesScheduled(ids)).toEqual(ids.map((_, i) => i >= 5 && i < 15));
+  await Promise.all(ids.map((id) => m.forgetSession(id)));
+});

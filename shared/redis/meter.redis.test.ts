@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createTestEnv, type TestEnv } from '../../test/helpers/test-env.js';
-import { createMeter, MeterRefusal, type Meter, type MeterLimits, type StartInput, type UpdateInput } from './meter.js';
+import { createMeter, MeterRefusal, pctArg, type Meter, type MeterLimits, type StartInput, type UpdateInput } from './meter.js';
 import { claimedSecondsMax, lowFundsWarningMs, updatesPerSecondMax } from '../limits.js';
 import { fromSettleEntry, settleEntry, toSettleEntry } from '../protocol/settlement.js';
 
@@ -448,6 +448,22 @@ describe('finishSession', () => {
   });
 });
 
+describe('the reconcile walk\'s batch reads', () => {
+  it('tells, for a page of sessions in order, which have live state and which have a deadline', async () => {
+    // More sessions than one script call takes, mixed: live with a deadline, live without one, gone.
+    const started = await Promise.all(Array.from({ length: 40 }, () => start()));
+    const ids = started.map((s) => s.id);
+    for (const id of ids.slice(0, 10)) await env.redis.zrem(env.keys.deadlines(env.keys.bucketOf(id)), id);
+    const gone: string[] = [randomUUID(), randomUUID()];
+    const page = [gone[0]!, ...ids, gone[1]!];
+    expect(await meter.liveSessions(page)).toEqual(page.map((id) => !gone.includes(id)));
+    expect(await meter.deadlinesScheduled(page)).toEqual(page.map((id) => ids.slice(10).includes(id)));
+    expect(await meter.liveSessions([])).toEqual([]);
+    expect(await meter.deadlinesScheduled([])).toEqual([]);
+    await Promise.all(ids.map((id) => meter.forgetSession(id)));
+  });
+});
+
 describe('checkDeadline', () => {
   it('says gone for an unknown session', async () => {
     // Proves the sweeper can drop a deadline whose session no longer exists.
@@ -531,6 +547,18 @@ describe('checkDeadline', () => {
 });
 
 describe('values from the edge', () => {
+  it('sends a completion percent as the text of its value rounded to 6 decimals, never with an exponent', () => {
+    // Proves the fast path for percents that need no rounding gives the same text as the rounding path.
+    const slow = (pct: number) => String(Number(pct.toFixed(6)));
+    fc.assert(fc.property(
+      fc.oneof(fc.double({ min: 0, max: 100, noNaN: true }), fc.integer({ min: 0, max: 100_000_000 }).map((n) => n / 1e6),
+        fc.constantFrom(0, 1e-6, 1e-7, 5e-7, 4.9999999e-7, 12.5, 33.333333, 33.3333333, 99.9999995, 100)),
+      (pct) => {
+        expect(pctArg(pct)).toBe(slow(pct));
+        expect(pctArg(pct)).not.toMatch(/e/);
+      }), { numRuns: 5_000 });
+  });
+
   it('keeps billed time whole milliseconds when a claim is fractional', async () => {
     // Proves a claim made as duration_seconds × 1000 (1.1 × 100 = 110.00000000000001) cannot corrupt the session.
     const { id } = await startAttached();

@@ -130,8 +130,13 @@ function claimArg(claimedMs: number | null): number {
   return Math.floor(claimedMs);
 }
 
-/** Completion percent as plain decimal text: String(1e-7) is "1e-7", which the settle entry schema refuses. */
-const pctArg = (pct: number): string => String(Number(pct.toFixed(6)));
+/**
+ * Completion percent as plain decimal text, at most 6 decimals: String(1e-7) is "1e-7", which the settle entry schema
+ * refuses. Every heartbeat sends one, and toFixed is slow: a percent that already has at most 6 decimals (what players
+ * send) and no exponent is its own text.
+ */
+export const pctArg = (pct: number): string =>
+  pct === 0 || (pct >= 1e-6 && Math.round(pct * 1e6) / 1e6 === pct) ? String(pct) : String(Number(pct.toFixed(6)));
 
 function refuseIfCode(reply: Reply): asserts reply is (string | number | Reply[])[] {
   if (typeof reply === 'number') {
@@ -195,6 +200,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
   const rescheduleScript = script('rescheduleDeadline');
   const restoreScript = script('restoreSession');
   const readCheckpointsScript = batchScript('readCheckpoints');
+  const findLiveScript = batchScript('findLiveSessions');
 
   const dirty = createDirtySessions(redis, keys);
 
@@ -359,6 +365,41 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
     async forgetSession(sessionId: string): Promise<void> {
       await redis.del(keys.session(sessionId), keys.lectures(sessionId));
       await redis.zrem(keys.deadlines(keys.bucketOf(sessionId)), sessionId);
+    },
+
+    /**
+     * For each session, whether Redis holds live state for it: one findLiveSessions-n.lua call per
+     * checkpointReadsPerScriptCallMax sessions on a single node, one per session on a Cluster (a call's keys share a
+     * slot). The calls are issued in one synchronous loop, so ioredis sends them in one write.
+     */
+    async liveSessions(sessionIds: readonly string[]): Promise<boolean[]> {
+      const perCall = redis.isCluster ? 1 : checkpointReadsPerScriptCallMax;
+      const calls: Promise<unknown>[] = [];
+      for (let from = 0; from < sessionIds.length; from += perCall) {
+        calls.push(runBatchScript(redis, findLiveScript, sessionIds.slice(from, from + perCall).map((id) => keys.session(id)), []));
+      }
+      const replies = await Promise.all(calls);
+      return replies.flatMap((r) => {
+        invariant(Array.isArray(r), 'findLiveSessions: array expected');
+        return r.map((x) => x === 1);
+      });
+    },
+
+    /** For each session, whether its bucket's deadline set has an entry for it: one ZMSCORE per bucket. */
+    async deadlinesScheduled(sessionIds: readonly string[]): Promise<boolean[]> {
+      const byBucket = new Map<number, number[]>();
+      sessionIds.forEach((id, i) => {
+        const b = keys.bucketOf(id);
+        let at = byBucket.get(b);
+        if (!at) byBucket.set(b, (at = []));
+        at.push(i);
+      });
+      const scheduled = new Array<boolean>(sessionIds.length).fill(false);
+      await Promise.all([...byBucket].map(async ([bucket, at]) => {
+        const scores = await redis.zmscore(keys.deadlines(bucket), ...at.map((i) => sessionIds[i]!));
+        at.forEach((i, j) => { scheduled[i] = scores[j] !== null; });
+      }));
+      return scheduled;
     },
 
     /** The student who owns a live session, or null when Redis has no live state for it. */
