@@ -14,6 +14,7 @@ const isolated = [
   'scripts/start.e2e.test.ts',
   'test/chaos/**/*.test.ts',
   'test/loadtest/driver.e2e.test.ts',
+  'test/loadtest/bench-join-cost.test.ts',
   'player/demo/demo-page.browser.test.ts',
 ];
 

@@ -74,59 +74,39 @@ export interface CreateLimits {
 /** What `POST /api/sessions/create` enforces. */
 export const restCreateLimits: CreateLimits = Object.freeze({ openHoldsMax: openHoldsPerStudentMax, walletLockWaitMs: walletLockWaitMsMax });
 
-/** Moves `lockedMinor` from the student's wallet into a hold for a new `locked` session, in one transaction. */
+/** What lock_funds (sql/migrations/0007_lock_funds.sql) answers: a refusal changed nothing. */
+type LockFundsOutcome = 'created' | 'replayed' | 'course_not_found' | 'wallet_not_found' | 'insufficient_funds'
+  | 'too_many_open_holds' | 'idempotency_key_reused';
+
+/**
+ * Moves `lockedMinor` from the student's wallet into a hold for a new `locked` session, in one transaction: one call
+ * of lock_funds, which runs the create's statements inside Postgres under the wallet row lock (one round trip, not
+ * about twelve). An earlier create with the same Idempotency-Key and request is answered again (`replayed`).
+ */
 export async function lockFunds(pool: Pool, input: {
   studentId: string; courseId: string; lockedMinor: number; idempotencyKey: string | null;
 }, limits: CreateLimits): Promise<CreatedSession> {
   const hash = requestHash(input.courseId, input.lockedMinor);
-  if (input.idempotencyKey) {
-    const earlier = await findByIdempotencyKey(pool, input.studentId, input.idempotencyKey, hash);
-    if (earlier) return earlier;
-  }
   try {
-    return await withTransaction(pool, async (tx) => {
-      const course = (await tx.query<CourseRow>('SELECT * FROM courses WHERE id = $1', [input.courseId])).rows[0];
-      if (!course) throw new ApiError('course_not_found');
-      // A gateway runs one student's creates one at a time (http/one-create-per-student.ts); another gateway's, or a
-      // settlement, may still hold the row: wait for it a bounded time, never with a connection for as long as it takes.
-      if (limits.walletLockWaitMs > 0) await tx.query("SELECT set_config('lock_timeout', $1, true)", [`${Math.floor(limits.walletLockWaitMs)}ms`]);
-      const wallet = (await tx.query<{ balance: string }>(
-        'SELECT balance FROM wallets WHERE student_id = $1 FOR UPDATE', [input.studentId])).rows[0];
-      if (!wallet) throw new ApiError('wallet_not_found');
-      // Under the row lock, a create with this key that committed meanwhile (on another gateway) is the answer.
-      if (input.idempotencyKey) {
-        const earlier = await findByIdempotencyKey(tx, input.studentId, input.idempotencyKey, hash);
-        if (earlier) return earlier;
-      }
-      if (numericToMinor(wallet.balance) < input.lockedMinor) throw new ApiError('insufficient_funds');
-      // Exact: every create of this student counts under the same row lock, and this statement's snapshot is taken
-      // after the lock was granted, so it sees every hold committed by the creates it waited for.
-      if (Number.isFinite(limits.openHoldsMax)) {
-        const open = await tx.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM holds h JOIN sessions s ON s.id = h.session_id
-           WHERE h.student_id = $1 AND h.released_at IS NULL AND s.status = 'locked'`, [input.studentId]);
-        if (open.rows[0]!.n >= limits.openHoldsMax) throw new ApiError('too_many_open_holds');
-      }
-      const priceMinor = numericToMinor(course.price_per_minute);
-      const maxMs = maxBillableMs(input.lockedMinor, priceMinor);
-      const sessionId = randomUUID();
-      const amount = minorToNumeric(input.lockedMinor);
-      await tx.query('UPDATE wallets SET balance = balance - $2, updated_at = now() WHERE student_id = $1', [input.studentId, amount]);
-      await tx.query(
-        `INSERT INTO sessions (id, student_id, course_id, teacher_id, locked_amount, price_per_minute, max_billable_ms,
-                               idempotency_key, request_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [sessionId, input.studentId, course.id, course.teacher_id, amount, course.price_per_minute, maxMs,
-          input.idempotencyKey, input.idempotencyKey ? hash : null]);
-      await tx.query('INSERT INTO holds (session_id, student_id, amount) VALUES ($1, $2, $3)', [sessionId, input.studentId, amount]);
-      const txn = await tx.query<{ id: string }>(
-        `INSERT INTO ledger_transactions (kind, session_id) VALUES ('lock', $1) RETURNING id`, [sessionId]);
-      await tx.query(
-        `INSERT INTO ledger_entries (transaction_id, account_type, account_id, amount)
-         VALUES ($1, 'wallet', $2, -$4::numeric), ($1, 'hold', $3, $4::numeric)`,
-        [txn.rows[0]!.id, input.studentId, sessionId, amount]);
-      return { sessionId, lockedMinor: input.lockedMinor, priceMinor, maxBillableMs: maxMs, replayed: false };
-    });
+    const { rows } = await pool.query<{ outcome: LockFundsOutcome; session_id: string | null; locked_amount: string | null;
+      price_per_minute: string | null; max_billable_ms: string | null }>(
+      'SELECT * FROM lock_funds($1, $2, $3, $4, $5, $6, $7, $8)',
+      [randomUUID(), input.studentId, input.courseId, minorToNumeric(input.lockedMinor), input.idempotencyKey, hash,
+        Number.isFinite(limits.openHoldsMax) ? limits.openHoldsMax : null,
+        // A gateway runs one student's creates one at a time (http/one-create-per-student.ts); another gateway's, or a
+        // settlement, may still hold the row: wait for it a bounded time, never with a connection for as long as it takes.
+        limits.walletLockWaitMs > 0 ? `${Math.floor(limits.walletLockWaitMs)}ms` : null]);
+    const r = rows[0];
+    invariant(r !== undefined, 'lock_funds answered no row');
+    if (r.outcome !== 'created' && r.outcome !== 'replayed') throw new ApiError(r.outcome);
+    const created: CreatedSession = {
+      sessionId: r.session_id!, lockedMinor: numericToMinor(r.locked_amount!), priceMinor: numericToMinor(r.price_per_minute!),
+      maxBillableMs: Number(r.max_billable_ms), replayed: r.outcome === 'replayed',
+    };
+    // Postgres did the division; the one money module says what it must be.
+    invariant(created.replayed || created.maxBillableMs === maxBillableMs(created.lockedMinor, created.priceMinor),
+      `lock_funds: max_billable_ms ${created.maxBillableMs} for ${created.lockedMinor} at ${created.priceMinor}/min`);
+    return created;
   } catch (err) {
     const code = (err as { code?: string }).code;
     // Two concurrent creates with one Idempotency-Key: the loser returns the winner's session.
@@ -160,14 +140,16 @@ export async function findSession(pool: Pool, id: string): Promise<SessionRow | 
 export async function markStarted(pool: Pool, id: string, startLive: (course: CourseRow) => Promise<void>):
   Promise<{ startTime: Date; course: CourseRow } | null> {
   return withTransaction(pool, async (tx) => {
-    const { rows } = await tx.query<{ start_time: Date }>(
-      `UPDATE sessions SET status = 'active', start_time = now() WHERE id = $1 AND status = 'locked' RETURNING start_time`, [id]);
-    if (!rows[0]) return null;
-    const course = (await tx.query<CourseRow>(
-      'SELECT c.* FROM courses c JOIN sessions s ON s.course_id = c.id WHERE s.id = $1', [id])).rows[0];
-    invariant(course, `session ${id} has no course`);
+    // The row's course comes back with the update: one statement, not two (the start of every join runs this).
+    const { rows } = await tx.query<CourseRow & { session_start_time: Date }>(
+      `UPDATE sessions s SET status = 'active', start_time = now() FROM courses c
+        WHERE s.id = $1 AND s.status = 'locked' AND c.id = s.course_id
+       RETURNING s.start_time AS session_start_time, c.*`, [id]);
+    const row = rows[0];
+    if (!row) return null;
+    const { session_start_time: startTime, ...course } = row;
     await startLive(course);
-    return { startTime: rows[0].start_time, course };
+    return { startTime, course };
   });
 }
 

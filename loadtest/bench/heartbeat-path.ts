@@ -16,10 +16,8 @@
 // The baseline runs from a detached `git worktree` of BENCH_BASELINE_REV (node_modules linked to this checkout's),
 // built with its own scripts/build-dist.ts, over its own schema and key prefix made with its own code (migrations,
 // meter, live-session fixture): whatever the Redis layout of each build, its sessions are its own.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -28,6 +26,7 @@ import { createRedis } from '../../shared/redis/connect.js';
 import { createKeys } from '../../shared/redis/keys.js';
 import { meterLimits } from '../../shared/meter-limits.js';
 import { startServers } from './gateway-processes.js';
+import { withBaselineBuild, type Build } from './baseline-worktree.js';
 import { runViewerLoad, type ViewerLoadResult } from './viewer-load.js';
 import { cpuWindow, machineBusyMicros } from './proc-cpu.js';
 import { measureUwsEcho, type EchoLimit } from './limit-uws-echo.js';
@@ -44,7 +43,6 @@ export const baselineRevDefault = '96fc754';
 export const stageMetric = 'gateway_heartbeat_stage_seconds';
 export const stages = ['queued', 'redis_write', 'redis_reply', 'ack_written'] as const;
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const probePath = fileURLToPath(new URL('./window-probe.cjs', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -108,7 +106,6 @@ export interface HeartbeatPathResult {
   runs: PathRun[];
 }
 
-interface Build { name: 'baseline' | 'current'; rev: string; dir: string }
 
 /** A build's own product code, loaded from its checkout (TypeScript through tsx), to make its fixture. */
 interface BuildModules {
@@ -137,56 +134,44 @@ async function loadBuildModules(dir: string): Promise<BuildModules> {
 const frame = (_i: number, seq: number) => JSON.stringify({ type: 'heartbeat', seq, position_seconds: seq, playing: true, playing_now: true, current_lecture: 1, completion_pct: 12.5 });
 
 export async function measureHeartbeatPath(o: HeartbeatPathOptions): Promise<HeartbeatPathResult> {
-  const git = (args: string[], cwd = root) => execFileSync('git', args, { cwd }).toString().trim();
-  const current: Build = { name: 'current', rev: git(['rev-parse', 'HEAD']), dir: root };
-  const uncommitted = git(['status', '--porcelain', '--untracked-files=no']) !== '';
-  const baselineRev = git(['rev-parse', `${o.baselineRev}^{commit}`]);
-  const worktree = mkdtempSync(join(os.tmpdir(), 'bench-baseline-'));
-  const baseline: Build = { name: 'baseline', rev: baselineRev, dir: worktree };
   mkdirSync(o.probeDir, { recursive: true });
   const id = randomBytes(4).toString('hex');
-  const cleanups: (() => Promise<void>)[] = [];
-  try {
-    o.log(`heartbeat path: baseline ${baselineRev.slice(0, 12)} in ${worktree}, current ${current.rev.slice(0, 12)}${uncommitted ? ' + uncommitted changes' : ''}`);
-    git(['worktree', 'add', '--detach', worktree, baselineRev]);
-    symlinkSync(realpathSync(join(root, 'node_modules')), join(worktree, 'node_modules'));
-    for (const b of [baseline, current]) {
-      // Each checkout's own build script: what `npm run build` makes of that commit.
-      execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build-dist.ts'], { cwd: b.dir, stdio: ['ignore', 'ignore', 'inherit'] });
-    }
-    const worlds = new Map<Build['name'], Awaited<ReturnType<typeof makeWorld>>>();
-    for (const b of [baseline, current]) {
-      o.log(`  ${b.name}: schema and ${o.viewers} live sessions, made with its own code`);
-      const world = await makeWorld(b, `${id}_${b.name === 'baseline' ? 'b' : 'c'}`, o.viewers);
-      cleanups.push(world.cleanup);
-      worlds.set(b.name, world);
-    }
-
-    o.log(`  floor: bare uWS echo, ${o.viewers} sockets, one frame each ${o.intervalMs} ms`);
-    const uwsEcho = await measureUwsEcho({ sockets: o.viewers, intervalMs: o.intervalMs, durationMs: o.steadyMs, frame });
-    o.log(`  floor: the heartbeat Lua script alone, pipelined`);
-    const luaLimit = await measureLuaAlone(`bench:${id}:lua:`);
-
-    const runs: PathRun[] = [];
-    for (let round = 1; round <= o.rounds; round++) {
-      const order = round % 2 === 1 ? [baseline, current] : [current, baseline];
-      for (const b of order) {
-        o.log(`  round ${round}: ${b.name} (${b.rev.slice(0, 12)})`);
-        const run = await measureOne(b, round, worlds.get(b.name)!);
-        const c = run.cpuMicrosPerHeartbeat;
-        o.log(`    ack p50 ${run.load.p50Ms} / p99 ${run.load.p99Ms} / p99.9 ${run.load.p999Ms} / max ${run.load.maxMs} ms, ${run.load.answersPerSecond}/s, errors ${run.load.errorCount}; µs/hb gateway ${c.gateway} redis ${c.redis} worker ${c.worker} load ${c.load}; other processes ${run.otherCores} cores`);
-        runs.push(run);
+  return withBaselineBuild(o.baselineRev, (line) => o.log(`heartbeat path: ${line}`), async ({ baseline, current, uncommitted }) => {
+    const cleanups: (() => Promise<void>)[] = [];
+    try {
+      const worlds = new Map<Build['name'], Awaited<ReturnType<typeof makeWorld>>>();
+      for (const b of [baseline, current]) {
+        o.log(`  ${b.name}: schema and ${o.viewers} live sessions, made with its own code`);
+        const world = await makeWorld(b, `${id}_${b.name === 'baseline' ? 'b' : 'c'}`, o.viewers);
+        cleanups.push(world.cleanup);
+        worlds.set(b.name, world);
       }
+
+      o.log(`  floor: bare uWS echo, ${o.viewers} sockets, one frame each ${o.intervalMs} ms`);
+      const uwsEcho = await measureUwsEcho({ sockets: o.viewers, intervalMs: o.intervalMs, durationMs: o.steadyMs, frame });
+      o.log(`  floor: the heartbeat Lua script alone, pipelined`);
+      const luaLimit = await measureLuaAlone(`bench:${id}:lua:`);
+
+      const runs: PathRun[] = [];
+      for (let round = 1; round <= o.rounds; round++) {
+        const order = round % 2 === 1 ? [baseline, current] : [current, baseline];
+        for (const b of order) {
+          o.log(`  round ${round}: ${b.name} (${b.rev.slice(0, 12)})`);
+          const run = await measureOne(b, round, worlds.get(b.name)!);
+          const c = run.cpuMicrosPerHeartbeat;
+          o.log(`    ack p50 ${run.load.p50Ms} / p99 ${run.load.p99Ms} / p99.9 ${run.load.p999Ms} / max ${run.load.maxMs} ms, ${run.load.answersPerSecond}/s, errors ${run.load.errorCount}; µs/hb gateway ${c.gateway} redis ${c.redis} worker ${c.worker} load ${c.load}; other processes ${run.otherCores} cores`);
+          runs.push(run);
+        }
+      }
+      return {
+        viewers: o.viewers, intervalMs: o.intervalMs, steadyMs: o.steadyMs, profiled: o.profile,
+        builds: { baseline: { rev: baseline.rev }, current: { rev: current.rev, uncommitted } },
+        floors: { uwsEcho, luaLimit }, runs,
+      };
+    } finally {
+      for (const c of cleanups) await c().catch((err: unknown) => o.log(`cleanup failed: ${String(err)}`));
     }
-    return {
-      viewers: o.viewers, intervalMs: o.intervalMs, steadyMs: o.steadyMs, profiled: o.profile,
-      builds: { baseline: { rev: baselineRev }, current: { rev: current.rev, uncommitted } },
-      floors: { uwsEcho, luaLimit }, runs,
-    };
-  } finally {
-    for (const c of cleanups) await c().catch((err: unknown) => o.log(`cleanup failed: ${String(err)}`));
-    try { git(['worktree', 'remove', '--force', worktree]); } catch { rmSync(worktree, { recursive: true, force: true }); git(['worktree', 'prune']); }
-  }
+  });
 
   /** A build's schema, key prefix, live sessions and token, made by that build's own code. */
   async function makeWorld(b: Build, tag: string, n: number) {

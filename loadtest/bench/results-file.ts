@@ -2,6 +2,7 @@
 // every row with the figures it came from. Pure: the numbers are the run's, nothing is rounded away but display.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { heartbeatPathHeadlineRows, heartbeatPathSection } from './results-heartbeat-path.js';
+import { joinCostHeadlineRows, joinCostSection } from './results-join-cost.js';
 
 const ratio = (a: number, b: number) => (b > 0 ? `×${(a / b).toFixed(2)}` : 'n/a (the other side passed no step)');
 const ms = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
@@ -55,8 +56,10 @@ export function renderResults(file: any): string {
     `| heartbeats/s answered with zero errors at saturation (ours) | ${r.saturation?.heartbeatsPerSecondZeroErrors ?? '–'} | – |`,
     ...createFloodRows(r.createFlood),
     ...heartbeatPathHeadlineRows(r.heartbeatPath),
+    ...joinCostHeadlineRows(r.joinCost),
     '',
     ...heartbeatPathSection(r.heartbeatPath),
+    ...joinCostSection(r.joinCost),
     '## Limits',
     '',
     `- Heartbeat Lua script alone, ${r.luaLimit?.sessions} sessions, auto-pipelined: ${r.luaLimit?.callsPerSecond} calls/s, Redis CPU ${r.luaLimit?.redisCpuMicrosPerCall} µs per call.`,

@@ -48,6 +48,8 @@ import { runSettlementBurst } from './settlement-burst.js';
 import { measureCreateFlood } from './create-flood.js';
 import { baselineRevDefault, measureHeartbeatPath, saveHeartbeatPath } from './heartbeat-path.js';
 import { heartbeatPathHeadlineRows, heartbeatPathSection } from './results-heartbeat-path.js';
+import { joinBaselineRevDefault, joinRateDefault, measureJoinCost } from './join-cost.js';
+import { joinCostHeadlineRows, joinCostSection } from './results-join-cost.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
@@ -73,15 +75,18 @@ const pathIntervalMs = num('BENCH_PATH_INTERVAL_MS', 1_000);
 const pathRounds = num('BENCH_PATH_ROUNDS', 3);
 const pathProfile = (process.env.BENCH_PATH_PROFILE ?? '1') !== '0';
 const baselineRev = process.env.BENCH_BASELINE_REV ?? baselineRevDefault;
+const joinRate = num('BENCH_JOIN_RATE', joinRateDefault);
+const joinRounds = num('BENCH_JOIN_ROUNDS', 2);
+const joinBaselineRev = process.env.BENCH_JOIN_BASELINE_REV ?? joinBaselineRevDefault;
 const probeDir = process.env.BENCH_PROBE_DIR ?? `${os.tmpdir()}/bench-probe-${new Date().toISOString().replace(/[:.]/g, '-')}`;
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 if (process.argv.includes('--help')) {
-  console.log(`npm run bench [-- --only create-flood|heartbeat-path]  (env: BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000} BENCH_BASELINE_REV=${baselineRev} BENCH_PATH_VIEWERS=${pathViewers} BENCH_PATH_INTERVAL_MS=${pathIntervalMs} BENCH_PATH_ROUNDS=${pathRounds} BENCH_PATH_PROFILE=${pathProfile ? 1 : 0} BENCH_PROBE_DIR=${probeDir})`);
+  console.log(`npm run bench [-- --only create-flood|heartbeat-path|join-cost]  (env: BENCH_JOIN_RATE=${joinRate} BENCH_JOIN_ROUNDS=${joinRounds} BENCH_JOIN_BASELINE_REV=${joinBaselineRev} BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000} BENCH_BASELINE_REV=${baselineRev} BENCH_PATH_VIEWERS=${pathViewers} BENCH_PATH_INTERVAL_MS=${pathIntervalMs} BENCH_PATH_ROUNDS=${pathRounds} BENCH_PATH_PROFILE=${pathProfile ? 1 : 0} BENCH_PROBE_DIR=${probeDir})`);
   process.exit(0);
 }
-if (only !== undefined && only !== 'create-flood' && only !== 'heartbeat-path') {
-  console.error(`bench: --only takes create-flood or heartbeat-path, not ${only}`);
+if (only !== undefined && only !== 'create-flood' && only !== 'heartbeat-path' && only !== 'join-cost') {
+  console.error(`bench: --only takes create-flood, heartbeat-path or join-cost, not ${only}`);
   process.exit(2);
 }
 
@@ -90,11 +95,18 @@ const log = (line: string) => console.log(`bench: ${line}`);
 
 const createFloodOptions = (build: boolean) => ({ loops: floodLoops, seconds: floodSeconds, victims: 10, port: port + 1, build, log });
 // Its gateway listens on port + 2 and serves its own /metrics on port + 3.
+// Its gateways listen on port + 4 (and their metrics ports by PROCESS_INDEX).
+const joinCostOptions = () => ({ rate: joinRate, rampS: 25, gateways: num('BENCH_JOIN_GATEWAYS', 4), port: port + 4, rounds: joinRounds, baselineRev: joinBaselineRev, log });
 const heartbeatPathOptions = () => ({ viewers: pathViewers, intervalMs: pathIntervalMs, steadyMs, rounds: pathRounds, baselineRev, profile: pathProfile, port: port + 2, probeDir, log });
 
 async function main(): Promise<void> {
   if (only === 'create-flood') {
     console.log(JSON.stringify(await measureCreateFlood(createFloodOptions(true)), null, 2));
+    return;
+  }
+  if (only === 'join-cost') {
+    const joins = await measureJoinCost(joinCostOptions());
+    console.log(['', '| comparison | measured | target |', '| --- | --- | --- |', ...joinCostHeadlineRows(joins), '', ...joinCostSection(joins)].join('\n'));
     return;
   }
   if (only === 'heartbeat-path') {
@@ -183,6 +195,9 @@ async function main(): Promise<void> {
 
     log(`heartbeat path: one gateway, ${pathViewers} viewers every ${pathIntervalMs} ms, baseline ${baselineRev} vs this checkout`);
     results.heartbeatPath = await failedAsRow('heartbeat path', () => measureHeartbeatPath(heartbeatPathOptions()));
+
+    log(`join cost: viewers joining at ${joinRate}/s, baseline ${joinBaselineRev} vs this checkout`);
+    results.joinCost = await failedAsRow('join cost', () => measureJoinCost(joinCostOptions()));
     if (failures.length > 0) results.failures = failures;
   } finally {
     redis.disconnect();

@@ -1,7 +1,7 @@
 // Throwaway Redis and Postgres servers for tests that kill, wipe or stop them (outages, chaos). They run on other
 // loopback ports, in temp dirs, and are stopped afterwards: the machine's own services are never touched.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,6 +43,8 @@ export function redisInstance(port = randomPort(21_000)): RedisInstance {
 
 export interface PostgresInstance {
   port: number;
+  /** The postmaster's pid while it runs (its backends are its children), or null. */
+  postmasterPid(): number | null;
   url: string;
   start(): Promise<void>;
   /** Fast shutdown: connections are cut, as in an outage. */
@@ -57,8 +59,11 @@ function pgBin(name: string): string {
   return bin;
 }
 
-/** A private cluster (initdb) with trust auth and a `test` database; run as the postgres user (initdb refuses root). */
-export async function postgresInstance(port = randomPort(25_000)): Promise<PostgresInstance> {
+/**
+ * A private cluster (initdb) with trust auth and a `test` database; run as the postgres user (initdb refuses root).
+ * `settings`: more server settings, `name=value` each (e.g. `shared_preload_libraries=pg_stat_statements`).
+ */
+export async function postgresInstance(port = randomPort(25_000), settings: readonly string[] = []): Promise<PostgresInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'mg-pg-'));
   chmodSync(dir, 0o700);
   const asPostgres = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
@@ -75,9 +80,12 @@ export async function postgresInstance(port = randomPort(25_000)): Promise<Postg
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const instance: PostgresInstance = {
     port,
+    postmasterPid() {
+      try { return Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]); } catch { return null; }
+    },
     url: `postgres://postgres@127.0.0.1:${port}/test`,
     async start() {
-      run('pg_ctl', ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+      run('pg_ctl', ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${settings.map((x) => ` -c ${x}`).join('')}`, 'start']);
     },
     stopServer() {
       try { run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']); } catch { /* already stopped */ }

@@ -1,0 +1,294 @@
+// What one join costs, and who pays: viewers join at a fixed rate (the load driver, as `npm run loadtest` runs it:
+// create → start → WebSocket → first ack, then a heartbeat every 5 s) against `npm start`'s gateways and a worker, on
+// a Postgres of the bench's own with pg_stat_statements loaded. Over a window inside the ramp it reports CPU ms per
+// join of each component (gateways, Postgres, Redis, worker, driver, everything else), and the Postgres statements
+// run in that window with their calls and time per join. The joiners' heartbeats in the window are in the CPU figures
+// too; at 5 s apart they are a few hundred µs per join against milliseconds.
+//
+//   npx tsx loadtest/bench/join-cost.ts [--rate 200] [--ramp-s 25] [--gateways 4] [--rounds 1] [--baseline REV] [--profile DIR]
+//   npm run bench -- --only join-cost   (the same, inside the bench's run: prints, writes no results file)
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { migrate, seed } from '../../shared/pg/migrate.js';
+import { createRedis } from '../../shared/redis/connect.js';
+import { buildDist } from '../../scripts/build-dist.js';
+import { postgresInstance, type PostgresInstance } from '../../test/helpers/service-instances.js';
+import { withBaselineBuild, type Build } from './baseline-worktree.js';
+import { startServers } from './gateway-processes.js';
+import { cpuMicros, machineBusyMicros } from './proc-cpu.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface JoinCostOptions {
+  /** Joins asked for per second (the driver's ramp: viewers = rate × rampS). */
+  rate: number;
+  rampS: number;
+  gateways: number;
+  port: number;
+  /** Runs of each build, taking turns (baseline first in odd rounds). */
+  rounds: number;
+  /** The commit to compare with (`git rev-parse` syntax); null: this checkout alone, built here. */
+  baselineRev: string | null;
+  /** Profile the gateways and the worker over the window (window-probe.cjs), writing `<pid>.cpuprofile` here. */
+  profileDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface StatementCost {
+  /** The statement as pg_stat_statements normalised it, whitespace folded, cut at 160 characters. */
+  query: string;
+  callsPerJoin: number;
+  /** Execution + planning time per call, ms. */
+  meanMs: number;
+  /** Execution + planning time per join, ms. */
+  msPerJoin: number;
+}
+
+export interface JoinCostRun {
+  build: 'baseline' | 'current';
+  round: number;
+  rateAsked: number;
+  rampS: number;
+  gateways: number;
+  /** The measured window: from 5 s into the ramp to its end. */
+  windowS: number;
+  creates: number;
+  /** Sessions started in the window: the joins the figures are divided by. */
+  joins: number;
+  joinsPerSecond: number;
+  /** CPU ms per join by component over the window. */
+  cpuMsPerJoin: { gateways: number; postgres: number; redis: number; worker: number; driver: number; other: number };
+  /** Postgres statements of the window, most time per join first. */
+  statements: StatementCost[];
+  /** Every statement of the window, per join: calls and time. */
+  statementsPerJoin: { calls: number; ms: number };
+  /** The driver's whole-run figures. */
+  createMs: { p50: number; p99: number } | null;
+  startMs: { p50: number; p99: number } | null;
+  ackMs: { p50: number; p99: number } | null;
+  errors: number;
+}
+
+export interface JoinCostResult {
+  rate: number;
+  rampS: number;
+  gateways: number;
+  builds: { baseline: { rev: string } | null; current: { rev: string; uncommitted: boolean } };
+  runs: JoinCostRun[];
+}
+
+/** Joins asked for per second by default: what this machine took before joins were made cheaper, with room to spare. */
+export const joinRateDefault = 200;
+/** The commit before creates became one call (lock_funds) and starts one statement fewer. */
+export const joinBaselineRevDefault = 'cfbc958';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Pids whose parent is `parent` (one level), from /proc. */
+function childrenOf(parent: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) out.push(Number(name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** `pid` and all its descendants. */
+function treeOf(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...childrenOf(all[i]!));
+  return all;
+}
+
+/** CPU µs of each group now; groups are re-listed at each call, so processes born in the window count from 0. */
+type Groups = Record<string, () => number[]>;
+function snapshot(groups: Groups): { micros: Record<string, Map<number, number>>; busy: number } {
+  const micros: Record<string, Map<number, number>> = {};
+  for (const [name, list] of Object.entries(groups)) micros[name] = new Map(list().map((pid) => [pid, cpuMicros(pid)]));
+  return { micros, busy: machineBusyMicros() };
+}
+function usedBetween(a: ReturnType<typeof snapshot>, b: ReturnType<typeof snapshot>): Record<string, number> & { other: number } {
+  const used: Record<string, number> = {};
+  let sum = 0;
+  for (const [name, now] of Object.entries(b.micros)) {
+    let us = 0;
+    for (const [pid, t] of now) us += t - (a.micros[name]!.get(pid) ?? 0);
+    used[name] = us;
+    sum += us;
+  }
+  return { ...used, other: Math.max(0, b.busy - a.busy - sum) };
+}
+
+const fold = (q: string) => q.replace(/\s+/g, ' ').trim().slice(0, 160);
+
+export async function measureJoinCost(o: JoinCostOptions): Promise<JoinCostResult> {
+  const say = o.log ?? (() => undefined);
+  const pgi = await postgresInstance(undefined, ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track_planning=on',
+    'max_connections=200']);
+  try {
+    const runAll = async (builds: Build[], revs: JoinCostResult['builds']): Promise<JoinCostResult> => {
+      const runs: JoinCostRun[] = [];
+      for (let round = 1; round <= o.rounds; round++) {
+        for (const b of round % 2 === 1 ? builds : [...builds].reverse()) {
+          say(`join cost: round ${round}, ${b.name} (${b.rev.slice(0, 12)})`);
+          runs.push(await measureOneBuild(o, pgi, b, round));
+        }
+      }
+      return { rate: o.rate, rampS: o.rampS, gateways: o.gateways, builds: revs, runs };
+    };
+    if (o.baselineRev === null) {
+      await buildDist();
+      const git = (args: string[]) => execFileSync('git', args, { cwd: root }).toString().trim();
+      const rev = git(['rev-parse', 'HEAD']);
+      const uncommitted = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+      return await runAll([{ name: 'current', rev, dir: root }], { baseline: null, current: { rev, uncommitted } });
+    }
+    return await withBaselineBuild(o.baselineRev, (l) => say(`join cost: ${l}`), ({ baseline, current, uncommitted }) =>
+      runAll([baseline, current], { baseline: { rev: baseline.rev }, current: { rev: current.rev, uncommitted } }));
+  } finally {
+    pgi.stop();
+  }
+}
+
+/** One run of one build: its gateways and worker on a fresh schema of the bench's Postgres, the driver from here. */
+async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Build, round: number): Promise<JoinCostRun> {
+  const say = o.log ?? (() => undefined);
+  const schema = `bench_join_${b.name}_${round}`;
+  const prefix = `bench:join:${process.pid}:${b.name}:${round}:`;
+  const secret = 'bench-join-cost-secret-0123456789abcdef';
+  const base = `http://127.0.0.1:${o.port}`;
+  const outDir = mkdtempSync(join(tmpdir(), 'bench-join-'));
+  const admin = new pg.Client({ connectionString: pgi.url });
+  const redis = createRedis({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', redisClusterNodes: [] }, { purpose: 'bench-join' });
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    await migrate(pgi.url, schema);
+    await seed(pgi.url, schema);
+    await admin.connect();
+    await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public');
+    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
+      PORT: String(o.port), HOST: '0.0.0.0', DATABASE_URL: pgi.url, DATABASE_SCHEMA: schema,
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix, JWT_SECRET: secret,
+      LOG_LEVEL: 'warn', LOG_PRETTY: 'false', MAX_SOCKETS_PER_IP: '0', GATEWAY_PROCESSES: String(o.gateways),
+    };
+    const probe = o.profileDir ? ['--require', fileURLToPath(new URL('./window-probe.cjs', import.meta.url))] : [];
+    const probeEnv = o.profileDir ? { PROBE_DIR: o.profileDir, PROBE_CPU_PROFILE: '1' } : {};
+    const gateways = await startServers('gateway', o.gateways, { ...env, ...probeEnv }, `${base}/readyz`, probe, b.dir);
+    stops.push(() => gateways.stop());
+    const worker = await startServers('worker', 1, { ...env, ...probeEnv }, null, probe, b.dir);
+    const probed = [...gateways.pids, ...worker.pids];
+    const toggleProbes = () => { if (o.profileDir) for (const pid of probed) process.kill(pid, 'SIGUSR2'); };
+    stops.push(() => worker.stop());
+
+    const viewers = o.rate * o.rampS;
+    say(`  ${viewers} viewers joining at ${o.rate}/s over ${o.rampS} s, ${o.gateways} gateways, Postgres with pg_stat_statements on ${pgi.port}`);
+    const driver = spawn(process.execPath, ['--import', 'tsx', 'loadtest/driver/run-scenario.ts', '--viewers', String(viewers),
+      '--ramp-s', String(o.rampS), '--hold-s', '5', '--gateway-url', base, '--out-dir', outDir, '--name', 'join-cost',
+      '--max-error-rate', '1'], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let ramping: () => void = () => undefined;
+    const rampStarted = new Promise<void>((r) => { ramping = r; });
+    driver.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      if (/^run /m.test(stderr)) ramping();
+    });
+    const exited = new Promise<number>((r) => driver.once('exit', (code) => r(code ?? -1)));
+    await Promise.race([rampStarted, exited.then((code) => { throw new Error(`the driver exited ${code} before its ramp: ${stderr.slice(-2_000)}`); })]);
+
+    const postmaster = pgi.postmasterPid();
+    const groups: Groups = {
+      gateways: () => gateways.pids, worker: () => worker.pids, redis: () => [redisPid],
+      postgres: () => (postmaster ? [postmaster, ...childrenOf(postmaster)] : []), driver: () => (driver.pid ? treeOf(driver.pid) : []),
+    };
+    const counts = async () => (await admin.query<{ created: number; started: number }>(
+      `SELECT count(*)::int AS created, count(start_time)::int AS started FROM ${schema}.sessions`)).rows[0]!;
+    // The window opens once every viewer process is up and joining, and closes with the ramp.
+    await sleep(5_000);
+    await admin.query('SELECT pg_stat_statements_reset()');
+    const c0 = await counts();
+    toggleProbes();
+    const s0 = snapshot(groups);
+    const t0 = performance.now();
+    await sleep((o.rampS - 5) * 1000);
+    const s1 = snapshot(groups);
+    toggleProbes();
+    const windowS = (performance.now() - t0) / 1000;
+    const c1 = await counts();
+    const { rows } = await admin.query<{ query: string; calls: string; ms: number }>(
+      `SELECT query, calls, total_exec_time + total_plan_time AS ms FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY ms DESC`);
+    const code = await exited;
+    const joins = c1.started - c0.started;
+    const used = usedBetween(s0, s1);
+    const perJoin = (us: number) => (joins > 0 ? +(us / 1000 / joins).toFixed(3) : 0);
+    // Statements of the measuring itself (this client's counts) are left out.
+    const ours = rows.filter((r) => !/pg_stat_statements|count\(start_time\)/.test(r.query));
+    const statements = ours.slice(0, 15).map((r) => ({
+      query: fold(r.query), callsPerJoin: +(Number(r.calls) / Math.max(1, joins)).toFixed(2),
+      meanMs: +(r.ms / Number(r.calls)).toFixed(3), msPerJoin: +(r.ms / Math.max(1, joins)).toFixed(3),
+    }));
+    const report = readDriverReport(outDir);
+    const lat = (s: { p50_ms: number; p99_ms: number } | undefined) => (s ? { p50: s.p50_ms, p99: s.p99_ms } : null);
+    const result: JoinCostRun = {
+      build: b.name, round, rateAsked: o.rate, rampS: o.rampS, gateways: o.gateways, windowS: +windowS.toFixed(2), creates: c1.created - c0.created,
+      joins, joinsPerSecond: +(joins / windowS).toFixed(1),
+      cpuMsPerJoin: {
+        gateways: perJoin(used.gateways!), postgres: perJoin(used.postgres!), redis: perJoin(used.redis!),
+        worker: perJoin(used.worker!), driver: perJoin(used.driver!), other: perJoin(used.other),
+      },
+      statements,
+      statementsPerJoin: {
+        calls: +(ours.reduce((n, r) => n + Number(r.calls), 0) / Math.max(1, joins)).toFixed(2),
+        ms: +(ours.reduce((n, r) => n + r.ms, 0) / Math.max(1, joins)).toFixed(3),
+      },
+      createMs: lat(report?.latency?.rest?.create), startMs: lat(report?.latency?.rest?.start), ackMs: lat(report?.latency?.ack),
+      errors: Number(report?.errors ? Object.values(report.errors as Record<string, number>).reduce((a, b) => a + b, 0) : -1),
+    };
+    say(`  ${joins} joins in ${result.windowS} s (${result.joinsPerSecond}/s; driver exit ${code}); CPU ms per join: ${JSON.stringify(result.cpuMsPerJoin)}`);
+    say(`  Postgres: ${result.statementsPerJoin.calls} statements, ${result.statementsPerJoin.ms} ms per join`);
+    return result;
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await admin.end().catch(() => undefined);
+    // The run's keys (settle streams, dirty sets, the epoch…) go with it: the machine's Redis is shared.
+    await forgetKeys(redis, prefix).catch(() => undefined);
+    await redis.quit().catch(() => undefined);
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+async function forgetKeys(redis: ReturnType<typeof createRedis>, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function readDriverReport(dir: string): any {
+  const file = readdirSync(dir).find((f) => f.endsWith('.json'));
+  return file ? JSON.parse(readFileSync(join(dir, file), 'utf8')) : null;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({ options: { rate: { type: 'string', default: '200' }, 'ramp-s': { type: 'string', default: '25' },
+    gateways: { type: 'string', default: '4' }, port: { type: 'string', default: '18400' }, profile: { type: 'string' },
+    rounds: { type: 'string', default: '1' }, baseline: { type: 'string' } } });
+  const r = await measureJoinCost({ rate: Number(values.rate), rampS: Number(values['ramp-s']), gateways: Number(values.gateways),
+    port: Number(values.port), rounds: Number(values.rounds), baselineRev: values.baseline ?? null, profileDir: values.profile,
+    log: (l) => console.log(l) });
+  console.log(JSON.stringify(r, null, 2));
+}
