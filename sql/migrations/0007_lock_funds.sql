@@ -1,6 +1,6 @@
 -- Up Migration
 -- A create (POST /api/sessions/create) as one call: the same statements, in the same order and under the same wallet
--- row lock as the gateway ran them one round trip each (README "Money": holds), run here inside one function. A
+-- row lock as the gateway ran them one round trip each (README "Scaling one machine": a join), run here inside one function. A
 -- create cost the gateway and Postgres about 12 round trips (BEGIN, course, lock_timeout, wallet FOR UPDATE, the open
 -- holds count, five writes, COMMIT), each parsed and planned anew; the function's statements keep their plans per
 -- connection, and the gateway sends one query. Called in autocommit, the call is its own transaction.
@@ -80,7 +80,7 @@ BEGIN
     END IF;
   END IF;
 
-  -- max_billable_ms = floor(locked_minor × 60000 / price_minor) (README "Money"); the gateway checks it against
+  -- max_billable_ms = floor(locked_minor × 60000 / price_minor) (README "Money and metering rules"); the gateway checks it against
   -- shared/money.ts maxBillableMs. Both factors are whole minor units, so the integer division is exact flooring.
   v_max_ms := ((p_amount * 100)::bigint * 60000) / (v_course.price_per_minute * 100)::bigint;
   UPDATE wallets SET balance = balance - p_amount, updated_at = now() WHERE student_id = p_student_id;
