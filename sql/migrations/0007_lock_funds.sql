@@ -13,6 +13,19 @@
 -- same request) is outcome 'replayed' with that session's figures. Errors still raised: lock_not_available (the wallet
 -- stayed locked past p_lock_timeout) and unique_violation (a concurrent create with the same key won the race); the
 -- gateway answers those as before.
+-- An earlier create of this student with this Idempotency-Key, as lock_funds answers it: 'replayed' with its figures
+-- when the request is the same, 'idempotency_key_reused' when it is not; no row when there is none.
+CREATE FUNCTION lock_funds_earlier(p_student_id uuid, p_key text, p_hash text)
+RETURNS TABLE (outcome text, session_id uuid, locked_amount numeric, price_per_minute numeric, max_billable_ms bigint)
+LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
+  SELECT CASE WHEN s.request_hash IS DISTINCT FROM p_hash THEN 'idempotency_key_reused' ELSE 'replayed' END,
+         CASE WHEN s.request_hash IS DISTINCT FROM p_hash THEN NULL ELSE s.id END,
+         CASE WHEN s.request_hash IS DISTINCT FROM p_hash THEN NULL ELSE s.locked_amount END,
+         CASE WHEN s.request_hash IS DISTINCT FROM p_hash THEN NULL ELSE s.price_per_minute END,
+         CASE WHEN s.request_hash IS DISTINCT FROM p_hash THEN NULL ELSE s.max_billable_ms END
+    FROM sessions s WHERE s.student_id = p_student_id AND s.idempotency_key = p_key
+$$;
+
 CREATE FUNCTION lock_funds(
   p_session_id uuid,       -- the new session's id (the gateway makes it)
   p_student_id uuid,
@@ -27,21 +40,13 @@ LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
 DECLARE
   v_course courses%ROWTYPE;
   v_balance numeric;
-  v_earlier sessions%ROWTYPE;
   v_open integer;
   v_max_ms bigint;
   v_txn bigint;
 BEGIN
   IF p_key IS NOT NULL THEN
-    SELECT * INTO v_earlier FROM sessions s WHERE s.student_id = p_student_id AND s.idempotency_key = p_key;
-    IF FOUND THEN
-      IF v_earlier.request_hash IS DISTINCT FROM p_hash THEN
-        RETURN QUERY SELECT 'idempotency_key_reused'::text, NULL::uuid, NULL::numeric, NULL::numeric, NULL::bigint;
-      ELSE
-        RETURN QUERY SELECT 'replayed'::text, v_earlier.id, v_earlier.locked_amount, v_earlier.price_per_minute, v_earlier.max_billable_ms;
-      END IF;
-      RETURN;
-    END IF;
+    RETURN QUERY SELECT * FROM lock_funds_earlier(p_student_id, p_key, p_hash);
+    IF FOUND THEN RETURN; END IF;
   END IF;
 
   SELECT * INTO v_course FROM courses c WHERE c.id = p_course_id;
@@ -57,15 +62,8 @@ BEGIN
   END IF;
   -- Under the row lock, a create with this key that committed meanwhile (on another gateway) is the answer.
   IF p_key IS NOT NULL THEN
-    SELECT * INTO v_earlier FROM sessions s WHERE s.student_id = p_student_id AND s.idempotency_key = p_key;
-    IF FOUND THEN
-      IF v_earlier.request_hash IS DISTINCT FROM p_hash THEN
-        RETURN QUERY SELECT 'idempotency_key_reused'::text, NULL::uuid, NULL::numeric, NULL::numeric, NULL::bigint;
-      ELSE
-        RETURN QUERY SELECT 'replayed'::text, v_earlier.id, v_earlier.locked_amount, v_earlier.price_per_minute, v_earlier.max_billable_ms;
-      END IF;
-      RETURN;
-    END IF;
+    RETURN QUERY SELECT * FROM lock_funds_earlier(p_student_id, p_key, p_hash);
+    IF FOUND THEN RETURN; END IF;
   END IF;
   IF v_balance < p_amount THEN
     RETURN QUERY SELECT 'insufficient_funds'::text, NULL::uuid, NULL::numeric, NULL::numeric, NULL::bigint;
@@ -98,3 +96,4 @@ $$;
 
 -- Down Migration
 DROP FUNCTION lock_funds(uuid, uuid, uuid, numeric, text, text, integer, text);
+DROP FUNCTION lock_funds_earlier(uuid, text, text);
