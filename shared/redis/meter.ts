@@ -204,6 +204,17 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
 
   const dirty = createDirtySessions(redis, keys);
 
+  /**
+   * Sessions cut into the batches one read script call takes: checkpointReadsPerScriptCallMax on a single node, one
+   * session on a Cluster (every key of a call must share a slot).
+   */
+  const readBatches = (sessionIds: readonly string[]): string[][] => {
+    const perCall = redis.isCluster ? 1 : checkpointReadsPerScriptCallMax;
+    const batches: string[][] = [];
+    for (let from = 0; from < sessionIds.length; from += perCall) batches.push(sessionIds.slice(from, from + perCall));
+    return batches;
+  };
+
   /** Update `item`'s answer: seven values from `at` in the flat reply of applyUpdates-n.lua. */
   const updateResultOf = (r: readonly (string | number)[], at: number, item: UpdateItem, pct: string): UpdateResult | MeterRefusal => {
     if (r[at] !== 0) {
@@ -257,19 +268,15 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
      * call's keys must share a slot). One JSON array text per call, in no particular order.
      */
     async readCheckpointRows(sessionIds: readonly string[]): Promise<string[]> {
-      const perCall = redis.isCluster ? 1 : checkpointReadsPerScriptCallMax;
-      const calls: Promise<string>[] = [];
-      // Issued in one synchronous loop: ioredis sends them in one write (per node on a Cluster).
-      for (let from = 0; from < sessionIds.length; from += perCall) {
-        const ids = sessionIds.slice(from, from + perCall);
+      // Issued in one synchronous map: ioredis sends them in one write (per node on a Cluster).
+      return Promise.all(readBatches(sessionIds).map((ids) => {
         const keyArgs: string[] = [];
         for (const id of ids) keyArgs.push(keys.session(id), keys.lectures(id));
-        calls.push(runBatchScript(redis, readCheckpointsScript, keyArgs, ids).then((r: unknown) => {
+        return runBatchScript(redis, readCheckpointsScript, keyArgs, ids).then((r: unknown) => {
           invariant(typeof r === 'string', 'readCheckpoints: JSON text expected');
           return r;
-        }));
-      }
-      return Promise.all(calls);
+        });
+      }));
     },
 
     /**
@@ -368,17 +375,12 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
     },
 
     /**
-     * For each session, whether Redis holds live state for it: one findLiveSessions-n.lua call per
-     * checkpointReadsPerScriptCallMax sessions on a single node, one per session on a Cluster (a call's keys share a
-     * slot). The calls are issued in one synchronous loop, so ioredis sends them in one write.
+     * For each session, whether Redis holds live state for it: one findLiveSessions-n.lua call per batch of
+     * readBatches, issued together (one write).
      */
     async liveSessions(sessionIds: readonly string[]): Promise<boolean[]> {
-      const perCall = redis.isCluster ? 1 : checkpointReadsPerScriptCallMax;
-      const calls: Promise<unknown>[] = [];
-      for (let from = 0; from < sessionIds.length; from += perCall) {
-        calls.push(runBatchScript(redis, findLiveScript, sessionIds.slice(from, from + perCall).map((id) => keys.session(id)), []));
-      }
-      const replies = await Promise.all(calls);
+      const replies = await Promise.all(readBatches(sessionIds).map((ids) =>
+        runBatchScript(redis, findLiveScript, ids.map((id) => keys.session(id)), [])));
       return replies.flatMap((r) => {
         invariant(Array.isArray(r), 'findLiveSessions: array expected');
         return r.map((x) => x === 1);

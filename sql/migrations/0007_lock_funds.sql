@@ -1,7 +1,7 @@
 -- Up Migration
 -- A create (POST /api/sessions/create) as one call: the same statements, in the same order and under the same wallet
--- row lock as the gateway ran them one round trip each (README "Scaling one machine": a join), run here inside one function. A
--- create cost the gateway and Postgres about 12 round trips (BEGIN, course, lock_timeout, wallet FOR UPDATE, the open
+-- row lock as the gateway ran them one round trip each, run here inside one function (README "Scaling one machine").
+-- A create cost the gateway and Postgres about 12 round trips (BEGIN, course, lock_timeout, wallet FOR UPDATE, the open
 -- holds count, five writes, COMMIT), each parsed and planned anew; the function's statements keep their plans per
 -- connection, and the gateway sends one query. Called in autocommit, the call is its own transaction.
 --
@@ -27,14 +27,14 @@ LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
 $$;
 
 CREATE FUNCTION lock_funds(
-  p_session_id uuid,       -- the new session's id (the gateway makes it)
+  p_session_id uuid,        -- the new session's id (the gateway makes it)
   p_student_id uuid,
   p_course_id uuid,
-  p_amount numeric,        -- the amount to lock, in major units (exact: numeric)
-  p_key text,              -- Idempotency-Key, or NULL
-  p_hash text,             -- the request's hash (course and amount), compared with an earlier create's
+  p_amount numeric,         -- the amount to lock, in major units (exact: numeric)
+  p_key text,               -- Idempotency-Key, or NULL
+  p_hash text,              -- the request's hash (course and amount), compared with an earlier create's
   p_open_holds_max integer, -- sessions created and not started a student may have; NULL: no cap
-  p_lock_timeout text      -- how long to wait for the wallet row lock, e.g. '1000ms'; NULL: no bound
+  p_lock_timeout text       -- how long to wait for the wallet row lock, e.g. '1000ms'; NULL: no bound
 ) RETURNS TABLE (outcome text, session_id uuid, locked_amount numeric, price_per_minute numeric, max_billable_ms bigint)
 LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
 DECLARE
