@@ -8,6 +8,7 @@ import type { Meter } from '../shared/redis/meter.js';
 import type { VerifyToken } from './auth/verify-token.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { RestRateLimit } from './http/rest-rate-limit.js';
+import type { JoinAdmission } from './http/join-admission.js';
 import type { SettlementWaiters } from './metering/settlement-waiters.js';
 
 export interface GatewayDeps {
@@ -21,6 +22,8 @@ export interface GatewayDeps {
   verifyToken: VerifyToken;
   /** Each user's REST token bucket, checked after the token (README "Rate limits"). */
   restRateLimit: RestRateLimit;
+  /** Creates and starts wait their turn here, or are refused 503 overloaded (README "Joins under overload"). */
+  joinAdmission: JoinAdmission;
   metrics: GatewayMetrics;
   onInvariantBroken(err: InvariantError): void;
 }

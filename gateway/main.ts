@@ -16,6 +16,7 @@ import { gatewayMetricsPort } from '../shared/metrics-ports.js';
 import { serveProcessMetrics } from '../shared/metrics-server.js';
 import { startGateway } from './app.js';
 import { createRestRateLimit } from './http/rest-rate-limit.js';
+import { createGatewayJoinAdmission } from './http/join-admission.js';
 import { createRestBuckets } from '../shared/redis/rest-buckets.js';
 import { DemoPageError } from './demo/load-demo-page.js';
 
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     settlements: createSettlementWaiters({ pool, keys, log, countServiceError: metrics.countServiceError }),
     verifyToken: createTokenVerifier(config),
     restRateLimit: createRestRateLimit(createRestBuckets(redis, keys, { burst: config.restRateBurst, perSecond: config.restRatePerSecond }), { log, metrics }),
+    joinAdmission: createGatewayJoinAdmission(config, metrics),
     metrics,
     onInvariantBroken: (err: Error) => {
       // A broken money or metering invariant is a bug: stop before it can spread (TigerBeetle style).

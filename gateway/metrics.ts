@@ -3,6 +3,7 @@
 // Hot counters are bound to their labels once here, so a heartbeat costs an increment, not a label lookup.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { bindEach, serviceErrorCounter, type Increment } from '../shared/prometheus-counters.js';
+import { joinAdmissionOutcomes } from './http/join-admission.js';
 
 /** What became of a heartbeat frame: a small fixed set, so the label cannot grow. */
 export const heartbeatOutcomes = ['acked', 'refused', 'invalid', 'rate_limited', 'unavailable', 'error'] as const;
@@ -37,6 +38,7 @@ export function createGatewayMetrics() {
   const settlementWaits = new Counter({ name: 'gateway_settlement_waits_total', help: 'Players (REST or WS complete, funds exhaustion) who waited for their settlement, by outcome: committed, or timeout (answered settlement_pending)', labelNames: ['outcome'], registers });
   const socketTokens = new Counter({ name: 'gateway_socket_tokens_total', help: 'Socket tokens by moment: expiring (token_expiring sent), refreshed (a refresh accepted), expired (socket closed 4401 without a refresh)', labelNames: ['outcome'], registers });
   const restRateChecks = new Counter({ name: 'gateway_rest_rate_checks_total', help: 'REST requests of students and teachers checked against their token bucket, by outcome: allowed, refused (429 too_many_requests), unchecked (Redis unavailable: let through unmetered)', labelNames: ['outcome'], registers });
+  const joinAdmissions = new Counter({ name: 'gateway_join_admissions_total', help: 'Creates and starts at the join admission (README "Joins under overload"), by outcome: admitted, queued (waited for a slot), refused_full (queue full), refused_wait (no slot in time), refused_lag (event loop lagging); refusals answered 503 overloaded', labelNames: ['outcome'], registers });
   const httpRequests = new Counter({ name: 'gateway_http_requests_total', help: 'HTTP requests answered, by route name, method and status', labelNames: ['route', 'method', 'status'], registers });
   const httpSeconds = new Histogram({ name: 'gateway_http_request_duration_seconds', help: 'Time from request to answer, by route name and method', labelNames: ['route', 'method'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers });
 
@@ -54,6 +56,7 @@ export function createGatewayMetrics() {
     settlementWaits: bindEach(settlementWaits, settlementWaitOutcomes),
     socketTokens: bindEach(socketTokens, socketTokenOutcomes),
     restRateChecks: bindEach(restRateChecks, restRateOutcomes),
+    joinAdmissions: bindEach(joinAdmissions, joinAdmissionOutcomes),
 
     /** One answered HTTP request; `route` is a name from the route table (gateway/app.ts), never a path. */
     httpRequest(route: string, method: string, status: number, seconds: number): void {

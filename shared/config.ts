@@ -30,6 +30,8 @@ const envSchema = z.object({
   // Each user's REST token bucket (README "Rate limits"): sized so an honest player or dashboard never meets it.
   REST_RATE_BURST: intFrom(60, 1, 1_000_000),
   REST_RATE_PER_SECOND: intFrom(10, 1, 1_000_000),
+  // A gateway refuses new joins while its event loop runs this late, in ms; 0 turns that off (README "Joins under overload").
+  JOIN_SHED_LOOP_LAG_MS: intFrom(25, 0, 60_000),
   SWEEP_INTERVAL_MS: intFrom(500, 50, 60_000),
   SETTLE_CLAIM_IDLE_MS: intFrom(30_000, 1_000, 3_600_000),
   CHECKPOINT_INTERVAL_MS: intFrom(15_000, 100, 3_600_000),
@@ -101,6 +103,8 @@ export interface Config {
   /** REST requests one user (token subject) may send at once, and per second sustained, across all gateways. */
   readonly restRateBurst: number;
   readonly restRatePerSecond: number;
+  /** New joins are refused 503 `overloaded` while this process's event loop runs later than this, in ms (0: never). */
+  readonly joinShedLoopLagMs: number;
   readonly sweepIntervalMs: number;
   readonly settleClaimIdleMs: number;
   /** How often the worker copies live durations to Postgres (the most billed time a Redis loss can cost). */
@@ -225,6 +229,7 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
     socketsPerIpMax: e.MAX_SOCKETS_PER_IP,
     restRateBurst: e.REST_RATE_BURST,
     restRatePerSecond: e.REST_RATE_PER_SECOND,
+    joinShedLoopLagMs: e.JOIN_SHED_LOOP_LAG_MS,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     settleClaimIdleMs: e.SETTLE_CLAIM_IDLE_MS,
     checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,

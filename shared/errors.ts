@@ -32,6 +32,7 @@ export const errorTable = {
   too_many_requests: { status: 429, message: 'too many requests from this user; retry after Retry-After seconds' },
   internal: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'a backing service is unavailable; retry shortly' },
+  overloaded: { status: 503, message: 'this gateway is taking as many joins as it can; retry after Retry-After seconds' },
   settlement_pending: { status: 503, message: 'the settlement is queued but not committed yet; repeat the request' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

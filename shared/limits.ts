@@ -119,6 +119,28 @@ export const createsQueuedPerStudentMax = 64;
  * of the same student, or a settlement, holds it for milliseconds; waiting longer answers 429 too_many_requests.
  */
 export const walletLockWaitMsMax = 1_000;
+/** Postgres connections in one process's pool (shared/pg/pool.ts). */
+export const poolConnectionsMax = 10;
+/**
+ * Joins (creates and starts) one gateway runs at once (gateway/http/join-admission.ts): below the Postgres pool's 10
+ * connections, so reads, completes and settlement waits still find one while joins pile up.
+ */
+export const joinsInFlightMax = 8;
+/** Joins one gateway runs at once while its event loop lags (JOIN_SHED_LOOP_LAG_MS); none waits then. */
+export const joinsInFlightMaxWhileLagging = 2;
+/** Joins that wait in memory for one of those slots; one more is answered 503 `overloaded` at once. */
+export const joinsQueuedMax = 32;
+/**
+ * Longest a join waits for a slot, in ms, before it is answered 503 `overloaded`: a join let in then still ends within
+ * the 250 ms a join may take at the storm's rate (README "Joins under overload").
+ */
+export const joinQueueWaitMsMax = 150;
+/** Retry-After of an `overloaded` answer, in ms (sent as whole seconds: 1). Clients add their own jitter on top. */
+export const joinRetryAfterMs = 1_000;
+/** How often the event loop's lateness is sampled, in ms (gateway/loop-lag.ts). */
+export const loopLagSampleMs = 20;
+/** After a late sample, joins stay refused this long, in ms, so two late turns of a short loop do not let a burst in. */
+export const loopLagHoldMs = 100;
 /** Users a gateway remembers as out of REST tokens until a known time, answering them without asking Redis. */
 export const restRefusedUsersMax = 10_000;
 /** While Redis cannot be asked, REST requests are let through unmetered, with one warning per this many ms. */
@@ -172,6 +194,8 @@ export const demoFileBytesMax = 16 * 1024 * 1024;
 export const demoAnnounceWaitMs = 60_000;
 
 export function assertLimits(): void {
+  // Joins alone must never take every connection: a complete or a wallet read still needs one (join-admission.ts).
+  if (joinsInFlightMax >= poolConnectionsMax) throw new Error('joinsInFlightMax must be below poolConnectionsMax');
   // The gateway's safety-net poll must get several chances within the wait, or a lost notice means settlement_pending.
   if (settleWaitPollMs * 5 > settleWaitMsMax) throw new Error('settleWaitPollMs must be at most a fifth of settleWaitMsMax');
   if (!Number.isSafeInteger(amountMinorMax * 60_000)) throw new Error('amountMinorMax × 60000 must be a safe integer');

@@ -1,6 +1,6 @@
 // One simulated player: create + start a session over REST, meter it over a WebSocket (reconnecting after abnormal
 // closes, as the SDK does), complete it, and check every frame on the way. Errors are counted, never thrown out.
-import { backoffDelayMs, completeTimeoutMs, parseServerFrame, readyTimeoutMs, shouldReconnect, wsUrlFor } from '../../player/sdk/index.js';
+import { backoffDelayMs, completeTimeoutMs, isRefusedForNow, joinRetryPolicyDefault, parseServerFrame, readyTimeoutMs, retryAfterMsOf, retryDelayMs, shouldReconnect, wsUrlFor } from '../../player/sdk/index.js';
 import { RestError, type RestClient } from '../../player/sdk/index.js';
 import { minorToAmount } from '../../shared/money.js';
 import type { EndedFrame, ServerFrame } from '../../shared/protocol/ws.js';
@@ -128,6 +128,7 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
   let run: Run | null = null;
   let startSentMs = 0;
   try {
+    const joinStartMs = now();
     const created = await createSession(ctx, student, course, index);
     record.session_id = created.session_id;
     const terms = termsOf(ctx, index, created, course);
@@ -135,7 +136,8 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
       completeRequested: false, handshakes: 0, acks: 0, reconnects: 0 };
     await ctx.pacer.turn();
     startSentMs = now();
-    await timed(ctx, 'start', () => student.rest.startSession(created.session_id));
+    await untilAdmitted(ctx, 'start', () => timed(ctx, 'start', () => student.rest.startSession(created.session_id)));
+    ctx.stats.restLatency('join').record(now() - joinStartMs);
     await ctx.pacer.turn();
     const viaSocket = await meter(ctx, run);
     const settled = await settle(ctx, run, viaSocket, startSentMs, record);
@@ -166,12 +168,30 @@ async function createSession(ctx: PlayerContext, student: StudentClient, course:
   for (let attempt = 1; ; attempt++) {
     try {
       await ctx.pacer.turn();
-      return await timed(ctx, 'create', () => student.rest.createSession(body, { idempotencyKey: `${ctx.runId}-${index}` }));
+      return await untilAdmitted(ctx, 'create', () => timed(ctx, 'create', () => student.rest.createSession(body, { idempotencyKey: `${ctx.runId}-${index}` })));
     } catch (err) {
       const inner = err instanceof CallError ? err.inner : err;
       const retryable = inner instanceof RestError && (inner.status === 0 || inner.status === 503);
       if (!retryable || attempt >= restCreateAttemptsMax || ctx.stop.aborted) throw err;
       ctx.stats.error(index, null, errorCode(err), describe(err));
+    }
+  }
+}
+
+/**
+ * Repeats a create or start the gateway refused for now (503 overloaded, 429 too_many_requests: nothing was done) as
+ * the SDK does (player/sdk/rest-retry.ts), but here, outside the REST slot, so a player waiting out a Retry-After holds
+ * none. Each refusal is counted, not an error; the last one, when the attempts run out, is thrown as one.
+ */
+async function untilAdmitted<T>(ctx: PlayerContext, op: string, call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const inner = err instanceof CallError ? err.inner : err;
+      if (!isRefusedForNow(inner) || attempt + 1 >= joinRetryPolicyDefault.attemptsMax || ctx.stop.aborted) throw err;
+      ctx.stats.refused(op, inner.code);
+      if (!(await sleepUnlessStopped(retryDelayMs(attempt, retryAfterMsOf(inner)), ctx.stop))) throw err;
     }
   }
 }

@@ -53,6 +53,8 @@ export interface RunResult {
   error_rate: number;
   /** Closes the viewers came back from, by close code. */
   socket_closes: Record<string, number>;
+  /** Joins the gateway refused for now and the viewers repeated (`create overloaded` → count): shed load, not errors. */
+  join_refusals: Record<string, number>;
   check_failures: Record<string, number>;
   examples: Stats['examples'];
   billing: { billed_over_wall_mean: number | null; billed_over_wall_min: number | null };
@@ -103,6 +105,7 @@ export function buildResult(input: ResultInput): RunResult {
     errors: Object.fromEntries(stats.errors),
     error_rate: stats.operations === 0 ? 0 : stats.errorCount() / stats.operations,
     socket_closes: Object.fromEntries(stats.closes),
+    join_refusals: Object.fromEntries(stats.refusals),
     check_failures: Object.fromEntries(stats.checkFailures),
     examples: stats.examples,
     billing: {
@@ -144,6 +147,8 @@ export function renderTable(r: RunResult, file: string): string {
   lines.push(`frames    heartbeats ${r.heartbeats}   acks ${r.acks}   low-funds warnings ${r.warnings}`);
   const closes = Object.entries(r.socket_closes);
   if (closes.length > 0) lines.push(`closes    reconnected after: ${closes.map(([code, n]) => `${code} ×${n}`).join(', ')}`);
+  const refusals = Object.entries(r.join_refusals ?? {});
+  if (refusals.length > 0) lines.push(`refused   repeated after Retry-After: ${refusals.map(([what, n]) => `${what} ×${n}`).join(', ')}`);
   lines.push('');
   lines.push(`latency (ms)     ${['count', 'p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'mean'].map((h) => pad(h, 8)).join('')}`);
   const row = (label: string, s: LatencySummary) => `  ${label.padEnd(15)}${pad(s.count, 8)}${[s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.p999_ms, s.max_ms, s.mean_ms].map((x) => pad(num(x), 8)).join('')}`;

@@ -77,6 +77,7 @@ export interface StatsWire {
   errors: Record<string, number>;
   checkFailures: Record<string, number>;
   closes: Record<string, number>;
+  refusals: Record<string, number>;
   examples: Example[];
   operations: number;
   acks: number;
@@ -98,6 +99,8 @@ export class Stats {
   readonly checkFailures = new Map<string, number>();
   /** Sockets closed with a code the player reconnects after (not errors unless the reconnects run out). */
   readonly closes = new Map<number, number>();
+  /** Joins refused for now and repeated (`create overloaded` → count): the gateway shedding load, not errors. */
+  readonly refusals = new Map<string, number>();
   readonly examples: Example[] = [];
   /** Heartbeats, REST calls and socket opens: the denominator of the error rate. */
   operations = 0;
@@ -116,7 +119,7 @@ export class Stats {
       ack: this.ack.encode(),
       rest: Object.fromEntries([...this.rest].map(([op, l]) => [op, l.encode()])),
       errors: Object.fromEntries(this.errors), checkFailures: Object.fromEntries(this.checkFailures),
-      closes: Object.fromEntries(this.closes), examples: this.examples,
+      closes: Object.fromEntries(this.closes), refusals: Object.fromEntries(this.refusals), examples: this.examples,
       operations: this.operations, acks: this.acks, heartbeats: this.heartbeats, reconnects: this.reconnects, warnings: this.warnings,
     };
   }
@@ -128,6 +131,7 @@ export class Stats {
     addCounts(this.errors, Object.entries(w.errors));
     addCounts(this.checkFailures, Object.entries(w.checkFailures));
     addCounts(this.closes, Object.entries(w.closes).map(([code, n]): [number, number] => [Number(code), n]));
+    addCounts(this.refusals, Object.entries(w.refusals));
     this.examples.push(...w.examples.slice(0, Math.max(0, examplesMax - this.examples.length)));
     this.operations += w.operations;
     this.acks += w.acks;
@@ -143,6 +147,11 @@ export class Stats {
       this.rest.set(op, l);
     }
     return l;
+  }
+
+  refused(op: string, code: string): void {
+    const key = `${op} ${code}`;
+    this.refusals.set(key, (this.refusals.get(key) ?? 0) + 1);
   }
 
   socketClosed(code: number): void {

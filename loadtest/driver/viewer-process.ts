@@ -55,7 +55,7 @@ async function run(plan: PlanMessage, stop: StopSignal, go: Promise<void>): Prom
   const usage = new UsageMonitor();
   const socketImpl = await loadSocketImpl('ws');
   const fetch = createHttpFetch(createAgents(restInFlightMax));
-  const students = plan.students.map((s) => ({ ...s, rest: createRestClient({ baseUrl: plan.gatewayUrl, token: s.token, fetch }) }));
+  const students = plan.students.map((s) => ({ ...s, rest: createRestClient({ baseUrl: plan.gatewayUrl, token: s.token, fetch, joinRetry: false }) }));
   const restSlot = limitConcurrency(<T>(call: () => Promise<T>) => call(), restInFlightMax);
   const ctx: PlayerContext = {
     opts: plan.opts, gatewayUrl: plan.gatewayUrl, students, socketImpl, stats: new Stats(), courses: plan.courses,

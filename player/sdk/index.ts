@@ -11,4 +11,5 @@ export { backoffDelayMs, reconnectCloseCodes, reconnectPolicyDefault, shouldReco
 export { ackTimeoutMsMin, globalTimers, heartbeatPeriodMs, IntervalTracker, type Timers } from './heartbeat-schedule.js';
 export { createWorkerTimers } from './worker-timers.js';
 export { createRestClient, RestError, type Course, type RestClient, type TokenSource } from './rest-client.js';
+export { isRefusedForNow, joinRetryPolicyDefault, retryAfterMsOf, retryDelayMs, withJoinRetry, type RetryHooks, type RetryPolicy } from './rest-retry.js';
 export { createTokenKeeper, type TokenKeeper, type TokenOptions } from './token-keeper.js';

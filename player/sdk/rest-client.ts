@@ -8,9 +8,12 @@ import {
   type MetricsResponse, type StatusResponse,
 } from '../../shared/protocol/rest.js';
 import { sessionStatus, uuid } from '../../shared/protocol/common.js';
+import { RestError, restErrorFrom } from './rest-error.js';
+import { joinRetryPolicyDefault, withJoinRetry, type RetryHooks, type RetryPolicy } from './rest-retry.js';
 
 // The catalogue's schema lives with the other wire types; re-exported for the SDK's users.
 export { course, coursesResponse, type Course };
+export { RestError, restErrorFrom };
 
 // Bodies that shared/protocol/rest.ts does not define yet. When the gateway adds schemas for them there, import
 // those instead and delete these (one source of wire types).
@@ -26,36 +29,6 @@ export type WalletResponse = z.infer<typeof walletResponse>;
 
 export const earningsResponse = z.looseObject({ total_earnings: z.number() });
 export type EarningsResponse = z.infer<typeof earningsResponse>;
-
-/** Any REST failure. `status` is 0 when no HTTP answer arrived (network error, timeout, invalid request). */
-export class RestError extends Error {
-  override readonly name = 'RestError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
-
-const errorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
-});
-
-/** An HTTP error answer → RestError. Pure: the body text is whatever the server (or a proxy in front) sent. */
-export function restErrorFrom(status: number, bodyText: string): RestError {
-  let json: unknown;
-  try {
-    json = JSON.parse(bodyText);
-  } catch {
-    json = undefined;
-  }
-  const parsed = errorBody.safeParse(json);
-  if (parsed.success) return new RestError(status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.details);
-  return new RestError(status, `http_${status}`, `HTTP ${status}: ${bodyText.slice(0, 200) || 'no body'}`);
-}
 
 /** A string, or a function that returns a fresh one (tokens expire during long sessions). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -76,6 +49,12 @@ export interface RestClientOptions {
   /** Longest wait for one answer. `complete` may wait up to 15 s for the settlement commit, so keep it above that. */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /**
+   * How a create or start refused for now (`503 overloaded`, `429 too_many_requests`: nothing was done) is repeated
+   * (rest-retry.ts); `false` throws the first refusal. Hooks see each refusal (counting, a "busy, retrying" notice).
+   */
+  joinRetry?: RetryPolicy | false;
+  joinRetryHooks?: RetryHooks;
 }
 
 export const restTimeoutMsDefault = 20_000;
@@ -90,6 +69,8 @@ interface Call {
 export function createRestClient(opts: RestClientOptions) {
   const fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
   const timeoutMs = opts.timeoutMs ?? restTimeoutMsDefault;
+  const joinRetry = opts.joinRetry ?? joinRetryPolicyDefault;
+  const asJoin = <T>(call: () => Promise<T>): Promise<T> => (joinRetry === false ? call() : withJoinRetry(call, joinRetry, opts.joinRetryHooks));
 
   async function call<T>(c: Call, schema: z.ZodType<T>): Promise<T> {
     const headers: Record<string, string> = {
@@ -146,14 +127,15 @@ export function createRestClient(opts: RestClientOptions) {
     async createSession(body: CreateSessionBody, o: { idempotencyKey?: string } = {}): Promise<CreateSessionResponse> {
       // Checked here because the gateway cannot see every byte of it (protocol/rest.ts): `café` must not become `caf`.
       const key = o.idempotencyKey === undefined ? undefined : checkedKey(o.idempotencyKey);
-      return call({
+      const request: Call = {
         method: 'POST', path: 'api/sessions/create', body: checked(createSessionBody, body),
         headers: key === undefined ? {} : { 'idempotency-key': key },
-      }, createSessionResponse);
+      };
+      return asJoin(() => call(request, createSessionResponse));
     },
     startSession(sessionId: string): Promise<StartSessionResponse> {
       // No body, as the API documents (and the conformance suite sends) for start.
-      return call({ method: 'POST', path: sessionPath(sessionId, 'start') }, startSessionResponse);
+      return asJoin(() => call({ method: 'POST', path: sessionPath(sessionId, 'start') }, startSessionResponse));
     },
     updateMetrics(sessionId: string, body: MetricsBody): Promise<MetricsResponse> {
       return call({ method: 'PATCH', path: sessionPath(sessionId, 'metrics'), body: checked(metricsBody, body) }, metricsResponse);

@@ -2,6 +2,7 @@
 // its own schema and the SQL stays unqualified.
 import pg from 'pg';
 import type { Config } from '../config.js';
+import { poolConnectionsMax } from '../limits.js';
 import { isUnavailableError } from '../unavailable.js';
 
 export type Pool = pg.Pool;
@@ -11,7 +12,7 @@ export type PoolClient = pg.PoolClient;
 pg.types.setTypeParser(1700, (v) => v);
 pg.types.setTypeParser(20, (v) => v);
 
-export function createPool(config: Pick<Config, 'databaseUrl' | 'databaseSchema'>, max = 10): Pool {
+export function createPool(config: Pick<Config, 'databaseUrl' | 'databaseSchema'>, max = poolConnectionsMax): Pool {
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max,

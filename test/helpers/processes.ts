@@ -25,6 +25,7 @@ export function envFor(env: TestEnv, extra: Record<string, string> = {}): Record
     NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, HEARTBEAT_INTERVAL_MS: String(c.heartbeatIntervalMs), DISCONNECT_GRACE_MS: String(c.disconnectGraceMs),
     SWEEP_INTERVAL_MS: String(c.sweepIntervalMs), LOG_LEVEL: 'info', LOG_PRETTY: 'false',
     REST_RATE_BURST: String(c.restRateBurst), REST_RATE_PER_SECOND: String(c.restRatePerSecond),
+    JOIN_SHED_LOOP_LAG_MS: String(c.joinShedLoopLagMs),
     // Test processes run side by side: none takes the default per-process metrics ports.
     GATEWAY_METRICS_PORT: '0', WORKER_METRICS_PORT: '0', ...extra,
   };

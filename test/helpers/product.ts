@@ -14,6 +14,7 @@ import { createTokenVerifier } from '../../gateway/auth/verify-token.js';
 import { createRestRateLimit } from '../../gateway/http/rest-rate-limit.js';
 import { createRestBuckets } from '../../shared/redis/rest-buckets.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
+import { createGatewayJoinAdmission } from '../../gateway/http/join-admission.js';
 import type { GatewayDeps } from '../../gateway/deps.js';
 import { createSettlementWaiters } from '../../gateway/metering/settlement-waiters.js';
 import { createSettlementWorker, type SettlementWorker } from '../../settlement-worker/worker.js';
@@ -73,6 +74,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
     settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log, countServiceError: metrics.countServiceError }),
     verifyToken: createTokenVerifier(env.config),
     restRateLimit: createRestRateLimit(createRestBuckets(env.redis, env.keys, { burst: env.config.restRateBurst, perSecond: env.config.restRatePerSecond }), { log, metrics }),
+    joinAdmission: createGatewayJoinAdmission(env.config, metrics),
     metrics,
     onInvariantBroken: (err) => brokenInvariants.push(err),
   };

@@ -52,6 +52,9 @@ export async function createTestEnv(overrides: Env = {}): Promise<TestEnv> {
     // tests that set it (gateway/test/create-flood.e2e.test.ts), not a hazard of every other one.
     REST_RATE_BURST: '1000000',
     REST_RATE_PER_SECOND: '1000000',
+    // Likewise shedding joins on event-loop lag: a busy test machine lags for reasons of its own. The join storm
+    // test (gateway/test/join-storm.e2e.test.ts) turns it on.
+    JOIN_SHED_LOOP_LAG_MS: '0',
     ...overrides,
   });
   await migrate(databaseUrl, schema);

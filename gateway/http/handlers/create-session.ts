@@ -13,6 +13,8 @@ import { authenticate, parseBody } from '../validate.js';
 export const createSession = (deps: GatewayDeps): HttpHandler => {
   const oneAtATime = createOneCreatePerStudent();
   return async (ctx) => {
+    // Under a storm most creates are refused: before the token check, so a refusal costs next to nothing.
+    deps.joinAdmission.refuseEarly();
     const caller = await authenticate(deps, ctx);
     const body = parseBody(createSessionBody, ctx.json());
     const lockedMinor = amountToMinor(body.locked_amount);
@@ -32,9 +34,11 @@ export const createSession = (deps: GatewayDeps): HttpHandler => {
       if (!checked.success) throw new ApiError('invalid_body', checked.error.issues[0]?.message ?? 'invalid Idempotency-Key');
     }
     const studentId = body.student_id.toLowerCase();
-    const created = await oneAtATime(studentId, () => lockFunds(deps.pool, {
+    // The student's line first, then the gateway's admission: one student's burst waits in its own line and holds at
+    // most one of the gateway's join slots, so it cannot take the others' (README "Joins under overload").
+    const created = await oneAtATime(studentId, () => deps.joinAdmission.admit(() => lockFunds(deps.pool, {
       studentId, courseId: body.course_id.toLowerCase(), lockedMinor, idempotencyKey: key || null,
-    }, restCreateLimits));
+    }, restCreateLimits)));
     deps.log.info({ sessionId: created.sessionId, replayed: created.replayed }, 'session created');
     return {
       status: 201,

@@ -6,14 +6,21 @@ import { MeterRefusal } from '../../../shared/redis/meter.js';
 import { assertMayActOn } from '../../auth/authorize-session.js';
 import { findSession, liveStateOf, markStarted } from '../../store/sessions.js';
 import type { GatewayDeps } from '../../deps.js';
-import type { HttpHandler } from '../route.js';
+import type { Caller } from '../../auth/verify-token.js';
+import type { HttpHandler, HttpResult } from '../route.js';
 import { authenticate, sessionIdParam } from '../validate.js';
 
 const startedMeanwhile = 'the session was started or settled meanwhile';
 
 export const startSession = (deps: GatewayDeps): HttpHandler => async (ctx) => {
+  deps.joinAdmission.refuseEarly();
   const caller = await authenticate(deps, ctx);
   const id = sessionIdParam(ctx);
+  // A start is the second half of a join: it waits its turn, or is refused 503 overloaded having changed nothing.
+  return deps.joinAdmission.admit(() => startAdmitted(deps, caller, id));
+};
+
+async function startAdmitted(deps: GatewayDeps, caller: Caller, id: string): Promise<HttpResult> {
   const row = await findSession(deps.pool, id);
   if (!row) throw new ApiError('session_not_found');
   assertMayActOn(caller, row.student_id);
@@ -39,4 +46,4 @@ export const startSession = (deps: GatewayDeps): HttpHandler => async (ctx) => {
   if (!started) throw new ApiError('wrong_state', startedMeanwhile);
   deps.log.info({ sessionId: id }, 'session started');
   return { status: 200, body: { session_id: id, status: 'active', start_time: started.startTime.toISOString() } };
-};
+}

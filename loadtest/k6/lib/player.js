@@ -20,6 +20,8 @@ export const acks = new Counter('acks');
 export const errors = new Rate('errors');
 export const reconnects = new Counter('reconnects');
 export const sessionsSettled = new Counter('sessions_settled');
+/** Creates and starts the gateway refused for now (503 overloaded, 429) and the viewer repeated: shed load, not errors. */
+export const joinRefusals = new Counter('join_refusals');
 
 /** Close codes the viewer comes back from, as the SDK (player/sdk/reconnect-policy.ts reconnectCloseCodes). */
 export const reconnectCloseCodes = [1001, 1006, 1011, 1012, 1013, 1014, 4401];
@@ -30,6 +32,10 @@ export const reconnectAttemptsMax = 8;
 const readyTimeoutMs = 10000;
 const completeTimeoutMs = 20000; // the gateway waits up to 15 s for the settlement commit
 const restCompleteAttemptsMax = 5;
+/** A refused join is repeated as the SDK repeats it (player/sdk/rest-retry.ts joinRetryPolicyDefault). */
+const joinAttemptsMax = 6;
+const joinBaseDelayMs = 500;
+const joinMaxDelayMs = 8000;
 const lectureSwitchSeconds = 10;
 /** Errors logged per VU: enough to see what went wrong without flooding the console of a 20k-VU run. */
 const errorLogsPerVuMax = 3;
@@ -121,15 +127,42 @@ export function playViewer(ctx) {
   openSocket(ctx, session, state);
 }
 
+/** The error code of a JSON error answer, or '' (a proxy's page, no body). */
+function errorCodeOf(res) {
+  try {
+    return (res.json().error || {}).code || '';
+  } catch (e) {
+    return '';
+  }
+}
+
+/**
+ * POSTs a join step (create or start), repeating it while the gateway refuses it for now (README "Joins under
+ * overload": 503 overloaded or 429 too_many_requests, nothing done): after Retry-After or the backoff step, whichever
+ * is longer, plus up to as much again, so viewers refused together come back spread out. Returns the last answer.
+ */
+function postJoin(url, body, params, op) {
+  for (let attempt = 0; ; attempt++) {
+    const res = http.post(url, body, params);
+    const code = res.status === 503 || res.status === 429 ? errorCodeOf(res) : '';
+    if ((code !== 'overloaded' && code !== 'too_many_requests') || attempt + 1 >= joinAttemptsMax) return res;
+    joinRefusals.add(1, { op, code });
+    const retryAfterMs = Number(res.headers['Retry-After'] || 0) * 1000;
+    const step = Math.min(joinMaxDelayMs, joinBaseDelayMs * Math.pow(2, attempt));
+    const floorMs = Math.max(step, retryAfterMs);
+    sleep((floorMs + Math.random() * floorMs) / 1000);
+  }
+}
+
 function createAndStart(ctx) {
   const body = JSON.stringify({ course_id: ctx.course.id, student_id: ctx.studentId, locked_amount: minorToAmount(ctx.course.lockMinor) });
-  const created = http.post(`${ctx.baseUrl}/api/sessions/create`, body, {
+  const created = postJoin(`${ctx.baseUrl}/api/sessions/create`, body, {
     headers: headers(ctx.token, { 'Idempotency-Key': ctx.idempotencyKey }), tags: { name: 'create' },
-  });
+  }, 'create');
   const createdOk = check(created, { 'create: 201': (r) => r.status === 201 });
   if (!recordOutcome(createdOk, `create_${created.status}`, created.body)) return null;
   const s = created.json();
-  const started = http.post(`${ctx.baseUrl}/api/sessions/${s.session_id}/start`, null, { headers: headers(ctx.token), tags: { name: 'start' } });
+  const started = postJoin(`${ctx.baseUrl}/api/sessions/${s.session_id}/start`, null, { headers: headers(ctx.token), tags: { name: 'start' } }, 'start');
   const startedOk = check(started, { 'start: 200 active': (r) => r.status === 200 && r.json().status === 'active' });
   if (!recordOutcome(startedOk, `start_${started.status}`, started.body)) {
     completeOverRest(ctx, { id: s.session_id }); // never leave the funds locked behind a failed start

@@ -1,0 +1,146 @@
+// How many joins (a create or a start) a gateway works on at once, and what it answers past that (README "Joins under
+// overload"). A join costs a Postgres transaction, Redis writes and a few milliseconds of CPU here and in Postgres;
+// let in without a bound, a storm of them queued on the pool and on the CPU until every join took seconds and every
+// watcher's ack waited behind them. Instead:
+//   - at most joinsInFlightMax joins run at once, fewer than the pool's connections, so a wallet read, a complete or
+//     a settlement wait still finds one;
+//   - up to joinsQueuedMax more wait here, in memory and in arrival order, each for at most joinQueueWaitMsMax;
+//   - past that a join is refused at once: 503 `overloaded` with Retry-After. A refused join did nothing, so the client
+//     may repeat it; the SDK and the load driver do, after Retry-After plus jitter;
+//   - while this process's event loop runs later than JOIN_SHED_LOOP_LAG_MS (the CPU is short, and watchers'
+//     heartbeats come first) at most joinsInFlightMaxWhileLagging joins run and none waits: the rest are refused.
+//     Not all: refusing every join while the loop lags would let a storm that keeps the loop busy with its own
+//     refusals lock every join out for as long as it lasts.
+// Refusals are decided before the token is checked (refuseEarly), so a refused join costs little more than parsing.
+// Refusing early is the point: a join answered 503 in a millisecond costs less than one that times out after
+// seconds, and the joins let in finish within the bench's 250 ms.
+import { RetryLaterError } from '../../shared/errors.js';
+import type { Config } from '../../shared/config.js';
+import { joinQueueWaitMsMax, joinRetryAfterMs, joinsInFlightMax, joinsInFlightMaxWhileLagging, joinsQueuedMax } from '../../shared/limits.js';
+import { watchLoopLag } from '../loop-lag.js';
+
+export const joinAdmissionOutcomes = ['admitted', 'queued', 'refused_full', 'refused_wait', 'refused_lag'] as const;
+export type JoinAdmissionOutcome = (typeof joinAdmissionOutcomes)[number];
+
+export interface JoinAdmissionLimits {
+  inFlightMax: number;
+  /** Joins that may run at once while the event loop lags (none waits then). */
+  inFlightMaxWhileLagging: number;
+  queuedMax: number;
+  queueWaitMsMax: number;
+}
+
+export interface JoinAdmission {
+  /** Runs `join` when a slot is free; refuses with 503 `overloaded` instead when it cannot run soon. */
+  admit<T>(join: () => Promise<T>): Promise<T>;
+  /**
+   * Throws the refusal `admit` would answer now, before the request has cost anything (token check, Redis): under a
+   * storm most joins are refused, and each refusal must cost as little as possible. `admit` still decides.
+   */
+  refuseEarly(): void;
+  readonly inFlight: number;
+  readonly queued: number;
+}
+
+export const joinAdmissionLimitsDefault: JoinAdmissionLimits = Object.freeze({
+  inFlightMax: joinsInFlightMax, inFlightMaxWhileLagging: joinsInFlightMaxWhileLagging, queuedMax: joinsQueuedMax, queueWaitMsMax: joinQueueWaitMsMax,
+});
+
+interface Waiter {
+  start(): void;
+  timer: NodeJS.Timeout;
+}
+
+function overloaded(why: string): RetryLaterError {
+  return new RetryLaterError('overloaded', joinRetryAfterMs, `this gateway is taking as many joins as it can (${why}); retry after Retry-After seconds`);
+}
+
+export function createJoinAdmission(
+  deps: { loopLagging(): boolean; count(outcome: JoinAdmissionOutcome): void },
+  limits: JoinAdmissionLimits = joinAdmissionLimitsDefault,
+): JoinAdmission {
+  let inFlight = 0;
+  const waiting: Waiter[] = [];
+  let head = 0; // waiting[head..] are still waiting: a shift per start would copy the array
+  const queued = () => waiting.length - head;
+
+  const next = () => {
+    inFlight--;
+    while (head < waiting.length && inFlight < limits.inFlightMax) {
+      const w = waiting[head++]!;
+      clearTimeout(w.timer);
+      w.start();
+    }
+    if (head === waiting.length) { waiting.length = 0; head = 0; }
+  };
+
+  const run = <T>(join: () => Promise<T>): Promise<T> => {
+    inFlight++;
+    let done: Promise<T>;
+    try {
+      done = join();
+    } catch (err) {
+      done = Promise.reject(err);
+    }
+    return done.finally(next);
+  };
+
+  /** Why a join arriving now would be refused, or null if it would run or wait. */
+  const refusal = (): { outcome: JoinAdmissionOutcome; why: string } | null => {
+    // While the loop lags, a join runs only beside fewer others and never waits: the storm still makes progress, one
+    // join at a time, but adds no more CPU than that to the watchers' wait.
+    if (deps.loopLagging()) {
+      return inFlight < limits.inFlightMaxWhileLagging && queued() === 0 ? null : { outcome: 'refused_lag', why: 'event loop lagging' };
+    }
+    if (inFlight < limits.inFlightMax && queued() === 0) return null;
+    return queued() >= limits.queuedMax ? { outcome: 'refused_full', why: 'queue full' } : null;
+  };
+
+  return {
+    get inFlight() { return inFlight; },
+    get queued() { return queued(); },
+    refuseEarly() {
+      const no = refusal();
+      if (no === null) return;
+      deps.count(no.outcome);
+      throw overloaded(no.why);
+    },
+    admit(join) {
+      const no = refusal();
+      if (no !== null) {
+        deps.count(no.outcome);
+        return Promise.reject(overloaded(no.why));
+      }
+      if (inFlight < limits.inFlightMax && queued() === 0) {
+        deps.count('admitted');
+        return run(join);
+      }
+      deps.count('queued');
+      return new Promise((resolve, reject) => {
+        const w: Waiter = {
+          start: () => { run(join).then(resolve, reject); },
+          timer: setTimeout(() => {
+            // Still waiting (a started waiter's timer is cleared): out of the line, answered now.
+            const at = waiting.indexOf(w, head);
+            if (at >= 0) waiting.splice(at, 1);
+            deps.count('refused_wait');
+            reject(overloaded(`no slot within ${limits.queueWaitMsMax} ms`));
+          }, limits.queueWaitMsMax),
+        };
+        waiting.push(w);
+      });
+    },
+  };
+}
+
+/** This process's admission: the limits above, shedding on its own event loop's lag when the config asks for it. */
+export function createGatewayJoinAdmission(
+  config: Pick<Config, 'joinShedLoopLagMs'>,
+  metrics: { joinAdmissions: Record<JoinAdmissionOutcome, { inc(): void }> },
+): JoinAdmission {
+  const lag = config.joinShedLoopLagMs > 0 ? watchLoopLag(config.joinShedLoopLagMs) : null;
+  return createJoinAdmission({
+    loopLagging: lag ? lag.lagging : () => false,
+    count: (outcome) => metrics.joinAdmissions[outcome].inc(),
+  });
+}
