@@ -15,6 +15,8 @@ const isolated = [
   'test/chaos/**/*.test.ts',
   'test/loadtest/driver.e2e.test.ts',
   'test/loadtest/bench-join-cost.test.ts',
+  'test/loadtest/bench-join-storm.test.ts',
+  'gateway/test/join-storm.e2e.test.ts',
   'player/demo/demo-page.browser.test.ts',
 ];
 

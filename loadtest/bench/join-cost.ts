@@ -7,10 +7,7 @@
 //
 //   npx tsx loadtest/bench/join-cost.ts [--rate 200] [--ramp-s 25] [--gateways 4] [--rounds 1] [--baseline REV] [--profile DIR]
 //   npm run bench -- --only join-cost   (the same, inside the bench's run: prints, writes no results file)
-import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -19,8 +16,9 @@ import { createRedis } from '../../shared/redis/connect.js';
 import { buildDist } from '../../scripts/build-dist.js';
 import { postgresInstance, type PostgresInstance } from '../../test/helpers/service-instances.js';
 import { withBaselineBuild, type Build } from './baseline-worktree.js';
+import { forgetKeys, spawnDriver } from './driver-run.js';
 import { startServers } from './gateway-processes.js';
-import { cpuMicros, machineBusyMicros } from './proc-cpu.js';
+import { childrenOf, snapshot, treeOf, usedBetween, type Groups } from './proc-cpu.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -89,45 +87,6 @@ export const joinBaselineRevDefault = 'cfbc958';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Pids whose parent is `parent` (one level), from /proc. */
-function childrenOf(parent: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) out.push(Number(name));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-/** `pid` and all its descendants. */
-function treeOf(pid: number): number[] {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) all.push(...childrenOf(all[i]!));
-  return all;
-}
-
-/** CPU µs of each group now; groups are re-listed at each call, so processes born in the window count from 0. */
-type Groups = Record<string, () => number[]>;
-function snapshot(groups: Groups): { micros: Record<string, Map<number, number>>; busy: number } {
-  const micros: Record<string, Map<number, number>> = {};
-  for (const [name, list] of Object.entries(groups)) micros[name] = new Map(list().map((pid) => [pid, cpuMicros(pid)]));
-  return { micros, busy: machineBusyMicros() };
-}
-function usedBetween(a: ReturnType<typeof snapshot>, b: ReturnType<typeof snapshot>): Record<string, number> & { other: number } {
-  const used: Record<string, number> = {};
-  let sum = 0;
-  for (const [name, now] of Object.entries(b.micros)) {
-    let us = 0;
-    for (const [pid, t] of now) us += t - (a.micros[name]!.get(pid) ?? 0);
-    used[name] = us;
-    sum += us;
-  }
-  return { ...used, other: Math.max(0, b.busy - a.busy - sum) };
-}
-
 const fold = (q: string) => q.replace(/\s+/g, ' ').trim().slice(0, 160);
 
 export async function measureJoinCost(o: JoinCostOptions): Promise<JoinCostResult> {
@@ -166,7 +125,6 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
   const prefix = `bench:join:${process.pid}:${b.name}:${round}:`;
   const secret = 'bench-join-cost-secret-0123456789abcdef';
   const base = `http://127.0.0.1:${o.port}`;
-  const outDir = mkdtempSync(join(tmpdir(), 'bench-join-'));
   const admin = new pg.Client({ connectionString: pgi.url });
   const redis = createRedis({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', redisClusterNodes: [] }, { purpose: 'bench-join' });
   const stops: (() => Promise<void>)[] = [];
@@ -193,18 +151,10 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
 
     const viewers = o.rate * o.rampS;
     say(`  ${viewers} viewers joining at ${o.rate}/s over ${o.rampS} s, ${o.gateways} gateways, Postgres with pg_stat_statements on ${pgi.port}`);
-    const driver = spawn(process.execPath, ['--import', 'tsx', 'loadtest/driver/run-scenario.ts', '--viewers', String(viewers),
-      '--ramp-s', String(o.rampS), '--hold-s', '5', '--gateway-url', base, '--out-dir', outDir, '--name', 'join-cost',
-      '--max-error-rate', '1'], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    let ramping: () => void = () => undefined;
-    const rampStarted = new Promise<void>((r) => { ramping = r; });
-    driver.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-      if (/^run /m.test(stderr)) ramping();
-    });
-    const exited = new Promise<number>((r) => driver.once('exit', (code) => r(code ?? -1)));
-    await Promise.race([rampStarted, exited.then((code) => { throw new Error(`the driver exited ${code} before its ramp: ${stderr.slice(-2_000)}`); })]);
+    const driver = spawnDriver(['--viewers', String(viewers), '--ramp-s', String(o.rampS), '--hold-s', '5', '--gateway-url', base,
+      '--max-error-rate', '1'], env, 'join-cost');
+    stops.push(async () => driver.cleanup());
+    await driver.rampStarted;
 
     const postmaster = pgi.postmasterPid();
     const groups: Groups = {
@@ -228,7 +178,7 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
     const { rows } = await admin.query<{ query: string; calls: string; ms: number }>(
       `SELECT query, calls, total_exec_time + total_plan_time AS ms FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY ms DESC`);
-    const code = await exited;
+    const code = await driver.exited;
     const joins = c1.started - c0.started;
     const used = usedBetween(s0, s1);
     const perJoin = (us: number) => (joins > 0 ? +(us / 1000 / joins).toFixed(3) : 0);
@@ -238,7 +188,7 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
       query: fold(r.query), callsPerJoin: +(Number(r.calls) / Math.max(1, joins)).toFixed(2),
       meanMs: +(r.ms / Number(r.calls)).toFixed(3), msPerJoin: +(r.ms / Math.max(1, joins)).toFixed(3),
     }));
-    const report = readDriverReport(outDir);
+    const report = driver.report();
     const lat = (s: { p50_ms: number; p99_ms: number } | undefined) => (s ? { p50: s.p50_ms, p99: s.p99_ms } : null);
     const result: JoinCostRun = {
       build: b.name, round, rateAsked: o.rate, rampS: o.rampS, gateways: o.gateways, windowS: +windowS.toFixed(2), creates: c1.created - c0.created,
@@ -264,23 +214,7 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
     // The run's keys (settle streams, dirty sets, the epoch…) go with it: the machine's Redis is shared.
     await forgetKeys(redis, prefix).catch(() => undefined);
     await redis.quit().catch(() => undefined);
-    rmSync(outDir, { recursive: true, force: true });
   }
-}
-
-async function forgetKeys(redis: ReturnType<typeof createRedis>, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function readDriverReport(dir: string): any {
-  const file = readdirSync(dir).find((f) => f.endsWith('.json'));
-  return file ? JSON.parse(readFileSync(join(dir, file), 'utf8')) : null;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -1,6 +1,7 @@
 // CPU time of processes, read from /proc (utime + stime of /proc/<pid>/stat, in clock ticks of 10 ms on Linux):
-// what the benchmark divides by the heartbeats of a steady window to give CPU µs per heartbeat per process.
-import { readFileSync } from 'node:fs';
+// what the benchmark divides by the heartbeats of a steady window to give CPU µs per heartbeat per process, or by
+// the joins of a window to give CPU per join; and the process trees (gateways, Postgres, a driver) it adds up.
+import { readdirSync, readFileSync } from 'node:fs';
 
 const ticksPerSecond = 100; // getconf CLK_TCK on Linux x86_64
 
@@ -54,4 +55,47 @@ export function cpuWindow(pids: Record<string, number[]>) {
       };
     },
   };
+}
+
+/** Pids whose parent is `parent` (one level), from /proc. */
+export function childrenOf(parent: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) out.push(Number(name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** `pid` and all its descendants. */
+export function treeOf(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...childrenOf(all[i]!));
+  return all;
+}
+
+/** Named groups of processes, listed anew at each snapshot: a process born in a window counts from 0. */
+export type Groups = Record<string, () => number[]>;
+
+/** CPU µs of each group's processes now, and the machine's busy µs. */
+export function snapshot(groups: Groups): { micros: Record<string, Map<number, number>>; busy: number } {
+  const micros: Record<string, Map<number, number>> = {};
+  for (const [name, list] of Object.entries(groups)) micros[name] = new Map(list().map((pid) => [pid, cpuMicros(pid)]));
+  return { micros, busy: machineBusyMicros() };
+}
+
+/** CPU µs each group used between two snapshots, and `other`: the machine's busy time no group accounts for. */
+export function usedBetween(a: ReturnType<typeof snapshot>, b: ReturnType<typeof snapshot>): Record<string, number> & { other: number } {
+  const used: Record<string, number> = {};
+  let sum = 0;
+  for (const [name, now] of Object.entries(b.micros)) {
+    let us = 0;
+    for (const [pid, t] of now) us += t - (a.micros[name]!.get(pid) ?? 0);
+    used[name] = us;
+    sum += us;
+  }
+  return { ...used, other: Math.max(0, b.busy - a.busy - sum) };
 }

@@ -3,6 +3,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { heartbeatPathHeadlineRows, heartbeatPathSection } from './results-heartbeat-path.js';
 import { joinCostHeadlineRows, joinCostSection } from './results-join-cost.js';
+import { joinStormHeadlineRows, joinStormSection } from './results-join-storm.js';
 
 const ratio = (a: number, b: number) => (b > 0 ? `×${(a / b).toFixed(2)}` : 'n/a (the other side passed no step)');
 const ms = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
@@ -57,9 +58,11 @@ export function renderResults(file: any): string {
     ...createFloodRows(r.createFlood),
     ...heartbeatPathHeadlineRows(r.heartbeatPath),
     ...joinCostHeadlineRows(r.joinCost),
+    ...joinStormHeadlineRows(r.joinStorm),
     '',
     ...heartbeatPathSection(r.heartbeatPath),
     ...joinCostSection(r.joinCost),
+    ...joinStormSection(r.joinStorm),
     '## Limits',
     '',
     `- Heartbeat Lua script alone, ${r.luaLimit?.sessions} sessions, auto-pipelined: ${r.luaLimit?.callsPerSecond} calls/s, Redis CPU ${r.luaLimit?.redisCpuMicrosPerCall} µs per call.`,

@@ -50,6 +50,8 @@ import { baselineRevDefault, measureHeartbeatPath, saveHeartbeatPath } from './h
 import { heartbeatPathHeadlineRows, heartbeatPathSection } from './results-heartbeat-path.js';
 import { joinBaselineRevDefault, joinRateDefault, measureJoinCost } from './join-cost.js';
 import { joinCostHeadlineRows, joinCostSection } from './results-join-cost.js';
+import { measureJoinStorm, parseStorms, stormBaselineRevDefault, stormsDefault, stormWatchersDefault } from './join-storm.js';
+import { joinStormHeadlineRows, joinStormSection } from './results-join-storm.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
@@ -78,15 +80,19 @@ const baselineRev = process.env.BENCH_BASELINE_REV ?? baselineRevDefault;
 const joinRate = num('BENCH_JOIN_RATE', joinRateDefault);
 const joinRounds = num('BENCH_JOIN_ROUNDS', 2);
 const joinBaselineRev = process.env.BENCH_JOIN_BASELINE_REV ?? joinBaselineRevDefault;
+const stormWatchers = num('BENCH_STORM_WATCHERS', stormWatchersDefault);
+const storms = process.env.BENCH_STORMS ? parseStorms(process.env.BENCH_STORMS) : stormsDefault;
+// BENCH_STORM_BASELINE_REV=none runs this checkout alone.
+const stormBaselineRev = process.env.BENCH_STORM_BASELINE_REV ?? stormBaselineRevDefault;
 const probeDir = process.env.BENCH_PROBE_DIR ?? `${os.tmpdir()}/bench-probe-${new Date().toISOString().replace(/[:.]/g, '-')}`;
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 if (process.argv.includes('--help')) {
-  console.log(`npm run bench [-- --only create-flood|heartbeat-path|join-cost]  (env: BENCH_JOIN_RATE=${joinRate} BENCH_JOIN_ROUNDS=${joinRounds} BENCH_JOIN_BASELINE_REV=${joinBaselineRev} BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000} BENCH_BASELINE_REV=${baselineRev} BENCH_PATH_VIEWERS=${pathViewers} BENCH_PATH_INTERVAL_MS=${pathIntervalMs} BENCH_PATH_ROUNDS=${pathRounds} BENCH_PATH_PROFILE=${pathProfile ? 1 : 0} BENCH_PROBE_DIR=${probeDir})`);
+  console.log(`npm run bench [-- --only create-flood|heartbeat-path|join-cost|join-storm]  (env: BENCH_STORM_WATCHERS=${stormWatchers} BENCH_STORMS=${storms.map((x) => `${x.rate}x${x.viewers}`).join(',')} BENCH_STORM_BASELINE_REV=${stormBaselineRev} BENCH_JOIN_RATE=${joinRate} BENCH_JOIN_ROUNDS=${joinRounds} BENCH_JOIN_BASELINE_REV=${joinBaselineRev} BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000} BENCH_BASELINE_REV=${baselineRev} BENCH_PATH_VIEWERS=${pathViewers} BENCH_PATH_INTERVAL_MS=${pathIntervalMs} BENCH_PATH_ROUNDS=${pathRounds} BENCH_PATH_PROFILE=${pathProfile ? 1 : 0} BENCH_PROBE_DIR=${probeDir})`);
   process.exit(0);
 }
-if (only !== undefined && only !== 'create-flood' && only !== 'heartbeat-path' && only !== 'join-cost') {
-  console.error(`bench: --only takes create-flood, heartbeat-path or join-cost, not ${only}`);
+if (only !== undefined && only !== 'create-flood' && only !== 'heartbeat-path' && only !== 'join-cost' && only !== 'join-storm') {
+  console.error(`bench: --only takes create-flood, heartbeat-path, join-cost or join-storm, not ${only}`);
   process.exit(2);
 }
 
@@ -97,6 +103,9 @@ const createFloodOptions = (build: boolean) => ({ loops: floodLoops, seconds: fl
 // Its gateway listens on port + 2 and serves its own /metrics on port + 3.
 // Its gateways listen on port + 4 (and their metrics ports by PROCESS_INDEX).
 const joinCostOptions = () => ({ rate: joinRate, rampS: 25, gateways: num('BENCH_JOIN_GATEWAYS', 4), port: port + 4, rounds: joinRounds, baselineRev: joinBaselineRev, log });
+// Its gateways listen on port + 5.
+const joinStormOptions = () => ({ watchers: stormWatchers, watchersRampS: 50, storms, gateways: num('BENCH_JOIN_GATEWAYS', 4), port: port + 5,
+  baselineRev: stormBaselineRev === 'none' ? null : stormBaselineRev, log });
 const heartbeatPathOptions = () => ({ viewers: pathViewers, intervalMs: pathIntervalMs, steadyMs, rounds: pathRounds, baselineRev, profile: pathProfile, port: port + 2, probeDir, log });
 
 async function main(): Promise<void> {
@@ -107,6 +116,11 @@ async function main(): Promise<void> {
   if (only === 'join-cost') {
     const joins = await measureJoinCost(joinCostOptions());
     console.log(['', '| comparison | measured | target |', '| --- | --- | --- |', ...joinCostHeadlineRows(joins), '', ...joinCostSection(joins)].join('\n'));
+    return;
+  }
+  if (only === 'join-storm') {
+    const storm = await measureJoinStorm(joinStormOptions());
+    console.log(['', '| comparison | measured | target |', '| --- | --- | --- |', ...joinStormHeadlineRows(storm), '', ...joinStormSection(storm)].join('\n'));
     return;
   }
   if (only === 'heartbeat-path') {
@@ -198,6 +212,9 @@ async function main(): Promise<void> {
 
     log(`join cost: viewers joining at ${joinRate}/s, baseline ${joinBaselineRev} vs this checkout`);
     results.joinCost = await failedAsRow('join cost', () => measureJoinCost(joinCostOptions()));
+
+    log(`join storm: ${stormWatchers} watching, then ${storms.map((x) => `${x.viewers} joining at ${x.rate}/s`).join(', then ')}; baseline ${stormBaselineRev} vs this checkout`);
+    results.joinStorm = await failedAsRow('join storm', () => measureJoinStorm(joinStormOptions()));
     if (failures.length > 0) results.failures = failures;
   } finally {
     redis.disconnect();
