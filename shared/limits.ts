@@ -135,8 +135,12 @@ export const joinsQueuedMax = 32;
  * the 250 ms a join may take at the storm's rate (README "Joins under overload").
  */
 export const joinQueueWaitMsMax = 150;
-/** Retry-After of an `overloaded` answer, in ms (sent as whole seconds: 1). Clients add their own jitter on top. */
+/**
+ * Retry-After of an `overloaded` answer, in ms (sent as whole seconds), at least and at most: the joins a gateway
+ * refused over those it let in during the last second, in seconds (join-admission.ts). Clients add jitter on top.
+ */
 export const joinRetryAfterMs = 1_000;
+export const joinRetryAfterMsMax = 10_000;
 /** How often the event loop's lateness is sampled, in ms (gateway/loop-lag.ts). */
 export const loopLagSampleMs = 20;
 /** After a late sample, joins stay refused this long, in ms, so two late turns of a short loop do not let a burst in. */

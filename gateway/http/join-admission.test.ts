@@ -84,6 +84,35 @@ describe('join admission', () => {
     expect(counts).toEqual({ admitted: 3, refused_lag: 2, queued: 1 });
   });
 
+  it('asks refused joins to come back later the more it refused per join let in during the last second, 1 to 10 s', async () => {
+    let now = 0;
+    const counts: Partial<Record<JoinAdmissionOutcome, number>> = {};
+    const admission = createJoinAdmission(
+      { loopLagging: () => false, count: (o) => { counts[o] = (counts[o] ?? 0) + 1; }, nowMs: () => now },
+      { inFlightMax: 2, inFlightMaxWhileLagging: 1, queuedMax: 0, queueWaitMsMax: 1_000 },
+    );
+    const ran: string[] = [];
+    const held = [heldJoin(ran, 'a'), heldJoin(ran, 'b')];
+    const running = held.map((h) => admission.admit(h.join));
+    const secondsOf = () => { try { admission.refuseEarly(); return 0; } catch (e) { return (e as RetryLaterError).retryAfterSeconds; } };
+    // Second 0: nothing known of the second before: 1 s.
+    expect(Array.from({ length: 9 }, secondsOf)).toEqual(Array(9).fill(1));
+    // Second 1: 10 refused over 2 let in during second 0: 5 s.
+    now = 1_000;
+    expect(secondsOf()).toBe(5);
+    // Second 2: 1 refused over none let in in second 1 → 1 s per refusal… and never more than 10 s.
+    now = 2_000;
+    expect(secondsOf()).toBe(1);
+    for (let i = 0; i < 40; i++) secondsOf();
+    now = 3_000;
+    expect(secondsOf()).toBe(10);
+    // A quiet gap forgets it: the second before was not the last whole second.
+    now = 10_000;
+    expect(secondsOf()).toBe(1);
+    for (const h of held) h.release();
+    await Promise.all(running);
+  });
+
   it('frees the slot of a join that throws (synchronously or not), and passes its error through', async () => {
     const { admission } = gate({ inFlightMax: 1 });
     await expect(admission.admit(async () => { throw new Error('postgres said no'); })).rejects.toThrow('postgres said no');

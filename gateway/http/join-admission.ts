@@ -5,8 +5,9 @@
 //   - at most joinsInFlightMax joins run at once, fewer than the pool's connections, so a wallet read, a complete or
 //     a settlement wait still finds one;
 //   - up to joinsQueuedMax more wait here, in memory and in arrival order, each for at most joinQueueWaitMsMax;
-//   - past that a join is refused at once: 503 `overloaded` with Retry-After. A refused join did nothing, so the client
-//     may repeat it; the SDK and the load driver do, after Retry-After plus jitter;
+//   - past that a join is refused at once: 503 `overloaded` with Retry-After (longer the more this gateway is refusing:
+//     createRetryAfter). A refused join did nothing, so the client may repeat it; the SDK and the load driver do,
+//     after Retry-After plus jitter;
 //   - while this process's event loop runs later than JOIN_SHED_LOOP_LAG_MS (the CPU is short, and watchers'
 //     heartbeats come first) at most joinsInFlightMaxWhileLagging joins run and none waits: the rest are refused.
 //     Not all: refusing every join while the loop lags would let a storm that keeps the loop busy with its own
@@ -16,7 +17,7 @@
 // seconds, and the joins let in finish within the bench's 250 ms.
 import { RetryLaterError } from '../../shared/errors.js';
 import type { Config } from '../../shared/config.js';
-import { joinQueueWaitMsMax, joinRetryAfterMs, joinsInFlightMax, joinsInFlightMaxWhileLagging, joinsQueuedMax } from '../../shared/limits.js';
+import { joinQueueWaitMsMax, joinRetryAfterMs, joinRetryAfterMsMax, joinsInFlightMax, joinsInFlightMaxWhileLagging, joinsQueuedMax } from '../../shared/limits.js';
 import { watchLoopLag } from '../loop-lag.js';
 
 export const joinAdmissionOutcomes = ['admitted', 'queued', 'refused_full', 'refused_wait', 'refused_lag'] as const;
@@ -51,14 +52,49 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-function overloaded(why: string): RetryLaterError {
-  return new RetryLaterError('overloaded', joinRetryAfterMs, `this gateway is taking as many joins as it can (${why}); retry after Retry-After seconds`);
+function overloaded(why: string, retryAfterMs: number): RetryLaterError {
+  return new RetryLaterError('overloaded', retryAfterMs, `this gateway is taking as many joins as it can (${why}); retry after Retry-After seconds`);
+}
+
+/**
+ * Retry-After for a refused join: about when the joins refused before it will have had their turn, i.e. the joins
+ * this gateway refused over those it let in, in the last whole second, as seconds, between joinRetryAfterMs and
+ * joinRetryAfterMsMax. A fixed second brought every refused player back within the next one, to be refused again:
+ * in a storm past capacity most of the CPU went to refusing the same players over and over.
+ */
+function createRetryAfter(nowMs: () => number) {
+  let secondStartMs = nowMs();
+  let admitted = 0;
+  let refused = 0;
+  let last = { admitted: 0, refused: 0 };
+  const roll = () => {
+    const now = nowMs();
+    if (now - secondStartMs < 1_000) return;
+    last = now - secondStartMs < 2_000 ? { admitted, refused } : { admitted: 0, refused: 0 };
+    admitted = 0;
+    refused = 0;
+    secondStartMs = now;
+  };
+  return {
+    admitted() { roll(); admitted++; },
+    refused(): number {
+      roll();
+      refused++;
+      const turns = Math.ceil(last.refused / Math.max(1, last.admitted));
+      return Math.min(joinRetryAfterMsMax, Math.max(joinRetryAfterMs, turns * 1_000));
+    },
+  };
 }
 
 export function createJoinAdmission(
-  deps: { loopLagging(): boolean; count(outcome: JoinAdmissionOutcome): void },
+  deps: { loopLagging(): boolean; count(outcome: JoinAdmissionOutcome): void; nowMs?: () => number },
   limits: JoinAdmissionLimits = joinAdmissionLimitsDefault,
 ): JoinAdmission {
+  const retryAfter = createRetryAfter(deps.nowMs ?? Date.now);
+  const refuse = (outcome: JoinAdmissionOutcome, why: string) => {
+    deps.count(outcome);
+    return overloaded(why, retryAfter.refused());
+  };
   let inFlight = 0;
   const waiting: Waiter[] = [];
   let head = 0; // waiting[head..] are still waiting: a shift per start would copy the array
@@ -76,6 +112,7 @@ export function createJoinAdmission(
 
   const run = <T>(join: () => Promise<T>): Promise<T> => {
     inFlight++;
+    retryAfter.admitted();
     let done: Promise<T>;
     try {
       done = join();
@@ -101,16 +138,11 @@ export function createJoinAdmission(
     get queued() { return queued(); },
     refuseEarly() {
       const no = refusal();
-      if (no === null) return;
-      deps.count(no.outcome);
-      throw overloaded(no.why);
+      if (no !== null) throw refuse(no.outcome, no.why);
     },
     admit(join) {
       const no = refusal();
-      if (no !== null) {
-        deps.count(no.outcome);
-        return Promise.reject(overloaded(no.why));
-      }
+      if (no !== null) return Promise.reject(refuse(no.outcome, no.why));
       if (inFlight < limits.inFlightMax && queued() === 0) {
         deps.count('admitted');
         return run(join);
@@ -123,8 +155,7 @@ export function createJoinAdmission(
             // Still waiting (a started waiter's timer is cleared): out of the line, answered now.
             const at = waiting.indexOf(w, head);
             if (at >= 0) waiting.splice(at, 1);
-            deps.count('refused_wait');
-            reject(overloaded(`no slot within ${limits.queueWaitMsMax} ms`));
+            reject(refuse('refused_wait', `no slot within ${limits.queueWaitMsMax} ms`));
           }, limits.queueWaitMsMax),
         };
         waiting.push(w);

@@ -13,9 +13,9 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-// Six calls, at least 1 s apart with the gateway's Retry-After: a join refused through about 10 s of a storm still
-// gets in, and a player never retries for longer than a student would wait.
-export const joinRetryPolicyDefault: RetryPolicy = Object.freeze({ attemptsMax: 6, baseDelayMs: 500, maxDelayMs: 8_000 });
+// Ten calls, each after the gateway's Retry-After (1–10 s, longer while it refuses more) plus up to as much again: a
+// player keeps trying for one to a few minutes of a storm, about what a student waits for a lecture to open.
+export const joinRetryPolicyDefault: RetryPolicy = Object.freeze({ attemptsMax: 10, baseDelayMs: 500, maxDelayMs: 8_000 });
 
 /** Codes that promise nothing was done: safe to repeat even without an Idempotency-Key. */
 const refusedForNowCodes: ReadonlySet<string> = new Set(['overloaded', 'too_many_requests']);

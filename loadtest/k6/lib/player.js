@@ -33,7 +33,7 @@ const readyTimeoutMs = 10000;
 const completeTimeoutMs = 20000; // the gateway waits up to 15 s for the settlement commit
 const restCompleteAttemptsMax = 5;
 /** A refused join is repeated as the SDK repeats it (player/sdk/rest-retry.ts joinRetryPolicyDefault). */
-const joinAttemptsMax = 6;
+const joinAttemptsMax = 10;
 const joinBaseDelayMs = 500;
 const joinMaxDelayMs = 8000;
 const lectureSwitchSeconds = 10;
