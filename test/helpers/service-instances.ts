@@ -3,6 +3,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -13,6 +14,24 @@ export const randomPort = (base: number) => {
   if (base + 2_000 > ephemeralPortsFrom) throw new Error(`test ports from ${base} reach the ephemeral range (${ephemeralPortsFrom}+)`);
   return base + Math.floor(Math.random() * 2_000);
 };
+
+/** Whether nothing listens on 127.0.0.1:`port` now (another program's server, e.g. RabbitMQ's 25672, may). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A random port from `base` that nothing listens on yet. */
+export async function freePort(base: number): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const port = randomPort(base);
+    if (await portFree(port)) return port;
+  }
+  throw new Error(`no free port found from ${base}`);
+}
 
 export interface RedisInstance {
   port: number;
@@ -63,7 +82,8 @@ function pgBin(name: string): string {
  * A private cluster (initdb) with trust auth and a `test` database; run as the postgres user (initdb refuses root).
  * `settings`: more server settings, `name=value` each (e.g. `shared_preload_libraries=pg_stat_statements`).
  */
-export async function postgresInstance(port = randomPort(25_000), settings: readonly string[] = []): Promise<PostgresInstance> {
+export async function postgresInstance(portAsked?: number, settings: readonly string[] = []): Promise<PostgresInstance> {
+  const port = portAsked ?? await freePort(25_000);
   const dir = mkdtempSync(join(tmpdir(), 'mg-pg-'));
   chmodSync(dir, 0o700);
   const asPostgres = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
