@@ -12,9 +12,8 @@
 //     heartbeats come first) at most joinsInFlightMaxWhileLagging joins run and none waits: the rest are refused.
 //     Not all: refusing every join while the loop lags would let a storm that keeps the loop busy with its own
 //     refusals lock every join out for as long as it lasts.
-// Refusals are decided before the token is checked (refuseEarly), so a refused join costs little more than parsing.
-// Refusing early is the point: a join answered 503 in a millisecond costs less than one that times out after
-// seconds, and the joins let in finish within the bench's 250 ms.
+// Refusals are decided before the token is checked (refuseEarly), so a refused join costs little more than parsing:
+// a join answered 503 in a millisecond costs less than one let in to wait seconds for the pool and the CPU.
 import { RetryLaterError } from '../../shared/errors.js';
 import type { Config } from '../../shared/config.js';
 import { joinQueueWaitMsMax, joinRetryAfterMs, joinRetryAfterMsMax, joinsInFlightMax, joinsInFlightMaxWhileLagging, joinsQueuedMax } from '../../shared/limits.js';

@@ -7,6 +7,7 @@ import { mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDist } from '../../scripts/build-dist.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -39,4 +40,22 @@ export async function withBaselineBuild<T>(baselineRev: string, log: (line: stri
   } finally {
     try { git(['worktree', 'remove', '--force', worktree]); } catch { rmSync(worktree, { recursive: true, force: true }); git(['worktree', 'prune']); }
   }
+}
+
+/** What a step's results name: the baseline's commit (none when this checkout ran alone) and this checkout's. */
+export interface BuildRevs { baseline: { rev: string } | null; current: { rev: string; uncommitted: boolean } }
+
+/**
+ * Runs `use` with the builds to measure, in the order to take them: this checkout alone when `baselineRev` is null,
+ * else the baseline then this checkout (withBaselineBuild).
+ */
+export async function withBuilds<T>(baselineRev: string | null, log: (line: string) => void, use: (builds: Build[], revs: BuildRevs) => Promise<T>): Promise<T> {
+  if (baselineRev === null) {
+    await buildDist();
+    const rev = git(['rev-parse', 'HEAD']);
+    const uncommitted = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+    return use([{ name: 'current', rev, dir: root }], { baseline: null, current: { rev, uncommitted } });
+  }
+  return withBaselineBuild(baselineRev, log, ({ baseline, current, uncommitted }) =>
+    use([baseline, current], { baseline: { rev: baseline.rev }, current: { rev: current.rev, uncommitted } }));
 }

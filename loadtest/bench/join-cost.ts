@@ -7,20 +7,14 @@
 //
 //   npx tsx loadtest/bench/join-cost.ts [--rate 200] [--ramp-s 25] [--gateways 4] [--rounds 1] [--baseline REV] [--profile DIR]
 //   npm run bench -- --only join-cost   (the same, inside the bench's run: prints, writes no results file)
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { migrate, seed } from '../../shared/pg/migrate.js';
-import { createRedis } from '../../shared/redis/connect.js';
-import { buildDist } from '../../scripts/build-dist.js';
 import { postgresInstance, type PostgresInstance } from '../../test/helpers/service-instances.js';
-import { withBaselineBuild, type Build } from './baseline-worktree.js';
-import { forgetKeys, spawnDriver } from './driver-run.js';
-import { startServers } from './gateway-processes.js';
-import { childrenOf, snapshot, treeOf, usedBetween, type Groups } from './proc-cpu.js';
+import { withBuilds, type Build, type BuildRevs } from './baseline-worktree.js';
+import { startBenchProduct } from './bench-product.js';
+import { spawnDriver } from './driver-run.js';
+import { snapshot, treeOf, usedBetween, type Groups } from './proc-cpu.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface JoinCostOptions {
   /** Joins asked for per second (the driver's ramp: viewers = rate × rampS). */
@@ -94,7 +88,7 @@ export async function measureJoinCost(o: JoinCostOptions): Promise<JoinCostResul
   const pgi = await postgresInstance(undefined, ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track_planning=on',
     'max_connections=200']);
   try {
-    const runAll = async (builds: Build[], revs: JoinCostResult['builds']): Promise<JoinCostResult> => {
+    const runAll = async (builds: Build[], revs: BuildRevs): Promise<JoinCostResult> => {
       const runs: JoinCostRun[] = [];
       for (let round = 1; round <= o.rounds; round++) {
         for (const b of round % 2 === 1 ? builds : [...builds].reverse()) {
@@ -104,15 +98,7 @@ export async function measureJoinCost(o: JoinCostOptions): Promise<JoinCostResul
       }
       return { rate: o.rate, rampS: o.rampS, gateways: o.gateways, builds: revs, runs };
     };
-    if (o.baselineRev === null) {
-      await buildDist();
-      const git = (args: string[]) => execFileSync('git', args, { cwd: root }).toString().trim();
-      const rev = git(['rev-parse', 'HEAD']);
-      const uncommitted = git(['status', '--porcelain', '--untracked-files=no']) !== '';
-      return await runAll([{ name: 'current', rev, dir: root }], { baseline: null, current: { rev, uncommitted } });
-    }
-    return await withBaselineBuild(o.baselineRev, (l) => say(`join cost: ${l}`), ({ baseline, current, uncommitted }) =>
-      runAll([baseline, current], { baseline: { rev: baseline.rev }, current: { rev: current.rev, uncommitted } }));
+    return await withBuilds(o.baselineRev, (l) => say(`join cost: ${l}`), runAll);
   } finally {
     pgi.stop();
   }
@@ -121,46 +107,23 @@ export async function measureJoinCost(o: JoinCostOptions): Promise<JoinCostResul
 /** One run of one build: its gateways and worker on a fresh schema of the bench's Postgres, the driver from here. */
 async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Build, round: number): Promise<JoinCostRun> {
   const say = o.log ?? (() => undefined);
-  const schema = `bench_join_${b.name}_${round}`;
-  const prefix = `bench:join:${process.pid}:${b.name}:${round}:`;
-  const secret = 'bench-join-cost-secret-0123456789abcdef';
-  const base = `http://127.0.0.1:${o.port}`;
-  const admin = new pg.Client({ connectionString: pgi.url });
-  const redis = createRedis({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', redisClusterNodes: [] }, { purpose: 'bench-join' });
-  const stops: (() => Promise<void>)[] = [];
+  const probe = o.profileDir ? ['--require', fileURLToPath(new URL('./window-probe.cjs', import.meta.url))] : [];
+  const probeEnv = o.profileDir ? { PROBE_DIR: o.profileDir, PROBE_CPU_PROFILE: '1' } : {};
+  const product = await startBenchProduct(pgi, b, { name: `join_${b.name}_${round}`, port: o.port, gateways: o.gateways, nodeArgs: probe, extraEnv: probeEnv });
+  const { admin, env, schema } = product;
+  const cleanups: (() => void)[] = [];
   try {
-    await migrate(pgi.url, schema);
-    await seed(pgi.url, schema);
-    await admin.connect();
     await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public');
-    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
-      PORT: String(o.port), HOST: '0.0.0.0', DATABASE_URL: pgi.url, DATABASE_SCHEMA: schema,
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix, JWT_SECRET: secret,
-      LOG_LEVEL: 'warn', LOG_PRETTY: 'false', MAX_SOCKETS_PER_IP: '0', GATEWAY_PROCESSES: String(o.gateways),
-    };
-    const probe = o.profileDir ? ['--require', fileURLToPath(new URL('./window-probe.cjs', import.meta.url))] : [];
-    const probeEnv = o.profileDir ? { PROBE_DIR: o.profileDir, PROBE_CPU_PROFILE: '1' } : {};
-    const gateways = await startServers('gateway', o.gateways, { ...env, ...probeEnv }, `${base}/readyz`, probe, b.dir);
-    stops.push(() => gateways.stop());
-    const worker = await startServers('worker', 1, { ...env, ...probeEnv }, null, probe, b.dir);
-    const probed = [...gateways.pids, ...worker.pids];
+    const probed = [...product.gateways.pids, ...product.worker.pids];
     const toggleProbes = () => { if (o.profileDir) for (const pid of probed) process.kill(pid, 'SIGUSR2'); };
-    stops.push(() => worker.stop());
 
     const viewers = o.rate * o.rampS;
     say(`  ${viewers} viewers joining at ${o.rate}/s over ${o.rampS} s, ${o.gateways} gateways, Postgres with pg_stat_statements on ${pgi.port}`);
-    const driver = spawnDriver(['--viewers', String(viewers), '--ramp-s', String(o.rampS), '--hold-s', '5', '--gateway-url', base,
+    const driver = spawnDriver(['--viewers', String(viewers), '--ramp-s', String(o.rampS), '--hold-s', '5', '--gateway-url', product.baseUrl,
       '--max-error-rate', '1'], env, 'join-cost');
-    stops.push(async () => driver.cleanup());
+    cleanups.push(() => driver.cleanup());
     await driver.rampStarted;
-
-    const postmaster = pgi.postmasterPid();
-    const groups: Groups = {
-      gateways: () => gateways.pids, worker: () => worker.pids, redis: () => [redisPid],
-      postgres: () => (postmaster ? [postmaster, ...childrenOf(postmaster)] : []), driver: () => (driver.pid ? treeOf(driver.pid) : []),
-    };
+    const groups: Groups = { ...product.groups, driver: () => (driver.pid ? treeOf(driver.pid) : []) };
     const counts = async () => (await admin.query<{ created: number; started: number }>(
       `SELECT count(*)::int AS created, count(start_time)::int AS started FROM ${schema}.sessions`)).rows[0]!;
     // The window opens once every viewer process is up and joining, and closes with the ramp.
@@ -209,11 +172,8 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
     say(`  Postgres: ${result.statementsPerJoin.calls} statements, ${result.statementsPerJoin.ms} ms per join`);
     return result;
   } finally {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    await admin.end().catch(() => undefined);
-    // The run's keys (settle streams, dirty sets, the epoch…) go with it: the machine's Redis is shared.
-    await forgetKeys(redis, prefix).catch(() => undefined);
-    await redis.quit().catch(() => undefined);
+    await product.stop();
+    for (const cleanup of cleanups) cleanup();
   }
 }
 

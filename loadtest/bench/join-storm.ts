@@ -9,20 +9,14 @@
 //
 //   npx tsx loadtest/bench/join-storm.ts [--watchers 10000] [--storms 500x10000,1000x10000] [--baseline REV]
 //   npm run bench -- --only join-storm   (the same, inside the bench's run: prints, writes no results file)
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { migrate, seed } from '../../shared/pg/migrate.js';
-import { createRedis } from '../../shared/redis/connect.js';
-import { buildDist } from '../../scripts/build-dist.js';
 import { postgresInstance, type PostgresInstance } from '../../test/helpers/service-instances.js';
-import { withBaselineBuild, type Build } from './baseline-worktree.js';
-import { forgetKeys, spawnDriver, type DriverRun } from './driver-run.js';
-import { startServers } from './gateway-processes.js';
-import { childrenOf, snapshot, treeOf, usedBetween, type Groups } from './proc-cpu.js';
+import { withBuilds, type Build, type BuildRevs } from './baseline-worktree.js';
+import { startBenchProduct } from './bench-product.js';
+import { spawnDriver, type DriverRun } from './driver-run.js';
+import { snapshot, treeOf, usedBetween, type Groups } from './proc-cpu.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface StormPlan {
   /** Joins asked for per second. */
@@ -106,7 +100,7 @@ export async function measureJoinStorm(o: JoinStormOptions): Promise<JoinStormRe
   const say = o.log ?? (() => undefined);
   const pgi = await postgresInstance(undefined, ['max_connections=300']);
   try {
-    const runAll = async (builds: Build[], revs: JoinStormResult['builds']): Promise<JoinStormResult> => {
+    const runAll = async (builds: Build[], revs: BuildRevs): Promise<JoinStormResult> => {
       const runs: JoinStormRun[] = [];
       for (const b of builds) {
         say(`join storm: ${b.name} (${b.rev.slice(0, 12)})`);
@@ -114,15 +108,7 @@ export async function measureJoinStorm(o: JoinStormOptions): Promise<JoinStormRe
       }
       return { watchers: o.watchers, gateways: o.gateways, builds: revs, runs };
     };
-    if (o.baselineRev === null) {
-      await buildDist();
-      const git = (args: string[]) => execFileSync('git', args, { cwd: root }).toString().trim();
-      const rev = git(['rev-parse', 'HEAD']);
-      const uncommitted = git(['status', '--porcelain', '--untracked-files=no']) !== '';
-      return await runAll([{ name: 'current', rev, dir: root }], { baseline: null, current: { rev, uncommitted } });
-    }
-    return await withBaselineBuild(o.baselineRev, (l) => say(`join storm: ${l}`), ({ baseline, current, uncommitted }) =>
-      runAll([baseline, current], { baseline: { rev: baseline.rev }, current: { rev: current.rev, uncommitted } }));
+    return await withBuilds(o.baselineRev, (l) => say(`join storm: ${l}`), runAll);
   } finally {
     pgi.stop();
   }
@@ -130,49 +116,27 @@ export async function measureJoinStorm(o: JoinStormOptions): Promise<JoinStormRe
 
 async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Build): Promise<JoinStormRun> {
   const say = o.log ?? (() => undefined);
-  const schema = `bench_storm_${b.name}`;
-  const prefix = `bench:storm:${process.pid}:${b.name}:`;
-  const base = `http://127.0.0.1:${o.port}`;
-  const admin = new pg.Client({ connectionString: pgi.url });
-  const redis = createRedis({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', redisClusterNodes: [] }, { purpose: 'bench-storm' });
-  const stops: (() => Promise<void>)[] = [];
+  const product = await startBenchProduct(pgi, b, { name: `storm_${b.name}`, port: o.port, gateways: o.gateways });
+  const { admin, env, schema } = product;
+  const base = product.baseUrl;
+  const cleanups: (() => void)[] = [];
   try {
-    await migrate(pgi.url, schema);
-    await seed(pgi.url, schema);
-    await admin.connect();
-    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
-      PORT: String(o.port), HOST: '0.0.0.0', DATABASE_URL: pgi.url, DATABASE_SCHEMA: schema,
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix, JWT_SECRET: 'bench-join-storm-secret-0123456789abcdef',
-      LOG_LEVEL: 'warn', LOG_PRETTY: 'false', MAX_SOCKETS_PER_IP: '0', GATEWAY_PROCESSES: String(o.gateways),
-    };
-    const gateways = await startServers('gateway', o.gateways, env, `${base}/readyz`, [], b.dir);
-    stops.push(() => gateways.stop());
-    const worker = await startServers('worker', 1, env, null, [], b.dir);
-    stops.push(() => worker.stop());
-
     // The watchers stay through every storm: a hold longer than all of them, cut short with Ctrl-C after the last.
     const holdS = 30 + o.storms.reduce((s, st) => s + Math.ceil(st.viewers / st.rate) + stormWaitS + 30, 0);
     say(`  ${o.watchers} watchers joining over ${o.watchersRampS} s, then storms ${o.storms.map((s) => `${s.viewers} at ${s.rate}/s`).join(', ')}`);
     const watchers = spawnDriver(['--viewers', String(o.watchers), '--ramp-s', String(o.watchersRampS), '--hold-s', String(holdS),
       '--gateway-url', base, '--max-error-rate', '1', '--processes', String(Math.max(1, Math.ceil(o.watchers / 5_000)))], env, 'storm-watchers');
-    stops.push(async () => watchers.cleanup());
+    cleanups.push(() => watchers.cleanup());
     await watchers.rampStarted;
     await sleep((o.watchersRampS + 5) * 1000);
 
-    const postmaster = pgi.postmasterPid();
     const storms: { plan: StormPlan; figures: Omit<StormFigures, 'watcherAckP99Ms'>; fromMs: number; toMs: number }[] = [];
     for (const plan of o.storms) {
       const rampS = Math.max(1, Math.round(plan.viewers / plan.rate));
       const driver: DriverRun = spawnDriver(['--viewers', String(plan.viewers), '--ramp-s', String(rampS), '--hold-s', '5',
         '--gateway-url', base, '--max-error-rate', '1', '--processes', String(Math.max(2, Math.ceil(plan.viewers / 2_500)))], env, 'storm');
-      stops.push(async () => driver.cleanup());
-      const groups: Groups = {
-        gateways: () => gateways.pids, worker: () => worker.pids, redis: () => [redisPid],
-        postgres: () => (postmaster ? [postmaster, ...childrenOf(postmaster)] : []),
-        driver: () => [...(driver.pid ? treeOf(driver.pid) : []), ...(watchers.pid ? treeOf(watchers.pid) : [])],
-      };
+      cleanups.push(() => driver.cleanup());
+      const groups: Groups = { ...product.groups, driver: () => [...(driver.pid ? treeOf(driver.pid) : []), ...(watchers.pid ? treeOf(watchers.pid) : [])] };
       await driver.rampStarted;
       const fromMs = Date.now();
       const t0 = performance.now();
@@ -224,10 +188,8 @@ async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Buil
     say(`  watchers: ${result.watchers.joined} joined, ${result.watchers.errors} errors; during the storms ack p99 ${result.storms.map((s) => JSON.stringify(s.watcherAckP99Ms)).join(', ')}`);
     return result;
   } finally {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    await admin.end().catch(() => undefined);
-    await forgetKeys(redis, prefix).catch(() => undefined);
-    await redis.quit().catch(() => undefined);
+    await product.stop();
+    for (const cleanup of cleanups) cleanup();
   }
 }
 
