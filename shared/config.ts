@@ -30,7 +30,8 @@ const envSchema = z.object({
   // Each user's REST token bucket (README "Rate limits"): sized so an honest player or dashboard never meets it.
   REST_RATE_BURST: intFrom(60, 1, 1_000_000),
   REST_RATE_PER_SECOND: intFrom(10, 1, 1_000_000),
-  // A gateway refuses new joins while its event loop runs this late, in ms; 0 turns that off (README "Joins under overload").
+  // While a gateway's event loop runs this late, in ms, it takes joins two at a time and refuses the rest; 0: never
+  // (README "Joins under overload").
   JOIN_SHED_LOOP_LAG_MS: intFrom(25, 0, 60_000),
   SWEEP_INTERVAL_MS: intFrom(500, 50, 60_000),
   SETTLE_CLAIM_IDLE_MS: intFrom(30_000, 1_000, 3_600_000),
@@ -103,7 +104,7 @@ export interface Config {
   /** REST requests one user (token subject) may send at once, and per second sustained, across all gateways. */
   readonly restRateBurst: number;
   readonly restRatePerSecond: number;
-  /** New joins are refused 503 `overloaded` while this process's event loop runs later than this, in ms (0: never). */
+  /** While this process's event loop runs later than this, in ms, joins run two at a time, the rest 503 `overloaded` (0: never). */
   readonly joinShedLoopLagMs: number;
   readonly sweepIntervalMs: number;
   readonly settleClaimIdleMs: number;
