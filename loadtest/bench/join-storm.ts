@@ -57,6 +57,8 @@ export interface StormFigures {
   errors: number;
   /** The watchers' ack p99 in each 5 s progress window overlapping the storm: the worst and the middle one. */
   watcherAckP99Ms: { max: number; median: number } | null;
+  /** Those windows, each by when it ended (s from the storm's first join), to tell which moment of a storm was slow. */
+  watcherWindows: { endS: number; ackP99Ms: number }[];
   /** Cores used by each component over the storm (its first join to the last start). */
   cores: Record<string, number>;
 }
@@ -130,7 +132,7 @@ async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Buil
     await watchers.rampStarted;
     await sleep((o.watchersRampS + 5) * 1000);
 
-    const storms: { plan: StormPlan; figures: Omit<StormFigures, 'watcherAckP99Ms'>; fromMs: number; toMs: number }[] = [];
+    const storms: { plan: StormPlan; figures: Omit<StormFigures, 'watcherAckP99Ms' | 'watcherWindows'>; fromMs: number; toMs: number }[] = [];
     for (const plan of o.storms) {
       const rampS = Math.max(1, Math.round(plan.viewers / plan.rate));
       const driver: DriverRun = spawnDriver(['--viewers', String(plan.viewers), '--ramp-s', String(rampS), '--hold-s', '5',
@@ -180,9 +182,13 @@ async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Buil
       watchers: { joined: o.watchers - (w?.viewers?.failed ?? 0) - (w?.viewers?.skipped ?? 0), errors: errorsOf(w), ackMs: latOf(w?.latency?.ack) },
       storms: storms.map(({ figures, fromMs, toMs }) => {
         // A progress point sums the 5 s before it: those ending after the storm's first join and starting before its end.
-        const p99s = points.filter((p) => startedAt + p.at_s * 1000 > fromMs && startedAt + (p.at_s - 5) * 1000 < toMs && p.acks_in_window > 0)
-          .map((p) => p.ack_p99_ms).sort((a, b) => a - b);
-        return { ...figures, watcherAckP99Ms: p99s.length === 0 ? null : { max: p99s[p99s.length - 1]!, median: p99s[Math.floor(p99s.length / 2)]! } };
+        const windows = points.filter((p) => startedAt + p.at_s * 1000 > fromMs && startedAt + (p.at_s - 5) * 1000 < toMs && p.acks_in_window > 0)
+          .map((p) => ({ endS: +((startedAt + p.at_s * 1000 - fromMs) / 1000).toFixed(1), ackP99Ms: p.ack_p99_ms }));
+        const p99s = windows.map((w) => w.ackP99Ms).sort((a, b) => a - b);
+        return {
+          ...figures, watcherWindows: windows,
+          watcherAckP99Ms: p99s.length === 0 ? null : { max: p99s[p99s.length - 1]!, median: p99s[Math.floor(p99s.length / 2)]! },
+        };
       }),
     };
     say(`  watchers: ${result.watchers.joined} joined, ${result.watchers.errors} errors; during the storms ack p99 ${result.storms.map((s) => JSON.stringify(s.watcherAckP99Ms)).join(', ')}`);

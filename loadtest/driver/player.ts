@@ -171,7 +171,8 @@ async function createSession(ctx: PlayerContext, student: StudentClient, course:
       return await untilAdmitted(ctx, 'create', () => timed(ctx, 'create', () => student.rest.createSession(body, { idempotencyKey: `${ctx.runId}-${index}` })));
     } catch (err) {
       const inner = err instanceof CallError ? err.inner : err;
-      const retryable = inner instanceof RestError && (inner.status === 0 || inner.status === 503);
+      // A refusal for now that outlived untilAdmitted's attempts is not repeated again here.
+      const retryable = inner instanceof RestError && (inner.status === 0 || inner.status === 503) && !isRefusedForNow(inner);
       if (!retryable || attempt >= restCreateAttemptsMax || ctx.stop.aborted) throw err;
       ctx.stats.error(index, null, errorCode(err), describe(err));
     }

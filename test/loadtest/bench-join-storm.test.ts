@@ -10,6 +10,7 @@ const storm = (rate: number, allStartedS: number | null, createP99: number, watc
   rate, viewers: 10_000, allStartedS, startedWithin25s: allStartedS !== null && allStartedS <= 25 ? 10_000 : 7_400, started: allStartedS === null ? 9_000 : 10_000,
   joinsPerSecond: 400, createMs: { p50: 9, p99: createP99 }, startMs: { p50: 8, p99: 120 }, joinMs: { p50: 30, p99: 2_400 },
   refusals: { 'create overloaded': 300, 'start overloaded': 20 }, errors: 0, watcherAckP99Ms: { max: watcherMax, median: watcherMax / 2 },
+  watcherWindows: [{ endS: 3, ackP99Ms: watcherMax / 2 }, { endS: 8, ackP99Ms: watcherMax }],
   cores: { gateways: 0.8, postgres: 0.4, driver: 0.6, other: 0.1 },
 });
 
@@ -63,6 +64,10 @@ describe('the join-storm measurement', () => {
     expect(s.createMs?.p99).toBeGreaterThan(0);
     expect(s.joinMs?.p99).toBeGreaterThanOrEqual(s.createMs!.p50);
     expect(s.watcherAckP99Ms?.max).toBeGreaterThan(0);
+    // The windows it came from, each ending after the storm's first join, the worst among them.
+    expect(s.watcherWindows.length).toBeGreaterThan(0);
+    expect(s.watcherWindows.every((w) => w.endS > 0)).toBe(true);
+    expect(Math.max(...s.watcherWindows.map((w) => w.ackP99Ms))).toBe(s.watcherAckP99Ms!.max);
     expect(s.cores.gateways).toBeGreaterThan(0);
     expect(s.cores.postgres).toBeGreaterThan(0);
   }, 150_000);
