@@ -145,6 +145,8 @@ export const joinRetryAfterMsMax = 10_000;
 export const loopLagSampleMs = 20;
 /** After a late sample, joins stay refused this long, in ms, so two late turns of a short loop do not let a burst in. */
 export const loopLagHoldMs = 100;
+/** The loop-lag timer stops this long, in ms, after the last join asked about it: an idle gateway runs no timer. */
+export const loopLagIdleMs = 2_000;
 /** Users a gateway remembers as out of REST tokens until a known time, answering them without asking Redis. */
 export const restRefusedUsersMax = 10_000;
 /** While Redis cannot be asked, REST requests are let through unmetered, with one warning per this many ms. */
