@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { measureJoinCost, type JoinCostResult, type JoinCostRun } from '../../loadtest/bench/join-cost.js';
 import { joinCostHeadlineRows, joinCostSection } from '../../loadtest/bench/results-join-cost.js';
-import { renderResults } from '../../loadtest/bench/results-file.js';
+import { resultsMarkdownOf } from '../helpers/bench-results.js';
 
 const run = (build: JoinCostRun['build'], round: number, gateways: number, postgres: number): JoinCostRun => ({
   build, round, rateAsked: 200, rampS: 25, gateways: 4, windowS: 20, creates: 4000, joins: 4000, joinsPerSecond: 200,
@@ -28,11 +28,9 @@ describe('join cost in results.md', () => {
     expect(text).toContain('| gateways CPU ms per join | 4.00 | 0.40 | 0.60 | 4.00 | ×0.13 | ≤ 0.5 |');
     // A statement's own `|` cannot break the table.
     expect(text).toContain('`SELECT * FROM lock_funds($1, $2) \\| x`');
-    const md = renderResults({ when: '2025-01-01T00:00:00Z', commit: 'c'.repeat(40), machine: { cpuModel: 'x', cpus: 2, memoryGiB: 24, node: 'v20' },
-      params: { heartbeatMs: 5000 }, results: { joinCost: fixture } });
+    const md = resultsMarkdownOf({ joinCost: fixture });
     expect(md).toContain('## What a join costs');
-    expect(renderResults({ when: '2025-01-01T00:00:00Z', commit: 'c'.repeat(40), machine: { cpuModel: 'x', cpus: 2, memoryGiB: 24, node: 'v20' },
-      params: { heartbeatMs: 5000 }, results: {} })).toContain('| CPU per join (create + start + upgrade + first ack) | not measured in this run | |');
+    expect(resultsMarkdownOf({})).toContain('| CPU per join (create + start + upgrade + first ack) | not measured in this run | |');
   });
 });
 

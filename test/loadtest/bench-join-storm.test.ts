@@ -3,7 +3,7 @@
 // heartbeating while a storm joins, every storm viewer is found started, and the watchers' windows are read.
 import { describe, expect, it } from 'vitest';
 import { measureJoinStorm, parseStorms, type JoinStormResult, type StormFigures } from '../../loadtest/bench/join-storm.js';
-import { renderResults } from '../../loadtest/bench/results-file.js';
+import { resultsMarkdownOf } from '../helpers/bench-results.js';
 import { joinStormHeadlineRows, joinStormSection } from '../../loadtest/bench/results-join-storm.js';
 
 const storm = (rate: number, allStartedS: number | null, createP99: number, watcherMax: number): StormFigures => ({
@@ -32,8 +32,7 @@ describe('join storm in results.md', () => {
     expect(text).toContain('| all started within (s) | – | – | 23.5 | 31.0 | ≤ 25 |');
     expect(text).toContain('| gateways cores | 0.80 | 0.80 | 0.80 | 0.80 |  |');
     expect(text).toContain('(with uncommitted changes)');
-    const md = renderResults({ when: '2025-01-01T00:00:00Z', commit: 'c'.repeat(40), machine: { cpuModel: 'x', cpus: 2, memoryGiB: 24, node: 'v20' },
-      params: { heartbeatMs: 5000 }, results: { joinStorm: fixture } });
+    const md = resultsMarkdownOf({ joinStorm: fixture });
     expect(md).toContain('## A lecture starts: the join storm');
     const missed = structuredClone(fixture);
     missed.runs[1]!.storms[0] = storm(500, null, 300, 80);

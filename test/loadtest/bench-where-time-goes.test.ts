@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bucketQuantile, parseHistogram, windowPercentiles } from '../../loadtest/bench/metrics-histogram.js';
 import type { HeartbeatPathResult, PathRun, ProbeReport } from '../../loadtest/bench/heartbeat-path.js';
 import { heartbeatPathHeadlineRows, heartbeatPathSection } from '../../loadtest/bench/results-heartbeat-path.js';
-import { renderResults } from '../../loadtest/bench/results-file.js';
+import { resultsMarkdownOf } from '../helpers/bench-results.js';
 
 const require = createRequire(import.meta.url);
 const { summariseProfile, categoryOf } = require('../../loadtest/bench/profile-summary.cjs') as {
@@ -191,12 +191,11 @@ describe('the "Where the time goes" section', () => {
   });
 
   it('is part of results.md, and results.md still renders without it', () => {
-    const file = { when: '2025-01-01T00:00:00Z', commit: 'c'.repeat(40), machine: { cpuModel: 'x', cpus: 2, memoryGiB: 24, node: 'v20' }, params: { heartbeatMs: 5000 }, results: { heartbeatPath: fixture } };
-    const md = renderResults(file);
+    const md = resultsMarkdownOf({ heartbeatPath: fixture });
     expect(md).toContain('## Where the time goes (one gateway, 5,000 heartbeats/s)');
     expect(md).toContain('## Ladders at 5 s heartbeats');
     expect(md).toContain('| one gateway at 5,000 heartbeats/s (5000 viewers), ack p99 / p99.9 / max');
-    const without = renderResults({ ...file, results: {} });
+    const without = resultsMarkdownOf({});
     expect(without).toContain('| one gateway at 5,000 heartbeats/s: ack p99 / p99.9 / max | not measured in this run |');
     expect(without).toContain('Not measured in this run.');
   });
