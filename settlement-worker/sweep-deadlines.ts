@@ -6,12 +6,19 @@
 //                look again after settleRetryMs in case this entry is lost too.
 // Several workers may sweep the same bucket at once: the script is atomic and settlement idempotent, so the
 // worst case is a duplicate entry that settles as a no-op.
+//
+// After an outage (README "Redis: hangs and failovers"): when a pass could not reach Redis, the gateways most likely
+// could not either, and their players' heartbeats went unrecorded although their sockets stayed open. Deadlines that
+// passed meanwhile are then not a disconnect: for disconnectHoldMs after Redis answers again, a due live session is
+// looked at again when the hold ends instead of settled, by which time every player still there has been heard from.
 import { settleRetryMs, sweepBatchMax } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
 import { redisNowMs, type RedisClient } from '../shared/redis/connect.js';
 import type { Meter } from '../shared/redis/meter.js';
 import { backoffMsMax, pause } from './pause.js';
 import type { WorkerMetrics } from './metrics.js';
+import { isUnavailableError } from '../shared/unavailable.js';
+import type { Config } from '../shared/config.js';
 
 /** Breath between passes while a backlog drains, so one loop never monopolises the event loop. */
 const backlogPauseMs = 10;
@@ -22,12 +29,29 @@ export interface SweepDeps {
   log: Logger;
   metrics: WorkerMetrics;
   signal: AbortSignal;
+  /** How long after an outage due live sessions are held (disconnectHoldMsOf). */
+  disconnectHoldMs: number;
 }
 
+/**
+ * Two heartbeat intervals and the longest reconnect wait of a Redis client (connect.ts): a player who kept its socket
+ * has sent a heartbeat that reached Redis by then, and one whose socket closed meanwhile has had its close recorded.
+ */
+export const disconnectHoldMsOf = (config: Pick<Config, 'heartbeatIntervalMs' | 'redisCommandTimeoutMs'>): number =>
+  2 * config.heartbeatIntervalMs + 2 * config.redisCommandTimeoutMs + 2_000;
 
-async function sweepSession(deps: SweepDeps, sessionId: string, nowMs: number): Promise<void> {
+/** Whether the last pass was cut off from Redis, and until when (Redis time, ms) disconnects are held because of it. */
+export interface OutageHold {
+  cutOff: boolean;
+  heldUntilMs: number;
+}
+
+export const noOutage = (): OutageHold => ({ cutOff: false, heldUntilMs: 0 });
+
+
+async function sweepSession(deps: SweepDeps, sessionId: string, nowMs: number, heldUntilMs: number): Promise<void> {
   const { meter } = deps;
-  const check = await meter.checkDeadline(sessionId);
+  const check = await meter.checkDeadline(sessionId, heldUntilMs);
   if (check.kind === 'gone') {
     await deps.redis.zrem(meter.keys.deadlines(meter.keys.bucketOf(sessionId)), sessionId);
   } else if (check.kind === 'reschedule') {
@@ -46,17 +70,23 @@ async function sweepSession(deps: SweepDeps, sessionId: string, nowMs: number): 
  * in one round trip rather than one each: the pass runs twice a second in every worker, whether anything is due or
  * not. Returns true when some bucket had a full batch, i.e. more may be due right now.
  */
-export async function sweepDeadlines(deps: SweepDeps, buckets: readonly number[]): Promise<boolean> {
+export async function sweepDeadlines(deps: SweepDeps, buckets: readonly number[], hold: OutageHold = noOutage()): Promise<boolean> {
   const nowMs = await redisNowMs(deps.redis);
+  if (hold.cutOff) {
+    hold.cutOff = false;
+    hold.heldUntilMs = nowMs + deps.disconnectHoldMs;
+    deps.log.info({ heldForMs: deps.disconnectHoldMs }, 'Redis answers again after an outage; disconnects held while players are heard from again');
+  }
   const dueByBucket = await Promise.all(buckets.map((bucket) =>
     deps.redis.zrangebyscore(deps.meter.keys.deadlines(bucket), '-inf', nowMs, 'LIMIT', 0, sweepBatchMax)));
   for (const due of dueByBucket) {
     if (deps.signal.aborted) break;
     if (due.length === 0) continue;
     deps.metrics.sweeperDue.inc(due.length);
-    const results = await Promise.allSettled(due.map((id) => sweepSession(deps, id, nowMs)));
+    const results = await Promise.allSettled(due.map((id) => sweepSession(deps, id, nowMs, hold.heldUntilMs)));
     for (const [i, r] of results.entries()) {
       if (r.status !== 'rejected') continue;
+      if (isUnavailableError(r.reason)) hold.cutOff = true;
       deps.metrics.countServiceError(r.reason);
       deps.log.warn({ err: r.reason, sessionId: due[i] }, 'sweeping a deadline failed');
     }
@@ -70,12 +100,14 @@ export async function sweepDeadlines(deps: SweepDeps, buckets: readonly number[]
  */
 export async function runSweepLoop(deps: SweepDeps, buckets: readonly number[], intervalMs: number): Promise<void> {
   let failures = 0;
+  const hold = noOutage();
   while (!deps.signal.aborted) {
     let more = false;
     try {
-      more = await sweepDeadlines(deps, buckets);
+      more = await sweepDeadlines(deps, buckets, hold);
       failures = 0;
     } catch (err) {
+      if (isUnavailableError(err)) hold.cutOff = true;
       deps.metrics.countServiceError(err);
       deps.log.warn({ err }, 'sweeping deadlines failed');
       failures++;

@@ -13,10 +13,10 @@ import { createRedis, type RedisClient } from '../shared/redis/connect.js';
 import { createKeys } from '../shared/redis/keys.js';
 import { createMeter } from '../shared/redis/meter.js';
 import { meterLimits } from '../shared/meter-limits.js';
-import { consumeSettlements } from './consume-settlements.js';
+import { consumeSettlements, readBlockMs } from './consume-settlements.js';
 import { createEntryProcessor } from './process-entry.js';
 import { reclaimIntervalMs, runReclaimLoop } from './reclaim-pending.js';
-import { runSweepLoop } from './sweep-deadlines.js';
+import { disconnectHoldMsOf, runSweepLoop } from './sweep-deadlines.js';
 import { runCheckpointLoop } from './checkpoint-durations.js';
 import { runReconcileLoop } from './reconcile-lost-sessions.js';
 import { releaseIntervalMs, runReleaseLoop } from './release-abandoned-holds.js';
@@ -92,14 +92,14 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
     if (signal.aborted) return;
     const buckets = meter.keys.buckets();
     for (const bucket of buckets) {
-      const blocking = createRedis(config, { purpose: `settle-reader-${bucket}`, dedicated: true });
+      const blocking = createRedis(config, { purpose: `settle-reader-${bucket}`, dedicated: true, blockMsMax: readBlockMs });
       blocking.on('error', (err: Error) => log.warn({ err: err.message, bucket }, 'settle reader connection error'));
       readers.push(blocking);
       track(`consume-${bucket}`, consumeSettlements({ blocking, meter, processor, consumer: consumerName, log, metrics, signal }, bucket));
     }
     const reclaimDeps = { pool, redis, meter, processor, consumer: consumerName, claimIdleMs: config.settleClaimIdleMs, log, metrics, signal };
     track('reclaim', runReclaimLoop(reclaimDeps, buckets, reclaimIntervalMs(config)));
-    track('sweep', runSweepLoop({ redis, meter, log, metrics, signal }, buckets, config.sweepIntervalMs));
+    track('sweep', runSweepLoop({ redis, meter, log, metrics, signal, disconnectHoldMs: disconnectHoldMsOf(config) }, buckets, config.sweepIntervalMs));
     track('checkpoint', runCheckpointLoop({ pool, redis, meter, log, metrics, signal }, buckets, config.checkpointIntervalMs));
     // Rare repairs (a Redis data loss, a crash between two writes): often enough to bound a hold left open.
     track('reconcile', runReconcileLoop({ pool, redis, meter, log, metrics, signal }, reconcilePageIntervalMs, config.socketIdleMs));

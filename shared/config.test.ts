@@ -130,6 +130,29 @@ describe('loadConfig', () => {
     }
   });
 
+  it('bounds a Redis reply by a fifth of the heartbeat interval, within 250..2000 ms, unless set', () => {
+    // Proves a heartbeat Redis does not answer is answered `unavailable` before the player's next one, at any interval.
+    expect(load({}).redisCommandTimeoutMs).toBe(1_000);
+    expect(load({ HEARTBEAT_INTERVAL_MS: '1000' }).redisCommandTimeoutMs).toBe(250);
+    expect(load({ HEARTBEAT_INTERVAL_MS: '10000' }).redisCommandTimeoutMs).toBe(2_000);
+    expect(load({ REDIS_COMMAND_TIMEOUT_MS: '400' }).redisCommandTimeoutMs).toBe(400);
+    expect(errorOf({ JWT_SECRET: SECRET, HEARTBEAT_INTERVAL_MS: '1000', REDIS_COMMAND_TIMEOUT_MS: '1000' }))
+      .toMatch(/REDIS_COMMAND_TIMEOUT_MS: must be less than HEARTBEAT_INTERVAL_MS/);
+    expect(load({}).databaseQueryTimeoutMs).toBe(5_000);
+    expect(errorOf({ JWT_SECRET: SECRET, DATABASE_QUERY_TIMEOUT_MS: '1000' })).toMatch(/DATABASE_QUERY_TIMEOUT_MS: /);
+  });
+
+  it('parses REDIS_SENTINELS and refuses it beside REDIS_CLUSTER_NODES', () => {
+    // Proves the sentinel list is read like the cluster list, and one deployment cannot name both topologies.
+    const c = load({ REDIS_SENTINELS: 's1:26379, s2:26379', REDIS_SENTINEL_MASTER: 'metering' });
+    expect(c.redisSentinels).toEqual([{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }]);
+    expect(c.redisSentinelMaster).toBe('metering');
+    expect(load({}).redisSentinelMaster).toBe('mymaster');
+    expect(errorOf({ JWT_SECRET: SECRET, REDIS_SENTINELS: 's1' })).toMatch(/REDIS_SENTINELS: 's1' is not host:port/);
+    expect(errorOf({ JWT_SECRET: SECRET, REDIS_SENTINELS: 's1:26379', REDIS_CLUSTER_NODES: 'n1:7000' })).toMatch(/REDIS_SENTINELS: set it or REDIS_CLUSTER_NODES/);
+    expect(errorOf({ JWT_SECRET: SECRET, REDIS_SENTINEL_MASTER: 'a b' })).toMatch(/REDIS_SENTINEL_MASTER: /);
+  });
+
   it('DEMO_MODE is off by default and on with true or 1', () => {
     // Proves the demo page and the development sign-in are opt-in.
     expect(load({}).demoMode).toBe(false);

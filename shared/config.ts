@@ -13,8 +13,15 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   REDIS_CLUSTER_NODES: z.string().default(''),
+  // Redis with Sentinel (README "Redis: hangs and failovers"): the sentinels' host:port list and the master's name.
+  REDIS_SENTINELS: z.string().default(''),
+  REDIS_SENTINEL_MASTER: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').default('mymaster'),
+  // Longest wait for one Redis reply, ms; 0: a fifth of HEARTBEAT_INTERVAL_MS, within 250..2000 (redisCommandTimeoutMsOf).
+  REDIS_COMMAND_TIMEOUT_MS: intFrom(0, 0, 60_000),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]*$/, 'letters, digits, : _ - only').default('mg:'),
   DATABASE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/test'),
+  // Longest wait for one Postgres reply, ms (the server ends a statement 1 s before: statement_timeout).
+  DATABASE_QUERY_TIMEOUT_MS: intFrom(5_000, 2_000, 600_000),
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a plain lower-case SQL identifier').default('public'),
   JWT_SECRET: z.string().default(''),
   JWT_JWKS_URL: z.string().default(''),
@@ -83,9 +90,19 @@ export interface Config {
   readonly redisUrl: string;
   /** host:port pairs; when non-empty the Redis Cluster client is used and redisUrl is ignored. */
   readonly redisClusterNodes: readonly { host: string; port: number }[];
+  /** Sentinel host:port pairs; when non-empty ioredis asks them for the master named redisSentinelMaster. */
+  readonly redisSentinels: readonly { host: string; port: number }[];
+  readonly redisSentinelMaster: string;
+  /**
+   * Longest wait for one Redis reply, ms: a command not answered by then fails as `unavailable`, and a connection
+   * that has been sent commands and received nothing for this long is dropped and made again (a hung Redis).
+   */
+  readonly redisCommandTimeoutMs: number;
   readonly redisKeyPrefix: string;
   readonly databaseUrl: string;
   readonly databaseSchema: string;
+  /** Longest wait for one Postgres reply, ms: past it the query fails as `unavailable` and its connection is dropped. */
+  readonly databaseQueryTimeoutMs: number;
   readonly jwtSecret: string;
   readonly jwtJwksUrl: string;
   readonly jwtIssuer: string;
@@ -138,11 +155,19 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-function parseClusterNodes(raw: string): { host: string; port: number }[] {
+/**
+ * REDIS_COMMAND_TIMEOUT_MS when set; else a fifth of the heartbeat interval, within 250..2000 ms: a heartbeat that Redis
+ * does not answer is answered `unavailable` well before the player's next one (1 s at the default 5 s interval).
+ */
+export function redisCommandTimeoutMsOf(setMs: number, heartbeatIntervalMs: number): number {
+  return setMs > 0 ? setMs : Math.min(2_000, Math.max(250, Math.round(heartbeatIntervalMs / 5)));
+}
+
+function parseHostPorts(name: string, raw: string): { host: string; port: number }[] {
   if (raw.trim() === '') return [];
   return raw.split(',').map((part) => {
     const m = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(part);
-    if (!m || Number(m[2]) > 65_535) throw new ConfigError(`REDIS_CLUSTER_NODES: '${part}' is not host:port`);
+    if (!m || Number(m[2]) > 65_535) throw new ConfigError(`${name}: '${part}' is not host:port`);
     return { host: m[1]!, port: Number(m[2]) };
   });
 }
@@ -211,10 +236,14 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
-    redisClusterNodes: parseClusterNodes(e.REDIS_CLUSTER_NODES),
+    redisClusterNodes: parseHostPorts('REDIS_CLUSTER_NODES', e.REDIS_CLUSTER_NODES),
+    redisSentinels: parseHostPorts('REDIS_SENTINELS', e.REDIS_SENTINELS),
+    redisSentinelMaster: e.REDIS_SENTINEL_MASTER,
+    redisCommandTimeoutMs: redisCommandTimeoutMsOf(e.REDIS_COMMAND_TIMEOUT_MS, e.HEARTBEAT_INTERVAL_MS),
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     databaseUrl: e.DATABASE_URL,
     databaseSchema: e.DATABASE_SCHEMA,
+    databaseQueryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS,
     jwtSecret: e.JWT_SECRET,
     jwtJwksUrl: e.JWT_JWKS_URL,
     jwtIssuer: e.JWT_ISSUER,
@@ -252,6 +281,13 @@ export function loadConfig(env: Env = process.env, opts: { requireAuth?: boolean
   // A player must be able to notice a dead link (two unanswered heartbeats) well inside the token refresh lead.
   if (3 * config.heartbeatIntervalMs > tokenRefreshLeadMs) {
     problems.push(`HEARTBEAT_INTERVAL_MS: at most ${tokenRefreshLeadMs / 3} (a third of the ${tokenRefreshLeadMs} ms token refresh lead)`);
+  }
+  if (config.redisClusterNodes.length > 0 && config.redisSentinels.length > 0) {
+    problems.push('REDIS_SENTINELS: set it or REDIS_CLUSTER_NODES, not both (a Cluster fails over by itself)');
+  }
+  // A heartbeat must be answered, `unavailable` at worst, before the player sends the next one.
+  if (config.redisCommandTimeoutMs >= config.heartbeatIntervalMs) {
+    problems.push('REDIS_COMMAND_TIMEOUT_MS: must be less than HEARTBEAT_INTERVAL_MS');
   }
   const portClash = metricsPortClash(config);
   if (portClash !== null) problems.push(portClash);

@@ -140,6 +140,11 @@ export const joinQueueWaitMsMax = 150;
  * refused over those it let in during the last second, in seconds (join-admission.ts). Clients add jitter on top.
  */
 export const joinRetryAfterMs = 1_000;
+/**
+ * Retry-After of an `unavailable` answer (Redis or Postgres did not answer), in ms: about one command bound, after
+ * which a reconnected client usually succeeds (README "Redis: hangs and failovers"). Clients add jitter on top.
+ */
+export const unavailableRetryAfterMs = 1_000;
 export const joinRetryAfterMsMax = 10_000;
 /** How often the event loop's lateness is sampled, in ms (gateway/loop-lag.ts). */
 export const loopLagSampleMs = 20;

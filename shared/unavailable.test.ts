@@ -30,3 +30,35 @@ describe('backingServiceOf', () => {
     expect(backingServiceOf('a string')).toBeNull();
   });
 });
+
+describe('isUnavailableError: a backing service that hangs or fails over', () => {
+  it('takes a Redis reply that never came, and a dropped silent connection, as unavailable', () => {
+    for (const message of ['Command timed out', "Socket timeout. Expecting data, but didn't receive any in 2000ms."]) {
+      expect(isUnavailableError(new Error(message)), message).toBe(true);
+      expect(backingServiceOf(new Error(message)), message).toBe('redis');
+    }
+  });
+
+  it('takes every failover reply of a Cluster or a Sentinel pair as unavailable, and no other reply', () => {
+    const failover = [
+      'CLUSTERDOWN The cluster is down', 'TRYAGAIN Multiple keys request during rehashing of slot', 'MOVED 3999 127.0.0.1:7102',
+      'ASK 3999 127.0.0.1:7102', "READONLY You can't write against a read only replica.", 'MASTERDOWN Link with MASTER is down',
+      'LOADING Redis is loading the dataset in memory',
+    ];
+    for (const message of failover) {
+      expect(isUnavailableError(named('ReplyError', message)), message).toBe(true);
+      expect(backingServiceOf(named('ReplyError', message)), message).toBe('redis');
+    }
+    expect(isUnavailableError(new Error('Too many Cluster redirections. Last error: Error: Connection is closed.'))).toBe(true);
+    expect(isUnavailableError(new Error("Cluster isn't ready and enableOfflineQueue options is false"))).toBe(true);
+    expect(isUnavailableError(new Error('All sentinels are unreachable. Retrying from scratch after 100ms.'))).toBe(true);
+    // A script's own error is a bug, not an outage.
+    expect(isUnavailableError(named('ReplyError', 'ERR user_script:12: Script attempted to access nonexistent global variable'))).toBe(false);
+    expect(isUnavailableError(named('ReplyError', 'WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe(false);
+  });
+
+  it('takes a Postgres reply that never came as unavailable, from Postgres', () => {
+    expect(isUnavailableError(new Error('Query read timeout'))).toBe(true);
+    expect(backingServiceOf(new Error('Query read timeout'))).toBe('postgres');
+  });
+});

@@ -5,19 +5,31 @@ const unavailableCodes = new Set([
   '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300',
 ]);
 
+/**
+ * Redis: a connection closed, not writeable, or not answering within its bound (a hang); a Cluster or a Sentinel
+ * pair mid-failover (README "Redis: hangs and failovers"). Postgres: no connection, or no reply within the query
+ * timeout (a hang), or a server starting or stopping.
+ */
+const unavailableMessages = new RegExp([
+  'Connection is closed', "Stream isn't writeable", 'Command timed out', 'Socket timeout', "Cluster isn't ready",
+  'Too many Cluster redirections', 'Failed to refresh slots cache', 'None of startup nodes', 'All sentinels are unreachable',
+  '^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|READONLY|MASTERDOWN|LOADING) ',
+  'timeout exceeded when trying to connect', 'Connection terminated', 'Query read timeout',
+  'the database system is (starting|shutting) up',
+].join('|'), 'i');
+
 export function isUnavailableError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: string }).code;
   if (code && unavailableCodes.has(code)) return true;
   if (err.name === 'MaxRetriesPerRequestError' || err.name === 'ClusterAllFailedError') return true;
-  return /Connection is closed|Stream isn't writeable|timeout exceeded when trying to connect|Connection terminated|the database system is (starting|shutting) up/i
-    .test(err.message);
+  return unavailableMessages.test(err.message);
 }
 
 export type BackingService = 'redis' | 'postgres';
 
 const redisErrorNames = new Set(['ReplyError', 'MaxRetriesPerRequestError', 'ClusterAllFailedError']);
-const redisMessages = /Connection is closed|Stream isn't writeable|enableOfflineQueue|None of startup nodes|Failed to refresh slots cache|CLUSTERDOWN|MOVED|ASK /;
+const redisMessages = /Connection is closed|Stream isn't writeable|enableOfflineQueue|None of startup nodes|Failed to refresh slots cache|CLUSTERDOWN|MOVED|ASK |TRYAGAIN|READONLY|MASTERDOWN|Command timed out|Socket timeout|Cluster isn't ready|Too many Cluster redirections|All sentinels are unreachable/;
 const postgresMessages = /timeout exceeded when trying to connect|Connection terminated|Query read timeout|Client has encountered a connection error|the database system is/i;
 
 /**

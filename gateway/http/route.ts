@@ -1,7 +1,8 @@
 // Adapts one async endpoint handler to uWS: copies what it needs out of the request at once (uWS requests live only
 // for the synchronous part of the handler), reads the body with a limit, and maps every failure to the error table.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { ApiError, InvariantError } from '../../shared/errors.js';
+import { ApiError, InvariantError, RetryLaterError } from '../../shared/errors.js';
+import { unavailableRetryAfterMs } from '../../shared/limits.js';
 import { isUnavailableError } from '../../shared/unavailable.js';
 import type { Logger } from '../../shared/log.js';
 import { parseJson, readBody } from './read-json-body.js';
@@ -46,7 +47,7 @@ export function toApiError(err: unknown, deps: Pick<RouteDeps, 'log' | 'metrics'
   deps.metrics.countServiceError(err);
   if (isUnavailableError(err)) {
     deps.log.warn({ where, err: (err as Error).message }, 'backing service unavailable');
-    return new ApiError('unavailable');
+    return new RetryLaterError('unavailable', unavailableRetryAfterMs);
   }
   if (err instanceof InvariantError) deps.onInvariantBroken(err);
   deps.log.error({ where, err }, 'unexpected error');

@@ -20,6 +20,7 @@ import { createTestEnv } from '../../test/helpers/test-env.js';
 import { cpuMicros } from './proc-cpu.js';
 import { createLiveSessions } from './live-sessions-fixture.js';
 import { createWorkerMetrics } from '../../settlement-worker/metrics.js';
+import { benchQueryTimeoutMs } from './bench-timeouts.js';
 
 export interface PassCost {
   seconds: number;
@@ -163,7 +164,7 @@ export async function measureCheckpointPass(pool: Pool, redis: RedisClient, mete
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { sessions: { type: 'string', default: '20000' } } });
   const env = await createTestEnv({ LOG_LEVEL: 'warn' });
-  const pool = createPool(env.config, 10);
+  const pool = createPool({ ...env.config, databaseQueryTimeoutMs: benchQueryTimeoutMs }, 10);
   try {
     const meter = createMeter(env.redis, env.keys, meterLimits(env.config));
     process.stdout.write(`${JSON.stringify(await measureCheckpointPass(pool, env.redis, meter, Number(values.sessions)), null, 2)}\n`);

@@ -52,6 +52,7 @@ import { joinBaselineRevDefault, joinRateDefault, measureJoinCost } from './join
 import { joinCostHeadlineRows, joinCostSection } from './results-join-cost.js';
 import { measureJoinStorm, parseStorms, stormBaselineRevDefault, stormsDefault, stormWatchersDefault } from './join-storm.js';
 import { joinStormHeadlineRows, joinStormSection } from './results-join-storm.js';
+import { benchQueryTimeoutMs } from './bench-timeouts.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
   await buildDist();
   await migrate(config.databaseUrl, schema);
   await seed(config.databaseUrl, schema);
-  const pool = createPool(config, 10);
+  const pool = createPool({ ...config, databaseQueryTimeoutMs: benchQueryTimeoutMs }, 10);
   const redis = createRedis(config, { purpose: 'bench' });
   const keys = createKeys(config.redisKeyPrefix);
   const meter = createMeter(redis, keys, meterLimits(config));

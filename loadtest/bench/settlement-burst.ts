@@ -36,6 +36,7 @@ import { createGatewayMetrics } from '../../gateway/metrics.js';
 import type { GatewayDeps } from '../../gateway/deps.js';
 import { createRedis } from '../../shared/redis/connect.js';
 import { settleGroup } from '../../shared/redis/keys.js';
+import { benchQueryTimeoutMs } from './bench-timeouts.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -174,7 +175,7 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
   const log = createLogger(env.config, 'bench');
   const meter = createMeter(env.redis, env.keys, meterLimits(env.config));
   // The "gateway" of this process: its own pool, as a gateway process has.
-  const gatewayPool = createPool(env.config, 10);
+  const gatewayPool = createPool({ ...env.config, databaseQueryTimeoutMs: benchQueryTimeoutMs }, 10);
   const subscriber = createRedis(env.config, { purpose: 'bench-subscriber' });
   const metrics = createGatewayMetrics();
   const settlements = createSettlementWaiters({ pool: gatewayPool, keys: env.keys, log, countServiceError: metrics.countServiceError });
@@ -189,7 +190,7 @@ export async function runSettlementBurst(opts: BurstOptions): Promise<BurstResul
     // Course 1 costs 0.50/min: 5 minor units buy 6 s, reached by one 6 s credit (funds exhausted); 500 buy 1000 min.
     const locked: LockedSession[] = new Array(opts.sessions);
     // Its own wider pool: the test env's five connections made the setup of 100,000 sessions take many minutes.
-    const setupPool = createPool(env.config, 24);
+    const setupPool = createPool({ ...env.config, databaseQueryTimeoutMs: benchQueryTimeoutMs }, 24);
     await inParallel(Array.from({ length: opts.sessions }, (_, i) => i), 24, async (i) => {
       const exhausts = i % 10 === 0;
       const s = await lockSession(setupPool, { studentId: students[i % students.length]!, courseId: '10000000-0000-0000-0000-000000000001', lockedMinor: exhausts ? 5 : 500 });

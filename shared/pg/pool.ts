@@ -12,14 +12,27 @@ export type PoolClient = pg.PoolClient;
 pg.types.setTypeParser(1700, (v) => v);
 pg.types.setTypeParser(20, (v) => v);
 
-export function createPool(config: Pick<Config, 'databaseUrl' | 'databaseSchema'>, max = poolConnectionsMax): Pool {
+const queryTimeoutMsDefault = 5_000;
+
+/**
+ * Every wait on Postgres is bounded (README "Postgres that hangs"): a connection within connectionTimeoutMillis, a
+ * reply within the query timeout (past it the query fails as `unavailable` and its connection is destroyed, since a
+ * request may still be on its way), a statement within 1 s less on the server (so a merely slow statement ends with
+ * Postgres's own error and keeps its connection). A transaction whose client vanished mid-way (a partition) keeps its
+ * row locks only until idle_in_transaction_session_timeout: the retry that follows does not wait on them for longer.
+ */
+export function createPool(config: Pick<Config, 'databaseUrl' | 'databaseSchema'> & Partial<Pick<Config, 'databaseQueryTimeoutMs'>>,
+  max = poolConnectionsMax): Pool {
+  const queryTimeoutMs = config.databaseQueryTimeoutMs ?? queryTimeoutMsDefault;
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: 10_000,
-    query_timeout: 15_000,
+    statement_timeout: queryTimeoutMs - 1_000,
+    query_timeout: queryTimeoutMs,
+    idle_in_transaction_session_timeout: 2 * queryTimeoutMs,
+    keepAlive: true,
     options: `-c search_path=${config.databaseSchema}`,
   });
   // An idle client whose server went away (restart, failover) emits 'error' on the pool; unhandled, it would crash
@@ -42,8 +55,9 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A connection that timed out or broke is destroyed below: a ROLLBACK on it would wait behind the stuck query.
     if (isUnavailableError(err)) broken ??= err as Error;
+    else await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
     client.off('error', onError);

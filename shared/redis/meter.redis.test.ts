@@ -527,6 +527,21 @@ describe('checkDeadline', () => {
     expect(check.kind === 'settle' && check.frozen).toMatchObject({ endReason: 'disconnected', billedMs: 300 });
   });
 
+  it('while disconnects are held, reschedules a due live session to the end of the hold and still re-sends an ending one', async () => {
+    // Proves the sweeper's hold after an outage (README "Redis: hangs and failovers") keeps a silent player's session
+    // live until the hold ends, and that the hold never delays a settlement already decided.
+    const { id } = await startAttached();
+    await creditExactly(meter, id, 'sock-a', 300, 1);
+    await rewind(id, 'seen_ms', limits.socketIdleMs + limits.disconnectGraceMs + 1);
+    const heldUntil = (await redisNowMs()) + 60_000;
+    expect(await meter.checkDeadline(id, heldUntil)).toEqual({ kind: 'reschedule', deadlineMs: heldUntil });
+    expect((await meter.readSession(id))!.status).toBe('active');
+    // A hold already over changes nothing.
+    expect((await meter.checkDeadline(id, heldUntil - 120_000)).kind).toBe('settle');
+    await rewind(id, 'ended_ms', limits.settleRetryMs + 1);
+    expect((await meter.checkDeadline(id, heldUntil)).kind).toBe('settle');
+  });
+
   it('settles an ending session again past settleRetryMs, and then waits another retry period', async () => {
     // Proves a lost settlement request is re-enqueued with the same frozen figures, at most once per retry period.
     const { id } = await startAttached();

@@ -340,9 +340,10 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
       return frozenFrom(sessionId, r, 1);
     },
 
-    async checkDeadline(sessionId: string): Promise<DeadlineCheck> {
+    /** `disconnectsHeldUntilMs`: Redis time before which a due live session is looked at again, not settled (0: none). */
+    async checkDeadline(sessionId: string, disconnectsHeldUntilMs = 0): Promise<DeadlineCheck> {
       const r = await deadlineScript(keys.session(sessionId), keys.lectures(sessionId), limits.socketIdleMs,
-        limits.disconnectGraceMs, limits.settleRetryMs);
+        limits.disconnectGraceMs, limits.settleRetryMs, disconnectsHeldUntilMs);
       if (r === -1) return { kind: 'gone' };
       refuseIfCode(r);
       if (r[0] === 1) return { kind: 'reschedule', deadlineMs: int(r[1]) };

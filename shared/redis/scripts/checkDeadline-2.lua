@@ -4,7 +4,9 @@
     active:  due at seen_ms + idle_ms + grace_ms (a gateway that died without closing its sockets)
     paused:  due at paused_ms + grace_ms (the player did not come back)
     ending:  due at ended_ms + retry_ms (the settlement entry may have been lost: enqueue it again)
-  A due active or paused session becomes ending with reason `disconnected`.
+  A due active or paused session becomes ending with reason `disconnected`, unless disconnects are held: after the
+  sweeper itself could not reach Redis, the players could not either, and their silence is not a disconnect
+  (README "Redis: hangs and failovers"): it looks again when the hold ends.
 
   Input:
     KEYS[1] session hash          sess:{id}
@@ -12,6 +14,7 @@
     ARGV[1] socket idle timeout, ms
     ARGV[2] disconnect grace, ms
     ARGV[3] settlement retry, ms
+    ARGV[4] disconnects held until this Redis time, ms (0: not held)
 
   Output:
     { 1, deadline_ms }                                                   not due: reschedule
@@ -31,6 +34,8 @@ else
   deadline = tonumber(s[4]) + tonumber(ARGV[3])
 end
 if now < deadline then return { 1, deadline } end
+local held_until = tonumber(ARGV[4])
+if s[1] ~= 'ending' and now < held_until then return { 1, held_until } end
 if s[1] == 'ending' then
   redis.call('HSET', KEYS[1], 'ended_ms', now)
 else
