@@ -5,7 +5,10 @@ import { defineConfig } from 'vitest/config';
 const isolated = [
   'gateway/test/process-lifecycle.e2e.test.ts',
   'gateway/test/redis-outage.e2e.test.ts',
+  'gateway/test/redis-hang.e2e.test.ts',
+  'gateway/test/redis-cluster-failover.e2e.test.ts',
   'gateway/test/postgres-outage.e2e.test.ts',
+  'gateway/test/postgres-hang.e2e.test.ts',
   'gateway/test/redis-cluster.e2e.test.ts',
   'scripts/inspect/inspect-cluster.e2e.test.ts',
   'shared/redis/apply-updates.cluster.test.ts',

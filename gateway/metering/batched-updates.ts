@@ -8,7 +8,7 @@
 //
 // Why not leave it to ioredis's auto-pipelining: uWS hands each frame to JavaScript in its own callback, and Node
 // runs queued microtasks and ticks after each one, so what is sent within one tick is one command, one write syscall.
-import { MeterRefusal, type Meter, type UpdateInput, type UpdateResult } from '../../shared/redis/meter.js';
+import { MeterRefusal, UpdateCallFailed, type Meter, type UpdateInput, type UpdateResult } from '../../shared/redis/meter.js';
 import { heartbeatBatchSpacingMs } from '../../shared/limits.js';
 import type { StageTrace } from './heartbeat-stages.js';
 
@@ -40,6 +40,7 @@ export function batchedUpdates(meter: Pick<Meter, 'applyUpdates'>, spacingMs = h
         const r = results[i]!;
         if (q.trace) q.trace.redis_reply = repliedAt;
         if (r instanceof MeterRefusal) q.reject(r);
+        else if (r instanceof UpdateCallFailed) q.reject(r.cause);
         else q.resolve(r);
       });
     }, (err: unknown) => {

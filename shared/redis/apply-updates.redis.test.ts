@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createTestEnv, type TestEnv } from '../../test/helpers/test-env.js';
-import { createMeter, MeterRefusal, type Meter, type MeterLimits, type UpdateInput, type UpdateItem, type UpdateResult } from './meter.js';
+import { createMeter, MeterRefusal, UpdateCallFailed, type Meter, type MeterLimits, type UpdateInput, type UpdateItem, type UpdateResult } from './meter.js';
 import { updatesPerScriptCallMax } from '../limits.js';
 
 const limits: MeterLimits = {
@@ -53,7 +53,10 @@ interface Step {
 
 const socketOf = (j: number) => `sock-${j}`;
 type Outcome = UpdateResult | string;
-const outcomeOf = (r: UpdateResult | MeterRefusal): Outcome => (r instanceof MeterRefusal ? r.code : r);
+const outcomeOf = (r: UpdateResult | MeterRefusal | UpdateCallFailed): Outcome => {
+  if (r instanceof UpdateCallFailed) throw r.cause;
+  return r instanceof MeterRefusal ? r.code : r;
+};
 
 async function startTwin(meter: Meter, kinds: readonly SessionKind[], maxMs: readonly number[]): Promise<string[]> {
   const ids = kinds.map(() => randomUUID());

@@ -24,6 +24,14 @@ export const refusalCodes = {
 export type RefusalCode = (typeof refusalCodes)[keyof typeof refusalCodes];
 
 /** A script said no (an expected outcome, not a failure of Redis). */
+/**
+ * An update whose script call failed (Redis unreachable, a Cluster slot mid-failover): on a Cluster a batch is one
+ * call per slot, and one shard's failure fails only the updates of that call, not the whole batch.
+ */
+export class UpdateCallFailed {
+  constructor(readonly cause: unknown) {}
+}
+
 export class MeterRefusal extends Error {
   override readonly name = 'MeterRefusal';
   constructor(readonly code: RefusalCode) {
@@ -286,6 +294,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
     async applyUpdate(sessionId: string, u: UpdateInput): Promise<UpdateResult> {
       const [r] = await this.applyUpdates([{ sessionId, input: u }]);
       if (r instanceof MeterRefusal) throw r;
+      if (r instanceof UpdateCallFailed) throw r.cause;
       return r!;
     },
 
@@ -295,11 +304,12 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
      * (its refusal is its MeterRefusal, and affects no other item). Rejects only when Redis itself fails, and then
      * some calls of the batch may have been applied.
      */
-    async applyUpdates(items: readonly UpdateItem[]): Promise<(UpdateResult | MeterRefusal)[]> {
-      const results: (UpdateResult | MeterRefusal)[] = new Array(items.length);
+    async applyUpdates(items: readonly UpdateItem[]): Promise<(UpdateResult | MeterRefusal | UpdateCallFailed)[]> {
+      const results: (UpdateResult | MeterRefusal | UpdateCallFailed)[] = new Array(items.length);
       const pcts = items.map((it) => pctArg(it.input.completionPct));
       // Issued in one synchronous loop: ioredis sends them in one write (per node on a Cluster).
-      await Promise.all(scriptCalls(items, keys.session, redis.isCluster).map(async (call) => {
+      const calls = scriptCalls(items, keys.session, redis.isCluster);
+      const settled = await Promise.allSettled(calls.map(async (call) => {
         const keyArgs: string[] = [];
         const argv: (string | number)[] = [limits.creditMsMax, limits.updatesPerSecondMax, limits.lowFundsWarningMs];
         for (const i of call) {
@@ -311,6 +321,9 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
         invariant(Array.isArray(reply) && reply.length === 7 * call.length, 'applyUpdates: seven values per update expected');
         call.forEach((i, k) => { results[i] = updateResultOf(reply, 7 * k, items[i]!, pcts[i]!); });
       }));
+      settled.forEach((outcome, c) => {
+        if (outcome.status === 'rejected') for (const i of calls[c]!) results[i] = new UpdateCallFailed(outcome.reason);
+      });
       return results;
     },
 

@@ -13,6 +13,11 @@ export interface TcpProxy {
   setBackendPort(port: number): void;
   /** From now on nothing passes, in either direction, on any connection. */
   hold(): void;
+  /**
+   * Holds as soon as a chunk from a client matches `match`, after passing that chunk on: the request reaches the
+   * server and its answer is held (a COMMIT that commits, and whose client never hears so).
+   */
+  holdAfter(match: (chunk: Buffer) => boolean): void;
   /** Lets the held bytes and closes through (see above) and forwards as before. */
   resume(): void;
   readonly held: boolean;
@@ -31,6 +36,7 @@ interface Pair {
 export async function startTcpProxy(backendPort: number): Promise<TcpProxy> {
   let backend = backendPort;
   let held = false;
+  let holdTrigger: ((chunk: Buffer) => boolean) | null = null;
   const pairs = new Set<Pair>();
 
   const destroy = (pair: Pair) => {
@@ -58,8 +64,12 @@ export async function startTcpProxy(backendPort: number): Promise<TcpProxy> {
     const pair: Pair = { client, upstream: null, toUpstream: [], toClient: [], cut: false };
     pairs.add(pair);
     client.on('data', (chunk: Buffer) => {
-      if (held || !pair.upstream) pair.toUpstream.push(chunk);
-      else pair.upstream.write(chunk);
+      if (held || !pair.upstream) return void pair.toUpstream.push(chunk);
+      pair.upstream.write(chunk);
+      if (holdTrigger?.(chunk)) {
+        holdTrigger = null;
+        held = true;
+      }
     });
     client.on('error', () => onEndClosed(pair));
     client.on('close', () => onEndClosed(pair));
@@ -70,6 +80,7 @@ export async function startTcpProxy(backendPort: number): Promise<TcpProxy> {
     port: (server.address() as net.AddressInfo).port,
     setBackendPort(port) { backend = port; },
     hold() { held = true; },
+    holdAfter(match) { holdTrigger = match; },
     resume() {
       held = false;
       for (const pair of [...pairs]) {
