@@ -7,6 +7,7 @@ const isolated = [
   'gateway/test/redis-outage.e2e.test.ts',
   'gateway/test/redis-hang.e2e.test.ts',
   'gateway/test/redis-cluster-failover.e2e.test.ts',
+  'gateway/test/redis-sentinel-failover.e2e.test.ts',
   'gateway/test/postgres-outage.e2e.test.ts',
   'gateway/test/postgres-hang.e2e.test.ts',
   'gateway/test/redis-cluster.e2e.test.ts',
