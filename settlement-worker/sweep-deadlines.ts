@@ -11,7 +11,7 @@
 // could not either, and their players' heartbeats went unrecorded although their sockets stayed open. Deadlines that
 // passed meanwhile are then not a disconnect: for disconnectHoldMs after Redis answers again, a due live session is
 // looked at again when the hold ends instead of settled, by which time every player still there has been heard from.
-import { settleRetryMs, sweepBatchMax } from '../shared/limits.js';
+import { redisReconnectWaitMsMax, settleRetryMs, sweepBatchMax } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
 import { redisNowMs, type RedisClient } from '../shared/redis/connect.js';
 import type { Meter } from '../shared/redis/meter.js';
@@ -34,11 +34,12 @@ export interface SweepDeps {
 }
 
 /**
- * Two heartbeat intervals and the longest reconnect wait of a Redis client (connect.ts): a player who kept its socket
+ * Two heartbeat intervals, two command bounds and twice the longest reconnect wait of a Redis client (connect.ts), a
+ * margin for a gateway that reconnects a little after the worker: a player who kept its socket
  * has sent a heartbeat that reached Redis by then, and one whose socket closed meanwhile has had its close recorded.
  */
 export const disconnectHoldMsOf = (config: Pick<Config, 'heartbeatIntervalMs' | 'redisCommandTimeoutMs'>): number =>
-  2 * config.heartbeatIntervalMs + 2 * config.redisCommandTimeoutMs + 2_000;
+  2 * config.heartbeatIntervalMs + 2 * config.redisCommandTimeoutMs + 2 * redisReconnectWaitMsMax;
 
 /** Whether the last pass was cut off from Redis, and until when (Redis time, ms) disconnects are held because of it. */
 export interface OutageHold {

@@ -145,6 +145,11 @@ export const joinRetryAfterMs = 1_000;
  * which a reconnected client usually succeeds (README "Redis: hangs and failovers"). Clients add jitter on top.
  */
 export const unavailableRetryAfterMs = 1_000;
+/**
+ * Longest wait between two attempts of a Redis client to connect again, ms (shared/redis/connect.ts): once Redis
+ * answers again, every process is back within this, and the sweeper's hold after an outage counts it in.
+ */
+export const redisReconnectWaitMsMax = 1_000;
 export const joinRetryAfterMsMax = 10_000;
 /** How often the event loop's lateness is sampled, in ms (gateway/loop-lag.ts). */
 export const loopLagSampleMs = 20;

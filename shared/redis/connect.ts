@@ -3,6 +3,7 @@
 import { Redis, Cluster } from 'ioredis';
 import type { Config } from '../config.js';
 import { defineScripts } from './load-scripts.js';
+import { redisReconnectWaitMsMax } from '../limits.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -49,7 +50,7 @@ export function createRedis(config: RedisTarget, opts: RedisOptions = {}): Redis
     reconnectOnError: reconnectOnReadonly,
     // While reconnecting, commands wait in ioredis' queue; maxRetriesPerRequest bounds how long before they fail.
     enableOfflineQueue: true,
-    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), redisReconnectWaitMsMax),
     // Commands issued in the same tick go out in one write (and, on a Cluster, one per node): a gateway's heartbeats
     // and a worker's page of checks cost one syscall per batch, not one per command.
     enableAutoPipelining: !opts.dedicated,

@@ -6,16 +6,38 @@
 import { between, pick, shuffle, type Random } from './random.js';
 import type { ManagedProcess, Services } from './services.js';
 
-export const faultKinds = ['gateway_kill', 'worker_kill', 'redis_restart_empty', 'postgres_restart'] as const;
+export const faultKinds = [
+  'gateway_kill', 'worker_kill', 'redis_restart_empty', 'postgres_restart', 'redis_hang', 'postgres_hang',
+  'cluster_failover', 'sentinel_failover',
+] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
-/** How long each kind keeps its target down, ms (uniform in the range). */
+/** How the product reaches Redis in a run: one server (behind a proxy that can hang), a Cluster, or Sentinel. */
+export const redisTopologies = ['single', 'cluster', 'sentinel'] as const;
+export type RedisTopology = (typeof redisTopologies)[number];
+
+/** The kinds that need one topology; the others run on any. */
+const topologyOf: Partial<Record<FaultKind, RedisTopology>> = {
+  redis_restart_empty: 'single', redis_hang: 'single', cluster_failover: 'cluster', sentinel_failover: 'sentinel',
+};
+export const faultKindsFor = (t: RedisTopology): FaultKind[] => faultKinds.filter((k) => (topologyOf[k] ?? t) === t);
+
+/**
+ * How long each kind keeps its target down, ms (uniform in the range). A hang holds every byte to its store for that
+ * long; a failover's down time is not chosen but measured (the kill until a replica has taken over).
+ */
 export const downMsRange: Readonly<Record<FaultKind, readonly [number, number]>> = {
   gateway_kill: [300, 1_500],
   worker_kill: [300, 2_500],
   redis_restart_empty: [200, 1_200],
   postgres_restart: [1_500, 4_000],
+  redis_hang: [2_000, 6_000],
+  postgres_hang: [2_000, 6_000],
+  cluster_failover: [0, 0],
+  sentinel_failover: [0, 0],
 };
+/** Longest wait for a replica to take over, and for the killed node to be back as a synced replica. */
+export const failoverWaitMsMax = 30_000;
 /** Quiet time after a fault's recovery before the next one: players reconnect, workers catch up. */
 export const recoveryGapMs = 1_500;
 /**
@@ -96,6 +118,7 @@ async function inject(services: Services, kind: FaultKind, r: Random, clock: () 
         break;
       }
       case 'redis_restart_empty': {
+        if (!services.redis || !services.redisControl) throw new Error('redis_restart_empty needs --redis single');
         rec.target = `redis :${services.redis.port}`;
         // SHUTDOWN NOSAVE: no persistence, so it comes back with no keys at all.
         await services.redisControl.kill();
@@ -108,6 +131,24 @@ async function inject(services: Services, kind: FaultKind, r: Random, clock: () 
         await services.postgresControl.stop();
         await new Promise((res) => setTimeout(res, downMs));
         await services.postgresControl.start();
+        break;
+      }
+      case 'redis_hang':
+      case 'postgres_hang': {
+        const proxy = kind === 'redis_hang' ? services.redisProxy : services.postgresProxy;
+        if (!proxy) throw new Error(`${kind}: the product does not reach its store through a proxy here`);
+        rec.target = `${kind === 'redis_hang' ? 'redis' : 'postgres'} proxy :${proxy.port}`;
+        proxy.hold();
+        // Never cut short: whatever else happens, the bytes flow again.
+        await new Promise((res) => setTimeout(res, downMs));
+        proxy.resume();
+        break;
+      }
+      case 'cluster_failover':
+      case 'sentinel_failover': {
+        const t0 = clock();
+        rec.target = `redis master :${await services.failOverRedis(failoverWaitMsMax)}`;
+        rec.downMs = Math.round(clock() - t0);
         break;
       }
     }

@@ -208,7 +208,7 @@ export async function runChaos(o: ChaosOptions, log: (line: string) => void = ()
     const totalBefore = await totalBalancesMinor(services.pool);
     const playStartMs = clock() + 500;
     result.timings.setupMs = Math.round(playStartMs);
-    log(`chaos: ${services.processes.map((p) => p.name).join(', ')} up over redis :${services.redis.port} and postgres :${services.postgres.port} (${services.dir}); seed ${o.seed}`);
+    log(`chaos: ${services.processes.map((p) => p.name).join(', ')} up over ${services.redisWhere} and postgres :${services.postgres.port} (${services.dir}); seed ${o.seed}`);
     loop = watchEventLoop(clock, result);
     await play(ctx, playStartMs, new AbortController());
     clearTimeout(hardLimit);

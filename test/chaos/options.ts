@@ -1,5 +1,5 @@
 // What one chaos run does, with every bound explicit (counts, durations, timeouts), and the CLI flags that set it.
-import { faultKinds, type FaultKind } from './faults.js';
+import { faultKinds, faultKindsFor, redisTopologies, type FaultKind, type RedisTopology } from './faults.js';
 
 export interface ChaosOptions {
   /** Simulated players, one session each. */
@@ -14,6 +14,8 @@ export interface ChaosOptions {
   faultsInOrder: boolean;
   gateways: number;
   workers: number;
+  /** How the product reaches Redis: one server behind a proxy (hangs, wipes), a Cluster, or Sentinel (failovers). */
+  redisTopology: RedisTopology;
   /** Product settings given to every gateway and worker process. */
   heartbeatMs: number;
   checkpointMs: number;
@@ -43,10 +45,11 @@ export const chaosDefaults: ChaosOptions = Object.freeze({
   durationMs: 120_000,
   rampMs: 5_000,
   faults: 12,
-  faultKinds,
+  faultKinds: faultKindsFor('single'),
   faultsInOrder: false,
   gateways: 2,
   workers: 2,
+  redisTopology: 'single',
   heartbeatMs: 1_000,
   checkpointMs: 2_000,
   graceMs: 3_000,
@@ -74,6 +77,9 @@ export function checkOptions(o: ChaosOptions): void {
   if (o.faultKinds.length === 0 && o.faults > 0) bad.push('no fault kinds enabled');
   if (o.gateways < 2 && o.faultKinds.includes('gateway_kill')) bad.push('gateway_kill needs at least 2 gateways (players move to the other one)');
   if (o.workers < 1 || o.gateways < 1) bad.push('at least one gateway and one worker');
+  if (!redisTopologies.includes(o.redisTopology)) bad.push(`redis topology must be one of ${redisTopologies.join(', ')}`);
+  const misfit = o.faultKinds.filter((k) => !faultKindsFor(o.redisTopology).includes(k));
+  if (misfit.length > 0) bad.push(`${misfit.join(', ')} cannot run with --redis ${o.redisTopology}`);
   if (o.graceMs < o.heartbeatMs / 2) bad.push('grace must be at least half a heartbeat (the product refuses less)');
   if (o.lowFundsShare < 0 || o.lowFundsShare > 1) bad.push('low-funds share must be 0..1');
   if (o.abandonShare < 0 || o.abandonShare > 1) bad.push('abandon share must be 0..1');
@@ -85,7 +91,8 @@ const usage = `npm run chaos -- [flags]
   --duration-s S         playing window in seconds (${chaosDefaults.durationMs / 1000})
   --ramp-s S             players start within the first S seconds (${chaosDefaults.rampMs / 1000})
   --faults N             faults injected one at a time (${chaosDefaults.faults})
-  --fault-kinds a,b      of ${faultKinds.join(', ')} (all)
+  --redis T              how the product reaches Redis: ${redisTopologies.join(', ')} (${chaosDefaults.redisTopology})
+  --fault-kinds a,b      of ${faultKinds.join(', ')} (all that fit --redis)
   --gateways N --workers N   product processes (${chaosDefaults.gateways}, ${chaosDefaults.workers})
   --heartbeat-ms N --checkpoint-ms N --grace-ms N --claim-idle-ms N   product settings (1000, 2000, 3000, 2000)
   --slack-ms N           clock slack of the billing check (${chaosDefaults.slackMs})
@@ -103,6 +110,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | 'help' {
     if (v === undefined || !Number.isFinite(n)) throw new Error(`${flag} needs a number\n\n${usage}`);
     return n;
   };
+  let kindsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const next = () => argv[++i];
@@ -116,8 +124,10 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | 'help' {
         const unknown = kinds.filter((k) => !(faultKinds as readonly string[]).includes(k));
         if (unknown.length > 0) throw new Error(`unknown fault kind ${unknown.join(', ')}\n\n${usage}`);
         o.faultKinds = kinds as FaultKind[];
+        kindsGiven = true;
         break;
       }
+      case '--redis': o.redisTopology = (next() ?? '') as RedisTopology; break;
       case '--gateways': o.gateways = num(flag, next()); break;
       case '--workers': o.workers = num(flag, next()); break;
       case '--heartbeat-ms': o.heartbeatMs = num(flag, next()); break;
@@ -135,6 +145,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | 'help' {
       default: throw new Error(`unknown flag ${flag}\n\n${usage}`);
     }
   }
+  if (!kindsGiven) o.faultKinds = redisTopologies.includes(o.redisTopology) ? faultKindsFor(o.redisTopology) : [];
   checkOptions(o);
   return o;
 }

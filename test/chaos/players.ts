@@ -103,6 +103,8 @@ export interface PlayerResult {
   reconnects: number;
   acks: number;
   ackTimeouts: number;
+  /** When each ack arrived (run clock, ms): how long a fault kept this player from being acknowledged. */
+  ackAtMs: number[];
   /** Slowest heartbeat → ack round trip seen, ms. */
   ackLatencyMsMax: number;
   heartbeatErrors: Counts;
@@ -160,7 +162,7 @@ function newResult(plan: PlayerPlan): PlayerResult {
   return {
     index: plan.index, studentId: plan.studentId, courseId: plan.course.id, lowFunds: plan.lowFunds, abandon: plan.abandon, sessionId: null,
     lockedMinor: null, priceMinor: null, maxBillableMs: null, createdAtMs: null, startedAtMs: null, doneAtMs: null,
-    trueMs: 0, trueUpperMs: 0, sockets: 0, readies: 0, reconnects: 0, acks: 0, ackTimeouts: 0, ackLatencyMsMax: 0,
+    trueMs: 0, trueUpperMs: 0, sockets: 0, readies: 0, reconnects: 0, acks: 0, ackAtMs: [], ackTimeouts: 0, ackLatencyMsMax: 0,
     heartbeatErrors: {}, closeCodes: {}, upgradeRefusals: {}, restErrors: {},
     endedVia: null, endReason: null, abandonedUnsettled: false, reportedBilledMs: null, reportedCostMinor: null, failure: null, trace: [],
   };
@@ -444,6 +446,7 @@ function runSocket(env: PlayerEnv, plan: PlayerPlan, res: PlayerResult, r: Rando
         case 'ack':
           acked = true;
           res.acks += 1;
+          res.ackAtMs.push(Math.round(env.clock()));
           note(env, res, `ack ${f.seq}=${Math.round(f.duration_seconds * 1000)}${truth.acked(f.seq, env.clock()) ? '' : ' (not pending)'}`);
           break;
         case 'error':

@@ -31,6 +31,47 @@ export function sessionsAffected(r: ChaosResult): number {
     f.atMs <= (p.doneAtMs ?? Infinity) && (f.recoveredAtMs ?? f.atMs) >= p.createdAtMs!)).length;
 }
 
+export interface FaultKindSummary {
+  kind: string;
+  count: number;
+  /** Invariant violations of sessions live during a fault of this kind, and those tied to no session. */
+  violations: number;
+  /** The largest billed-time loss of a session live during a fault of this kind, ms (null: none completed). */
+  lossMsMax: number | null;
+  /**
+   * Time to recover, ms: the longest time from a fault's start until a player acknowledged just before it was
+   * acknowledged again (the hang or failover itself included).
+   */
+  recoverMsMax: number | null;
+}
+
+const liveDuring = (p: ChaosResult['players'][number], f: ChaosResult['faults'][number]) =>
+  p.createdAtMs !== null && f.atMs <= (p.doneAtMs ?? Infinity) && (f.recoveredAtMs ?? f.atMs) >= p.createdAtMs;
+
+/** Per fault kind: what it cost the players and whether anything broke (the chaos table of README "When things fail"). */
+export function faultKindSummaries(r: ChaosResult): FaultKindSummary[] {
+  const kinds = [...new Set(r.faults.map((f) => f.kind))];
+  const lossOf = new Map(r.billing.map((b) => [b.sessionId, b.lossMs]));
+  return kinds.map((kind) => {
+    const faults = r.faults.filter((f) => f.kind === kind);
+    const live = r.players.filter((p) => faults.some((f) => liveDuring(p, f)));
+    const liveIds = new Set(live.map((p) => p.sessionId));
+    const losses = live.map((p) => lossOf.get(p.sessionId ?? '')).filter((x): x is number => x !== undefined);
+    const recoveries = faults.flatMap((f) => r.players.flatMap((p) => {
+      const before = p.ackAtMs.filter((t) => t <= f.atMs);
+      const after = p.ackAtMs.find((t) => t > f.atMs);
+      // Acknowledged within two heartbeats before the fault: the player was watching when it struck.
+      return before.length > 0 && f.atMs - before[before.length - 1]! <= 2 * r.options.heartbeatMs && after !== undefined ? [after - f.atMs] : [];
+    }));
+    return {
+      kind, count: faults.length,
+      violations: r.violations.filter((v) => v.kind === 'invariant' && (v.sessionId === null || liveIds.has(v.sessionId))).length,
+      lossMsMax: losses.length > 0 ? Math.max(...losses) : null,
+      recoverMsMax: recoveries.length > 0 ? Math.max(...recoveries) : null,
+    };
+  });
+}
+
 export function invariantViolations(r: ChaosResult): number {
   return r.violations.filter((v) => v.kind === 'invariant').length;
 }
@@ -75,6 +116,11 @@ export function formatReport(r: ChaosResult): string {
     '  (true: playing intervals closed by acked heartbeats, player clock; true_upper: the same intervals widened by each heartbeat\'s measured processing delay)',
     '',
     ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`),
+    '',
+    'per fault kind:',
+    `  ${'kind'.padEnd(20)} ${'count'.padStart(5)}  ${'invariant violations'.padStart(20)}  ${'billed time lost at most'.padStart(24)}  ${'time to recover'.padStart(15)}`,
+    ...faultKindSummaries(r).map((k) => `  ${k.kind.padEnd(20)} ${String(k.count).padStart(5)}  ${String(k.violations).padStart(20)}  `
+      + `${(k.lossMsMax === null ? 'n/a' : `${k.lossMsMax} ms`).padStart(24)}  ${(k.recoverMsMax === null ? 'n/a' : s(k.recoverMsMax)).padStart(15)}`),
     '',
     'faults:',
     ...(r.faults.length === 0 ? ['  none'] : r.faults.map((f) => `  ${at(f.atMs).padStart(7)}  ${f.kind.padEnd(20)} ${f.target.padEnd(16)} down ${String(f.downMs).padStart(5)} ms, back ${f.recoveredAtMs === null ? 'NEVER' : at(f.recoveredAtMs)}${f.error ? `  FAILED: ${f.error}` : ''}${f.note ? `  (${f.note})` : ''}`)),
