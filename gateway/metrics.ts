@@ -51,6 +51,7 @@ export function createGatewayMetrics() {
     heartbeats: bindEach(heartbeats, heartbeatOutcomes),
     heartbeatAckSeconds: new Histogram({ name: 'gateway_heartbeat_ack_seconds', help: 'Time from a heartbeat frame received to its ack sent (queueing behind earlier frames of the socket included)', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers }),
     heartbeatStageSeconds: bindStages(new Histogram({ name: 'gateway_heartbeat_stage_seconds', help: 'For a sample of heartbeats, time from the frame received to each stage: queued (its turn after the socket\'s earlier frames), redis_write (its update handed to Redis), redis_reply (the script answered), ack_written (the ack handed to the socket)', labelNames: ['stage'], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers })),
+    billedTimeWentBack: new Counter({ name: 'gateway_billed_time_went_back_total', help: 'Updates whose billed time was below what this gateway had acknowledged for the session: Redis lost acknowledged writes (a failover to a replica behind its master)', registers }),
     wsErrorFrames: new Counter({ name: 'gateway_ws_error_frames_total', help: 'WebSocket error frames sent, by error code', labelNames: ['code'], registers }),
     upgradesRefused: new Counter({ name: 'gateway_ws_upgrades_refused_total', help: 'WebSocket upgrades refused, by HTTP status', labelNames: ['status'], registers }),
     settlementWaits: bindEach(settlementWaits, settlementWaitOutcomes),

@@ -1,7 +1,6 @@
 // One client frame: parse and validate, then a heartbeat (one Redis script call → ack) or `complete`.
 // A bad frame gets one error frame and changes nothing; more than badFramesMax in badFramesWindowMs closes 1008.
 import { badFramesMax, badFramesWindowMs } from '../../shared/limits.js';
-import { invariant } from '../../shared/errors.js';
 import { describeIssues } from '../../shared/protocol/common.js';
 import { clientFrame, type HeartbeatFrame } from '../../shared/protocol/ws.js';
 import { MeterRefusal, type UpdateResult } from '../../shared/redis/meter.js';
@@ -96,7 +95,7 @@ async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: Heartbe
       claimedMs: hb.duration_seconds === undefined ? null : Math.round(hb.duration_seconds * 1000),
       lecture: hb.current_lecture, completionPct: hb.completion_pct,
     }, trace);
-    noteBilled(data, r);
+    noteBilled(deps, data, r);
     sendFrame(ws, { type: 'ack', seq: hb.seq, ...liveFigures(r, r.exhausted), completion_pct: r.completionPct, current_lecture: r.currentLecture });
     if (trace) {
       trace.ack_written = performance.now();
@@ -146,8 +145,16 @@ async function applyHeartbeat(ctx: FrameContext, ws: MeteringSocket, hb: Heartbe
   }
 }
 
-function noteBilled(data: SocketData, r: UpdateResult): void {
-  invariant(r.billedMs >= data.lastBilledMs, `billed time decreased on ${data.sessionId}: ${data.lastBilledMs} → ${r.billedMs}`);
+/**
+ * The scripts never lower billed time; Redis can, by losing acknowledged writes: a failover to a replica that had not
+ * received them yet (README "Redis: hangs and failovers"). That is an operating event, counted and logged, not a bug
+ * to exit on: the session goes on from what Redis has, which bills less, never more.
+ */
+function noteBilled(deps: FrameContext['deps'], data: SocketData, r: UpdateResult): void {
+  if (r.billedMs < data.lastBilledMs) {
+    deps.metrics.billedTimeWentBack.inc();
+    data.log.warn({ ackedMs: data.lastBilledMs, nowMs: r.billedMs }, 'billed time went back: Redis lost acknowledged writes (a failover?)');
+  }
   data.lastBilledMs = r.billedMs;
   data.lastLecture = r.currentLecture;
   data.lastPct = r.completionPct;
@@ -165,7 +172,7 @@ export async function endAtExhaustion(ctx: FrameContext, ws: MeteringSocket): Pr
     const r = await ctx.applyUpdate(data.sessionId, {
       socketId: data.socketId, playing: true, claimedMs: null, lecture: data.lastLecture, completionPct: data.lastPct,
     });
-    noteBilled(data, r);
+    noteBilled(deps, data, r);
     if (r.exhausted) await endOverSocket(deps, ws, 'funds_exhausted');
     // Redis's clock ran behind ours: what is left is a few ms, due again shortly.
     else exhaustion.schedule(ws, Date.now() + (r.maxBillableMs - r.billedMs));

@@ -220,15 +220,26 @@ describe('applyUpdates', () => {
     }
   });
 
-  it('rejects the whole batch when Redis fails the call', async () => {
+  it('fails every update of a script call that Redis fails, with the call\'s error, and answers the other calls', async () => {
+    // A batch longer than one call is cut into calls; on a Cluster, one per slot. A call that fails (here a key of the
+    // wrong type; in production a shard mid-failover) fails only its own updates (gateway/test/redis-cluster-failover).
     const meter = createMeter(env.redis, env.keys, limits);
     const [a] = await startTwin(meter, ['attached'], [100_000]);
     const broken = randomUUID();
     await env.redis.set(env.keys.session(broken), 'not a hash');
-    await expect(meter.applyUpdates([
-      { sessionId: a!, input: { socketId: socketOf(0), playing: true, claimedMs: null, lecture: 1, completionPct: 1 } },
-      { sessionId: broken, input: { socketId: '', playing: true, claimedMs: null, lecture: 1, completionPct: 1 } },
-    ])).rejects.toThrow(/WRONGTYPE/);
+    const update = (sessionId: string, socketId: string): UpdateItem =>
+      ({ sessionId, input: { socketId, playing: true, claimedMs: null, lecture: 1, completionPct: 1 } });
+    const first = Array.from({ length: updatesPerScriptCallMax }, () => update(a!, socketOf(0)));
+    const r = await meter.applyUpdates([...first, update(broken, ''), update(a!, socketOf(0))]);
+    expect(r).toHaveLength(updatesPerScriptCallMax + 2);
+    // Answered, each by the rules (the session's per-second rate refuses some of so many at one instant).
+    for (const x of r.slice(0, updatesPerScriptCallMax)) expect(x instanceof UpdateCallFailed).toBe(false);
+    expect(r[0]).toMatchObject({ exhausted: false });
+    for (const x of r.slice(updatesPerScriptCallMax)) {
+      expect(x).toBeInstanceOf(UpdateCallFailed);
+      expect(String((x as UpdateCallFailed).cause)).toMatch(/WRONGTYPE/);
+    }
+    await expect(meter.applyUpdate(broken, update(broken, '').input)).rejects.toThrow(/WRONGTYPE/);
   });
 
   it('restores a current lecture only if the course has it, so an update never credits a lecture outside the course', async () => {
