@@ -336,6 +336,7 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
           break;
         case 'error':
           if (f.seq !== undefined) pending.drop(f.seq);
+          if (f.seq !== undefined && f.code === 'unavailable') run.verifier.onUnavailable();
           stats.error(run.index, run.sessionId, `server_${f.code}`, f.message);
           break;
         case 'ended':
