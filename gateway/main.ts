@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const log = createLogger(config, 'gateway');
   const pool = createPool(config);
   const redis = createRedis(config, { purpose: 'gateway' });
-  const subscriber = createRedis(config, { purpose: 'gateway-subscriber', dedicated: true });
+  const subscriber = createRedis(config, { purpose: 'gateway-subscriber', dedicated: true, pingEveryMs: config.heartbeatIntervalMs });
   await checkRedis(config, redis);
   await checkPostgres(config, pool);
   const keys = createKeys(config.redisKeyPrefix);

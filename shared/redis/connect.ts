@@ -18,6 +18,12 @@ export interface RedisOptions {
   dedicated?: boolean;
   /** The longest BLOCK this connection's commands ask for, ms: added to its reply bounds. */
   blockMsMax?: number;
+  /**
+   * A subscriber sends nothing while it waits for messages, so a hang would go unnoticed: PING it this often (ms),
+   * and an unanswered PING drops the connection like any other (it reconnects and subscribes again). Single node and
+   * Sentinel only: a Cluster client's PING goes to any node, not to its subscriber's.
+   */
+  pingEveryMs?: number;
 }
 
 const commandTimeoutMsDefault = 1_000;
@@ -83,6 +89,11 @@ export function createRedis(config: RedisTarget, opts: RedisOptions = {}): Redis
   // fails at once as `unavailable` instead of waiting in a queue (auto-pipelined commands waited there ~12 s), so a
   // player's heartbeats are answered while Redis is down and no backlog of them is replayed when it returns.
   client.once('ready', () => { client.options.enableOfflineQueue = false; });
+  if (opts.pingEveryMs && !(client instanceof Cluster)) {
+    const pinger = setInterval(() => { if (client.status === 'ready') client.ping().catch(() => undefined); }, opts.pingEveryMs);
+    pinger.unref();
+    client.once('end', () => clearInterval(pinger));
+  }
   // Connection errors surface as failed commands (mapped to `unavailable` at the edge) and in /readyz; without a
   // listener ioredis would print every reconnect attempt as an unhandled error.
   client.on('error', () => undefined);

@@ -78,7 +78,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
     metrics,
     onInvariantBroken: (err) => brokenInvariants.push(err),
   };
-  const subscriber = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true });
+  const subscriber = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true, pingEveryMs: env.config.heartbeatIntervalMs });
   let gateway = await startGateway(deps, subscriber, { demoPage: opts.demoPage });
   const extraSubscribers: ReturnType<typeof createRedis>[] = [];
   const worker = opts.worker === false ? null : createSettlementWorker({ config: env.config, pool: env.pool, redis: env.redis, log });
@@ -128,7 +128,7 @@ export async function startProduct(overrides: Env = {}, opts: ProductOptions = {
       await gateway.close();
       await new Promise((r) => setTimeout(r, downMs));
       // A new process would have its own subscriber and settlement waiters; so does this gateway.
-      const sub = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true });
+      const sub = createRedis(env.config, { purpose: 'test-subscriber', dedicated: true, pingEveryMs: env.config.heartbeatIntervalMs });
       extraSubscribers.push(sub);
       const config = Object.freeze({ ...env.config, port: 0 });
       gateway = await startGateway({ ...deps, config, settlements: createSettlementWaiters({ pool: env.pool, keys: env.keys, log, countServiceError: metrics.countServiceError }) }, sub);
