@@ -3,11 +3,14 @@
 // heartbeat is acked or answered `unavailable` (never `internal`), nothing is logged as an unexpected error, every
 // player is acked again over its own socket soon after, and the books balance once all complete.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { startProduct, type Product } from '../../test/helpers/product.js';
 import { startLocalCluster, type LocalCluster } from '../../test/helpers/redis-cluster.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../../test/helpers/money-invariants.js';
-import { closeAllSockets, openSocket, type TestSocket } from '../../test/helpers/ws-client.js';
+import { closeAllSockets } from '../../test/helpers/ws-client.js';
+import { pollUntil } from '../../test/helpers/poll-until.js';
+import {
+  ackedAgainMs, captureLogLines, startHeartbeatingPlayers, unavailableCount, unexpectedKinds, wentBackCount,
+} from '../../test/helpers/heartbeating-players.js';
 
 const heartbeatMs = 1_000;
 const nodeTimeoutMs = 2_000;
@@ -17,20 +20,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let cluster: LocalCluster;
 let p: Product;
 let total0: number;
-const logLines: { level: number; msg: string; err?: unknown }[] = [];
+const log = captureLogLines();
 
 beforeAll(async () => {
   cluster = await startLocalCluster({ replicas: 1, nodeTimeoutMs });
-  const logDestination = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
-      done();
-    },
-  });
   p = await startProduct({
     REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','),
     HEARTBEAT_INTERVAL_MS: String(heartbeatMs), CHECKPOINT_INTERVAL_MS: '500', LOG_LEVEL: 'warn',
-  }, { logDestination });
+  }, { logDestination: log.destination });
   total0 = await totalBalancesMinor(p.env.pool);
 }, 90_000);
 afterAll(async () => {
@@ -39,31 +36,9 @@ afterAll(async () => {
   cluster?.stop();
 });
 
-interface Player { id: string; s: TestSocket; answers: { seq: number; at: number; kind: string; durationS?: number }[] }
-
 describe('a Redis Cluster failover', () => {
   it('answers every heartbeat ack or unavailable, logs no unexpected error, and every player resumes', async () => {
-    const ps: Player[] = [];
-    for (let i = 0; i < players; i++) {
-      const id = await p.liveSession(5);
-      const s = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
-      await s.next('ready');
-      const pl: Player = { id, s, answers: [] };
-      s.ws.addEventListener('message', (ev) => {
-        const m = JSON.parse(String(ev.data));
-        if (m.type === 'ack') pl.answers.push({ seq: m.seq, at: Date.now(), kind: 'ack', durationS: m.duration_seconds });
-        else if (m.type === 'error') pl.answers.push({ seq: m.seq, at: Date.now(), kind: m.code });
-      });
-      ps.push(pl);
-    }
-    let seq = 0;
-    const t0 = Date.now();
-    const timer = setInterval(() => {
-      seq++;
-      for (const pl of ps) {
-        pl.s.send({ type: 'heartbeat', seq, position_seconds: (Date.now() - t0) / 1000, playing: true, current_lecture: 1, completion_pct: 1 });
-      }
-    }, heartbeatMs);
+    const hp = await startHeartbeatingPlayers(p, players, heartbeatMs);
     let killedAt = 0;
     try {
       await sleep(3_000);
@@ -72,49 +47,28 @@ describe('a Redis Cluster failover', () => {
       cluster.kill(victim!);
       // The replica takes over after the node timeout and an election; a few seconds of acks after that.
       const survivor = cluster.nodes.map((n) => n.port).find((port) => port !== victim)!;
-      const until = Date.now() + 30_000;
-      while (cluster.masters().includes(victim!) || cluster.masters().length < 3) {
-        if (Date.now() > until) throw new Error('no replica took over');
-        await sleep(100);
-      }
+      await pollUntil('no replica took over', 30_000, () => !cluster.masters().includes(victim!) && cluster.masters().length === 3, 100);
       await cluster.waitOk(survivor, 30_000);
       await sleep(5_000);
     } finally {
-      clearInterval(timer);
+      hp.stop();
     }
     await sleep(500);
 
-    const kinds = new Set(ps.flatMap((pl) => pl.answers.map((a) => a.kind)));
-    const unavailable = ps.flatMap((pl) => pl.answers).filter((a) => a.kind === 'unavailable').length;
-    const recoveredInMs = ps.map((pl) => {
-      const lastBad = Math.max(killedAt, ...pl.answers.filter((a) => a.kind !== 'ack').map((a) => a.at));
-      const next = pl.answers.find((a) => a.kind === 'ack' && a.at > lastBad);
-      return next ? next.at - killedAt : Infinity;
-    });
-    const touched = ps.filter((pl) => pl.answers.some((a) => a.kind !== 'ack')).length;
-    console.log(`cluster failover (node timeout ${nodeTimeoutMs} ms): ${unavailable} heartbeats of ${touched} of ${players} players `
-      + `answered unavailable; acked again ${Math.min(...recoveredInMs)}-${Math.max(...recoveredInMs)} ms after the kill`);
-    expect([...kinds].filter((k) => k !== 'ack' && k !== 'unavailable')).toEqual([]);
-    expect(recoveredInMs.every(Number.isFinite)).toBe(true);
+    const recovered = ackedAgainMs(hp.players, killedAt);
+    const touched = hp.players.filter((pl) => pl.answers.some((a) => a.kind !== 'ack')).length;
+    console.log(`cluster failover (node timeout ${nodeTimeoutMs} ms): ${unavailableCount(hp.players)} heartbeats of ${touched} of ${players} `
+      + `players answered unavailable; acked again ${Math.min(...recovered)}-${Math.max(...recovered)} ms after the kill; `
+      + `${wentBackCount(hp.players)} saw their acked billed time go back`);
+    expect(unexpectedKinds(hp.players)).toEqual([]);
+    expect(recovered.every(Number.isFinite), JSON.stringify(recovered)).toBe(true);
     // Some players' sessions lived on the killed master: they saw the failover.
-    expect(unavailable).toBeGreaterThan(0);
-    expect(logLines.filter((l) => l.level >= 50), JSON.stringify(logLines.filter((l) => l.level >= 50)).slice(0, 2_000)).toEqual([]);
-    // What a failover lost: acked billed time that went back (replication is asynchronous). Counted, not hidden.
-    const wentBack = ps.filter((pl) => {
-      const acks = pl.answers.filter((a) => a.kind === 'ack').map((a) => a.durationS!);
-      return acks.some((d, i) => i > 0 && d < acks[i - 1]!);
-    }).length;
-    const warned = new Map<string, number>();
-    for (const l of logLines.filter((x) => x.level === 40)) {
-      const e = l.err as { message?: string } | string | undefined;
-      const k = `${l.msg}: ${String((typeof e === 'object' ? e?.message : e) ?? '').slice(0, 60)}`;
-      warned.set(k, (warned.get(k) ?? 0) + 1);
-    }
-    console.log('warnings during the failover:', [...warned].map(([k, n]) => `${n} × ${k}`).join('; '));
-    console.log(`cluster failover: ${wentBack} of ${players} sessions saw their acked billed time go back`);
+    expect(unavailableCount(hp.players)).toBeGreaterThan(0);
+    const errors = log.lines.filter((l) => l.level >= 50);
+    expect(errors, JSON.stringify(errors).slice(0, 2_000)).toEqual([]);
     expect(p.brokenInvariants).toEqual([]);
 
-    for (const pl of ps) {
+    for (const pl of hp.players) {
       pl.s.send({ type: 'complete' });
       const ended = await pl.s.next('ended', 20_000);
       expect(ended.summary.duration_seconds).toBeGreaterThan(0);

@@ -18,6 +18,7 @@ import { TEST_JWT_SECRET } from '../helpers/test-env.js';
 import { startLocalCluster, type LocalCluster } from '../helpers/redis-cluster.js';
 import { sentinelMasterName, startLocalSentinel, type LocalSentinel } from '../helpers/redis-sentinel.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { pollUntil } from '../helpers/poll-until.js';
 import type { RedisTopology } from './faults.js';
 import type { ChaosOptions } from './options.js';
 import { ProcessSupervisor, type ManagedProcess, type ProcessExit } from './processes.js';
@@ -215,19 +216,6 @@ async function startRedisSide(topology: RedisTopology, onStarted: (side: Partial
   };
 }
 
-const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    let done = false;
-    try { done = ok(); } catch { /* a node restarting */ }
-    if (done) return;
-    if (Date.now() > end) throw new Error(`${what} within ${ms} ms`);
-    await sleepMs(100);
-  }
-}
-
 const syncedReplica = (port: number) => {
   const info = execFileSync('redis-cli', ['-p', String(port), 'info', 'replication'], { encoding: 'utf8' });
   return info.includes('role:slave') && info.includes('master_link_status:up');
@@ -239,9 +227,9 @@ async function failOver(side: RedisSide, ms: number): Promise<number> {
     const cluster = side.cluster;
     const victim = cluster.masters()[0]!;
     cluster.kill(victim);
-    await until('no replica took over', ms, () => !cluster.masters().includes(victim) && cluster.masters().length === 3);
+    await pollUntil('no replica took over', ms, () => !cluster.masters().includes(victim) && cluster.masters().length === 3);
     await cluster.restart(victim);
-    await until(`${victim} did not come back as a synced replica`, ms, () => syncedReplica(victim));
+    await pollUntil(`${victim} did not come back as a synced replica`, ms, () => syncedReplica(victim));
     return victim;
   }
   if (side.sentinel) {
@@ -250,7 +238,7 @@ async function failOver(side: RedisSide, ms: number): Promise<number> {
     sentinel.kill(victim);
     await sentinel.waitForSwitch(victim, ms);
     await sentinel.restart(victim);
-    await until(`${victim} did not come back as a synced replica`, ms, () => syncedReplica(victim));
+    await pollUntil(`${victim} did not come back as a synced replica`, ms, () => syncedReplica(victim));
     return victim;
   }
   throw new Error('a failover needs --redis cluster or sentinel');

@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pollUntil } from './poll-until.js';
 
 export const sentinelMasterName = 'mymaster';
 
@@ -25,18 +26,6 @@ export interface LocalSentinel {
 }
 
 const cli = (port: number, ...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, ms: number, ok: () => boolean): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    let done = false;
-    try { done = ok(); } catch { /* not up yet */ }
-    if (done) return;
-    if (Date.now() > until) throw new Error(`${what} within ${ms} ms`);
-    await sleep(50);
-  }
-}
 
 export interface LocalSentinelOptions {
   basePort?: number;
@@ -56,8 +45,8 @@ export async function startLocalSentinel(opts: LocalSentinelOptions = {}): Promi
   };
   startRedis(masterPort, null);
   startRedis(replicaPort, masterPort);
-  await waitFor(`redis ${masterPort} did not start`, 5_000, () => cli(masterPort, 'ping').trim() === 'PONG');
-  await waitFor(`replica ${replicaPort} did not sync`, 10_000, () => cli(replicaPort, 'info', 'replication').includes('master_link_status:up'));
+  await pollUntil(`redis ${masterPort} did not start`, 5_000, () => cli(masterPort, 'ping').trim() === 'PONG');
+  await pollUntil(`replica ${replicaPort} did not sync`, 10_000, () => cli(replicaPort, 'info', 'replication').includes('master_link_status:up'));
   for (const port of sentinelPorts) {
     const conf = join(dir, `sentinel-${port}.conf`);
     // The sentinel rewrites its own file (what it learns of replicas, sentinels, epochs): it must be writable.
@@ -71,7 +60,7 @@ export async function startLocalSentinel(opts: LocalSentinelOptions = {}): Promi
     spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
   }
   const masterNow = () => Number(cli(sentinelPorts[0]!, 'sentinel', 'get-master-addr-by-name', sentinelMasterName).trim().split('\n')[1]);
-  await waitFor('the sentinels did not see each other and the replica', 15_000, () => {
+  await pollUntil('the sentinels did not see each other and the replica', 15_000, () => {
     const info = cli(sentinelPorts[0]!, 'sentinel', 'master', sentinelMasterName);
     const field = (name: string) => Number(new RegExp(`${name}\\n(\\d+)`).exec(info)?.[1] ?? -1);
     return field('num-slaves') >= 1 && field('num-other-sentinels') >= 2;
@@ -84,10 +73,10 @@ export async function startLocalSentinel(opts: LocalSentinelOptions = {}): Promi
     },
     async restart(port) {
       startRedis(port, null);
-      await waitFor(`redis ${port} did not start`, 5_000, () => cli(port, 'ping').trim() === 'PONG');
+      await pollUntil(`redis ${port} did not start`, 5_000, () => cli(port, 'ping').trim() === 'PONG');
     },
     async waitForSwitch(port, ms) {
-      await waitFor(`the sentinels did not promote another master than ${port}`, ms, () => masterNow() !== port);
+      await pollUntil(`the sentinels did not promote another master than ${port}`, ms, () => masterNow() !== port);
       return masterNow();
     },
     dir,
