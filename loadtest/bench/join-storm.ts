@@ -169,7 +169,7 @@ async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Buil
         refusals: (report?.join_refusals ?? {}) as Record<string, number>, errors: errorsOf(report),
         cores: Object.fromEntries(Object.entries(used).map(([k, us]) => [k, +(us / 1e6 / windowS).toFixed(2)])),
       };
-      say(`  storm ${plan.viewers} at ${plan.rate}/s: all started ${figures.allStartedS ?? `no (${started})`} s, ${figures.joinsPerSecond}/s; create p99 ${figures.createMs?.p99} ms, start p99 ${figures.startMs?.p99} ms; refusals ${JSON.stringify(figures.refusals)}; errors ${figures.errors} (driver exit ${code}); cores ${JSON.stringify(figures.cores)}`);
+      say(`  storm ${plan.viewers} at ${plan.rate}/s: all started ${figures.allStartedS ?? `no (${started})`} s, ${figures.joinsPerSecond}/s; create p99 ${figures.createMs?.p99} ms, start p99 ${figures.startMs?.p99} ms; refusals ${JSON.stringify(figures.refusals)}; errors ${figures.errors} ${JSON.stringify(report?.errors ?? {})} (driver exit ${code}); cores ${JSON.stringify(figures.cores)}`);
       storms.push({ plan, figures, fromMs, toMs });
     }
     watchers.interrupt();
