@@ -34,9 +34,9 @@ export interface SweepDeps {
 }
 
 /**
- * Two heartbeat intervals, two command bounds and twice the longest reconnect wait of a Redis client (connect.ts), a
- * margin for a gateway that reconnects a little after the worker: a player who kept its socket
- * has sent a heartbeat that reached Redis by then, and one whose socket closed meanwhile has had its close recorded.
+ * Two heartbeat intervals, two command bounds and twice the longest reconnect wait of a Redis client (connect.ts, a
+ * margin for a gateway that reconnects a little after the worker): by then a player who kept its socket has sent a
+ * heartbeat that reached Redis, and one whose socket closed meanwhile has had its close recorded.
  */
 export const disconnectHoldMsOf = (config: Pick<Config, 'heartbeatIntervalMs' | 'redisCommandTimeoutMs'>): number =>
   2 * config.heartbeatIntervalMs + 2 * config.redisCommandTimeoutMs + 2 * redisReconnectWaitMsMax;
@@ -48,7 +48,6 @@ export interface OutageHold {
 }
 
 export const noOutage = (): OutageHold => ({ cutOff: false, heldUntilMs: 0 });
-
 
 async function sweepSession(deps: SweepDeps, sessionId: string, nowMs: number, heldUntilMs: number): Promise<void> {
   const { meter } = deps;

@@ -67,10 +67,9 @@ describe('a hung Postgres', () => {
     const createMs = Date.now() - t0;
     expect(create.status).toBe(503);
     expect(create.json.error).toMatchObject({ code: 'unavailable', details: { retry_after_seconds: 1 } });
-    // Within its bounds, never the whole hang: a wait for a pool connection (5 s at most; the worker's retries hold
-    // some of the few there are) and the query bound.
+    // Within its bounds, never the whole hang (hangMs is longer than both): a wait for a pool connection (5 s at most;
+    // the worker's retries hold some of the few there are) and the query bound.
     expect(createMs).toBeLessThan(5_000 + queryTimeoutMs);
-    expect(hangMs).toBeGreaterThan(5_000 + queryTimeoutMs);
     expect((await p.api('GET', '/readyz')).status).toBe(503);
     // Metering never reads Postgres.
     for (let seq = 1; seq <= 3; seq++) {

@@ -1,7 +1,7 @@
 // Redis connections: a single node (REDIS_URL) or a Cluster (REDIS_CLUSTER_NODES), with the metering scripts
 // registered on each client.
 import { Redis, Cluster } from 'ioredis';
-import type { Config } from '../config.js';
+import { redisCommandTimeoutMsOf, type Config } from '../config.js';
 import { defineScripts } from './load-scripts.js';
 import { redisReconnectWaitMsMax } from '../limits.js';
 
@@ -26,7 +26,8 @@ export interface RedisOptions {
   pingEveryMs?: number;
 }
 
-const commandTimeoutMsDefault = 1_000;
+/** For callers without a loaded config (bench, tests): what loadConfig makes of the default 5 s heartbeat. */
+const commandTimeoutMsDefault = redisCommandTimeoutMsOf(0, 5_000);
 
 /**
  * Replies that mean "this node cannot serve that key right now" while a Cluster or a Sentinel pair fails over

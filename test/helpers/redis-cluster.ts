@@ -89,14 +89,11 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const pidOf = new Map<number, number>();
   return {
     nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
     masters,
     kill(port) {
-      const pid = Number(/process_id:(\d+)/.exec(cli(port, 'info', 'server'))![1]);
-      pidOf.set(port, pid);
-      process.kill(pid, 'SIGKILL');
+      process.kill(Number(/process_id:(\d+)/.exec(cli(port, 'info', 'server'))![1]), 'SIGKILL');
     },
     async restart(port) {
       startNode(port);
