@@ -1,7 +1,7 @@
 // Wires the gateway: REST routes and the WebSocket endpoint on one uWS app. Holds no logic of its own.
 import uWS from 'uWebSockets.js';
-import { ApiError } from '../shared/errors.js';
-import type { RedisClient } from '../shared/redis/connect.js';
+import { ApiError } from '../core/errors.js';
+import type { RedisClient } from '../core/redis/connect.js';
 import type { GatewayDeps } from './deps.js';
 import { route, type HttpHandler } from './http/route.js';
 import { sendError } from './http/respond.js';
@@ -28,7 +28,7 @@ import { inFrameOrder } from './ws/in-frame-order.js';
 import { createExhaustionDeadlines } from './metering/exhaustion-deadlines.js';
 import { createCloseHandler } from './ws/on-close.js';
 import { closeIfNotReading, closeSocket } from './ws/send-frame.js';
-import { dirtyFlushMs, sendBufferBytesMax } from '../shared/limits.js';
+import { dirtyFlushMs, sendBufferBytesMax } from '../core/limits.js';
 import { createTokenExpiry } from './ws/token-refresh.js';
 import type { MeteringSocket, SocketData } from './ws/socket-data.js';
 
@@ -57,7 +57,7 @@ function devRoutes(deps: GatewayDeps): RouteSpec[] {
 
 /**
  * Outside development and test the public port keeps no internals: metrics are served on the process's metrics port
- * alone (GATEWAY_METRICS_PORT, shared/metrics-server.ts), and /readyz answers with its status only (README "Metrics").
+ * alone (GATEWAY_METRICS_PORT, core/metrics-server.ts), and /readyz answers with its status only (README "Metrics").
  */
 function publicMetricsRoutes(deps: GatewayDeps): RouteSpec[] {
   if (deps.config.nodeEnv === 'production') return [];

@@ -1,10 +1,10 @@
 // Everything a request or socket handler may use, built once by app.ts.
-import type { Config } from '../shared/config.js';
-import type { InvariantError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
-import type { Pool } from '../shared/pg/pool.js';
-import type { RedisClient } from '../shared/redis/connect.js';
-import type { Meter } from '../shared/redis/meter.js';
+import type { Config } from '../core/config.js';
+import type { InvariantError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Pool } from '../core/pg/pool.js';
+import type { RedisClient } from '../core/redis/connect.js';
+import type { Meter } from '../core/redis/meter.js';
 import type { VerifyToken } from './auth/verify-token.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { RestRateLimit } from './http/rest-rate-limit.js';

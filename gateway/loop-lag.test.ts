@@ -1,7 +1,7 @@
 // The event-loop lag signal: a loop blocked longer than the threshold reads as lagging, for a while; the timer runs only
 // while someone asks and stops by itself once no one has for loopLagIdleMs.
 import { describe, expect, it } from 'vitest';
-import { loopLagHoldMs, loopLagIdleMs, loopLagSampleMs } from '../shared/limits.js';
+import { loopLagHoldMs, loopLagIdleMs, loopLagSampleMs } from '../core/limits.js';
 import { watchLoopLag } from './loop-lag.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,7 @@
 // after such a sample, so joins are not let back in between two late turns of a loop still short of CPU.
 // The timer runs only while someone asks: the first question starts it, and it stops after loopLagIdleMs without one.
 // A gateway no one joins (most of a lecture) does not wake 50 times a second to measure a lag nothing reads.
-import { loopLagHoldMs, loopLagIdleMs, loopLagSampleMs } from '../shared/limits.js';
+import { loopLagHoldMs, loopLagIdleMs, loopLagSampleMs } from '../core/limits.js';
 
 export interface LoopLag {
   /** Whether the loop has run late lately; starts the sampling if it was stopped (then: not lagging yet). */

@@ -1,23 +1,23 @@
 // Gateway process: boot order only. Config → native uWS check → Redis and Postgres reachable → listen → signals.
-import { ConfigError, loadConfig } from '../shared/config.js';
-import { createLogger } from '../shared/log.js';
-import { createPool } from '../shared/pg/pool.js';
+import { ConfigError, loadConfig } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { createPool } from '../core/pg/pool.js';
 import { createSettlementWaiters } from './metering/settlement-waiters.js';
-import { createRedis } from '../shared/redis/connect.js';
-import { createKeys } from '../shared/redis/keys.js';
-import { createMeter } from '../shared/redis/meter.js';
-import { checkPostgres, checkRedis, StartupError } from '../shared/startup.js';
-import { meterLimits } from '../shared/meter-limits.js';
-import { onStopRequest } from '../shared/stop-requests.js';
+import { createRedis } from '../core/redis/connect.js';
+import { createKeys } from '../core/redis/keys.js';
+import { createMeter } from '../core/redis/meter.js';
+import { checkPostgres, checkRedis, StartupError } from '../core/startup.js';
+import { meterLimits } from '../core/meter-limits.js';
+import { onStopRequest } from '../core/stop-requests.js';
 import { assertNativeUws, UwsFallbackError } from './uws-native.js';
 import { createTokenVerifier } from './auth/verify-token.js';
 import { createGatewayMetrics } from './metrics.js';
-import { gatewayMetricsPort } from '../shared/metrics-ports.js';
-import { serveProcessMetrics } from '../shared/metrics-server.js';
+import { gatewayMetricsPort } from '../core/metrics-ports.js';
+import { serveProcessMetrics } from '../core/metrics-server.js';
 import { startGateway } from './app.js';
 import { createRestRateLimit } from './http/rest-rate-limit.js';
 import { createGatewayJoinAdmission } from './http/join-admission.js';
-import { createRestBuckets } from '../shared/redis/rest-buckets.js';
+import { createRestBuckets } from '../core/redis/rest-buckets.js';
 import { DemoPageError } from './demo/load-demo-page.js';
 
 const shutdownMsMax = 10_000;

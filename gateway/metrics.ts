@@ -1,8 +1,8 @@
 // Prometheus metrics of one gateway process: served on PORT at GET /metrics and on the process's own metrics port
-// (shared/metrics-ports.ts). The names are a contract with dashboards (README "Metrics"): add, never rename.
+// (core/metrics-ports.ts). The names are a contract with dashboards (README "Metrics"): add, never rename.
 // Hot counters are bound to their labels once here, so a heartbeat costs an increment, not a label lookup.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { bindEach, serviceErrorCounter, type Increment } from '../shared/prometheus-counters.js';
+import { bindEach, serviceErrorCounter, type Increment } from '../core/prometheus-counters.js';
 import { joinAdmissionOutcomes } from './http/join-admission.js';
 
 /** What became of a heartbeat frame: a small fixed set, so the label cannot grow. */

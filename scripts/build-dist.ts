@@ -1,7 +1,7 @@
 // Compiles the product's TypeScript to JavaScript in dist/, file for file (no bundle), so `npm start` runs plain
 // `node dist/...js` processes: no TypeScript loader in each gateway and worker (tsx cost 100–170 MB of RSS per
 // process before it held a socket, and start-up time). Files keep their paths, so what a module finds next to it
-// at run time (the Lua scripts beside shared/redis/, sql/ two levels above shared/pg/) is copied to the same place.
+// at run time (the Lua scripts beside core/redis/, sql/ two levels above core/pg/) is copied to the same place.
 // Type checking is `npm run typecheck`'s job; this only strips types (esbuild), which takes well under a second.
 import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The folders whose code runs in production (tests, load tools and the chaos suite are not compiled). */
-const sourceDirs = ['shared', 'gateway', 'settlement-worker', 'scripts'];
+const sourceDirs = ['core', 'gateway', 'settlement-worker', 'supervisor', 'scripts'];
 export const distDir = join(root, 'dist');
 
 function sourcesUnder(dir: string): string[] {
@@ -31,7 +31,7 @@ export async function buildDist(): Promise<number> {
     entryPoints, outdir: distDir, outbase: root, bundle: false, format: 'esm', platform: 'node', target: 'node20',
     sourcemap: 'linked', logLevel: 'warning',
   });
-  cpSync(join(root, 'shared/redis/scripts'), join(distDir, 'shared/redis/scripts'), { recursive: true });
+  cpSync(join(root, 'core/redis/scripts'), join(distDir, 'core/redis/scripts'), { recursive: true });
   cpSync(join(root, 'sql'), join(distDir, 'sql'), { recursive: true });
   return entryPoints.length;
 }

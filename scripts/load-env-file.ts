@@ -7,7 +7,7 @@
 // development secret of .env.example.
 // The npm scripts are the development path, so an unset (or blank) NODE_ENV means development here, after the env
 // file had its say: `npm install && npm start` runs on a fresh machine, and says so. A bare entry point reads an unset
-// NODE_ENV as production (shared/config.ts, readNodeEnv), so a deployment that forgot it gets the strict rules.
+// NODE_ENV as production (core/config.ts, readNodeEnv), so a deployment that forgot it gets the strict rules.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -1,6 +1,6 @@
 // `npm run migrate`: applies sql/migrations to DATABASE_URL / DATABASE_SCHEMA with node-pg-migrate.
-import { ConfigError, loadConfig } from '../shared/config.js';
-import { migrate } from '../shared/pg/migrate.js';
+import { ConfigError, loadConfig } from '../core/config.js';
+import { migrate } from '../core/pg/migrate.js';
 
 try {
   const config = loadConfig(process.env, { requireAuth: false });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 const root = new URL('..', import.meta.url);
 const scripts = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> }).scripts;
 const preload = 'tsx --import ./scripts/load-env-file.ts ';
-/** `npm start` runs its node directly (exec: npm's signals reach it, scripts/start.ts), with the same preload. */
+/** `npm start` runs its node directly (exec: npm's signals reach it, supervisor/start.ts), with the same preload. */
 const execPreload = 'exec node --import tsx --import ./scripts/load-env-file.ts ';
 /** Brings its own Redis and Postgres and sets every setting of the processes it starts: a .env must not leak in. */
 const selfContained = new Set(['chaos']);

@@ -1,9 +1,9 @@
 // `npm run seed`: loads sql/seed.sql (idempotent: safe to run again), then reports what the database holds. The
 // figures are read back, not recited: on a database seeded earlier and used since, the demo wallet has moved.
-import { loadConfig } from '../shared/config.js';
-import { seed } from '../shared/pg/migrate.js';
-import { createPool, type Pool } from '../shared/pg/pool.js';
-import { minorToNumeric, numericToMinor } from '../shared/money.js';
+import { loadConfig } from '../core/config.js';
+import { seed } from '../core/pg/migrate.js';
+import { createPool, type Pool } from '../core/pg/pool.js';
+import { minorToNumeric, numericToMinor } from '../core/money.js';
 
 const demoStudent = '00000000-0000-0000-0000-000000000001';
 

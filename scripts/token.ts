@@ -1,9 +1,9 @@
 // `npm run -s token -- [--sub UUID] [--role student|teacher|admin|service] [--ttl 3600]`
 // Prints one signed HS256 JWT (and nothing else on stdout, so `TOKEN=$(npm run -s token)` works).
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../shared/config.js';
-import { mintToken, tokenTtlSecondsMax } from '../shared/auth/mint-token.js';
-import { roles } from '../shared/protocol/common.js';
+import { loadConfig } from '../core/config.js';
+import { mintToken, tokenTtlSecondsMax } from '../core/auth/mint-token.js';
+import { roles } from '../core/protocol/common.js';
 
 const demoStudent = '00000000-0000-0000-0000-000000000001';
 

@@ -5,8 +5,8 @@
 // Lock order, shared by every settlement path: session rows (by id), then remainder rows (by student, course), then
 // wallets, teachers and the platform row. Remainder rows are locked by an upsert, so a first session of a pair
 // creates its row under the same lock instead of racing another transaction's insert.
-import type { PoolClient } from '../shared/pg/pool.js';
-import { invariant } from '../shared/errors.js';
+import type { PoolClient } from '../core/pg/pool.js';
+import { invariant } from '../core/errors.js';
 
 export interface RemainderPair {
   studentId: string;

@@ -1,10 +1,10 @@
 // Checkpoints cost in proportion to change (issue 8 §2): a pass reads and writes only the sessions whose billed time
 // moved since their last checkpoint, and a failed write leaves them marked for the next pass.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool } from '../shared/pg/pool.js';
-import { createMeter, type Meter } from '../shared/redis/meter.js';
-import { meterLimits } from '../shared/meter-limits.js';
-import { createLogger } from '../shared/log.js';
+import { createPool } from '../core/pg/pool.js';
+import { createMeter, type Meter } from '../core/redis/meter.js';
+import { meterLimits } from '../core/meter-limits.js';
+import { createLogger } from '../core/log.js';
 import { courseId, createTestEnv, STUDENT, type TestEnv } from '../test/helpers/test-env.js';
 import { earnCredit, lockSession, startLiveSession } from '../test/helpers/sessions.js';
 import { checkpointDurations } from './checkpoint-durations.js';

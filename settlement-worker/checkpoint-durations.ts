@@ -1,14 +1,14 @@
 // Copies the running billed time of live sessions to Postgres every CHECKPOINT_INTERVAL_MS, so a Redis that loses
 // its data (restart without persistence, failover) costs at most one interval of billed time: the gateway rebuilds a
 // lost session from its checkpoint. Only sessions whose billed time moved since their last checkpoint are read and
-// written (the dirty sets of shared/redis/dirty-sessions.ts): the cost follows the heartbeats that billed, not the
+// written (the dirty sets of core/redis/dirty-sessions.ts): the cost follows the heartbeats that billed, not the
 // number of live sessions. Monotonic: a checkpoint never lowers duration_ms (GREATEST), and
 // only sessions still `active` in Postgres are touched (a settled row is final).
-import { checkpointBatchMax } from '../shared/limits.js';
-import type { Logger } from '../shared/log.js';
-import { withTransaction, type Pool } from '../shared/pg/pool.js';
-import type { RedisClient } from '../shared/redis/connect.js';
-import type { Checkpoint, Meter } from '../shared/redis/meter.js';
+import { checkpointBatchMax } from '../core/limits.js';
+import type { Logger } from '../core/log.js';
+import { withTransaction, type Pool } from '../core/pg/pool.js';
+import type { RedisClient } from '../core/redis/connect.js';
+import type { Checkpoint, Meter } from '../core/redis/meter.js';
 import { backoffMs, pause } from './pause.js';
 import type { WorkerMetrics } from './metrics.js';
 

@@ -3,11 +3,11 @@
 // polling, so `complete` sees its settlement within milliseconds of the enqueue; batches, so a burst of ended
 // sessions costs one commit per batch rather than one per session. With bucketCount readers per worker process,
 // bucketCount batches are in flight at once per process; more worker processes add more consumers to the group.
-import { settleBatchMax, settleDeliveriesMax } from '../shared/limits.js';
-import type { Logger } from '../shared/log.js';
-import type { RedisClient } from '../shared/redis/connect.js';
-import { settleGroup } from '../shared/redis/keys.js';
-import type { Meter } from '../shared/redis/meter.js';
+import { settleBatchMax, settleDeliveriesMax } from '../core/limits.js';
+import type { Logger } from '../core/log.js';
+import type { RedisClient } from '../core/redis/connect.js';
+import { settleGroup } from '../core/redis/keys.js';
+import type { Meter } from '../core/redis/meter.js';
 import type { EntryProcessor } from './process-entry.js';
 import type { WorkerMetrics } from './metrics.js';
 import { backoffMs, pause } from './pause.js';

@@ -2,9 +2,9 @@
 // credit to an account that does not exist refuses the whole transaction.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { InvariantError } from '../shared/errors.js';
-import { withTransaction } from '../shared/pg/pool.js';
-import { numericToMinor } from '../shared/money.js';
+import { InvariantError } from '../core/errors.js';
+import { withTransaction } from '../core/pg/pool.js';
+import { numericToMinor } from '../core/money.js';
 import { createTestEnv, TEACHER, type TestEnv } from '../test/helpers/test-env.js';
 import { addTeacherWithCourse, fundStudents } from '../test/helpers/funded-students.js';
 import { creditAccounts, type SettlementCredits } from './credit-accounts.js';

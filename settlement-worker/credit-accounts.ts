@@ -5,9 +5,9 @@
 // One call to credit_settled_accounts (sql/migrations/0005): it locks wallets, teachers and the platform row in
 // that order and credits them, so the shared teacher and platform rows, which every concurrent settlement queues
 // on, are held from that call to COMMIT only (README "Settlement worker": settling a burst).
-import type { PoolClient } from '../shared/pg/pool.js';
-import { invariant } from '../shared/errors.js';
-import { minorToNumeric } from '../shared/money.js';
+import type { PoolClient } from '../core/pg/pool.js';
+import { invariant } from '../core/errors.js';
+import { minorToNumeric } from '../core/money.js';
 
 /** One credit: `amountMinor` to the account `id` (a student's wallet, a teacher). */
 export interface Credit {

@@ -1,15 +1,15 @@
 // Settlement worker process: boot order only. Config → Redis and Postgres reachable → worker (which creates the
 // consumer groups) → signals. All logic lives in the modules it wires together.
-import { ConfigError, loadConfig } from '../shared/config.js';
-import { createLogger, type Logger } from '../shared/log.js';
-import { createPool, type Pool } from '../shared/pg/pool.js';
-import { createRedis, type RedisClient } from '../shared/redis/connect.js';
-import { checkPostgres, checkRedis, StartupError } from '../shared/startup.js';
-import { onStopRequest } from '../shared/stop-requests.js';
+import { ConfigError, loadConfig } from '../core/config.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { createPool, type Pool } from '../core/pg/pool.js';
+import { createRedis, type RedisClient } from '../core/redis/connect.js';
+import { checkPostgres, checkRedis, StartupError } from '../core/startup.js';
+import { onStopRequest } from '../core/stop-requests.js';
 import { createSettlementWorker, type SettlementWorker } from './worker.js';
 import { createWorkerMetrics } from './metrics.js';
-import { workerMetricsPort } from '../shared/metrics-ports.js';
-import { serveProcessMetrics, type MetricsServer } from '../shared/metrics-server.js';
+import { workerMetricsPort } from '../core/metrics-ports.js';
+import { serveProcessMetrics, type MetricsServer } from '../core/metrics-server.js';
 
 /** A shutdown that takes longer than this is forced (exit 1): an orchestrator should not wait on us forever. */
 const shutdownMsMax = 10_000;
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
 
   const metrics = createWorkerMetrics();
   const worker = createSettlementWorker({ config, pool, redis, log, metrics });
-  // The worker's only listener: /metrics and /healthz for Prometheus, on its own port (shared/metrics-ports.ts).
+  // The worker's only listener: /metrics and /healthz for Prometheus, on its own port (core/metrics-ports.ts).
   const port = workerMetricsPort(config.workerMetricsPortBase, config.processIndex);
   const metricsServer = await serveProcessMetrics({ registry: metrics.registry, host: config.host, port, log });
   if (metricsServer) log.info({ metricsPort: metricsServer.port, processIndex: config.processIndex }, 'serving metrics');

@@ -1,13 +1,13 @@
-// Prometheus metrics of one settlement worker process, served on its own port (shared/metrics-server.ts,
-// shared/metrics-ports.ts). The names are a contract with dashboards (README "Metrics"): add, never rename.
+// Prometheus metrics of one settlement worker process, served on its own port (core/metrics-server.ts,
+// core/metrics-ports.ts). The names are a contract with dashboards (README "Metrics"): add, never rename.
 // The settle-stream gauges are read from Redis when Prometheus scrapes (collect), at most once per
-// streamStatsReuseMs (shared/limits.ts) however many gauges or scrapers ask: no timer runs between scrapes.
+// streamStatsReuseMs (core/limits.ts) however many gauges or scrapers ask: no timer runs between scrapes.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { EndReason } from '../shared/protocol/common.js';
-import { streamStatsReuseMs, workerLoopDelayResolutionMs } from '../shared/limits.js';
-import type { RedisClient } from '../shared/redis/connect.js';
-import type { Keys } from '../shared/redis/keys.js';
-import { bindEach, serviceErrorCounter } from '../shared/prometheus-counters.js';
+import type { EndReason } from '../core/protocol/common.js';
+import { streamStatsReuseMs, workerLoopDelayResolutionMs } from '../core/limits.js';
+import type { RedisClient } from '../core/redis/connect.js';
+import type { Keys } from '../core/redis/keys.js';
+import { bindEach, serviceErrorCounter } from '../core/prometheus-counters.js';
 import { readSettleStreamStats, type SettleStreamStats } from './settle-stream-stats.js';
 
 const endReasons: readonly EndReason[] = ['completed', 'funds_exhausted', 'disconnected', 'abandoned'];

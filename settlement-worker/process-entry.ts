@@ -5,14 +5,14 @@
 //   anything else (Postgres or Redis unreachable) → left pending, so a retry or a reclaim settles it later.
 // Acking only after COMMIT is what makes a crash at any point safe: the entry is delivered again, and the
 // settlement, being idempotent, returns the stored figures without moving money twice.
-import { InvariantError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
-import type { Pool } from '../shared/pg/pool.js';
-import type { RedisClient } from '../shared/redis/connect.js';
-import { settleGroup } from '../shared/redis/keys.js';
-import type { Meter } from '../shared/redis/meter.js';
-import { fromSettleEntry, settleEntry, type FrozenSession } from '../shared/protocol/settlement.js';
-import { describeIssues } from '../shared/protocol/common.js';
+import { InvariantError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Pool } from '../core/pg/pool.js';
+import type { RedisClient } from '../core/redis/connect.js';
+import { settleGroup } from '../core/redis/keys.js';
+import type { Meter } from '../core/redis/meter.js';
+import { fromSettleEntry, settleEntry, type FrozenSession } from '../core/protocol/settlement.js';
+import { describeIssues } from '../core/protocol/common.js';
 import { SessionNotFoundError, settleSession, type SettledSession } from './settle-session.js';
 import { settleBatch } from './settle-batch.js';
 import { fieldsToObject, type StreamEntry } from './stream-reply.js';

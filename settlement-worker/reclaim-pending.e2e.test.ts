@@ -1,14 +1,14 @@
 // Pending entries of a consumer that died: reclaimed with XAUTOCLAIM and settled once, or dead-lettered as poison.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../shared/log.js';
-import { settleDeliveriesMax } from '../shared/limits.js';
-import { settleGroup } from '../shared/redis/keys.js';
-import { createMeter, type Meter } from '../shared/redis/meter.js';
+import { createLogger } from '../core/log.js';
+import { settleDeliveriesMax } from '../core/limits.js';
+import { settleGroup } from '../core/redis/keys.js';
+import { createMeter, type Meter } from '../core/redis/meter.js';
 import { createTestEnv, courseId, STUDENT, type TestEnv } from '../test/helpers/test-env.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import { eventually, frozenSession, lockSession, readSessionRow } from '../test/helpers/sessions.js';
 import { deadLetters, pendingEntries } from '../test/helpers/settle-streams.js';
-import { meterLimits } from '../shared/meter-limits.js';
+import { meterLimits } from '../core/meter-limits.js';
 import { createSettlementWorker, type SettlementWorker } from './worker.js';
 
 let env: TestEnv;

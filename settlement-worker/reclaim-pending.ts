@@ -2,13 +2,13 @@
 // out): XAUTOCLAIM hands us entries idle for longer than SETTLE_CLAIM_IDLE_MS, and they are processed like fresh
 // ones. An entry delivered more than settleDeliveriesMax times is poison (it keeps failing wherever it goes), so it
 // is dead-lettered instead of being tried again forever.
-import type { Config } from '../shared/config.js';
-import { settleBatchMax, settleDeliveriesMax } from '../shared/limits.js';
-import type { Logger } from '../shared/log.js';
-import type { Pool } from '../shared/pg/pool.js';
-import type { RedisClient } from '../shared/redis/connect.js';
-import { settleGroup } from '../shared/redis/keys.js';
-import type { Meter } from '../shared/redis/meter.js';
+import type { Config } from '../core/config.js';
+import { settleBatchMax, settleDeliveriesMax } from '../core/limits.js';
+import type { Logger } from '../core/log.js';
+import type { Pool } from '../core/pg/pool.js';
+import type { RedisClient } from '../core/redis/connect.js';
+import { settleGroup } from '../core/redis/keys.js';
+import type { Meter } from '../core/redis/meter.js';
 import type { EntryProcessor } from './process-entry.js';
 import type { WorkerMetrics } from './metrics.js';
 import { pause } from './pause.js';

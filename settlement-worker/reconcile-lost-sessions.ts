@@ -3,12 +3,12 @@
 // Without this they would stay active with their hold open forever. Each pass rebuilds a lost session from its
 // checkpoint (the sweeper then settles it as `disconnected` once idle + grace pass without a player) and gives a
 // live session without a deadline one (so it is checkpointed and swept).
-import { reconcileBatchMax } from '../shared/limits.js';
-import type { Logger } from '../shared/log.js';
-import type { Pool } from '../shared/pg/pool.js';
-import { redisNowMs, type RedisClient } from '../shared/redis/connect.js';
-import type { Meter } from '../shared/redis/meter.js';
-import { restoreIfStillActive } from '../shared/restore-live-session.js';
+import { reconcileBatchMax } from '../core/limits.js';
+import type { Logger } from '../core/log.js';
+import type { Pool } from '../core/pg/pool.js';
+import { redisNowMs, type RedisClient } from '../core/redis/connect.js';
+import type { Meter } from '../core/redis/meter.js';
+import { restoreIfStillActive } from '../core/restore-live-session.js';
 import { backoffMs, pause } from './pause.js';
 import type { WorkerMetrics } from './metrics.js';
 

@@ -1,8 +1,8 @@
 // What the worker records about each settlement it committed, whichever path wrote it (a batch, one entry at a
 // time, an abandoned hold): one `info` line with the figures and the counters and latency of README "Metrics".
 // A repeat of an earlier settlement moved no money and is not recorded here.
-import type { Logger } from '../shared/log.js';
-import { minorToNumeric } from '../shared/money.js';
+import type { Logger } from '../core/log.js';
+import { minorToNumeric } from '../core/money.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { SettledSession } from './settle-session.js';
 

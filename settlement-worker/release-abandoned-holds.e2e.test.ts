@@ -2,10 +2,10 @@
 // settled `abandoned` after ABANDONED_HOLD_MS with its hold refunded in full, a started or young one is left alone,
 // and a `start` racing the release either wins (the session runs) or gets 409, never both.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InvariantError } from '../shared/errors.js';
-import { createLogger } from '../shared/log.js';
-import { numericToMinor } from '../shared/money.js';
-import { createPool, type Pool } from '../shared/pg/pool.js';
+import { InvariantError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import { numericToMinor } from '../core/money.js';
+import { createPool, type Pool } from '../core/pg/pool.js';
 import { startProduct, type ApiResult, type Product } from '../test/helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import { courseId, STUDENT } from '../test/helpers/test-env.js';

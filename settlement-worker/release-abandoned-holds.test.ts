@@ -1,6 +1,6 @@
 // ABANDONED_HOLD_MS as configuration (default 1 h, at least 1 s, one clear error) and the scan interval it implies.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type Env } from '../shared/config.js';
+import { ConfigError, loadConfig, type Env } from '../core/config.js';
 import { frozenAbandoned, releaseIntervalMs } from './release-abandoned-holds.js';
 
 const load = (env: Env) => loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'a-secret-of-16-chars+', LOG_PRETTY: 'false', ...env });

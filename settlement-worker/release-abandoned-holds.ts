@@ -6,11 +6,11 @@
 // `locked`; a start that comes after the release finds the session `completed` and is refused (409 wrong_state).
 // Several workers may run this at once: the row lock and the one-settlement-per-session index make a second release
 // of the same session a no-op that returns the stored figures.
-import { abandonedBatchMax } from '../shared/limits.js';
-import type { Config } from '../shared/config.js';
-import type { Logger } from '../shared/log.js';
-import type { Pool } from '../shared/pg/pool.js';
-import type { FrozenSession } from '../shared/protocol/settlement.js';
+import { abandonedBatchMax } from '../core/limits.js';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import type { Pool } from '../core/pg/pool.js';
+import type { FrozenSession } from '../core/protocol/settlement.js';
 import { backoffMs, pause } from './pause.js';
 import { permanentReason } from './process-entry.js';
 import { settleOrSkip } from './settle-session.js';

@@ -3,10 +3,10 @@
 // which another worker settles each session exactly once.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createLogger } from '../shared/log.js';
-import { createMeter, type Meter } from '../shared/redis/meter.js';
-import { meterLimits } from '../shared/meter-limits.js';
-import { toSettleEntry, type FrozenSession } from '../shared/protocol/settlement.js';
+import { createLogger } from '../core/log.js';
+import { createMeter, type Meter } from '../core/redis/meter.js';
+import { meterLimits } from '../core/meter-limits.js';
+import { toSettleEntry, type FrozenSession } from '../core/protocol/settlement.js';
 import { createTestEnv, courseId, TEACHER, type TestEnv } from '../test/helpers/test-env.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import { eventually, frozenSession, lockSession } from '../test/helpers/sessions.js';

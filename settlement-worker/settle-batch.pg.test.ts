@@ -3,13 +3,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { InvariantError } from '../shared/errors.js';
-import type { FrozenSession } from '../shared/protocol/settlement.js';
-import type { Pool } from '../shared/pg/pool.js';
+import { InvariantError } from '../core/errors.js';
+import type { FrozenSession } from '../core/protocol/settlement.js';
+import type { Pool } from '../core/pg/pool.js';
 import { createTestEnv, courseId, TEACHER, type TestEnv } from '../test/helpers/test-env.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import { frozenSession, lockSession, readSessionRow } from '../test/helpers/sessions.js';
-import { numericToMinor } from '../shared/money.js';
+import { numericToMinor } from '../core/money.js';
 import { addTeacherWithCourse, fundStudents } from '../test/helpers/funded-students.js';
 import { settleOrSkip, SessionNotFoundError } from './settle-session.js';
 import { settleBatch, type BatchOutcome } from './settle-batch.js';

@@ -10,11 +10,11 @@
 // share sessions, students or teachers therefore wait for each other but cannot deadlock, and the hot shared rows
 // (teacher, platform) are locked last, by the one call that credits them (credit-accounts.ts), just before COMMIT,
 // so they are held for one round trip.
-import { withTransaction, type Pool, type PoolClient } from '../shared/pg/pool.js';
-import { invariant } from '../shared/errors.js';
-import { settleBatchMax } from '../shared/limits.js';
-import { minorToNumeric, numericToMinor, type SettlementFigures } from '../shared/money.js';
-import type { FrozenSession } from '../shared/protocol/settlement.js';
+import { withTransaction, type Pool, type PoolClient } from '../core/pg/pool.js';
+import { invariant } from '../core/errors.js';
+import { settleBatchMax } from '../core/limits.js';
+import { minorToNumeric, numericToMinor, type SettlementFigures } from '../core/money.js';
+import type { FrozenSession } from '../core/protocol/settlement.js';
 import {
   decideSettlement, ledgerEntriesOf, remainderPairOf, SessionNotFoundError, toContentProgress,
   type CarriedRemainder, type SessionForSettle, type SettledSession, type SkippedSettlement,

@@ -1,7 +1,7 @@
 // settleSession against a real Postgres schema: figures, money movements, ledger, idempotency and invariants.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { InvariantError } from '../shared/errors.js';
+import { InvariantError } from '../core/errors.js';
 import { createTestEnv, courseId, STUDENT, STUDENT_2, TEACHER, type TestEnv } from '../test/helpers/test-env.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import { frozenSession, lockSession, readBalances, readSessionRow } from '../test/helpers/sessions.js';

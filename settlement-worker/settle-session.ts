@@ -3,13 +3,13 @@
 // goes back to the student's wallet, and a balanced ledger transaction records it. The cost takes in the sub-minor
 // remainder the student's earlier sessions on the course left, and carries the new one out (README "Money":
 // splitting a viewing). A second settle of the same session moves no money and returns the stored figures.
-import { withTransaction, type Pool, type PoolClient } from '../shared/pg/pool.js';
-import { invariant } from '../shared/errors.js';
+import { withTransaction, type Pool, type PoolClient } from '../core/pg/pool.js';
+import { invariant } from '../core/errors.js';
 import {
   assertFiguresConserve, chargeWithCarry, figuresOfCost, minorToNumeric, numericToMinor, type SettlementFigures,
-} from '../shared/money.js';
-import { endReason as endReasonSchema, type ContentProgress, type EndReason } from '../shared/protocol/common.js';
-import type { FrozenSession } from '../shared/protocol/settlement.js';
+} from '../core/money.js';
+import { endReason as endReasonSchema, type ContentProgress, type EndReason } from '../core/protocol/common.js';
+import type { FrozenSession } from '../core/protocol/settlement.js';
 import { lockRemainders, pairKey, saveRemainders, type RemainderPair } from './billing-remainders.js';
 import { creditAccounts } from './credit-accounts.js';
 

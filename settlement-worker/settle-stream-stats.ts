@@ -2,8 +2,8 @@
 // the age of the oldest of those, and the consumer group's lag (entries not yet delivered to any worker); plus the
 // dead-letter stream's length. Every command names one key, so this works unchanged on Redis Cluster (each bucket's
 // stream is in its own slot), and all of them go out together (auto-pipelining): one round trip per node.
-import { redisNowMs, type RedisClient } from '../shared/redis/connect.js';
-import { settleGroup, type Keys } from '../shared/redis/keys.js';
+import { redisNowMs, type RedisClient } from '../core/redis/connect.js';
+import { settleGroup, type Keys } from '../core/redis/keys.js';
 
 export interface BucketStreamStats {
   bucket: number;

@@ -2,15 +2,15 @@
 // alone, and a settlement whose entry was lost is sent again.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { createLogger } from '../shared/log.js';
-import { settleRetryMs } from '../shared/limits.js';
-import { createMeter, type Meter } from '../shared/redis/meter.js';
+import { createLogger } from '../core/log.js';
+import { settleRetryMs } from '../core/limits.js';
+import { createMeter, type Meter } from '../core/redis/meter.js';
 import { createTestEnv, courseId, STUDENT, type TestEnv } from '../test/helpers/test-env.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import {
   backdateSession, earnCredit, eventually, lockSession, readSessionRow, startLiveSession, type LockedSession,
 } from '../test/helpers/sessions.js';
-import { meterLimits } from '../shared/meter-limits.js';
+import { meterLimits } from '../core/meter-limits.js';
 import { createSettlementWorker, type SettlementWorker } from './worker.js';
 
 let env: TestEnv;

@@ -11,14 +11,14 @@
 // could not either, and their players' heartbeats went unrecorded although their sockets stayed open. Deadlines that
 // passed meanwhile are then not a disconnect: for disconnectHoldMs after Redis answers again, a due live session is
 // looked at again when the hold ends instead of settled, by which time every player still there has been heard from.
-import { redisReconnectWaitMsMax, settleRetryMs, sweepBatchMax } from '../shared/limits.js';
-import type { Logger } from '../shared/log.js';
-import { redisNowMs, type RedisClient } from '../shared/redis/connect.js';
-import type { Meter } from '../shared/redis/meter.js';
+import { redisReconnectWaitMsMax, settleRetryMs, sweepBatchMax } from '../core/limits.js';
+import type { Logger } from '../core/log.js';
+import { redisNowMs, type RedisClient } from '../core/redis/connect.js';
+import type { Meter } from '../core/redis/meter.js';
 import { backoffMsMax, pause } from './pause.js';
 import type { WorkerMetrics } from './metrics.js';
-import { isUnavailableError } from '../shared/unavailable.js';
-import type { Config } from '../shared/config.js';
+import { isUnavailableError } from '../core/unavailable.js';
+import type { Config } from '../core/config.js';
 
 /** Breath between passes while a backlog drains, so one loop never monopolises the event loop. */
 const backlogPauseMs = 10;

@@ -1,17 +1,17 @@
 // The settlement worker end to end on real Redis and Postgres: stream entry in, one committed settlement out.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { createLogger } from '../shared/log.js';
-import { createPool } from '../shared/pg/pool.js';
-import { createMeter, type Meter } from '../shared/redis/meter.js';
-import { toSettleEntry } from '../shared/protocol/settlement.js';
+import { createLogger } from '../core/log.js';
+import { createPool } from '../core/pg/pool.js';
+import { createMeter, type Meter } from '../core/redis/meter.js';
+import { toSettleEntry } from '../core/protocol/settlement.js';
 import { createTestEnv, courseId, STUDENT, STUDENT_2, TEACHER, type TestEnv } from '../test/helpers/test-env.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import {
   earnCredit, eventually, frozenSession, lockSession, readBalances, readSessionRow, startLiveSession,
 } from '../test/helpers/sessions.js';
 import { deadLetters, pendingEntries, storedEntries } from '../test/helpers/settle-streams.js';
-import { meterLimits } from '../shared/meter-limits.js';
+import { meterLimits } from '../core/meter-limits.js';
 import { createSettlementWorker, type SettlementWorker, type SettlementWorkerOptions } from './worker.js';
 
 let env: TestEnv;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig, publishedDevelopmentSecret } from '../shared/config.js';
+import { loadConfig, publishedDevelopmentSecret } from '../core/config.js';
 import { createGatewayMetrics } from '../gateway/metrics.js';
 import { createWorkerMetrics } from '../settlement-worker/metrics.js';
 

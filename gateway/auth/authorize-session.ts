@@ -2,7 +2,7 @@
 // connect) is for its student and for admin/service tokens. Reading its status is also open to the teacher whose
 // course it is: a teacher dashboard needs to follow its students, but a teacher never moves a student's money or
 // time, so every other action stays refused.
-import { ApiError } from '../../shared/errors.js';
+import { ApiError } from '../../core/errors.js';
 import { isPrivileged, type Caller } from './verify-token.js';
 
 /** The two people a session belongs to. */

@@ -1,8 +1,8 @@
 // A verified token is remembered (no WebCrypto on every create, start and upgrade), but never beyond its `exp`.
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../shared/config.js';
-import { ApiError } from '../../shared/errors.js';
+import { loadConfig } from '../../core/config.js';
+import { ApiError } from '../../core/errors.js';
 import { createTokenVerifier } from './verify-token.js';
 
 const secret = 'verify-token-test-secret-0123456789';

@@ -2,10 +2,10 @@
 // never `none`), `exp` required, `nbf` honoured with a small clock skew, optional issuer/audience.
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
-import type { Config } from '../../shared/config.js';
-import { ApiError } from '../../shared/errors.js';
-import { roles, uuid, type Role } from '../../shared/protocol/common.js';
-import { verifiedTokenCacheMs, verifiedTokensMax } from '../../shared/limits.js';
+import type { Config } from '../../core/config.js';
+import { ApiError } from '../../core/errors.js';
+import { roles, uuid, type Role } from '../../core/protocol/common.js';
+import { verifiedTokenCacheMs, verifiedTokensMax } from '../../core/limits.js';
 
 export interface Caller {
   userId: string;

@@ -7,7 +7,7 @@ import { existsSync, type Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { demoFileBytesMax, demoFilesMax } from '../../shared/limits.js';
+import { demoFileBytesMax, demoFilesMax } from '../../core/limits.js';
 import { bundleDemoPage, DemoPageError } from './bundle-demo-page.js';
 
 export { DemoPageError };

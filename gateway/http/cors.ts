@@ -2,7 +2,7 @@
 // ALLOWED_ORIGINS list that the WebSocket upgrade checks is the list of browser Origins that may call the API across
 // origins. route.ts asks once per request (the Origin is copied out synchronously); respond.ts writes the headers on
 // every response, errors included, so a browser shows the error body instead of an opaque CORS failure.
-import { ApiError } from '../../shared/errors.js';
+import { ApiError } from '../../core/errors.js';
 
 /** Response headers as [name, value] pairs, written in order after the status line. */
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;

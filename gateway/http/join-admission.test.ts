@@ -1,7 +1,7 @@
 // The join admission: at most inFlightMax joins at once, then a bounded line with a bounded wait, then 503 overloaded
 // at once; while the event loop lags, fewer at once and none waiting. A refused join never ran.
 import { describe, expect, it } from 'vitest';
-import { RetryLaterError } from '../../shared/errors.js';
+import { RetryLaterError } from '../../core/errors.js';
 import { createJoinAdmission, type JoinAdmissionOutcome } from './join-admission.js';
 
 function gate(o: { lagging?: () => boolean; inFlightMax?: number; queuedMax?: number; queueWaitMsMax?: number } = {}) {

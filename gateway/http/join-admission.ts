@@ -14,9 +14,9 @@
 //     refusals lock every join out for as long as it lasts.
 // Refusals are decided before the token is checked (refuseEarly), so a refused join costs little more than parsing:
 // a join answered 503 in a millisecond costs less than one let in to wait seconds for the pool and the CPU.
-import { RetryLaterError } from '../../shared/errors.js';
-import type { Config } from '../../shared/config.js';
-import { joinQueueWaitMsMax, joinRetryAfterMs, joinRetryAfterMsMax, joinsInFlightMax, joinsInFlightMaxWhileLagging, joinsQueuedMax } from '../../shared/limits.js';
+import { RetryLaterError } from '../../core/errors.js';
+import type { Config } from '../../core/config.js';
+import { joinQueueWaitMsMax, joinRetryAfterMs, joinRetryAfterMsMax, joinsInFlightMax, joinsInFlightMaxWhileLagging, joinsQueuedMax } from '../../core/limits.js';
 import { watchLoopLag } from '../loop-lag.js';
 
 export const joinAdmissionOutcomes = ['admitted', 'queued', 'refused_full', 'refused_wait', 'refused_lag'] as const;

@@ -1,7 +1,7 @@
 // One student's creates run one at a time, in arrival order, without blocking other students; past the bound of
 // waiting creates the next is refused 429 at once; a failed create does not stall the ones behind it.
 import { describe, expect, it } from 'vitest';
-import { RetryLaterError } from '../../shared/errors.js';
+import { RetryLaterError } from '../../core/errors.js';
 import { createOneCreatePerStudent } from './one-create-per-student.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));

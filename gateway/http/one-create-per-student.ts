@@ -6,10 +6,10 @@
 // Creates of one student on other gateways still meet on the row lock: walletLockWaitMsMax bounds that wait.
 // Why queue here rather than only bound the wait in Postgres (lock_timeout or NOWAIT with retries): a bounded wait
 // still takes a connection per waiting create. Measured with the REST allowance out of the way, 1,000 loops of one
-// student's creates against one gateway (loadtest/bench/create-flood.ts, README "Rate limits"): with a 1 s
+// student's creates against one gateway (bench/create-flood.ts, README "Rate limits"): with a 1 s
 // lock_timeout alone the other students' p99 was 5.7 s; queued here, 56 ms.
-import { RetryLaterError } from '../../shared/errors.js';
-import { createsQueuedPerStudentMax } from '../../shared/limits.js';
+import { RetryLaterError } from '../../core/errors.js';
+import { createsQueuedPerStudentMax } from '../../core/limits.js';
 
 export type OneCreatePerStudent = <T>(studentId: string, create: () => Promise<T>) => Promise<T>;
 

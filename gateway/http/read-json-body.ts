@@ -1,7 +1,7 @@
 // Reads a request body with a hard byte limit. Must be called synchronously inside the uWS handler, because
 // uWS delivers body chunks only to an onData registered before the handler returns.
 import type { HttpResponse } from 'uWebSockets.js';
-import { ApiError } from '../../shared/errors.js';
+import { ApiError } from '../../core/errors.js';
 
 export function readBody(res: HttpResponse, bytesMax: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
 // The one writer of HTTP responses on uWS: always corked, never after the client aborted, and every response with
 // the headers decided for its request (its CORS headers), errors included.
 import type { HttpResponse } from 'uWebSockets.js';
-import { ApiError, RetryLaterError } from '../../shared/errors.js';
+import { ApiError, RetryLaterError } from '../../core/errors.js';
 import type { HeaderList } from './cors.js';
 
 const statusText: Record<number, string> = {

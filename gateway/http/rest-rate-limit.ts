@@ -10,10 +10,10 @@
 //     and logged. A wallet read or a create must keep working from Postgres while Redis is down, and what the bucket
 //     protects stays protected without it: a student's creates run one at a time per gateway
 //     (one-create-per-student.ts) and its open holds are capped (store/sessions.ts).
-import { InvariantError, RetryLaterError } from '../../shared/errors.js';
-import type { Logger } from '../../shared/log.js';
-import { restRateCheckMsMax, restRateUncheckedLogMs, restRefusedUsersMax } from '../../shared/limits.js';
-import type { RestBuckets } from '../../shared/redis/rest-buckets.js';
+import { InvariantError, RetryLaterError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { restRateCheckMsMax, restRateUncheckedLogMs, restRefusedUsersMax } from '../../core/limits.js';
+import type { RestBuckets } from '../../core/redis/rest-buckets.js';
 import { isPrivileged, type Caller } from '../auth/verify-token.js';
 import type { GatewayMetrics } from '../metrics.js';
 

@@ -1,10 +1,10 @@
 // Adapts one async endpoint handler to uWS: copies what it needs out of the request at once (uWS requests live only
 // for the synchronous part of the handler), reads the body with a limit, and maps every failure to the error table.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { ApiError, InvariantError, RetryLaterError } from '../../shared/errors.js';
-import { unavailableRetryAfterMs } from '../../shared/limits.js';
-import { isUnavailableError } from '../../shared/unavailable.js';
-import type { Logger } from '../../shared/log.js';
+import { ApiError, InvariantError, RetryLaterError } from '../../core/errors.js';
+import { unavailableRetryAfterMs } from '../../core/limits.js';
+import { isUnavailableError } from '../../core/unavailable.js';
+import type { Logger } from '../../core/log.js';
 import { parseJson, readBody } from './read-json-body.js';
 import { sendEmpty, sendError, sendJson, sendRaw, type ResponseState } from './respond.js';
 import type { Cors, HeaderList } from './cors.js';

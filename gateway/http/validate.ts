@@ -1,7 +1,7 @@
 // zod at the edge: a failed parse becomes 400 invalid_body listing the issues.
 import type { z } from 'zod';
-import { ApiError } from '../../shared/errors.js';
-import { describeIssues, uuid } from '../../shared/protocol/common.js';
+import { ApiError } from '../../core/errors.js';
+import { describeIssues, uuid } from '../../core/protocol/common.js';
 import { bearerToken, type Caller } from '../auth/verify-token.js';
 import type { GatewayDeps } from '../deps.js';
 import type { HttpContext } from './route.js';

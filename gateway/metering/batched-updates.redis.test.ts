@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../test/helpers/test-env.js';
-import { createMeter, MeterRefusal, type Meter, type UpdateInput } from '../../shared/redis/meter.js';
-import { lowFundsWarningMs, updatesPerSecondMax } from '../../shared/limits.js';
+import { createMeter, MeterRefusal, type Meter, type UpdateInput } from '../../core/redis/meter.js';
+import { lowFundsWarningMs, updatesPerSecondMax } from '../../core/limits.js';
 import { batchedUpdates } from './batched-updates.js';
 
 let env: TestEnv;

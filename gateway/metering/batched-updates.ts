@@ -8,8 +8,8 @@
 //
 // Why not leave it to ioredis's auto-pipelining: uWS hands each frame to JavaScript in its own callback, and Node
 // runs queued microtasks and ticks after each one, so what is sent within one tick is one command, one write syscall.
-import { MeterRefusal, UpdateCallFailed, type Meter, type UpdateInput, type UpdateResult } from '../../shared/redis/meter.js';
-import { heartbeatBatchSpacingMs } from '../../shared/limits.js';
+import { MeterRefusal, UpdateCallFailed, type Meter, type UpdateInput, type UpdateResult } from '../../core/redis/meter.js';
+import { heartbeatBatchSpacingMs } from '../../core/limits.js';
 import type { StageTrace } from './heartbeat-stages.js';
 
 interface Queued { sessionId: string; input: UpdateInput; trace: StageTrace | null; resolve(r: UpdateResult): void; reject(err: unknown): void }

@@ -1,8 +1,8 @@
 // Running figures as the API shows them (amounts in major units, duration in seconds with ms precision),
 // computed from integer minor units and ms.
-import { costMinor, minorToAmount, msToSeconds } from '../../shared/money.js';
-import type { ContentProgress } from '../../shared/protocol/common.js';
-import type { ProgressMs } from '../../shared/protocol/settlement.js';
+import { costMinor, minorToAmount, msToSeconds } from '../../core/money.js';
+import type { ContentProgress } from '../../core/protocol/common.js';
+import type { ProgressMs } from '../../core/protocol/settlement.js';
 
 export interface LiveMoney {
   billedMs: number;

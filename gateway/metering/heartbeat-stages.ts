@@ -2,7 +2,7 @@
 // heartbeatStageSampleEvery carries a trace; each stage records performance.now() as the frame passes it, and the
 // ack's writer observes every stage as the time since the frame arrived. An unsampled frame carries null and pays
 // nothing but the counter.
-import { heartbeatStageSampleEvery } from '../../shared/limits.js';
+import { heartbeatStageSampleEvery } from '../../core/limits.js';
 import { heartbeatStages, type GatewayMetrics } from '../metrics.js';
 
 export interface StageTrace {

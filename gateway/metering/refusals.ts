@@ -1,6 +1,6 @@
 // A metering script's refusal → the client-facing error (REST status / WS error code).
-import { ApiError } from '../../shared/errors.js';
-import type { MeterRefusal } from '../../shared/redis/meter.js';
+import { ApiError } from '../../core/errors.js';
+import type { MeterRefusal } from '../../core/redis/meter.js';
 
 export function refusalToApiError(r: MeterRefusal): ApiError {
   switch (r.code) {

@@ -1,7 +1,7 @@
 // Rebuilding a session that Redis lost (restart without persistence, failover) while Postgres says it is active:
 // its live state is recreated from the worker's last checkpoint, so the player carries on and at most one
 // checkpoint interval of billed time is lost, never added.
-import { restoreIfStillActive } from '../../shared/restore-live-session.js';
+import { restoreIfStillActive } from '../../core/restore-live-session.js';
 import type { SessionRow } from '../store/sessions.js';
 import type { GatewayDeps } from '../deps.js';
 

@@ -1,14 +1,14 @@
 // Ending a session: freeze its figures in Redis, enqueue the settlement for the worker, and wait until the worker
 // has committed it in Postgres, so `complete` answers with final figures (DESIGN §4) and never with a guess.
-import { ApiError } from '../../shared/errors.js';
-import { settleWaitMsMax } from '../../shared/limits.js';
-import { numericToMinor, minorToAmount, msToSeconds } from '../../shared/money.js';
-import { MeterRefusal } from '../../shared/redis/meter.js';
-import type { EndReason } from '../../shared/protocol/common.js';
-import type { FrozenSession } from '../../shared/protocol/settlement.js';
+import { ApiError } from '../../core/errors.js';
+import { settleWaitMsMax } from '../../core/limits.js';
+import { numericToMinor, minorToAmount, msToSeconds } from '../../core/money.js';
+import { MeterRefusal } from '../../core/redis/meter.js';
+import type { EndReason } from '../../core/protocol/common.js';
+import type { FrozenSession } from '../../core/protocol/settlement.js';
 import { findSession, type SessionRow } from '../store/sessions.js';
 import type { GatewayDeps } from '../deps.js';
-import { checkpointOf } from '../../shared/live-session.js';
+import { checkpointOf } from '../../core/live-session.js';
 
 export interface FinalFigures {
   session_id: string;

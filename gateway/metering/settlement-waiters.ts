@@ -7,11 +7,11 @@
 //     is at-most-once (a notice sent while the subscriber reconnects is lost) and Postgres stays the truth;
 //   - a new waiter is checked at once, in case its settlement committed before it started listening.
 // At most one such read is in flight per process, so the load is bounded however many players wait.
-import { settleWaitCheckBatchMax, settleWaitPollMs } from '../../shared/limits.js';
-import type { Logger } from '../../shared/log.js';
-import type { Pool } from '../../shared/pg/pool.js';
-import type { RedisClient } from '../../shared/redis/connect.js';
-import type { Keys } from '../../shared/redis/keys.js';
+import { settleWaitCheckBatchMax, settleWaitPollMs } from '../../core/limits.js';
+import type { Logger } from '../../core/log.js';
+import type { Pool } from '../../core/pg/pool.js';
+import type { RedisClient } from '../../core/redis/connect.js';
+import type { Keys } from '../../core/redis/keys.js';
 import type { SessionRow } from '../store/sessions.js';
 
 export interface SettlementWaiters {

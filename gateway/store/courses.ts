@@ -1,6 +1,6 @@
 // Course reads. The catalogue is small and read-mostly.
-import type { Pool } from '../../shared/pg/pool.js';
-import { numericToMinor, minorToAmount } from '../../shared/money.js';
+import type { Pool } from '../../core/pg/pool.js';
+import { numericToMinor, minorToAmount } from '../../core/money.js';
 
 export interface CourseRow {
   id: string;

@@ -2,15 +2,15 @@
 // Every statement is parameterized.
 import { createHash } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
-import type { Pool, PoolClient } from '../../shared/pg/pool.js';
-import { withTransaction } from '../../shared/pg/pool.js';
-import { ApiError, invariant, RetryLaterError } from '../../shared/errors.js';
-import { openHoldsPerStudentMax, walletLockWaitMsMax } from '../../shared/limits.js';
-import { maxBillableMs, minorToNumeric, numericToMinor } from '../../shared/money.js';
-import type { EndReason } from '../../shared/protocol/common.js';
+import type { Pool, PoolClient } from '../../core/pg/pool.js';
+import { withTransaction } from '../../core/pg/pool.js';
+import { ApiError, invariant, RetryLaterError } from '../../core/errors.js';
+import { openHoldsPerStudentMax, walletLockWaitMsMax } from '../../core/limits.js';
+import { maxBillableMs, minorToNumeric, numericToMinor } from '../../core/money.js';
+import type { EndReason } from '../../core/protocol/common.js';
 import { lectureIdsOf, type CourseRow } from './courses.js';
-import type { StartInput } from '../../shared/redis/meter.js';
-import { startInputOf } from '../../shared/live-session.js';
+import type { StartInput } from '../../core/redis/meter.js';
+import { startInputOf } from '../../core/live-session.js';
 
 export interface SessionRow {
   id: string;

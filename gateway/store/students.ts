@@ -1,6 +1,6 @@
 // Student reads for the development sign-in (DEMO_MODE): who can be signed in as, and their wallets.
-import type { Pool } from '../../shared/pg/pool.js';
-import { numericToMinor } from '../../shared/money.js';
+import type { Pool } from '../../core/pg/pool.js';
+import { numericToMinor } from '../../core/money.js';
 
 export interface StudentWithWallet {
   id: string;

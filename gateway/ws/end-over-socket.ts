@@ -1,6 +1,6 @@
 // Ending a session through its socket (`complete`, or funds exhausted on a heartbeat): settle, then send `ended` with
 // the committed figures and close 1000.
-import type { EndReason } from '../../shared/protocol/common.js';
+import type { EndReason } from '../../core/protocol/common.js';
 import { awaitSettlement, finalFigures, freezeAndEnqueue } from '../metering/settle-and-wait.js';
 import { toApiError } from '../http/route.js';
 import type { GatewayDeps } from '../deps.js';

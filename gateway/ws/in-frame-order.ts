@@ -6,7 +6,7 @@
 // A plain queue rather than a promise chain on the socket: the chain kept each socket's last promise alive until its
 // next frame (seconds), so every heartbeat left an object that survived young-generation GC and was promoted; an idle
 // socket here holds nothing but `null`.
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../core/log.js';
 import type { MeteringSocket, SocketData } from './socket-data.js';
 
 export type FrameWork = () => Promise<unknown> | unknown;

@@ -1,9 +1,9 @@
 // One client frame: parse and validate, then a heartbeat (one Redis script call → ack) or `complete`.
 // A bad frame gets one error frame and changes nothing; more than badFramesMax in badFramesWindowMs closes 1008.
-import { badFramesMax, badFramesWindowMs } from '../../shared/limits.js';
-import { describeIssues } from '../../shared/protocol/common.js';
-import { clientFrame, type HeartbeatFrame } from '../../shared/protocol/ws.js';
-import { MeterRefusal, type UpdateResult } from '../../shared/redis/meter.js';
+import { badFramesMax, badFramesWindowMs } from '../../core/limits.js';
+import { describeIssues } from '../../core/protocol/common.js';
+import { clientFrame, type HeartbeatFrame } from '../../core/protocol/ws.js';
+import { MeterRefusal, type UpdateResult } from '../../core/redis/meter.js';
 import type { ExhaustionDeadlines } from '../metering/exhaustion-deadlines.js';
 import { inFrameOrder } from './in-frame-order.js';
 import { batchedUpdates, type ApplyUpdate } from '../metering/batched-updates.js';

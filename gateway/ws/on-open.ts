@@ -1,9 +1,9 @@
 // A socket opened: make it the session's one socket (resuming a paused session), end the older socket if any,
 // and send `ready`.
-import { MeterRefusal } from '../../shared/redis/meter.js';
-import { msToSeconds } from '../../shared/money.js';
+import { MeterRefusal } from '../../core/redis/meter.js';
+import { msToSeconds } from '../../core/money.js';
 import { liveFigures, lowFundsWarning } from '../metering/figures.js';
-import { lowFundsWarnBelowMs } from '../../shared/meter-limits.js';
+import { lowFundsWarnBelowMs } from '../../core/meter-limits.js';
 import { toApiError } from '../http/route.js';
 import type { GatewayDeps } from '../deps.js';
 import type { SocketRegistry } from './socket-registry.js';

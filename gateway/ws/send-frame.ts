@@ -1,7 +1,7 @@
 // Every server frame goes out through here: typed from the zod schemas, never sent on a closed socket, and the
 // send result read so slow consumers are seen (uWS closes them at maxBackpressure).
-import type { ServerFrame } from '../../shared/protocol/ws.js';
-import { sendBufferBytesMax } from '../../shared/limits.js';
+import type { ServerFrame } from '../../core/protocol/ws.js';
+import { sendBufferBytesMax } from '../../core/limits.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { MeteringSocket } from './socket-data.js';
 

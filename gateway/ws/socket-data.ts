@@ -1,6 +1,6 @@
 // Per-socket state: one small typed struct, set at upgrade and owned by the uWS socket.
 import type { WebSocket } from 'uWebSockets.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../core/log.js';
 
 export interface SocketData {
   sessionId: string;

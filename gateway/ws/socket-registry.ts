@@ -1,8 +1,8 @@
 // The sockets this process holds, by socket id, and the cross-gateway "replaced" signal: when a newer socket takes a
 // session, the gateway holding the older one (maybe another process) sends it `ended: replaced` and closes it.
-import type { RedisClient } from '../../shared/redis/connect.js';
-import type { Keys } from '../../shared/redis/keys.js';
-import type { Logger } from '../../shared/log.js';
+import type { RedisClient } from '../../core/redis/connect.js';
+import type { Keys } from '../../core/redis/keys.js';
+import type { Logger } from '../../core/log.js';
 import { closeSocket, sendFrame } from './send-frame.js';
 import type { MeteringSocket } from './socket-data.js';
 

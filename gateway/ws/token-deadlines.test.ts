@@ -1,7 +1,7 @@
 // The one timer behind token expiry: each token is warned about once, at the lead (or half-way for a short one), and
 // closed at its expiry unless tracked again; forgetting a socket silences it; the timer stops when nothing is left.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { tokenExpiryTickMs, tokenRefreshLeadMs } from '../../shared/limits.js';
+import { tokenExpiryTickMs, tokenRefreshLeadMs } from '../../core/limits.js';
 import { createTokenDeadlines, warnAtMs } from './token-deadlines.js';
 
 beforeEach(() => { vi.useFakeTimers({ now: 1_000_000 }); });

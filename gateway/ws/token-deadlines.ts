@@ -3,7 +3,7 @@
 // every socket is in this one, so a tick must not walk them all: deadlines sit in buckets of one tick each, and a
 // tick visits only the buckets that came due since the last one. One timer serves every socket of the gateway,
 // ticking only while some socket is tracked.
-import { tokenExpiryTickMs, tokenRefreshLeadMs } from '../../shared/limits.js';
+import { tokenExpiryTickMs, tokenRefreshLeadMs } from '../../core/limits.js';
 
 export interface TokenDeadlineHandlers<S> {
   /** Sent once per token: it expires at `expiresAtMs` unless refreshed. */

@@ -2,8 +2,8 @@
 // the token expires (`token_expiring`), takes a new token in a `refresh` frame, and closes a socket that was not
 // refreshed in time with closeCodeTokenExpired. That close goes through the usual close path: the session pauses into
 // the disconnect grace, as on any dropped socket, and is never settled early.
-import { ApiError } from '../../shared/errors.js';
-import { closeCodeTokenExpired, type RefreshFrame } from '../../shared/protocol/ws.js';
+import { ApiError } from '../../core/errors.js';
+import { closeCodeTokenExpired, type RefreshFrame } from '../../core/protocol/ws.js';
 import { assertMayActOn } from '../auth/authorize-session.js';
 import type { Caller } from '../auth/verify-token.js';
 import type { GatewayDeps } from '../deps.js';

@@ -1,10 +1,10 @@
 // Authorisation before the upgrade (DESIGN §5): bad token 401, someone else's session 403, unknown 404, not
 // active/paused 409, Origin not allowed 403, too many sockets from one address 429. Follows uWS's async-upgrade
 // pattern: copy headers out of `req` at once, watch for abort, upgrade inside cork only if still connected.
-import { newSocketId } from '../../shared/socket-id.js';
+import { newSocketId } from '../../core/socket-id.js';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
-import { ApiError } from '../../shared/errors.js';
-import { uuid } from '../../shared/protocol/common.js';
+import { ApiError } from '../../core/errors.js';
+import { uuid } from '../../core/protocol/common.js';
 import { assertMayActOn } from '../auth/authorize-session.js';
 import { bearerToken } from '../auth/verify-token.js';
 import { findSession, type SessionRow } from '../store/sessions.js';

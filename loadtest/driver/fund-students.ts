@@ -3,8 +3,8 @@
 // creates queue on the student's wallet row (~200 creates/s per student measured). Batched with unnest, one
 // statement (and so one transaction) per batch.
 import { randomUUID } from 'node:crypto';
-import type { Pool } from '../../shared/pg/pool.js';
-import { minorToNumeric } from '../../shared/money.js';
+import type { Pool } from '../../core/pg/pool.js';
+import { minorToNumeric } from '../../core/money.js';
 
 /** Students written per statement. */
 export const studentsPerBatchMax = 1_000;

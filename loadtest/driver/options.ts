@@ -1,10 +1,10 @@
 // Command line of the load driver: parsed once, validated, bounded. Environment: GATEWAY_URL, and through
-// shared/config.ts JWT_SECRET (JWT_ISSUER, JWT_AUDIENCE) to mint tokens and DATABASE_URL / DATABASE_SCHEMA for the
+// core/config.ts JWT_SECRET (JWT_ISSUER, JWT_AUDIENCE) to mint tokens and DATABASE_URL / DATABASE_SCHEMA for the
 // fixture step and the money check: the same settings as the product's `npm start`.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { uuid } from '../../shared/protocol/common.js';
-import { amountToMinor } from '../../shared/money.js';
+import { uuid } from '../../core/protocol/common.js';
+import { amountToMinor } from '../../core/money.js';
 
 export const viewersMax = 200_000;
 /**
@@ -47,7 +47,7 @@ answer is checked against the money rules of DESIGN §3. At the end every sessio
   --course UUID        use only this course (default: every course of GET /api/courses, round robin)
   --no-claim           send heartbeats without duration_seconds (default: claim the wall-clock play time)
   --echo-floor         first run the same viewers' heartbeats (same processes, ramp, duration, interval) against the
-                       bare uWS echo server (loadtest/bench/uws-echo-server.ts, started here), then the scenario: the
+                       bare uWS echo server (bench/uws-echo-server.ts, started here), then the scenario: the
                        results show the driver's own floor p99 and loop delay beside the product's
   --echo-only          only that floor run: needs no gateway, database or JWT secret
   --viewer-node-args=A node/V8 flags for the viewer processes, space-separated, after an = sign

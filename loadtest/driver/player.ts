@@ -2,8 +2,8 @@
 // closes, as the SDK does), complete it, and check every frame on the way. Errors are counted, never thrown out.
 import { backoffDelayMs, completeTimeoutMs, isRefusedForNow, joinRetryPolicyDefault, parseServerFrame, readyTimeoutMs, retryAfterMsOf, retryDelayMs, shouldReconnect, wsUrlFor } from '../../player/sdk/index.js';
 import { RestError, type RestClient } from '../../player/sdk/index.js';
-import { minorToAmount } from '../../shared/money.js';
-import type { EndedFrame, ServerFrame } from '../../shared/protocol/ws.js';
+import { minorToAmount } from '../../core/money.js';
+import type { EndedFrame, ServerFrame } from '../../core/protocol/ws.js';
 import type { HeartbeatWheels, WheelEntry } from '../common/heartbeat-wheel.js';
 import type { JoinPacer } from '../common/join-pacer.js';
 import { SentBySeq } from '../common/sent-by-seq.js';

@@ -4,11 +4,11 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ConfigError, loadConfig, type Config } from '../../shared/config.js';
-import { mintToken, tokenTtlSecondsMax } from '../../shared/auth/mint-token.js';
+import { ConfigError, loadConfig, type Config } from '../../core/config.js';
+import { mintToken, tokenTtlSecondsMax } from '../../core/auth/mint-token.js';
 import { createRestClient, type Course } from '../../player/sdk/index.js';
 import { completeTimeoutMs } from '../../player/sdk/index.js';
-import { createPool, type Pool } from '../../shared/pg/pool.js';
+import { createPool, type Pool } from '../../core/pg/pool.js';
 import { gatewayUrlForProcess, parseOptions, urlForProcess, usage, type Options } from './options.js';
 import type { CoursePlan } from './player.js';
 import { progressIntervalMs, type PlanMessage } from './child-protocol.js';

@@ -1,7 +1,7 @@
 // Settled sessions written straight into a schema, books balanced the way the product keeps them (a `lock` and a
 // `settle` ledger transaction per session, hold released, wallet and teacher totals moved): what a run of the driver
 // leaves behind, in seconds instead of hours, so the money check can be tested, and timed at 100,000 sessions.
-import type { Pool } from '../../shared/pg/pool.js';
+import type { Pool } from '../../core/pg/pool.js';
 import type { SettledRow } from './child-protocol.js';
 import { fundStudents } from './fund-students.js';
 

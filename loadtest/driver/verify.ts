@@ -1,7 +1,7 @@
 // The checks the driver applies to every answer, in integer minor units and milliseconds (DESIGN §3, §5).
 // Pure: each returns the failures it found; the caller counts them and the run exits non-zero if there are any.
-import { amountToMinor, costMinor } from '../../shared/money.js';
-import type { AckFrame, EndedFrame, ReadyFrame } from '../../shared/protocol/ws.js';
+import { amountToMinor, costMinor } from '../../core/money.js';
+import type { AckFrame, EndedFrame, ReadyFrame } from '../../core/protocol/ws.js';
 
 export interface Failure {
   check: string;

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintToken } from '../../shared/auth/mint-token.js';
+import { mintToken } from '../../core/auth/mint-token.js';
 import { launchChromium } from '../../test/helpers/chromium.js';
 import { productPerFile } from '../../test/helpers/product.js';
 import { courseId, POOR_STUDENT, TEST_JWT_SECRET } from '../../test/helpers/test-env.js';

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { productPerFile } from '../../test/helpers/product.js';
 import { courseId } from '../../test/helpers/test-env.js';
 import { startTcpProxy, type TcpProxy } from '../../test/helpers/tcp-proxy.js';
-import { closeCodeTokenExpired } from '../../shared/protocol/ws.js';
+import { closeCodeTokenExpired } from '../../core/protocol/ws.js';
 import { createCoursePlayer, type CoursePlayer, type CoursePlayerOptions, type CoursePlayerState } from './course-player.js';
 import type { PlaybackAdapter, PlaybackListener } from './playback-adapter.js';
 import { createRestClient, type Course } from './rest-client.js';

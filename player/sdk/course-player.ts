@@ -6,8 +6,8 @@
 //   player.subscribe((state) => render(state));
 //   await player.start();            // connects (or resumes) and starts metering
 //   const ended = await player.complete();
-import type { ContentProgress } from '../../shared/protocol/common.js';
-import type { AckFrame, EndedFrame, ReadyFrame } from '../../shared/protocol/ws.js';
+import type { ContentProgress } from '../../core/protocol/common.js';
+import type { AckFrame, EndedFrame, ReadyFrame } from '../../core/protocol/ws.js';
 import type { Playback } from './frames.js';
 import { globalTimers, type Timers } from './heartbeat-schedule.js';
 import { completionPctAt, lectureAt, lecturesOf, type Lecture } from './lecture-map.js';

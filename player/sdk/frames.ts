@@ -1,6 +1,6 @@
 // The wire side of the socket: where it is, what the server may send (validated with the shared zod schemas) and
 // the heartbeat frame built from the player's state. Pure functions, no I/O.
-import { serverFrame, heartbeatFrame, type HeartbeatFrame, type ServerFrame } from '../../shared/protocol/ws.js';
+import { serverFrame, heartbeatFrame, type HeartbeatFrame, type ServerFrame } from '../../core/protocol/ws.js';
 import { joinUrl } from './rest-client.js';
 
 /** `http(s)://host[:port][/prefix]` → `ws(s)://host[:port][/prefix]/ws/sessions/{id}`. */

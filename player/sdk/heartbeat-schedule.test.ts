@@ -1,7 +1,7 @@
 // The heartbeats of one socket, on real (short) timers: one per period, one per playback change with rapid
 // changes folded into one, none while held or after stop, and the interval's `playing` flag as DESIGN §3 says.
 import { describe, expect, it } from 'vitest';
-import type { HeartbeatFrame } from '../../shared/protocol/ws.js';
+import type { HeartbeatFrame } from '../../core/protocol/ws.js';
 import type { Playback } from './frames.js';
 import { globalTimers, notifyGapMsMin, startSocketHeartbeats } from './heartbeat-schedule.js';
 

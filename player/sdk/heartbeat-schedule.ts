@@ -2,7 +2,7 @@
 // the timers that fire them (replaceable, so a browser can run them where hidden tabs do not throttle them), and
 // the heartbeats of one socket (periodic, at each playback change, the last one before `complete`, dead-link check).
 import { buildHeartbeat, type Playback } from './frames.js';
-import type { HeartbeatFrame } from '../../shared/protocol/ws.js';
+import type { HeartbeatFrame } from '../../core/protocol/ws.js';
 
 /** No heartbeat more often than this from the periodic timer, whatever the caller asks for (config's floor too). */
 export const heartbeatIntervalMsMin = 100;

@@ -1,4 +1,4 @@
-// The player SDK's public surface, for browsers and Node. Wire types come from shared/protocol (zod), never copied.
+// The player SDK's public surface, for browsers and Node. Wire types come from core/protocol (zod), never copied.
 export { createCoursePlayer, type CoursePlayer, type CoursePlayerEvents, type CoursePlayerOptions, type CoursePlayerState } from './course-player.js';
 export {
   createMeteringClient, MeteringClientError, completeTimeoutMs, readyTimeoutMs,

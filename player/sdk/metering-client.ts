@@ -9,7 +9,7 @@
 //   await client.connect();
 //   video.onplay = video.onpause = video.onseeked = video.onended = () => client.notifyPlaybackChange();
 //   const ended = await client.complete();
-import { closeCodeTokenExpired, type AckFrame, type EndedFrame, type ReadyFrame, type ServerFrame } from '../../shared/protocol/ws.js';
+import { closeCodeTokenExpired, type AckFrame, type EndedFrame, type ReadyFrame, type ServerFrame } from '../../core/protocol/ws.js';
 import { createRestClient, RestError, type RestClient } from './rest-client.js';
 import { createTokenKeeper, type TokenOptions } from './token-keeper.js';
 import { parseServerFrame, wsUrlFor, type Playback } from './frames.js';

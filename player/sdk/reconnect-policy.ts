@@ -1,6 +1,6 @@
 // Reconnecting after a dropped socket: which closes are worth a retry, and how long to wait before each one.
 // Shared by the SDK, the load driver and the chaos players, so all of them come back the same way.
-import { closeCodeTokenExpired } from '../../shared/protocol/ws.js';
+import { closeCodeTokenExpired } from '../../core/protocol/ws.js';
 
 export interface ReconnectPolicy {
   /** First delay before jitter. */

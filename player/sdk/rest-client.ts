@@ -6,8 +6,8 @@ import {
   completeBody, completeResponse, course, coursesResponse, createSessionBody, createSessionResponse, idempotencyKey, metricsBody, metricsResponse, statusResponse,
   type CompleteBody, type CompleteResponse, type Course, type CreateSessionBody, type CreateSessionResponse, type MetricsBody,
   type MetricsResponse, type StatusResponse,
-} from '../../shared/protocol/rest.js';
-import { sessionStatus, uuid } from '../../shared/protocol/common.js';
+} from '../../core/protocol/rest.js';
+import { sessionStatus, uuid } from '../../core/protocol/common.js';
 import { RestError, restErrorFrom } from './rest-error.js';
 import { joinRetryPolicyDefault, withJoinRetry, type RetryHooks, type RetryPolicy } from './rest-retry.js';
 
@@ -15,7 +15,7 @@ import { joinRetryPolicyDefault, withJoinRetry, type RetryHooks, type RetryPolic
 export { course, coursesResponse, type Course };
 export { RestError, restErrorFrom };
 
-// Bodies that shared/protocol/rest.ts does not define yet. When the gateway adds schemas for them there, import
+// Bodies that core/protocol/rest.ts does not define yet. When the gateway adds schemas for them there, import
 // those instead and delete these (one source of wire types).
 export const startSessionResponse = z.object({
   session_id: uuid,

@@ -79,7 +79,7 @@ BEGIN
   END IF;
 
   -- max_billable_ms = floor(locked_minor × 60000 / price_minor) (README "Money and metering rules"); the gateway checks it against
-  -- shared/money.ts maxBillableMs. Both factors are whole minor units, so the integer division is exact flooring.
+  -- core/money.ts maxBillableMs. Both factors are whole minor units, so the integer division is exact flooring.
   v_max_ms := ((p_amount * 100)::bigint * 60000) / (v_course.price_per_minute * 100)::bigint;
   UPDATE wallets SET balance = balance - p_amount, updated_at = now() WHERE student_id = p_student_id;
   INSERT INTO sessions (id, student_id, course_id, teacher_id, locked_amount, price_per_minute, max_billable_ms,

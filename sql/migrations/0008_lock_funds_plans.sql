@@ -1,5 +1,5 @@
 -- Up Migration
--- A create's Postgres time, measured on lock_funds alone (loadtest/bench/lock-funds-micro.ts: 4 connections, 3,000
+-- A create's Postgres time, measured on lock_funds alone (bench/lock-funds-micro.ts: 4 connections, 3,000
 -- creates of 500 students whose holds stay open), two runs each, taking turns: 1.12 and 1.37 ms of backend CPU per
 -- create as 0007 left it, 0.77 and 0.48 ms after the two changes below.
 --
@@ -69,7 +69,7 @@ BEGIN
   END IF;
 
   -- max_billable_ms = floor(locked_minor × 60000 / price_minor) (README "Money and metering rules"); the gateway checks it against
-  -- shared/money.ts maxBillableMs. Both factors are whole minor units, so the integer division is exact flooring.
+  -- core/money.ts maxBillableMs. Both factors are whole minor units, so the integer division is exact flooring.
   v_max_ms := ((p_amount * 100)::bigint * 60000) / (v_course.price_per_minute * 100)::bigint;
   UPDATE wallets SET balance = balance - p_amount, updated_at = now() WHERE student_id = p_student_id;
   INSERT INTO sessions (id, student_id, course_id, teacher_id, locked_amount, price_per_minute, max_billable_ms,

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { lectureIdsOf } from '../../gateway/store/courses.js';
-import { numericToMinor } from '../../shared/money.js';
+import { numericToMinor } from '../../core/money.js';
 import { totalBalancesMinor } from '../helpers/money-invariants.js';
 import { TEST_JWT_SECRET } from '../helpers/test-env.js';
 import { runFaults, type FaultRecord } from './faults.js';

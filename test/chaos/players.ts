@@ -22,9 +22,9 @@
 import WebSocket from 'ws';
 import { createRestClient, RestError, type RestClient } from '../../player/sdk/index.js';
 import { parseServerFrame, wsUrlFor } from '../../player/sdk/index.js';
-import { amountToMinor, minorToAmount } from '../../shared/money.js';
-import type { CompleteResponse } from '../../shared/protocol/rest.js';
-import type { EndedFrame, ServerFrame } from '../../shared/protocol/ws.js';
+import { amountToMinor, minorToAmount } from '../../core/money.js';
+import type { CompleteResponse } from '../../core/protocol/rest.js';
+import type { EndedFrame, ServerFrame } from '../../core/protocol/ws.js';
 import { createRandom, type Random } from './random.js';
 
 /** A socket that has not said `ready` this long after it was opened is dropped and retried. */

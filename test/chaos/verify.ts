@@ -3,7 +3,7 @@
 // test/helpers/money-invariants.ts but counted instead of thrown, plus that helper itself as a cross-check.
 // Billing: every session's billed time against its player's true playing time.
 import type pg from 'pg';
-import { numericToMinor as minor, subMinorPerMinor } from '../../shared/money.js';
+import { numericToMinor as minor, subMinorPerMinor } from '../../core/money.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../helpers/money-invariants.js';
 import type { FaultRecord } from './faults.js';
 import { sweeperWaitMs, type PlayerResult } from './players.js';

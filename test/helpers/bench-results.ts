@@ -1,5 +1,5 @@
 // bench/results.md as renderResults writes it for a made-up run holding only `results`: for the bench steps' tests.
-import { renderResults } from '../../loadtest/bench/results-file.js';
+import { renderResults } from '../../bench/results-file.js';
 
 export function resultsMarkdownOf(results: Record<string, unknown>): string {
   return renderResults({

@@ -2,8 +2,8 @@
 // seed's three: each wallet is funded by its own 'deposit' ledger transaction from the external account, as
 // sql/seed.sql does, so the books explain every balance. Set-based: 100,000 students take a few statements.
 import { randomUUID } from 'node:crypto';
-import type { Pool } from '../../shared/pg/pool.js';
-import { minorToNumeric } from '../../shared/money.js';
+import type { Pool } from '../../core/pg/pool.js';
+import { minorToNumeric } from '../../core/money.js';
 
 /** Creates `count` students, each with `balanceMinor` in a wallet funded by a balanced deposit. Returns their ids. */
 export async function fundStudents(pool: Pool, count: number, balanceMinor: number): Promise<string[]> {

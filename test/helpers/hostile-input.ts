@@ -3,9 +3,9 @@
 // those literals as written, an exact decimal reading of a number literal, and a snapshot of the books.
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import type { Pool } from '../../shared/pg/pool.js';
-import { errorTable } from '../../shared/errors.js';
-import { numericToMinor } from '../../shared/money.js';
+import type { Pool } from '../../core/pg/pool.js';
+import { errorTable } from '../../core/errors.js';
+import { numericToMinor } from '../../core/money.js';
 import { totalBalancesMinor } from './money-invariants.js';
 
 export const errorCodes = Object.keys(errorTable);

@@ -20,7 +20,7 @@ export function runInspect(env: TestEnv, args: string[], extra: Record<string, s
   const childEnv = { ...envFor(env, { LOG_LEVEL: 'warn' }), ...(cluster ? { REDIS_CLUSTER_NODES: cluster } : {}), ...extra };
   delete (childEnv as Record<string, string | undefined>).JWT_SECRET; // inspect must not need the signing secret
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'scripts/inspect/main.ts', ...args], { cwd: root, env: childEnv, timeout: 30_000 },
+    execFile(process.execPath, ['--import', 'tsx', 'inspect/main.ts', ...args], { cwd: root, env: childEnv, timeout: 30_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) });

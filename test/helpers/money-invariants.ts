@@ -1,7 +1,7 @@
 // DESIGN §3 invariants, checked over a whole schema. Every test file calls this after each test.
 import { expect } from 'vitest';
-import type { Pool } from '../../shared/pg/pool.js';
-import { numericToMinor } from '../../shared/money.js';
+import type { Pool } from '../../core/pg/pool.js';
+import { numericToMinor } from '../../core/money.js';
 
 /** Total of every balance the system holds (wallets, open holds, teacher earnings, platform). */
 export async function totalBalancesMinor(pool: Pool): Promise<number> {

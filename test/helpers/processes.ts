@@ -21,7 +21,7 @@ export function envFor(env: TestEnv, extra: Record<string, string> = {}): Record
   return {
     PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
     DATABASE_URL: c.databaseUrl, DATABASE_SCHEMA: c.databaseSchema, REDIS_URL: c.redisUrl, REDIS_KEY_PREFIX: c.redisKeyPrefix,
-    // Test rules (the fixture secret is short): an unset NODE_ENV reads as production (shared/config.ts).
+    // Test rules (the fixture secret is short): an unset NODE_ENV reads as production (core/config.ts).
     NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, HEARTBEAT_INTERVAL_MS: String(c.heartbeatIntervalMs), DISCONNECT_GRACE_MS: String(c.disconnectGraceMs),
     SWEEP_INTERVAL_MS: String(c.sweepIntervalMs), LOG_LEVEL: 'info', LOG_PRETTY: 'false',
     REST_RATE_BURST: String(c.restRateBurst), REST_RATE_PER_SECOND: String(c.restRatePerSecond),

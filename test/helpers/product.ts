@@ -4,21 +4,21 @@ import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { assertMoneyInvariants, totalBalancesMinor } from './money-invariants.js';
 import type { DestinationStream } from 'pino';
-import { createLogger } from '../../shared/log.js';
-import { createRedis } from '../../shared/redis/connect.js';
-import { createMeter } from '../../shared/redis/meter.js';
-import { meterLimits } from '../../shared/meter-limits.js';
-import type { Env } from '../../shared/config.js';
+import { createLogger } from '../../core/log.js';
+import { createRedis } from '../../core/redis/connect.js';
+import { createMeter } from '../../core/redis/meter.js';
+import { meterLimits } from '../../core/meter-limits.js';
+import type { Env } from '../../core/config.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/app.js';
 import { createTokenVerifier } from '../../gateway/auth/verify-token.js';
 import { createRestRateLimit } from '../../gateway/http/rest-rate-limit.js';
-import { createRestBuckets } from '../../shared/redis/rest-buckets.js';
+import { createRestBuckets } from '../../core/redis/rest-buckets.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
 import { createGatewayJoinAdmission } from '../../gateway/http/join-admission.js';
 import type { GatewayDeps } from '../../gateway/deps.js';
 import { createSettlementWaiters } from '../../gateway/metering/settlement-waiters.js';
 import { createSettlementWorker, type SettlementWorker } from '../../settlement-worker/worker.js';
-import { startMetricsServer, type MetricsServer } from '../../shared/metrics-server.js';
+import { startMetricsServer, type MetricsServer } from '../../core/metrics-server.js';
 import { courseId, createTestEnv, STUDENT, TEST_JWT_SECRET, type TestEnv } from './test-env.js';
 
 export interface ApiResult {

@@ -1,11 +1,11 @@
 // Sessions for tests, made by the gateway's own store functions (create locks funds: wallet → hold under one
 // balanced 'lock' ledger transaction), so the money invariants hold from the first row.
-import type { Pool } from '../../shared/pg/pool.js';
-import { numericToMinor } from '../../shared/money.js';
-import type { Meter, StartInput, UpdateResult } from '../../shared/redis/meter.js';
-import type { RedisClient } from '../../shared/redis/connect.js';
-import type { Keys } from '../../shared/redis/keys.js';
-import type { FrozenSession } from '../../shared/protocol/settlement.js';
+import type { Pool } from '../../core/pg/pool.js';
+import { numericToMinor } from '../../core/money.js';
+import type { Meter, StartInput, UpdateResult } from '../../core/redis/meter.js';
+import type { RedisClient } from '../../core/redis/connect.js';
+import type { Keys } from '../../core/redis/keys.js';
+import type { FrozenSession } from '../../core/protocol/settlement.js';
 import { lockFunds, type CreateLimits } from '../../gateway/store/sessions.js';
 import { lectureIdsOf, type CourseRow } from '../../gateway/store/courses.js';
 
@@ -14,7 +14,7 @@ export type LockedSession = StartInput & { sessionId: string; lectureIds: number
 /**
  * What a fixture holds a create to: none of the REST create's bounds. Fixtures lock hundreds of sessions of one
  * student at once (a burst to settle, a race to run), which the REST create's open-holds cap and bounded lock wait
- * exist to refuse (README "Rate limits"; gateway/test/create-flood.e2e.test.ts tests them).
+ * exist to refuse (README "Rate limits"; test/e2e/create-flood.e2e.test.ts tests them).
  */
 const fixtureLimits: CreateLimits = { openHoldsMax: Infinity, walletLockWaitMs: 0 };
 

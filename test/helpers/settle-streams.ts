@@ -1,6 +1,6 @@
 // Read-only looks at the settle streams and the dead-letter stream, for tests of whoever produces or consumes them.
-import type { RedisClient } from '../../shared/redis/connect.js';
-import { settleGroup, type Keys } from '../../shared/redis/keys.js';
+import type { RedisClient } from '../../core/redis/connect.js';
+import { settleGroup, type Keys } from '../../core/redis/keys.js';
 
 /** Entries delivered but not acknowledged, over every bucket. */
 export async function pendingEntries(redis: RedisClient, keys: Keys): Promise<number> {

@@ -2,11 +2,11 @@
 // both removed by cleanup(). Tests run against the machine's real Postgres and Redis, never mocks.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { loadConfig, type Config, type Env } from '../../shared/config.js';
-import { migrate, seed } from '../../shared/pg/migrate.js';
-import { createPool, type Pool } from '../../shared/pg/pool.js';
-import { createRedis, type RedisClient } from '../../shared/redis/connect.js';
-import { createKeys, type Keys } from '../../shared/redis/keys.js';
+import { loadConfig, type Config, type Env } from '../../core/config.js';
+import { migrate, seed } from '../../core/pg/migrate.js';
+import { createPool, type Pool } from '../../core/pg/pool.js';
+import { createRedis, type RedisClient } from '../../core/redis/connect.js';
+import { createKeys, type Keys } from '../../core/redis/keys.js';
 
 export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -49,11 +49,11 @@ export async function createTestEnv(overrides: Env = {}): Promise<TestEnv> {
     DISCONNECT_GRACE_MS: '3000',
     SWEEP_INTERVAL_MS: '100',
     // Tests drive one user far faster than any player (fuzzing, bursts): the REST rate limit is the business of the
-    // tests that set it (gateway/test/create-flood.e2e.test.ts), not a hazard of every other one.
+    // tests that set it (test/e2e/create-flood.e2e.test.ts), not a hazard of every other one.
     REST_RATE_BURST: '1000000',
     REST_RATE_PER_SECOND: '1000000',
     // Likewise shedding joins on event-loop lag: a busy test machine lags for reasons of its own. The join storm
-    // test (gateway/test/join-storm.e2e.test.ts) turns it on.
+    // test (test/e2e/join-storm.e2e.test.ts) turns it on.
     JOIN_SHED_LOOP_LAG_MS: '0',
     ...overrides,
   });

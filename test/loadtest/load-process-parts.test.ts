@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HeartbeatWheels } from '../../loadtest/common/heartbeat-wheel.js';
 import { SentBySeq, seqOf } from '../../loadtest/common/sent-by-seq.js';
 import { heartbeatText } from '../../loadtest/driver/player.js';
-import { heartbeatFrame } from '../../shared/protocol/ws.js';
+import { heartbeatFrame } from '../../core/protocol/ws.js';
 
 describe('heartbeat wheel', () => {
   // The wheel's clock is performance.now() and its timer setInterval: both faked, so every count below is exact.

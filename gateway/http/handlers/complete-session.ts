@@ -1,7 +1,7 @@
 // POST /api/sessions/{id}/complete: end and settle; answers with the final figures once committed in Postgres.
 // A repeat answers the same figures and moves no money.
-import { ApiError } from '../../../shared/errors.js';
-import { completeBody } from '../../../shared/protocol/rest.js';
+import { ApiError } from '../../../core/errors.js';
+import { completeBody } from '../../../core/protocol/rest.js';
 import { assertMayActOn } from '../../auth/authorize-session.js';
 import { findSession } from '../../store/sessions.js';
 import { settleAndWait } from '../../metering/settle-and-wait.js';

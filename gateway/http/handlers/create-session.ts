@@ -1,7 +1,7 @@
 // POST /api/sessions/create: lock funds (wallet → hold) for a new `locked` session.
-import { ApiError } from '../../../shared/errors.js';
-import { amountLiteralToMinor, amountToMinor, minorToAmount, msToSeconds } from '../../../shared/money.js';
-import { createSessionBody, idempotencyKey } from '../../../shared/protocol/rest.js';
+import { ApiError } from '../../../core/errors.js';
+import { amountLiteralToMinor, amountToMinor, minorToAmount, msToSeconds } from '../../../core/money.js';
+import { createSessionBody, idempotencyKey } from '../../../core/protocol/rest.js';
 import { isPrivileged } from '../../auth/verify-token.js';
 import { lockFunds, restCreateLimits } from '../../store/sessions.js';
 import { numberLiteralOf } from '../read-json-body.js';

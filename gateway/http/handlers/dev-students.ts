@@ -1,7 +1,7 @@
 // GET /api/dev/students (DEMO_MODE only, no token): the students the demo page offers to sign in as.
-import { minorToAmount } from '../../../shared/money.js';
-import { devStudentsMax } from '../../../shared/limits.js';
-import type { DevStudentsResponse } from '../../../shared/protocol/rest.js';
+import { minorToAmount } from '../../../core/money.js';
+import { devStudentsMax } from '../../../core/limits.js';
+import type { DevStudentsResponse } from '../../../core/protocol/rest.js';
 import { listStudentsWithWallets } from '../../store/students.js';
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';

@@ -1,10 +1,10 @@
 // POST /api/dev/token {student_id} (DEMO_MODE only, no token): a student token for that student, signed with
 // JWT_SECRET exactly as `npm run token` signs one, so the demo page can sign in without an identity provider.
 // Anyone who can reach the gateway can have one: that is why config.ts refuses DEMO_MODE in production.
-import { ApiError } from '../../../shared/errors.js';
-import { mintToken } from '../../../shared/auth/mint-token.js';
-import { devTokenTtlSeconds } from '../../../shared/limits.js';
-import { devTokenBody, type DevTokenResponse } from '../../../shared/protocol/rest.js';
+import { ApiError } from '../../../core/errors.js';
+import { mintToken } from '../../../core/auth/mint-token.js';
+import { devTokenTtlSeconds } from '../../../core/limits.js';
+import { devTokenBody, type DevTokenResponse } from '../../../core/protocol/rest.js';
 import { studentExists } from '../../store/students.js';
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';

@@ -1,7 +1,7 @@
 // GET /api/teachers/{id}/earnings: the teacher's total earnings (the teacher, or an admin/service token).
-import { ApiError } from '../../../shared/errors.js';
-import { minorToAmount } from '../../../shared/money.js';
-import { uuid } from '../../../shared/protocol/common.js';
+import { ApiError } from '../../../core/errors.js';
+import { minorToAmount } from '../../../core/money.js';
+import { uuid } from '../../../core/protocol/common.js';
 import { isPrivileged } from '../../auth/verify-token.js';
 import { readEarningsMinor } from '../../store/sessions.js';
 import type { GatewayDeps } from '../../deps.js';

@@ -1,8 +1,8 @@
 // GET /api/wallet: the caller's spendable balance and the sum of open holds. Admin/service tokens own no wallet, so
 // they must name the student with ?student_id=; a student may name only themself.
-import { ApiError } from '../../../shared/errors.js';
-import { minorToAmount } from '../../../shared/money.js';
-import { uuid } from '../../../shared/protocol/common.js';
+import { ApiError } from '../../../core/errors.js';
+import { minorToAmount } from '../../../core/money.js';
+import { uuid } from '../../../core/protocol/common.js';
 import { isPrivileged, type Caller } from '../../auth/verify-token.js';
 import { readWalletMinor } from '../../store/sessions.js';
 import type { GatewayDeps } from '../../deps.js';

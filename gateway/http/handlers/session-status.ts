@@ -1,12 +1,12 @@
 // GET /api/sessions/{id}/status: live figures from Redis while the session runs, settled figures from Postgres after.
 // Read-only, so the teacher of the session's course may read it too (authorize-session.ts).
-import { ApiError } from '../../../shared/errors.js';
-import { minorToAmount, msToSeconds, numericToMinor } from '../../../shared/money.js';
-import type { StatusResponse } from '../../../shared/protocol/rest.js';
+import { ApiError } from '../../../core/errors.js';
+import { minorToAmount, msToSeconds, numericToMinor } from '../../../core/money.js';
+import type { StatusResponse } from '../../../core/protocol/rest.js';
 import { assertMayRead } from '../../auth/authorize-session.js';
 import { findSession, type SessionRow } from '../../store/sessions.js';
 import { liveFigures, progressToApi } from '../../metering/figures.js';
-import type { LiveSession } from '../../../shared/redis/meter.js';
+import type { LiveSession } from '../../../core/redis/meter.js';
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';
 import { authenticate, sessionIdParam } from '../validate.js';

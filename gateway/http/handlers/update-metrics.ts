@@ -1,7 +1,7 @@
 // PATCH /api/sessions/{id}/metrics: the seed's REST metering update, same clamp rule as a heartbeat (playing).
-import { ApiError } from '../../../shared/errors.js';
-import { metricsBody } from '../../../shared/protocol/rest.js';
-import { MeterRefusal } from '../../../shared/redis/meter.js';
+import { ApiError } from '../../../core/errors.js';
+import { metricsBody } from '../../../core/protocol/rest.js';
+import { MeterRefusal } from '../../../core/redis/meter.js';
 import { assertMayActOn } from '../../auth/authorize-session.js';
 import { findSession } from '../../store/sessions.js';
 import { liveFigures } from '../../metering/figures.js';

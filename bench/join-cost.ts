@@ -1,0 +1,188 @@
+// What one join costs, and who pays: viewers join at a fixed rate (the load driver, as `npm run loadtest` runs it:
+// create → start → WebSocket → first ack, then a heartbeat every 5 s) against `npm start`'s gateways and a worker, on
+// a Postgres of the bench's own with pg_stat_statements loaded. Over a window inside the ramp it reports CPU ms per
+// join of each component (gateways, Postgres, Redis, worker, driver, everything else), and the Postgres statements
+// run in that window with their calls and time per join. The joiners' heartbeats in the window are in the CPU figures
+// too; at 5 s apart they are a few hundred µs per join against milliseconds.
+//
+//   npx tsx bench/join-cost.ts [--rate 200] [--ramp-s 25] [--gateways 4] [--rounds 1] [--baseline REV] [--profile DIR]
+//   npm run bench -- --only join-cost   (the same, inside the bench's run: prints, writes no results file)
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { postgresInstance, type PostgresInstance } from '../test/helpers/service-instances.js';
+import { withBuilds, type Build, type BuildRevs } from './baseline-worktree.js';
+import { startBenchProduct } from './bench-product.js';
+import { spawnDriver } from './driver-run.js';
+import { snapshot, treeOf, usedBetween, type Groups } from './proc-cpu.js';
+
+
+export interface JoinCostOptions {
+  /** Joins asked for per second (the driver's ramp: viewers = rate × rampS). */
+  rate: number;
+  rampS: number;
+  gateways: number;
+  port: number;
+  /** Runs of each build, taking turns (baseline first in odd rounds). */
+  rounds: number;
+  /** The commit to compare with (`git rev-parse` syntax); null: this checkout alone, built here. */
+  baselineRev: string | null;
+  /** Profile the gateways and the worker over the window (window-probe.cjs), writing `<pid>.cpuprofile` here. */
+  profileDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface StatementCost {
+  /** The statement as pg_stat_statements normalised it, whitespace folded, cut at 160 characters. */
+  query: string;
+  callsPerJoin: number;
+  /** Execution + planning time per call, ms. */
+  meanMs: number;
+  /** Execution + planning time per join, ms. */
+  msPerJoin: number;
+}
+
+export interface JoinCostRun {
+  build: 'baseline' | 'current';
+  round: number;
+  rateAsked: number;
+  rampS: number;
+  gateways: number;
+  /** The measured window: from 5 s into the ramp to its end. */
+  windowS: number;
+  creates: number;
+  /** Sessions started in the window: the joins the figures are divided by. */
+  joins: number;
+  joinsPerSecond: number;
+  /** CPU ms per join by component over the window. */
+  cpuMsPerJoin: { gateways: number; postgres: number; redis: number; worker: number; driver: number; other: number };
+  /** Postgres statements of the window, most time per join first. */
+  statements: StatementCost[];
+  /** Every statement of the window, per join: calls and time. */
+  statementsPerJoin: { calls: number; ms: number };
+  /** The driver's whole-run figures. */
+  createMs: { p50: number; p99: number } | null;
+  startMs: { p50: number; p99: number } | null;
+  ackMs: { p50: number; p99: number } | null;
+  errors: number;
+}
+
+export interface JoinCostResult {
+  rate: number;
+  rampS: number;
+  gateways: number;
+  builds: { baseline: { rev: string } | null; current: { rev: string; uncommitted: boolean } };
+  runs: JoinCostRun[];
+}
+
+/** Joins asked for per second by default: what this machine took before joins were made cheaper, with room to spare. */
+export const joinRateDefault = 200;
+/** The commit before creates became one call (lock_funds) and starts one statement fewer. */
+export const joinBaselineRevDefault = 'cfbc958';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const fold = (q: string) => q.replace(/\s+/g, ' ').trim().slice(0, 160);
+
+export async function measureJoinCost(o: JoinCostOptions): Promise<JoinCostResult> {
+  const say = o.log ?? (() => undefined);
+  const pgi = await postgresInstance(undefined, ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track_planning=on',
+    'max_connections=200']);
+  try {
+    const runAll = async (builds: Build[], revs: BuildRevs): Promise<JoinCostResult> => {
+      const runs: JoinCostRun[] = [];
+      for (let round = 1; round <= o.rounds; round++) {
+        for (const b of round % 2 === 1 ? builds : [...builds].reverse()) {
+          say(`join cost: round ${round}, ${b.name} (${b.rev.slice(0, 12)})`);
+          runs.push(await measureOneBuild(o, pgi, b, round));
+        }
+      }
+      return { rate: o.rate, rampS: o.rampS, gateways: o.gateways, builds: revs, runs };
+    };
+    return await withBuilds(o.baselineRev, (l) => say(`join cost: ${l}`), runAll);
+  } finally {
+    pgi.stop();
+  }
+}
+
+/** One run of one build: its gateways and worker on a fresh schema of the bench's Postgres, the driver from here. */
+async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Build, round: number): Promise<JoinCostRun> {
+  const say = o.log ?? (() => undefined);
+  const probe = o.profileDir ? ['--require', fileURLToPath(new URL('./window-probe.cjs', import.meta.url))] : [];
+  const probeEnv = o.profileDir ? { PROBE_DIR: o.profileDir, PROBE_CPU_PROFILE: '1' } : {};
+  const product = await startBenchProduct(pgi, b, { name: `join_${b.name}_${round}`, port: o.port, gateways: o.gateways, nodeArgs: probe, extraEnv: probeEnv });
+  const { admin, env, schema } = product;
+  const cleanups: (() => void)[] = [];
+  try {
+    await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public');
+    const probed = [...product.gateways.pids, ...product.worker.pids];
+    const toggleProbes = () => { if (o.profileDir) for (const pid of probed) process.kill(pid, 'SIGUSR2'); };
+
+    const viewers = o.rate * o.rampS;
+    say(`  ${viewers} viewers joining at ${o.rate}/s over ${o.rampS} s, ${o.gateways} gateways, Postgres with pg_stat_statements on ${pgi.port}`);
+    const driver = spawnDriver(['--viewers', String(viewers), '--ramp-s', String(o.rampS), '--hold-s', '5', '--gateway-url', product.baseUrl,
+      '--max-error-rate', '1'], env, 'join-cost');
+    cleanups.push(() => driver.cleanup());
+    await driver.rampStarted;
+    const groups: Groups = { ...product.groups, driver: () => (driver.pid ? treeOf(driver.pid) : []) };
+    const counts = async () => (await admin.query<{ created: number; started: number }>(
+      `SELECT count(*)::int AS created, count(start_time)::int AS started FROM ${schema}.sessions`)).rows[0]!;
+    // The window opens once every viewer process is up and joining, and closes with the ramp.
+    await sleep(5_000);
+    await admin.query('SELECT pg_stat_statements_reset()');
+    const c0 = await counts();
+    toggleProbes();
+    const s0 = snapshot(groups);
+    const t0 = performance.now();
+    await sleep((o.rampS - 5) * 1000);
+    const s1 = snapshot(groups);
+    toggleProbes();
+    const windowS = (performance.now() - t0) / 1000;
+    const c1 = await counts();
+    const { rows } = await admin.query<{ query: string; calls: string; ms: number }>(
+      `SELECT query, calls, total_exec_time + total_plan_time AS ms FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY ms DESC`);
+    const code = await driver.exited;
+    const joins = c1.started - c0.started;
+    const used = usedBetween(s0, s1);
+    const perJoin = (us: number) => (joins > 0 ? +(us / 1000 / joins).toFixed(3) : 0);
+    // Statements of the measuring itself (this client's counts) are left out.
+    const ours = rows.filter((r) => !/pg_stat_statements|count\(start_time\)/.test(r.query));
+    const statements = ours.slice(0, 15).map((r) => ({
+      query: fold(r.query), callsPerJoin: +(Number(r.calls) / Math.max(1, joins)).toFixed(2),
+      meanMs: +(r.ms / Number(r.calls)).toFixed(3), msPerJoin: +(r.ms / Math.max(1, joins)).toFixed(3),
+    }));
+    const report = driver.report();
+    const lat = (s: { p50_ms: number; p99_ms: number } | undefined) => (s ? { p50: s.p50_ms, p99: s.p99_ms } : null);
+    const result: JoinCostRun = {
+      build: b.name, round, rateAsked: o.rate, rampS: o.rampS, gateways: o.gateways, windowS: +windowS.toFixed(2), creates: c1.created - c0.created,
+      joins, joinsPerSecond: +(joins / windowS).toFixed(1),
+      cpuMsPerJoin: {
+        gateways: perJoin(used.gateways!), postgres: perJoin(used.postgres!), redis: perJoin(used.redis!),
+        worker: perJoin(used.worker!), driver: perJoin(used.driver!), other: perJoin(used.other),
+      },
+      statements,
+      statementsPerJoin: {
+        calls: +(ours.reduce((n, r) => n + Number(r.calls), 0) / Math.max(1, joins)).toFixed(2),
+        ms: +(ours.reduce((n, r) => n + r.ms, 0) / Math.max(1, joins)).toFixed(3),
+      },
+      createMs: lat(report?.latency?.rest?.create), startMs: lat(report?.latency?.rest?.start), ackMs: lat(report?.latency?.ack),
+      errors: Number(report?.errors ? Object.values(report.errors as Record<string, number>).reduce((a, b) => a + b, 0) : -1),
+    };
+    say(`  ${joins} joins in ${result.windowS} s (${result.joinsPerSecond}/s; driver exit ${code}); CPU ms per join: ${JSON.stringify(result.cpuMsPerJoin)}`);
+    say(`  Postgres: ${result.statementsPerJoin.calls} statements, ${result.statementsPerJoin.ms} ms per join`);
+    return result;
+  } finally {
+    await product.stop();
+    for (const cleanup of cleanups) cleanup();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({ options: { rate: { type: 'string', default: '200' }, 'ramp-s': { type: 'string', default: '25' },
+    gateways: { type: 'string', default: '4' }, port: { type: 'string', default: '18400' }, profile: { type: 'string' },
+    rounds: { type: 'string', default: '1' }, baseline: { type: 'string' } } });
+  const r = await measureJoinCost({ rate: Number(values.rate), rampS: Number(values['ramp-s']), gateways: Number(values.gateways),
+    port: Number(values.port), rounds: Number(values.rounds), baselineRev: values.baseline ?? null, profileDir: values.profile,
+    log: (l) => console.log(l) });
+  console.log(JSON.stringify(r, null, 2));
+}
