@@ -8,7 +8,7 @@ import type { PostgresInstance } from '../test/helpers/service-instances.js';
 import type { Build } from './baseline-worktree.js';
 import { forgetKeys } from './driver-run.js';
 import { startServers, type Started } from './gateway-processes.js';
-import { childrenOf, type Groups } from './proc-cpu.js';
+import { childrenOf, type Groups } from '../loadtest/common/proc-cpu.js';
 
 export interface BenchProduct {
   /** The environment the processes run with: give it to the driver too (the same secret, gateway and schema). */

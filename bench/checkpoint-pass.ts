@@ -17,7 +17,7 @@ import { meterLimits } from '../core/meter-limits.js';
 import { createLogger } from '../core/log.js';
 import { checkpointDurations } from '../settlement-worker/checkpoint-durations.js';
 import { createTestEnv } from '../test/helpers/test-env.js';
-import { cpuMicros } from './proc-cpu.js';
+import { cpuMicros } from '../loadtest/common/proc-cpu.js';
 import { createLiveSessions } from './live-sessions-fixture.js';
 import { createWorkerMetrics } from '../settlement-worker/metrics.js';
 import { benchQueryTimeoutMs } from './bench-timeouts.js';

@@ -28,7 +28,7 @@ import { meterLimits } from '../core/meter-limits.js';
 import { startServers } from './gateway-processes.js';
 import { withBaselineBuild, type Build } from './baseline-worktree.js';
 import { runViewerLoad, type ViewerLoadResult } from './viewer-load.js';
-import { cpuWindow, machineBusyMicros } from './proc-cpu.js';
+import { cpuWindow, machineBusyMicros } from '../loadtest/common/proc-cpu.js';
 import { measureUwsEcho, type EchoLimit } from './limit-uws-echo.js';
 import { measureLuaLimit, type LuaLimit } from './limit-lua.js';
 import { windowPercentiles, type WindowPercentiles } from './metrics-histogram.js';

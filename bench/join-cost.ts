@@ -13,7 +13,7 @@ import { postgresInstance, type PostgresInstance } from '../test/helpers/service
 import { withBuilds, type Build, type BuildRevs } from './baseline-worktree.js';
 import { startBenchProduct } from './bench-product.js';
 import { spawnDriver } from './driver-run.js';
-import { snapshot, treeOf, usedBetween, type Groups } from './proc-cpu.js';
+import { snapshot, treeOf, usedBetween, type Groups } from '../loadtest/common/proc-cpu.js';
 
 
 export interface JoinCostOptions {

@@ -15,7 +15,7 @@ import { postgresInstance, type PostgresInstance } from '../test/helpers/service
 import { withBuilds, type Build, type BuildRevs } from './baseline-worktree.js';
 import { startBenchProduct } from './bench-product.js';
 import { spawnDriver, type DriverRun } from './driver-run.js';
-import { snapshot, treeOf, usedBetween, type Groups } from './proc-cpu.js';
+import { snapshot, treeOf, usedBetween, type Groups } from '../loadtest/common/proc-cpu.js';
 
 
 export interface StormPlan {

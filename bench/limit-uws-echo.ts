@@ -2,7 +2,7 @@
 // gateways. Its CPU µs per frame is the floor any WebSocket gateway built on uWS pays per heartbeat.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { cpuWindow } from './proc-cpu.js';
+import { cpuWindow } from '../loadtest/common/proc-cpu.js';
 import { runFrameLoad, type FrameLoadResult } from './frame-load.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -10,7 +10,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export interface EchoLimit extends FrameLoadResult { framesPerSecond: number; serverCpuMicrosPerFrame: number }
 
 export async function measureUwsEcho(o: { sockets: number; intervalMs: number; durationMs: number; frame: (i: number, seq: number) => string }): Promise<EchoLimit> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/uws-echo-server.ts', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'loadtest/common/uws-echo-server.ts', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout!.on('data', (d: Buffer) => { const m = /listening (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])); });

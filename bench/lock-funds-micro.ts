@@ -12,7 +12,7 @@ import pg from 'pg';
 import { openHoldsPerStudentMax, walletLockWaitMsMax } from '../core/limits.js';
 import { migrate, seed } from '../core/pg/migrate.js';
 import { fundStudents } from '../test/helpers/funded-students.js';
-import { cpuMicros } from './proc-cpu.js';
+import { cpuMicros } from '../loadtest/common/proc-cpu.js';
 
 const { values } = parseArgs({ options: {
   creates: { type: 'string', default: '3000' }, 'no-cap': { type: 'boolean', default: false }, 'no-key': { type: 'boolean', default: false },

@@ -41,7 +41,7 @@ import { measureUwsEcho } from './limit-uws-echo.js';
 import { benchStudentId, createLiveSessions } from './live-sessions-fixture.js';
 import { startServers, type ServerKind } from './gateway-processes.js';
 import { runViewerLoad, type ViewerLoadResult } from './viewer-load.js';
-import { cpuWindow, rssKb } from './proc-cpu.js';
+import { cpuWindow, rssKb } from '../loadtest/common/proc-cpu.js';
 import { measureCheckpointPass } from './checkpoint-pass.js';
 import { renderResults } from './results-file.js';
 import { runSettlementBurst } from './settlement-burst.js';

@@ -1,5 +1,5 @@
 // One viewer of the echo floor: the driver's own heartbeat sending, timed the same way, against the bare uWS echo
-// server (bench/uws-echo-server.ts) instead of the gateway. The echo answers each heartbeat with the frame
+// server (loadtest/common/uws-echo-server.ts) instead of the gateway. The echo answers each heartbeat with the frame
 // itself, so the time to its seq is the driver's and the transport's cost alone: the floor under every ack latency
 // the product run reports. Same socket client, frames, heartbeat wheel, join pacing and accounting as player.ts;
 // no REST, no session, no money (there is none to check).

@@ -1,7 +1,7 @@
-// The bare uWS echo server (bench/uws-echo-server.ts) as a child process of the driver, for the echo floor:
+// The bare uWS echo server (loadtest/common/uws-echo-server.ts) as a child process of the driver, for the echo floor:
 // listening on every address at a free port, its CPU time readable while it runs, stopped at the end.
 import { spawn } from 'node:child_process';
-import { cpuMicros } from '../../bench/proc-cpu.js';
+import { cpuMicros } from '../common/proc-cpu.js';
 
 export interface EchoServer {
   port: number;
@@ -12,7 +12,7 @@ export interface EchoServer {
 }
 
 export async function startEchoServer(repoRoot: string): Promise<EchoServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/uws-echo-server.ts', '0'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'loadtest/common/uws-echo-server.ts', '0'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       const m = /listening (\d+)/.exec(String(d));

@@ -47,7 +47,7 @@ answer is checked against the money rules of DESIGN §3. At the end every sessio
   --course UUID        use only this course (default: every course of GET /api/courses, round robin)
   --no-claim           send heartbeats without duration_seconds (default: claim the wall-clock play time)
   --echo-floor         first run the same viewers' heartbeats (same processes, ramp, duration, interval) against the
-                       bare uWS echo server (bench/uws-echo-server.ts, started here), then the scenario: the
+                       bare uWS echo server (loadtest/common/uws-echo-server.ts, started here), then the scenario: the
                        results show the driver's own floor p99 and loop delay beside the product's
   --echo-only          only that floor run: needs no gateway, database or JWT secret
   --viewer-node-args=A node/V8 flags for the viewer processes, space-separated, after an = sign
