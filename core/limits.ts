@@ -215,7 +215,7 @@ export function assertLimits(): void {
   // The gateway's safety-net poll must get several chances within the wait, or a lost notice means settlement_pending.
   if (settleWaitPollMs * 5 > settleWaitMsMax) throw new Error('settleWaitPollMs must be at most a fifth of settleWaitMsMax');
   if (!Number.isSafeInteger(amountMinorMax * 60_000)) throw new Error('amountMinorMax × 60000 must be a safe integer');
-  if (badFramesMax < 1 || updatesPerSecondMax < 10) throw new Error('DESIGN §4: at least 10 updates per second');
+  if (badFramesMax < 1 || updatesPerSecondMax < 10) throw new Error('at least 10 updates per second per session');
   // The warning and the close are each up to one tick late: both must stay small beside the lead.
   if (tokenExpiryTickMs * 20 > tokenRefreshLeadMs) throw new Error('tokenExpiryTickMs must be at most a twentieth of tokenRefreshLeadMs');
   if (childRestartDelayMsMin > childRestartDelayMsMax) throw new Error('childRestartDelayMsMin must not exceed childRestartDelayMsMax');

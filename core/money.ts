@@ -64,7 +64,8 @@ export function minorToAmount(minor: number): number {
   return Number(minorToNumeric(minor));
 }
 
-/** cost_minor = floor(billable_ms × price_per_minute_minor / 60000), capped at the locked amount (DESIGN §3). */
+/** cost_minor = floor(billable_ms × price_per_minute_minor / 60000), capped at the locked amount (docs/money.md
+ * "Rounding"). */
 export function costMinor(billableMs: number, pricePerMinuteMinor: number, lockedMinor: number): number {
   invariant(Number.isSafeInteger(billableMs) && billableMs >= 0, `billable ms must be a non-negative integer, got ${billableMs}`);
   const product = billableMs * pricePerMinuteMinor;
@@ -76,7 +77,7 @@ export function costMinor(billableMs: number, pricePerMinuteMinor: number, locke
   return Math.min(cost, lockedMinor);
 }
 
-/** max_billable_ms = floor(locked_minor × 60000 / price_per_minute_minor) (DESIGN §3). */
+/** max_billable_ms = floor(locked_minor × 60000 / price_per_minute_minor) (docs/money.md "Rounding"). */
 export function maxBillableMs(lockedMinor: number, pricePerMinuteMinor: number): number {
   invariant(pricePerMinuteMinor > 0, 'price per minute must be positive');
   return Number((BigInt(lockedMinor) * 60_000n) / BigInt(pricePerMinuteMinor));

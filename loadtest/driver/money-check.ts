@@ -1,6 +1,6 @@
 // The end-of-run money check over every session of the run, set-based and chunked: each check is a few SQL statements
 // over chunks of the run's sessions, never one REST call per session. The run's sessions are those of its freshly funded students.
-// Each check counts its violations and keeps a few examples; a clean run has none (DESIGN §3).
+// Each check counts its violations and keeps a few examples; a clean run has none (docs/money.md "Invariants").
 import type { Pool } from '../../core/pg/pool.js';
 import type { SettledRow } from './child-protocol.js';
 

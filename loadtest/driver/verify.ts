@@ -1,5 +1,6 @@
-// The checks the driver applies to every answer, in integer minor units and milliseconds (DESIGN §3, §5).
-// Pure: each returns the failures it found; the caller counts them and the run exits non-zero if there are any.
+// The checks the driver applies to every answer, in integer minor units and milliseconds (docs/money.md,
+// docs/websocket-protocol.md). Pure: each returns the failures it found; the caller counts them and the run exits
+// non-zero if there are any.
 import { amountToMinor, costMinor } from '../../core/money.js';
 import type { AckFrame, EndedFrame, ReadyFrame } from '../../core/protocol/ws.js';
 

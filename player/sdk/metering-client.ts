@@ -1,5 +1,5 @@
-// The metering connection: keeps one WebSocket open for a session (DESIGN §5), sends heartbeats on the server's
-// interval plus one at each playback change, reports the running cost, reconnects with backoff after abnormal
+// The metering connection: keeps one WebSocket open for a session (docs/websocket-protocol.md), sends heartbeats on the
+// server's interval plus one at each playback change, reports the running cost, reconnects with backoff after abnormal
 // closes and resumes, and completes the session. Runs in browsers and in Node ≥ 20.14 (global WebSocket and
 // fetch); no Node-only imports, so it bundles as is. course-player.ts builds the student's player on top of it.
 //

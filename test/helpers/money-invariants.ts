@@ -1,4 +1,5 @@
-// DESIGN §3 invariants, checked over a whole schema. Every test file calls this after each test.
+// The money invariants of docs/money.md "Invariants", checked over a whole schema. Every test file calls this after
+// each test.
 import { expect } from 'vitest';
 import type { Pool } from '../../core/pg/pool.js';
 import { numericToMinor } from '../../core/money.js';

@@ -289,7 +289,7 @@ function openSocket(ctx, session, state) {
   }, readyTimeoutMs);
 }
 
-/** Checks one ack against the money rules (DESIGN §3); true when all hold. */
+/** Checks one ack against the money rules (docs/money.md "Rounding"); true when all hold. */
 function checkAck(ack, known, lastDurationMs, session) {
   const ms = Math.round(ack.duration_seconds * 1000);
   const cost = toMinor(ack.cost);
