@@ -99,7 +99,8 @@ export interface SettlementFigures {
  */
 export const subMinorPerMinor = 60_000;
 
-/** What one settlement charges, and the fraction of a minor unit it leaves owed for the next (README "Money"). */
+/** What one settlement charges, and the fraction of a minor unit it leaves owed for the next
+ * (docs/money.md "Splitting a viewing"). */
 export interface SessionCharge {
   costMinor: number;
   subMinorCarriedOut: number;
@@ -114,9 +115,9 @@ export interface SessionCharge {
  * The cap at the locked amount never binds: billed ms ≤ max_billable_ms = floor(locked × 60000 / price), so
  * billed × price ≤ locked × 60000, and a carry below 60000 cannot add a whole unit beyond it.
  *
- * `funds_exhausted` keeps its own rule, the whole locked amount (README "Money"): it charges more than the exact cost
- * by less than one millisecond's price (max billable time is rounded down), and that overpayment pays off what was
- * carried in; a carried remainder larger than it stays.
+ * `funds_exhausted` keeps its own rule, the whole locked amount (docs/money.md "Rounding"): it charges more than the
+ * exact cost by less than one millisecond's price (max billable time is rounded down), and that overpayment pays off
+ * what was carried in; a carried remainder larger than it stays.
  */
 export function chargeWithCarry(input: {
   billableMs: number;

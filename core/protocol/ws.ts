@@ -8,7 +8,7 @@ export const heartbeatFrame = z.strictObject({
   seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   /**
    * Where the player's video is, in seconds. Optional and informational: validated when present, never billed from
-   * nor stored (billing follows the server's clock, `playing` and `duration_seconds`; README "WebSocket protocol").
+   * nor stored (billing follows the server's clock, `playing` and `duration_seconds`; docs/websocket-protocol.md).
    */
   position_seconds: z.number().finite().min(0).max(1e9).optional(),
   /** Whether the interval since the previous update was playing: what this heartbeat bills

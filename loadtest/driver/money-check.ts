@@ -54,7 +54,7 @@ const sessionChecks: Record<string, string> = {
      WHERE status = 'completed'
        AND (cost + refund <> locked_amount OR teacher_earning + platform_fee <> cost OR cost < 0 OR refund < 0)`,
   // cost = floor((billed_ms × price_minor + carried in) / 60000), the rest carried out; a session that billed nothing
-  // carries nothing (README "Money"); funds_exhausted costs all of the locked amount.
+  // carries nothing (docs/money.md "Splitting a viewing"); funds_exhausted costs all of the locked amount.
   cost_formula: `
     SELECT id, end_reason, duration_ms, price_per_minute, locked_amount, cost, sub_minor_carried_in FROM chunk
      WHERE status = 'completed'

@@ -40,7 +40,8 @@ export const toMinor = (amount: number): number | null => amountToMinor(amount);
 
 /**
  * `carriedUnit`: a settled cost may be one unit above the session's own floor, the sub-minor remainder its student's
- * earlier sessions on the course carried in (README "Money"); the end-of-run money check verifies that carry exactly.
+ * earlier sessions on the course carried in (docs/money.md "Splitting a viewing"); the end-of-run money check verifies
+ * that carry exactly.
  */
 function moneyFailures(where: string, terms: SessionTerms, ms: number, cost: number, remainingOrRefund: number,
   opts: { exhausted: boolean; label: string; carriedUnit?: boolean }): Failure[] {

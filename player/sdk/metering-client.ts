@@ -52,7 +52,7 @@ export class MeteringClientError extends Error {
 /**
  * Pass `token` (a string, or a function called at each (re)connect and REST call) and/or `getToken()`, which returns
  * a new token: called when the server says the socket's token is expiring (the answer goes out in a `refresh`
- * frame), and before reconnecting after a close for an expired token (README "Token refresh").
+ * frame), and before reconnecting after a close for an expired token (docs/websocket-protocol.md "Token refresh").
  */
 export interface MeteringClientOptions extends TokenOptions {
   /** The gateway, e.g. `https://meter.example.com` (REST under /api, WS under /ws). */

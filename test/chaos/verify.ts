@@ -161,8 +161,8 @@ export function checkSessions(players: readonly PlayerResult[], rows: Map<string
     billing.push(bill);
     if (bill.lossMs > bill.lossBoundMs) v('billed ≥ true − bound', p.sessionId, `billed ${bill.billedMs} ms, true ${bill.trueMs} ms, lost ${bill.lossMs} > ${bill.lossBoundMs} ms (${bill.redisWipes} Redis wipes)`);
     if (bill.overMs > b.slackMs) v('billed ≤ true + slack', p.sessionId, `billed ${bill.billedMs} ms, true at most ${bill.trueUpperMs} ms: ${bill.overMs} ms over (slack ${b.slackMs})`);
-    // The carry its student's earlier sessions on the course left (README "Money") adds at most one unit; the row says
-    // how much it took in, so the cost is checked exactly.
+    // The carry its student's earlier sessions on the course left (docs/money.md "Splitting a viewing") adds at most
+    // one unit; the row says how much it took in, so the cost is checked exactly.
     const carriedIn = BigInt(row.sub_minor_carried_in ?? 0);
     const expectedCost = Math.min(minor(row.locked_amount),
       Number((BigInt(bill.billedMs) * BigInt(minor(row.price_per_minute)) + carriedIn) / BigInt(subMinorPerMinor)));

@@ -124,7 +124,7 @@ type BadFrame =
   | { kind: 'stale'; back: number | '-0' }
   | { kind: 'lecture'; lecture: number };
 
-/** The heartbeat's fields, the required ones first (README "WebSocket protocol"). */
+/** The heartbeat's fields, the required ones first (docs/websocket-protocol.md "Client frames"). */
 const heartbeatKeys = ['type', 'seq', 'playing', 'current_lecture', 'completion_pct', 'position_seconds', 'duration_seconds'];
 const requiredHeartbeatKeys = heartbeatKeys.slice(0, 5);
 
