@@ -1,4 +1,4 @@
-// bench/results.md from the results object: the headline ratios first (each against its target from issue 8), then
+// bench/results.md from the results object: the headline ratios first (each against its target), then
 // every row with the figures it came from. Pure: the numbers are the run's, nothing is rounded away but display.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { heartbeatPathHeadlineRows, heartbeatPathSection } from './results-heartbeat-path.js';

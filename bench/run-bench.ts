@@ -1,6 +1,7 @@
-// `npm run bench`: the figures of issue 8, side by side in one run on this machine, written to bench/results.json and
-// bench/results.md (machine, date, commit). Ratios measured in the same run are the headline; absolute times on a
-// shared 2-core machine are not. Every server runs as its own process over a private schema and key prefix.
+// `npm run bench`: the figures of README "Scaling one machine", side by side in one run on this machine, written to
+// bench/results.json and bench/results.md (machine, date, commit). Ratios measured in the same run are the headline;
+// absolute times on a shared 2-core machine are not. Every server runs as its own process over a private schema and key
+// prefix.
 //
 //   limit        the heartbeat Lua script alone, pipelined; a bare uWS echo of the same frames
 //   transport    one process each, same viewers and rate: bare uWS echo vs our gateway vs the `ws`-library variant,

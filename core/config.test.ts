@@ -1,4 +1,5 @@
-// DESIGN §8 configuration: defaults, one clear error naming every bad variable, and a frozen result.
+// The configuration of README "Configuration": defaults, one clear error naming every bad variable, and a frozen
+// result.
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -25,7 +26,8 @@ function errorOf(env: Env): string {
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
-    // Proves the defaults of DESIGN §8 and the values derived from them (credit cap = 2 heartbeats).
+    // Proves the documented defaults (README "Configuration") and the values derived from them (credit cap = 2
+    // heartbeats).
     const c = load({});
     expect(c).toMatchObject({
       port: 8080,

@@ -109,7 +109,7 @@ export interface Config {
   readonly jwtAudience: string;
   readonly jwtClockSkewSeconds: number;
   readonly heartbeatIntervalMs: number;
-  /** Longest credit one update can earn: 2 heartbeat intervals (DESIGN §3). */
+  /** Longest credit one update can earn: 2 heartbeat intervals (docs/liveness-and-billing.md "Billable time"). */
   readonly creditMsMax: number;
   /** A socket silent this long is closed by uWS (and the session pauses). */
   readonly socketIdleMs: number;

@@ -1,19 +1,19 @@
-// The README's error table lists every code of the error table, and every code has a sane status (Fastify's habit:
-// a code missing from the docs fails the build).
+// The error table of docs/rest-api.md ("Errors") lists every code of core/errors.ts with its status (Fastify's
+// habit: a code missing from the docs fails the build).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ApiError, errorTable } from './errors.js';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const restApiDoc = readFileSync(new URL('../docs/rest-api.md', import.meta.url), 'utf8');
 
 describe('error table', () => {
-  it('every code appears in the README error table with its status', () => {
+  it('every code appears in the error table of docs/rest-api.md with its status', () => {
     for (const [code, { status }] of Object.entries(errorTable)) {
-      expect(readme, `README lacks ${code}`).toMatch(new RegExp(`\\| \`${code}\` \\| ${status} \\|`));
+      expect(restApiDoc, `docs/rest-api.md lacks ${code} with status ${status}`).toMatch(new RegExp(`\\| \`${code}\` \\| ${status} \\|`));
     }
   });
 
-  it('ApiError carries the status and the JSON body shape of DESIGN §4', () => {
+  it('ApiError carries the status and the JSON body shape of docs/rest-api.md "Errors"', () => {
     const err = new ApiError('insufficient_funds');
     expect(err.status).toBe(402);
     expect(err.toBody()).toEqual({ error: { code: 'insufficient_funds', message: errorTable.insufficient_funds.message } });

@@ -1,5 +1,6 @@
 // The one error table: code → HTTP status and default message. REST answers
-// {"error":{"code","message"}}; WS sends {"type":"error","code","message"}. README lists every code.
+// {"error":{"code","message"}}; WS sends {"type":"error","code","message"}. docs/rest-api.md "Errors" lists every
+// code (core/errors.test.ts holds it to this table).
 
 export const errorTable = {
   invalid_json: { status: 400, message: 'the body is not valid JSON' },

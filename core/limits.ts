@@ -30,7 +30,7 @@ export const uwsTimeoutTickMs = 4_000;
  * pinged a socket on every sweep even when it sent a frame each second: the gateway then pinged all its sockets at
  * once every 4 s, one send syscall each, a 40–120 ms stall at 5,000 sockets. Tried with uWS alone: 12 s with frames
  * every 1–4 s, and 20 s with frames every 5 s, sent no ping in 32 s; 16 s with frames every 5 s sent one. Hence three
- * heartbeats rounded up to a tick, plus one tick, never under this (README "Liveness").
+ * heartbeats rounded up to a tick, plus one tick, never under this (docs/websocket-protocol.md "Liveness").
  */
 export const socketIdleMsMin = 12_000;
 /** Unread bytes queued to one socket before it is closed (uWS maxBackpressure). */
@@ -179,7 +179,7 @@ export const jwtSecretCharsMinDevelopment = 16;
 export const claimedSecondsMax = 315_360_000;
 
 /**
- * A socket lives only as long as its connection token (README "WebSocket protocol", token refresh). The gateway sends
+ * A socket lives only as long as its connection token (docs/websocket-protocol.md "Token refresh"). The gateway sends
  * `token_expiring` this many ms before the token's expiry (or half-way there, for a token with less than twice this
  * left), which leaves the player time to get a new token from its own sign-in service and send `refresh`.
  */
@@ -215,7 +215,7 @@ export function assertLimits(): void {
   // The gateway's safety-net poll must get several chances within the wait, or a lost notice means settlement_pending.
   if (settleWaitPollMs * 5 > settleWaitMsMax) throw new Error('settleWaitPollMs must be at most a fifth of settleWaitMsMax');
   if (!Number.isSafeInteger(amountMinorMax * 60_000)) throw new Error('amountMinorMax × 60000 must be a safe integer');
-  if (badFramesMax < 1 || updatesPerSecondMax < 10) throw new Error('DESIGN §4: at least 10 updates per second');
+  if (badFramesMax < 1 || updatesPerSecondMax < 10) throw new Error('at least 10 updates per second per session');
   // The warning and the close are each up to one tick late: both must stay small beside the lead.
   if (tokenExpiryTickMs * 20 > tokenRefreshLeadMs) throw new Error('tokenExpiryTickMs must be at most a twentieth of tokenRefreshLeadMs');
   if (childRestartDelayMsMin > childRestartDelayMsMax) throw new Error('childRestartDelayMsMin must not exceed childRestartDelayMsMax');

@@ -1,4 +1,5 @@
-// DESIGN §3 money rules as pure functions: exact minor units, floor rounding in the student's favour, conservation.
+// The money rules of docs/money.md as pure functions: exact minor units, floor rounding in the student's favour,
+// conservation.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {

@@ -64,7 +64,8 @@ export function minorToAmount(minor: number): number {
   return Number(minorToNumeric(minor));
 }
 
-/** cost_minor = floor(billable_ms × price_per_minute_minor / 60000), capped at the locked amount (DESIGN §3). */
+/** cost_minor = floor(billable_ms × price_per_minute_minor / 60000), capped at the locked amount (docs/money.md
+ * "Rounding"). */
 export function costMinor(billableMs: number, pricePerMinuteMinor: number, lockedMinor: number): number {
   invariant(Number.isSafeInteger(billableMs) && billableMs >= 0, `billable ms must be a non-negative integer, got ${billableMs}`);
   const product = billableMs * pricePerMinuteMinor;
@@ -76,7 +77,7 @@ export function costMinor(billableMs: number, pricePerMinuteMinor: number, locke
   return Math.min(cost, lockedMinor);
 }
 
-/** max_billable_ms = floor(locked_minor × 60000 / price_per_minute_minor) (DESIGN §3). */
+/** max_billable_ms = floor(locked_minor × 60000 / price_per_minute_minor) (docs/money.md "Rounding"). */
 export function maxBillableMs(lockedMinor: number, pricePerMinuteMinor: number): number {
   invariant(pricePerMinuteMinor > 0, 'price per minute must be positive');
   return Number((BigInt(lockedMinor) * 60_000n) / BigInt(pricePerMinuteMinor));
@@ -98,7 +99,8 @@ export interface SettlementFigures {
  */
 export const subMinorPerMinor = 60_000;
 
-/** What one settlement charges, and the fraction of a minor unit it leaves owed for the next (README "Money"). */
+/** What one settlement charges, and the fraction of a minor unit it leaves owed for the next
+ * (docs/money.md "Splitting a viewing"). */
 export interface SessionCharge {
   costMinor: number;
   subMinorCarriedOut: number;
@@ -113,9 +115,9 @@ export interface SessionCharge {
  * The cap at the locked amount never binds: billed ms ≤ max_billable_ms = floor(locked × 60000 / price), so
  * billed × price ≤ locked × 60000, and a carry below 60000 cannot add a whole unit beyond it.
  *
- * `funds_exhausted` keeps its own rule, the whole locked amount (README "Money"): it charges more than the exact cost
- * by less than one millisecond's price (max billable time is rounded down), and that overpayment pays off what was
- * carried in; a carried remainder larger than it stays.
+ * `funds_exhausted` keeps its own rule, the whole locked amount (docs/money.md "Rounding"): it charges more than the
+ * exact cost by less than one millisecond's price (max billable time is rounded down), and that overpayment pays off
+ * what was carried in; a carried remainder larger than it stays.
  */
 export function chargeWithCarry(input: {
   billableMs: number;

@@ -9,7 +9,7 @@ import { joinAdmissionOutcomes } from './http/join-admission.js';
 export const heartbeatOutcomes = ['acked', 'refused', 'invalid', 'rate_limited', 'unavailable', 'error'] as const;
 export type HeartbeatOutcome = (typeof heartbeatOutcomes)[number];
 
-/** Moments of a socket's connection token (README "Token refresh"). */
+/** Moments of a socket's connection token (docs/websocket-protocol.md "Token refresh"). */
 export const socketTokenOutcomes = ['expiring', 'refreshed', 'expired'] as const;
 /** REST token bucket checks (rest-rate-limit.ts): allowed, refused (429), unchecked (Redis down: let through). */
 export const restRateOutcomes = ['allowed', 'refused', 'unchecked'] as const;

@@ -1,6 +1,6 @@
 // Every npm script that runs product code reads .env / .env.example one way: package.json preloads
-// scripts/load-env-file.ts before the entry point, and no entry point loads it itself (README "Configuration",
-// issue 7 item 7b: `loadtest`, `start:gateway` and `start:worker` used to read nothing).
+// scripts/load-env-file.ts before the entry point, and no entry point loads it itself (README "Configuration";
+// `loadtest`, `start:gateway` and `start:worker` once read nothing).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 

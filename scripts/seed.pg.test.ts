@@ -1,4 +1,4 @@
-// `npm run seed` reports the demo wallet as the database holds it (issue 7, item 7d): seeding again is a no-op on
+// `npm run seed` reports the demo wallet as the database holds it: seeding again is a no-op on
 // existing rows, so a balance that has moved since must be shown as it is, not as the seed first wrote it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';

@@ -1,5 +1,5 @@
-// Checkpoints cost in proportion to change (issue 8 §2): a pass reads and writes only the sessions whose billed time
-// moved since their last checkpoint, and a failed write leaves them marked for the next pass.
+// Checkpoints cost in proportion to change (README "Checkpoint cost"): a pass reads and writes only the sessions whose
+// billed time moved since their last checkpoint, and a failed write leaves them marked for the next pass.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../core/pg/pool.js';
 import { createMeter, type Meter } from '../core/redis/meter.js';

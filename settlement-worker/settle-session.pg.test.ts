@@ -96,7 +96,8 @@ describe('settleSession', () => {
   });
 
   it('charges exactly the locked amount for funds_exhausted, even where the per-ms price rounds lower', async () => {
-    // Proves DESIGN §3: a funds_exhausted session costs exactly locked, although floor(max_ms × price / 60000) < locked.
+    // Proves docs/money.md "Rounding": a funds_exhausted session costs exactly locked, although floor(max_ms × price /
+    // 60000) < locked.
     const oddCourse = randomUUID();
     await env.pool.query(
       `INSERT INTO courses (id, teacher_id, title, price_per_minute) VALUES ($1, $2, 'Odd price', 0.07)`, [oddCourse, TEACHER]);

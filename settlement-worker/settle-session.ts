@@ -1,8 +1,8 @@
-// Settles one session in ONE Postgres transaction, exactly once (DESIGN §3): the session row becomes `completed`
-// with its final figures, the hold is released, the cost goes to the teacher (minus the platform fee), the rest
-// goes back to the student's wallet, and a balanced ledger transaction records it. The cost takes in the sub-minor
-// remainder the student's earlier sessions on the course left, and carries the new one out (README "Money":
-// splitting a viewing). A second settle of the same session moves no money and returns the stored figures.
+// Settles one session in ONE Postgres transaction, exactly once (docs/money.md "Settlement"): the session row becomes
+// `completed` with its final figures, the hold is released, the cost goes to the teacher (minus the platform fee), the
+// rest goes back to the student's wallet, and a balanced ledger transaction records it. The cost takes in the sub-minor
+// remainder the student's earlier sessions on the course left, and carries the new one out (docs/money.md
+// "Splitting a viewing"). A second settle of the same session moves no money and returns the stored figures.
 import { withTransaction, type Pool, type PoolClient } from '../core/pg/pool.js';
 import { invariant } from '../core/errors.js';
 import {
@@ -105,7 +105,7 @@ export async function settleOrSkip(pool: Pool, frozen: FrozenSession, feeBps: nu
   });
 }
 
-/** The sub-minor remainder a settlement took in and left behind (README "Money": splitting a viewing). */
+/** The sub-minor remainder a settlement took in and left behind (docs/money.md "Splitting a viewing"). */
 export interface CarriedRemainder {
   subMinorCarriedIn: number;
   subMinorCarriedOut: number;
@@ -190,7 +190,8 @@ export function assertFrozenFits(frozen: FrozenSession, maxBillableMs: number): 
     `session ${frozen.sessionId}: funds_exhausted after ${frozen.billedMs} ms of ${maxBillableMs} ms`);
 }
 
-/** DESIGN §3: content_progress keyed by lecture id, each with the billed seconds attributed to it. */
+/** docs/liveness-and-billing.md "Per-lecture progress": content_progress keyed by lecture id, each with the billed
+ * seconds attributed to it. */
 export function toContentProgress(progressMs: FrozenSession['progressMs']): ContentProgress {
   const out: ContentProgress = {};
   for (const [lecture, ms] of Object.entries(progressMs)) out[lecture] = { watched_seconds: ms / 1000 };

@@ -1,5 +1,5 @@
 // The seed and the migrations are tracked on purpose and ship in the image (the compose `migrate` service runs them):
-// neither .gitignore nor .dockerignore may exclude them (issue 7, item 7c, reported but not so; kept from happening).
+// neither .gitignore nor .dockerignore may exclude them (a guard: a report once said they did).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

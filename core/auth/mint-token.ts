@@ -1,5 +1,6 @@
-// Mints HS256 access tokens of the shape the gateway verifies (DESIGN §4): `sub` = user uuid, `role`, `exp`.
-// Used by `npm run token`, the tests and the load driver, so every tool signs tokens the same way.
+// Mints HS256 access tokens of the shape the gateway verifies (docs/rest-api.md "Authentication and roles"): `sub` =
+// user uuid, `role`, `exp`. Used by `npm run token`, the tests and the load driver, so every tool signs tokens the same
+// way.
 import { SignJWT } from 'jose';
 import { roles, uuid, type Role } from '../protocol/common.js';
 

@@ -1,4 +1,4 @@
-// REST request and response bodies (DESIGN §4). Types are inferred from these schemas, never written twice.
+// REST request and response bodies (docs/rest-api.md). Types are inferred from these schemas, never written twice.
 import { z } from 'zod';
 import { idempotencyKeyLengthMax } from '../limits.js';
 import { completionPct, contentProgress, durationSeconds, endReason, lectureId, sessionStatus, uuid } from './common.js';
@@ -78,8 +78,9 @@ export const statusResponse = z.object({
 export type StatusResponse = z.infer<typeof statusResponse>;
 
 /**
- * One lecture of a course's `content_structure` (the seed's fields, DESIGN §7). Timestamps are seconds into the
- * course's video; `duration_minutes` may be fractional (the demo course's lectures last 0.5 min). Unknown keys pass.
+ * One lecture of a course's `content_structure` (docs/rest-api.md "Endpoints", courses). Timestamps are seconds into
+ * the course's video; `duration_minutes` may be fractional (the demo course's lectures last 0.5 min). Unknown keys
+ * pass.
  */
 // The database holds `content_structure` as JSONB without a schema of its own, so everything but the id is optional
 // here: a catalogue entry with only ids (or only durations) still parses, and the player's lecture map

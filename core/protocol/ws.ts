@@ -1,5 +1,5 @@
-// WebSocket protocol version 1 (DESIGN §5). Client frames are parsed with these schemas; server frames are typed
-// from them so the gateway and the client SDK agree by construction.
+// WebSocket protocol version 1 (docs/websocket-protocol.md). Client frames are parsed with these schemas; server frames
+// are typed from them so the gateway and the client SDK agree by construction.
 import { z } from 'zod';
 import { completionPct, durationSeconds, lectureId, sessionStatus, uuid } from './common.js';
 
@@ -8,10 +8,11 @@ export const heartbeatFrame = z.strictObject({
   seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   /**
    * Where the player's video is, in seconds. Optional and informational: validated when present, never billed from
-   * nor stored (billing follows the server's clock, `playing` and `duration_seconds`; README "WebSocket protocol").
+   * nor stored (billing follows the server's clock, `playing` and `duration_seconds`; docs/websocket-protocol.md).
    */
   position_seconds: z.number().finite().min(0).max(1e9).optional(),
-  /** Whether the interval since the previous update was playing (DESIGN §3): what this heartbeat bills. */
+  /** Whether the interval since the previous update was playing: what this heartbeat bills
+   * (docs/liveness-and-billing.md "Billable time"). */
   playing: z.boolean(),
   /**
    * Whether the player is playing as it sends this frame, after any play/pause the frame reports. Optional; absent,

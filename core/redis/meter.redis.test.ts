@@ -1,4 +1,5 @@
-// DESIGN §3 metering rules, proved against the real local Redis through the typed wrappers of the Lua scripts.
+// The metering rules of docs/liveness-and-billing.md, proved against the real local Redis through the typed wrappers of
+// the Lua scripts.
 //
 // The scripts read time from Redis (TIME), which a test cannot move. Short intervals are produced by sleeping a
 // few hundred ms; long gaps are simulated by moving a timestamp field of the session hash back (HINCRBY on

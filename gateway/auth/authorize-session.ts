@@ -1,6 +1,6 @@
-// Who may do what with a session (DESIGN §4, README "REST API"). Acting on a session (start, metrics, complete,
-// connect) is for its student and for admin/service tokens. Reading its status is also open to the teacher whose
-// course it is: a teacher dashboard needs to follow its students, but a teacher never moves a student's money or
+// Who may do what with a session (docs/rest-api.md "Authentication and roles"). Acting on a session (start, metrics,
+// complete, connect) is for its student and for admin/service tokens. Reading its status is also open to the teacher
+// whose course it is: a teacher dashboard needs to follow its students, but a teacher never moves a student's money or
 // time, so every other action stays refused.
 import { ApiError } from '../../core/errors.js';
 import { isPrivileged, type Caller } from './verify-token.js';

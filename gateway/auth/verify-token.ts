@@ -12,7 +12,7 @@ export interface Caller {
   role: Role;
   /**
    * The last moment (Date.now() ms) this token is accepted: its `exp` plus the clock skew allowance. A socket opened
-   * or refreshed with it lives until then (README "Token refresh").
+   * or refreshed with it lives until then (docs/websocket-protocol.md "Token refresh").
    */
   acceptedUntilMs: number;
 }

@@ -10,7 +10,7 @@ export interface LiveMoney {
   priceMinor: number;
 }
 
-/** A session ended by funds exhaustion costs exactly the locked amount (DESIGN §3). */
+/** A session ended by funds exhaustion costs exactly the locked amount (docs/money.md "Rounding"). */
 export function runningCostMinor(m: LiveMoney, fundsExhausted: boolean): number {
   return fundsExhausted ? m.lockedMinor : costMinor(m.billedMs, m.priceMinor, m.lockedMinor);
 }

@@ -1,5 +1,6 @@
 // Ending a session: freeze its figures in Redis, enqueue the settlement for the worker, and wait until the worker
-// has committed it in Postgres, so `complete` answers with final figures (DESIGN §4) and never with a guess.
+// has committed it in Postgres, so `complete` answers with final figures (docs/rest-api.md "Endpoints") and never with
+// a guess.
 import { ApiError } from '../../core/errors.js';
 import { settleWaitMsMax } from '../../core/limits.js';
 import { numericToMinor, minorToAmount, msToSeconds } from '../../core/money.js';

@@ -1,4 +1,4 @@
-// Replies go out in the order their frames came in (README "WebSocket protocol"): an error for a later frame never
+// Replies go out in the order their frames came in (docs/websocket-protocol.md): an error for a later frame never
 // overtakes the ack of an earlier heartbeat. Each socket runs its frame work one at a time: a frame that arrives
 // while the previous one waits on Redis queues behind it. Heartbeats arrive seconds apart, so the queue is almost
 // always empty, and its length is bounded by the frames in flight, which the rate limit and the bad-frame limit bound.

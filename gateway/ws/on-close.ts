@@ -1,5 +1,6 @@
 // A socket closed (by the player, the network, or the gateway when its token expired). Unless it ended the session
-// or was replaced, the session pauses with a grace deadline; a reconnect before it resumes (DESIGN §5).
+// or was replaced, the session pauses with a grace deadline; a reconnect before it resumes
+// (docs/websocket-protocol.md "Reconnect and resume").
 import type { GatewayDeps } from '../deps.js';
 import type { SocketRegistry } from './socket-registry.js';
 import type { Exhaustion } from './on-message.js';

@@ -15,7 +15,7 @@ export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry, t
   return (ws: MeteringSocket): void => {
     const data = ws.getUserData();
     registry.add(ws);
-    // The token that opened the socket bounds it (README "Token refresh").
+    // The token that opened the socket bounds it (docs/websocket-protocol.md "Token refresh").
     tokens.track(ws, data.tokenExpiresAtMs);
     deps.metrics.socketsOpen.inc();
     const attaching = deps.meter.attachSocket(data.sessionId, data.socketId).then(

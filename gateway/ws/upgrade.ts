@@ -1,6 +1,7 @@
-// Authorisation before the upgrade (DESIGN §5): bad token 401, someone else's session 403, unknown 404, not
-// active/paused 409, Origin not allowed 403, too many sockets from one address 429. Follows uWS's async-upgrade
-// pattern: copy headers out of `req` at once, watch for abort, upgrade inside cork only if still connected.
+// Authorisation before the upgrade (docs/websocket-protocol.md "Upgrade and authorization"): bad token 401, someone
+// else's session 403, unknown 404, not active/paused 409, Origin not allowed 403, too many sockets from one address
+// 429. Follows uWS's async-upgrade pattern: copy headers out of `req` at once, watch for abort, upgrade inside cork
+// only if still connected.
 import { newSocketId } from '../../core/socket-id.js';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { ApiError } from '../../core/errors.js';

@@ -1,6 +1,6 @@
 // The end-of-run money check over every session of the run, set-based and chunked: each check is a few SQL statements
 // over chunks of the run's sessions, never one REST call per session. The run's sessions are those of its freshly funded students.
-// Each check counts its violations and keeps a few examples; a clean run has none (DESIGN §3).
+// Each check counts its violations and keeps a few examples; a clean run has none (docs/money.md "Invariants").
 import type { Pool } from '../../core/pg/pool.js';
 import type { SettledRow } from './child-protocol.js';
 
@@ -54,7 +54,7 @@ const sessionChecks: Record<string, string> = {
      WHERE status = 'completed'
        AND (cost + refund <> locked_amount OR teacher_earning + platform_fee <> cost OR cost < 0 OR refund < 0)`,
   // cost = floor((billed_ms × price_minor + carried in) / 60000), the rest carried out; a session that billed nothing
-  // carries nothing (README "Money"); funds_exhausted costs all of the locked amount.
+  // carries nothing (docs/money.md "Splitting a viewing"); funds_exhausted costs all of the locked amount.
   cost_formula: `
     SELECT id, end_reason, duration_ms, price_per_minute, locked_amount, cost, sub_minor_carried_in FROM chunk
      WHERE status = 'completed'

@@ -29,7 +29,7 @@ export const usage = `usage: npm run loadtest -- [options]     (or: npx tsx load
 
 Runs N simulated viewers against a running gateway and settlement worker (\`npm start\`), spread over child
 processes: each viewer creates and starts a session, keeps a WebSocket open, heartbeats, completes, and every
-answer is checked against the money rules of DESIGN §3. At the end every session of the run is checked in Postgres.
+answer is checked against the money rules of docs/money.md. At the end every session of the run is checked in Postgres.
 
   --viewers N          simulated viewers (default 200, at most ${viewersMax}; --players is the same)
   --students N         fresh students created and funded for this run, viewers spread over them

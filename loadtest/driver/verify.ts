@@ -1,5 +1,6 @@
-// The checks the driver applies to every answer, in integer minor units and milliseconds (DESIGN §3, §5).
-// Pure: each returns the failures it found; the caller counts them and the run exits non-zero if there are any.
+// The checks the driver applies to every answer, in integer minor units and milliseconds (docs/money.md,
+// docs/websocket-protocol.md). Pure: each returns the failures it found; the caller counts them and the run exits
+// non-zero if there are any.
 import { amountToMinor, costMinor } from '../../core/money.js';
 import type { AckFrame, EndedFrame, ReadyFrame } from '../../core/protocol/ws.js';
 
@@ -39,7 +40,8 @@ export const toMinor = (amount: number): number | null => amountToMinor(amount);
 
 /**
  * `carriedUnit`: a settled cost may be one unit above the session's own floor, the sub-minor remainder its student's
- * earlier sessions on the course carried in (README "Money"); the end-of-run money check verifies that carry exactly.
+ * earlier sessions on the course carried in (docs/money.md "Splitting a viewing"); the end-of-run money check verifies
+ * that carry exactly.
  */
 function moneyFailures(where: string, terms: SessionTerms, ms: number, cost: number, remainingOrRefund: number,
   opts: { exhausted: boolean; label: string; carriedUnit?: boolean }): Failure[] {

@@ -177,7 +177,8 @@ describe('the demo page in Chromium', () => {
     await video(page).evaluate((v: HTMLVideoElement) => v.play());
     const t0 = Date.now();
     await until('6 s billed with throttled page timers', async () => (await billed(page)) >= 6, 20_000);
-    // Billed keeps pace with the wall clock (each heartbeat is credited at most 2 intervals, DESIGN §3).
+    // Billed keeps pace with the wall clock (each heartbeat is credited at most 2 intervals,
+    // docs/liveness-and-billing.md "Billable time").
     expect(await billed(page)).toBeGreaterThanOrEqual((Date.now() - t0) / 1000 - 3 * heartbeatMs / 1000);
 
     await video(page).evaluate((v: HTMLVideoElement) => v.pause());

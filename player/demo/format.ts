@@ -1,5 +1,5 @@
 // How figures read on the page. Amounts arrive from the API as numbers in major units with at most 2 decimals
-// (DESIGN §3); they are only shown, never computed with.
+// (docs/money.md "Minor units"); they are only shown, never computed with.
 
 export function formatAmount(amount: number): string {
   return amount.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -19,9 +19,9 @@ export function formatPricePerMinute(price: number): string {
 }
 
 /**
- * Billed time as the meter shows it: seconds with one decimal (the bill runs in milliseconds, DESIGN §3), and from a
- * minute on with the minutes too: 8.2 → "8.2 s", 75.25 → "75.2 s (1:15)". The number comes first, so it reads and
- * parses the same however long the session.
+ * Billed time as the meter shows it: seconds with one decimal (the bill runs in milliseconds, docs/money.md
+ * "Rounding"), and from a minute on with the minutes too: 8.2 → "8.2 s", 75.25 → "75.2 s (1:15)". The number comes
+ * first, so it reads and parses the same however long the session.
  */
 export function formatBilled(seconds: number, decimals = 1): string {
   const text = `${(Math.floor(seconds * 10 ** decimals) / 10 ** decimals).toFixed(decimals)} s`;

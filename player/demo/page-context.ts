@@ -11,7 +11,8 @@ export interface PageContext {
   remember(patch: Partial<Saved>): void;
   /**
    * A new token for the signed-in student from the development sign-in, saved for the page's REST calls too: the
-   * player's getToken(), which keeps its socket alive past the token's expiry (README "Token refresh").
+   * player's getToken(), which keeps its socket alive past the token's expiry
+   * (docs/websocket-protocol.md "Token refresh").
    */
   getToken(): Promise<string>;
   /** Goes to another view. */

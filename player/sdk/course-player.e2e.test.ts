@@ -128,7 +128,7 @@ describe('course player against a real gateway', () => {
     const row = await product.env.pool.query('SELECT duration_ms, status FROM sessions WHERE id = $1', [sessionId]);
     expect(row.rows[0].status).toBe('completed');
     expect(ended.summary?.duration_seconds).toBe(Number(row.rows[0].duration_ms) / 1000);
-    // Per-lecture figures add up to the bill, as on the server (DESIGN §3).
+    // Per-lecture figures add up to the bill, as on the server (docs/liveness-and-billing.md "Per-lecture progress").
     const lectureSum = Object.values(player.getState().lectureSeconds).reduce((a, b) => a + b, 0);
     expect(lectureSum).toBeCloseTo(player.getState().billedSeconds, 2);
     // The same story as events: open, dropped by the restart, open again, ended once; one ack event per ack.

@@ -110,8 +110,9 @@ export function createCoursePlayer(opts: CoursePlayerOptions): CoursePlayer {
     lowFunds: null, ended: null, reconnect: null, lastError: null, heartbeatsAcked: 0,
   };
 
-  // The claim sent with each heartbeat (DESIGN §3 `duration_seconds`): wall time this page saw the video playing,
-  // never below what the server already billed, so a resumed session's claim starts where the bill stands.
+  // The claim sent with each heartbeat (`duration_seconds`, docs/websocket-protocol.md "Client frames"): wall time this
+  // page saw the video playing, never below what the server already billed, so a resumed session's claim starts where
+  // the bill stands.
   let playedMs = 0;
   let playingSince: number | null = null;
   let furthestSeconds = 0;

@@ -1,5 +1,6 @@
 // The heartbeats of one socket, on real (short) timers: one per period, one per playback change with rapid
-// changes folded into one, none while held or after stop, and the interval's `playing` flag as DESIGN §3 says.
+// changes folded into one, none while held or after stop, and the interval's `playing` flag as
+// docs/liveness-and-billing.md says.
 import { describe, expect, it } from 'vitest';
 import type { HeartbeatFrame } from '../../core/protocol/ws.js';
 import type { Playback } from './frames.js';

@@ -1,5 +1,5 @@
-// The metering connection: keeps one WebSocket open for a session (DESIGN §5), sends heartbeats on the server's
-// interval plus one at each playback change, reports the running cost, reconnects with backoff after abnormal
+// The metering connection: keeps one WebSocket open for a session (docs/websocket-protocol.md), sends heartbeats on the
+// server's interval plus one at each playback change, reports the running cost, reconnects with backoff after abnormal
 // closes and resumes, and completes the session. Runs in browsers and in Node ≥ 20.14 (global WebSocket and
 // fetch); no Node-only imports, so it bundles as is. course-player.ts builds the student's player on top of it.
 //
@@ -52,7 +52,7 @@ export class MeteringClientError extends Error {
 /**
  * Pass `token` (a string, or a function called at each (re)connect and REST call) and/or `getToken()`, which returns
  * a new token: called when the server says the socket's token is expiring (the answer goes out in a `refresh`
- * frame), and before reconnecting after a close for an expired token (README "Token refresh").
+ * frame), and before reconnecting after a close for an expired token (docs/websocket-protocol.md "Token refresh").
  */
 export interface MeteringClientOptions extends TokenOptions {
   /** The gateway, e.g. `https://meter.example.com` (REST under /api, WS under /ws). */

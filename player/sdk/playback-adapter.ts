@@ -1,7 +1,7 @@
 // What the SDK needs from a player, and the adapter for an HTML <video> or <audio> element. Any other player (a
 // YouTube iframe, a native app bridge) is supported by writing the same small adapter for it.
 
-/** A change that closes a billing interval (DESIGN §3: the SDK sends a heartbeat at each). */
+/** A change that closes a billing interval: the SDK sends a heartbeat at each (docs/liveness-and-billing.md). */
 export type PlaybackChange = 'play' | 'pause' | 'seeking' | 'seeked' | 'ended' | 'waiting' | 'playing';
 
 export interface PlaybackReading {

@@ -1,4 +1,4 @@
-// Typed fetch helpers for the REST API (DESIGN §4), for the player, the load driver and end-to-end tests.
+// Typed fetch helpers for the REST API (docs/rest-api.md), for the player, the load driver and end-to-end tests.
 // Browser-safe: global fetch only, no Node imports. Request bodies are checked with the shared zod schemas before
 // they leave, responses are parsed with them on the way back, and every failure is a RestError {status, code}.
 import { z } from 'zod';

@@ -2,10 +2,10 @@
 //
 // Browsers throttle a hidden page's timers: Chrome aligns them to 1 s at once, and after 5 minutes hidden in a
 // silent tab to one wake-up per minute ("intensive wake-up throttling"). A playing player whose heartbeats slow to
-// one a minute would be billed at most 2 intervals per heartbeat (DESIGN §3) and lose the rest of what it played.
-// Dedicated workers are not throttled that way (that intervention never shipped: chromestatus.com feature
-// 6334419736461312), and a message from one is an ordinary task, not a timer, so the timers run in a tiny worker and
-// post back when due. Connection liveness does not depend on any of this: the
+// one a minute would be billed at most 2 intervals per heartbeat (docs/liveness-and-billing.md "Billable time") and
+// lose the rest of what it played. Dedicated workers are not throttled that way (that intervention never shipped:
+// chromestatus.com feature 6334419736461312), and a message from one is an ordinary task, not a timer, so the timers
+// run in a tiny worker and post back when due. Connection liveness does not depend on any of this: the
 // gateway pings silent sockets and the browser answers pongs itself.
 //
 // A fallback timer on the page, a little later than the worker's, still fires if the worker cannot start (a

@@ -6,8 +6,9 @@
 // It also keeps its TRUE playing time on its own clock, for the billing check:
 //   trueMs       the brief's definition: the sum of the playing intervals closed by an acknowledged heartbeat, each
 //                from the previous heartbeat (or `ready`) on the same socket to its send, capped at 2 heartbeat
-//                intervals (DESIGN §3's max_credit: a longer gap is the player's own stall and is never billed).
-//   trueUpperMs  the most the server may legitimately bill. DESIGN §3 measures each interval on the server, from
+//                intervals (the max credit of docs/liveness-and-billing.md: a longer gap is the player's own stall and
+//                is never billed).
+//   trueUpperMs  the most the server may legitimately bill. The server clamp measures each interval on the server, from
 //                the moment it APPLIED the previous update to the moment it applies this one (Redis TIME in the
 //                script), so an interval can be longer than the player's by the processing delay at either end.
 //                Each acknowledged playing heartbeat counts from the earliest moment the server's interval could

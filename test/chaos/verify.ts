@@ -1,5 +1,5 @@
 // The end-of-run checks. Each failed check is a Violation (with enough detail to find the session); a clean run has
-// none. Money: DESIGN §3's invariants over the whole private database, the same queries as
+// none. Money: docs/money.md "Invariants" over the whole private database, the same queries as
 // test/helpers/money-invariants.ts but counted instead of thrown, plus that helper itself as a cross-check.
 // Billing: every session's billed time against its player's true playing time.
 import type pg from 'pg';
@@ -151,7 +151,7 @@ export function checkSessions(players: readonly PlayerResult[], rows: Map<string
       continue;
     }
     if (p.abandonedUnsettled) {
-      v('the product settles a session its player left (DESIGN §5)', p.sessionId,
+      v('the product settles a session its player left (docs/liveness-and-billing.md)', p.sessionId,
         `player ${p.index} left; still unsettled ${sweeperWaitMs / 1000} s later (the player then completed it over REST)`);
     }
     const row = rows.get(p.sessionId);
@@ -161,14 +161,14 @@ export function checkSessions(players: readonly PlayerResult[], rows: Map<string
     billing.push(bill);
     if (bill.lossMs > bill.lossBoundMs) v('billed ≥ true − bound', p.sessionId, `billed ${bill.billedMs} ms, true ${bill.trueMs} ms, lost ${bill.lossMs} > ${bill.lossBoundMs} ms (${bill.redisWipes} Redis wipes)`);
     if (bill.overMs > b.slackMs) v('billed ≤ true + slack', p.sessionId, `billed ${bill.billedMs} ms, true at most ${bill.trueUpperMs} ms: ${bill.overMs} ms over (slack ${b.slackMs})`);
-    // The carry its student's earlier sessions on the course left (README "Money") adds at most one unit; the row says
-    // how much it took in, so the cost is checked exactly.
+    // The carry its student's earlier sessions on the course left (docs/money.md "Splitting a viewing") adds at most
+    // one unit; the row says how much it took in, so the cost is checked exactly.
     const carriedIn = BigInt(row.sub_minor_carried_in ?? 0);
     const expectedCost = Math.min(minor(row.locked_amount),
       Number((BigInt(bill.billedMs) * BigInt(minor(row.price_per_minute)) + carriedIn) / BigInt(subMinorPerMinor)));
     const cost = row.cost === null ? null : minor(row.cost);
     if (row.end_reason === 'funds_exhausted' ? cost !== minor(row.locked_amount) : cost !== expectedCost) {
-      v('cost by DESIGN §3', p.sessionId, `cost ${row.cost}, billed ${bill.billedMs} ms at ${row.price_per_minute}/min, ${row.end_reason}`);
+      v('cost by docs/money.md "Rounding"', p.sessionId, `cost ${row.cost}, billed ${bill.billedMs} ms at ${row.price_per_minute}/min, ${row.end_reason}`);
     }
     if (p.reportedBilledMs !== null && (p.reportedBilledMs !== bill.billedMs || p.reportedCostMinor !== cost)) {
       v('answered figures = settled figures', p.sessionId, `answered ${p.reportedBilledMs} ms / ${p.reportedCostMinor} via ${p.endedVia}, settled ${bill.billedMs} ms / ${cost}`);

@@ -1,5 +1,5 @@
-// Every authentication and authorisation failure of DESIGN §4 (REST) and §5 (WS upgrade): clear status and error
-// code, and no money moves.
+// Every authentication and authorisation failure of docs/rest-api.md and docs/websocket-protocol.md (WS upgrade): clear
+// status and error code, and no money moves.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, randomUUID, createHmac, generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';

@@ -1,5 +1,5 @@
 // Bad input anywhere gets a clear error (HTTP status + JSON code, or a WS error frame), moves no money, changes no
-// metering state, and leaves the process up (DESIGN §4, §5).
+// metering state, and leaves the process up (docs/rest-api.md, docs/websocket-protocol.md).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { startProduct, type Product } from '../helpers/product.js';

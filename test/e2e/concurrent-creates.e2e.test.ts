@@ -1,4 +1,4 @@
-// Concurrent creates never overdraw a wallet (README "Money and metering rules"): N creates with different
+// Concurrent creates never overdraw a wallet (docs/money.md "Holds"): N creates with different
 // Idempotency-Keys against a balance that covers one of them lock it exactly once; the others answer 402
 // insufficient_funds (never a 5xx from the balance's CHECK constraint) and move nothing.
 import { randomUUID } from 'node:crypto';

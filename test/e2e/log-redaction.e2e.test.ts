@@ -1,4 +1,4 @@
-// No token or secret reaches the logs (DESIGN §8; STYLE: redaction, serializers that never log headers): with
+// No token or secret reaches the logs (README "Logs"; STYLE: redaction, serializers that never log headers): with
 // LOG_LEVEL=debug and every gateway and worker line captured, requests carrying valid, forged, expired and garbage
 // tokens — in Authorization headers, in ?token= on accepted and refused WebSocket upgrades, in paths, bodies, headers
 // and frames — leave no token, no token signature and no JWT secret in any line.

@@ -1,4 +1,4 @@
-// `npm run start:gateway` is a real product start from the env file (issue 7, items 7b and 7e): with no JWT_SECRET in
+// `npm run start:gateway` is a real product start from the env file: with no JWT_SECRET in
 // its environment it takes the development one from .env.example (as `npm start` does), comes up, and every JSON
 // log line it writes carries each key once: pino's base already has pid, so no call may add it again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// `npm start` as a person or a supervisor runs it (issue 7 §4, §5): SIGTERM, SIGINT or SIGHUP sent to the npm
+// `npm start` as a person or a supervisor runs it (README, first screen): SIGTERM, SIGINT or SIGHUP sent to the npm
 // process stops the whole tree and frees the port; a SIGKILLed gateway is restarted; a SIGKILLed start.ts takes its
 // children with it; a gateway that keeps dying stops everything with exit 1; a second `npm start` on a served port
 // exits 1 at once, before migrating or seeding anything.

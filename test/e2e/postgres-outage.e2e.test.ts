@@ -1,5 +1,6 @@
-// Postgres down (issue 4 §2): heartbeats keep working (the hot path never touches Postgres), creates answer 503,
-// /readyz fails, a settlement waits and is retried until Postgres returns, and nothing is acked before its commit.
+// Postgres down (README "When things fail"): heartbeats keep working (the hot path never touches Postgres), creates
+// answer 503, /readyz fails, a settlement waits and is retried until Postgres returns, and nothing is acked before its
+// commit.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProduct, type Product } from '../helpers/product.js';
 import { postgresInstance, type PostgresInstance } from '../helpers/service-instances.js';

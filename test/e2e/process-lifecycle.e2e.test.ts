@@ -1,7 +1,7 @@
-// Real processes, real signals (issue 4 §3, §4): SIGTERM on a gateway closes its sockets with 1012 and pauses their
-// sessions, then exits 0; after SIGKILL of a gateway its players reconnect elsewhere and resume; SIGTERM on a worker
-// finishes the settlement in hand and exits 0; after SIGKILL of a worker mid-settlement another worker settles it
-// exactly once.
+// Real processes, real signals (README "When things fail"): SIGTERM on a gateway closes its sockets with 1012 and
+// pauses their sessions, then exits 0; after SIGKILL of a gateway its players reconnect elsewhere and resume; SIGTERM
+// on a worker finishes the settlement in hand and exits 0; after SIGKILL of a worker mid-settlement another worker
+// settles it exactly once.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, courseId, STUDENT, type TestEnv } from '../helpers/test-env.js';
 import { envFor, startProcess, stopAll, waitForLog, waitReady } from '../helpers/processes.js';

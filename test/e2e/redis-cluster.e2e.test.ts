@@ -1,5 +1,6 @@
-// The product on a 3-node Redis Cluster (DESIGN §6, §10): hash-tagged session keys and bucketed global keys keep
-// every script in one slot, so heartbeats, replacement, disconnect sweeps and settlement all work as on one node.
+// The product on a 3-node Redis Cluster (README "Redis keys", "Scaling one machine"): hash-tagged session keys and
+// bucketed global keys keep every script in one slot, so heartbeats, replacement, disconnect sweeps and settlement all
+// work as on one node.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProduct, type Product } from '../helpers/product.js';
 import { startLocalCluster, type LocalCluster } from '../helpers/redis-cluster.js';

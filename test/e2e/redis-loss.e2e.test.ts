@@ -1,6 +1,7 @@
-// Checkpoints and rebuild (issue 4 §1): the worker copies live durations to Postgres every CHECKPOINT_INTERVAL_MS;
-// when Redis loses everything, the gateway rebuilds each session from its checkpoint on the next heartbeat, metrics
-// update, reconnect or complete. Billed time lost is at most one checkpoint interval, never negative, never double.
+// Checkpoints and rebuild (docs/liveness-and-billing.md "Checkpoints"): the worker copies live durations to Postgres
+// every CHECKPOINT_INTERVAL_MS; when Redis loses everything, the gateway rebuilds each session from its checkpoint on
+// the next heartbeat, metrics update, reconnect or complete. Billed time lost is at most one checkpoint interval, never
+// negative, never double.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProduct, type Product } from '../helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../helpers/money-invariants.js';
@@ -138,7 +139,7 @@ describe('Redis loses its data', () => {
     expect(st).toMatchObject({ status: 'completed', end_reason: 'disconnected', duration_seconds: billedMs / 1000 });
   });
 
-  it('a session that settles while a reconcile pass runs is not rebuilt (issue 7 §2)', async () => {
+  it('a session that settles while a reconcile pass runs is not rebuilt', async () => {
     // Proves the interleaving seen under load: the pass lists the session as active, the settlement commits and
     // deletes its live state, then the pass finds no state. It must not bring the settled session back to life.
     const id = await p.liveSession(5);
@@ -154,7 +155,7 @@ describe('Redis loses its data', () => {
     expect(await p.env.redis.zscore(p.env.keys.deadlines(p.env.keys.bucketOf(id)), id)).toBeNull();
   });
 
-  it('a rebuild waits for a settlement holding the row lock, then sees it settled (issue 7 §2)', async () => {
+  it('a rebuild waits for a settlement holding the row lock, then sees it settled', async () => {
     // Proves the rebuild takes the settlement's guard: while a transaction holds the row (as settleSession does),
     // the rebuild waits; once that transaction commits `completed`, nothing is rebuilt.
     const id = await p.liveSession(5);
@@ -185,7 +186,7 @@ describe('Redis loses its data', () => {
     expect((await p.api('POST', `/api/sessions/${id}/complete`, { body: {} })).status).toBe(200);
   });
 
-  it('the worker tells that Redis lost its data by its epoch key, once per loss (issue 8 §2)', async () => {
+  it('the worker tells that Redis lost its data by its epoch key, once per loss', async () => {
     // Its own key name, so the in-process worker's loop cannot take the one "lost" answer this test waits for.
     const deps = { redis: p.env.redis, meter: { keys: createKeys(`${p.env.keys.prefix}epoch-test:`) } };
     expect(await redisLostData(deps)).toBe(true); // never seen: as good as lost
@@ -195,7 +196,7 @@ describe('Redis loses its data', () => {
     expect(await redisLostData(deps)).toBe(false);
   });
 
-  it('reconcile pages walk every active session with a bounded cost per page and wrap around (issue 8 §2)', async () => {
+  it('reconcile pages walk every active session with a bounded cost per page and wrap around', async () => {
     const ids = [await p.liveSession(5), await p.liveSession(5), await p.liveSession(5)];
     await p.env.pool.query(`UPDATE sessions SET start_time = now() - interval '1 minute' WHERE id = ANY($1)`, [ids]);
     const deps = { pool: p.env.pool, redis: p.env.redis, meter: p.deps.meter, log: p.deps.log, metrics: createWorkerMetrics(), signal: new AbortController().signal };

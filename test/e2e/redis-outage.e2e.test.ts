@@ -1,5 +1,6 @@
-// Redis down (issue 4 §2): heartbeats get an `unavailable` error frame, REST answers 503 with a code, /readyz fails,
-// nothing crashes; when Redis comes back (empty) everything recovers by itself, sessions rebuilt from checkpoints.
+// Redis down (README "When things fail"): heartbeats get an `unavailable` error frame, REST answers 503 with a code,
+// /readyz fails, nothing crashes; when Redis comes back (empty) everything recovers by itself, sessions rebuilt from
+// checkpoints.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProduct, type Product } from '../helpers/product.js';
 import { redisInstance, type RedisInstance } from '../helpers/service-instances.js';

@@ -1,4 +1,4 @@
-// Refusals say what is true and what the caller can do (issue 7, item 6a/6b): a socket to a locked session is told
+// Refusals say what is true and what the caller can do: a socket to a locked session is told
 // to start it, one to a completed session that it is over; an admin/service wallet read names its missing or
 // malformed `student_id` (400 invalid_query) instead of a misleading 404.
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// `start` racing `complete`, `status` and the WebSocket upgrade on a locked session (README "REST API", "Concurrent
+// `start` racing `complete`, `status` and the WebSocket upgrade on a locked session (docs/rest-api.md "Concurrent
 // calls on one session"): over many rounds every call answers a documented status (start 200 or 409, complete and
 // status 200, upgrade 101 or 409), no call reverts a state another one made, and nothing logs a false "lost from
 // Redis" rebuild or an internal error.

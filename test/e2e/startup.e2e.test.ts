@@ -1,4 +1,4 @@
-// Start-up refusals of the real processes (DESIGN §8, DEVELOPERS.md): a bad setting, the uWS pure-JS fallback, an
+// Start-up refusals of the real processes (README "Configuration"): a bad setting, the uWS pure-JS fallback, an
 // unreachable Redis or Postgres each stop the process with a non-zero exit and a message saying what and where.
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';

@@ -1,6 +1,6 @@
-// A teacher reads, never acts (issue 7, item 6c): the teacher of a session's course may read its status (what a
-// teacher dashboard needs); a teacher of another course is refused, saying so; and no teacher may start, update,
-// complete or connect to a student's session, even on their own course.
+// A teacher reads, never acts (docs/rest-api.md "Authentication and roles"): the teacher of a session's course may read
+// its status (what a teacher dashboard needs); a teacher of another course is refused, saying so; and no teacher may
+// start, update, complete or connect to a student's session, even on their own course.
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { productPerFile } from '../helpers/product.js';

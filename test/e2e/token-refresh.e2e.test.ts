@@ -1,7 +1,7 @@
-// A socket lives only as long as its connection token (README "Token refresh"), on the wire: a short token is warned
-// about with `token_expiring`, and without a `refresh` the socket is closed 4401 and its session pauses into the
-// grace (never settled early); a refresh with a good token keeps it billing past the first expiry; a refresh with a
-// bad token, another student's or a teacher's is an `error` frame that changes nothing.
+// A socket lives only as long as its connection token (docs/websocket-protocol.md "Token refresh"), on the wire: a
+// short token is warned about with `token_expiring`, and without a `refresh` the socket is closed 4401 and its session
+// pauses into the grace (never settled early); a refresh with a good token keeps it billing past the first expiry; a
+// refresh with a bad token, another student's or a teacher's is an `error` frame that changes nothing.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tokenExpiryTickMs } from '../../core/limits.js';

@@ -1,6 +1,6 @@
-// Another student's WebSocket upgrade is refused 403 before anything is done for it (README "REST API", who may do
-// what): on a session that is locked, completed, or active but lost from Redis, the answer is 403 (not the 409 the
-// owner would get), and no Redis key of the session is created: a stranger's upgrade never rebuilds a session.
+// Another student's WebSocket upgrade is refused 403 before anything is done for it (docs/rest-api.md "Authentication
+// and roles"): on a session that is locked, completed, or active but lost from Redis, the answer is 403 (not the 409
+// the owner would get), and no Redis key of the session is created: a stranger's upgrade never rebuilds a session.
 import { describe, expect, it } from 'vitest';
 import { productPerFile } from '../helpers/product.js';
 import { tryUpgrade } from '../helpers/raw-upgrade.js';

@@ -1,5 +1,6 @@
-// The WebSocket protocol end to end (DESIGN §5): ready, acks with running cost, complete → ended, pause and resume,
-// newest socket wins, disconnect past grace, funds exhaustion — with the books checked after every test.
+// The WebSocket protocol end to end (docs/websocket-protocol.md): ready, acks with running cost, complete → ended,
+// pause and resume, newest socket wins, disconnect past grace, funds exhaustion — with the books checked after every
+// test.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProduct, type Product } from '../helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../helpers/money-invariants.js';
@@ -170,7 +171,7 @@ describe('WebSocket lifecycle', () => {
     expect(after.status).toBe(409);
   });
 
-  it('a session that connects already under the low-funds threshold is warned with ready, once (issue 7 §3)', async () => {
+  it('a session that connects already under the low-funds threshold is warned with ready, once', async () => {
     // 0.10 at 0.10/min is 60 s of viewing, under the 60 s threshold (+ one heartbeat interval) from the start.
     const id = await p.liveSession(0.1, 7);
     const s = await connect(id);
@@ -188,7 +189,7 @@ describe('WebSocket lifecycle', () => {
     await s.next('ended');
   });
 
-  it('the low-funds warning comes on the last heartbeat before the threshold is crossed (issue 7 §3)', async () => {
+  it('the low-funds warning comes on the last heartbeat before the threshold is crossed', async () => {
     // 0.11 at 0.10/min is 66 s. The threshold is 60 s; heartbeats are 2 s apart here, so the warning must come with
     // at most 62 s left (the last update before 60 s), never after the funds dropped below 60 s.
     const id = await p.liveSession(0.11, 7);
@@ -206,7 +207,7 @@ describe('WebSocket lifecycle', () => {
     await s.next('ended');
   });
 
-  it('funds that run out between heartbeats end the session at that moment, not on the next heartbeat (issue 7 §3)', async () => {
+  it('funds that run out between heartbeats end the session at that moment, not on the next heartbeat', async () => {
     // 0.05 at 5.00/min buys 0.6 s. One heartbeat right after ready, then silence: the player plays on, and the
     // gateway must end the session when the 0.6 s are used up, without waiting for another frame.
     const id = await p.liveSession(0.05, 10);
@@ -222,7 +223,7 @@ describe('WebSocket lifecycle', () => {
     expect(await status(id)).toMatchObject({ status: 'completed', end_reason: 'funds_exhausted', duration_seconds: 0.6 });
   });
 
-  it('a player that paused is not ended nor billed when its funds would have run out (issue 7 §3)', async () => {
+  it('a player that paused is not ended nor billed when its funds would have run out', async () => {
     // playing_now: false says the player stopped at this heartbeat: nothing is billed and nothing ends meanwhile.
     const id = await p.liveSession(0.05, 10);
     const s = await connect(id);
@@ -236,7 +237,7 @@ describe('WebSocket lifecycle', () => {
     expect((await s.next('ended')).summary.duration_seconds).toBe(ack.duration_seconds);
   });
 
-  it('replies go out in frame order: an error for a later frame never overtakes an earlier ack (issue 7 §8)', async () => {
+  it('replies go out in frame order: an error for a later frame never overtakes an earlier ack', async () => {
     const id = await p.liveSession(5);
     const s = await connect(id);
     await s.next('ready');

@@ -1,4 +1,5 @@
-// DESIGN §3 invariants, checked over a whole schema. Every test file calls this after each test.
+// The money invariants of docs/money.md "Invariants", checked over a whole schema. Every test file calls this after
+// each test.
 import { expect } from 'vitest';
 import type { Pool } from '../../core/pg/pool.js';
 import { numericToMinor } from '../../core/money.js';
@@ -23,7 +24,7 @@ export async function assertMoneyInvariants(pool: Pool, expectedTotalMinor?: num
   expect(badSessions.rows, 'cost + refund = locked and teacher + fee = cost').toEqual([]);
 
   // A settlement that carried a sub-minor remainder charged exactly the whole units of its own billed time plus what
-  // it took in, keeping what it left out (README "Money": splitting a viewing).
+  // it took in, keeping what it left out (docs/money.md "Splitting a viewing").
   const carryMismatch = await pool.query(`
     SELECT id FROM sessions WHERE status = 'completed' AND sub_minor_carried_in IS NOT NULL AND end_reason <> 'funds_exhausted'
       AND cost * 6000000 <> duration_ms * price_per_minute * 100 + sub_minor_carried_in - sub_minor_carried_out`);

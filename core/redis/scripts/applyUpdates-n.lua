@@ -1,5 +1,6 @@
 --[[
-  Applies a batch of metering updates (WS heartbeats, or one REST metrics update), each by the DESIGN §3 clamp rule,
+  Applies a batch of metering updates (WS heartbeats, or one REST metrics update), each by the clamp rule of
+  docs/liveness-and-billing.md "Billable time",
   in order, at one instant (one TIME per call). Each update is judged alone, exactly as if it were the only one:
     1. Refuse if the session is unknown, ending, owned by another socket, paused (REST), over its rate,
        or names a lecture the course does not have. A refused update changes nothing; the others go on.

@@ -18,7 +18,8 @@ export const createSession = (deps: GatewayDeps): HttpHandler => {
     const caller = await authenticate(deps, ctx);
     const body = parseBody(createSessionBody, ctx.json());
     const lockedMinor = amountToMinor(body.locked_amount);
-    // The float must also be what the client wrote: 0.99999999999999999 parses to 1 but is not 1.00 (DESIGN §3).
+    // The float must also be what the client wrote: 0.99999999999999999 parses to 1 but is not 1.00 (docs/money.md
+    // "Parsing").
     const literal = numberLiteralOf(ctx.text(), 'locked_amount');
     if (lockedMinor === null || lockedMinor === 0 || literal === null || amountLiteralToMinor(literal) !== lockedMinor) {
       throw new ApiError('invalid_amount');

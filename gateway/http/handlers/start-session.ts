@@ -1,6 +1,6 @@
 // POST /api/sessions/{id}/start: locked → active in Postgres and the live metering state in Redis, both under the
 // session row's lock (markStarted), so a racing complete, status, metrics update or socket sees either a locked
-// session or a started one, never half of a start (README "Concurrent calls on one session").
+// session or a started one, never half of a start (docs/rest-api.md "Concurrent calls on one session").
 import { ApiError } from '../../../core/errors.js';
 import { MeterRefusal } from '../../../core/redis/meter.js';
 import { assertMayActOn } from '../../auth/authorize-session.js';

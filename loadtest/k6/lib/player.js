@@ -289,7 +289,7 @@ function openSocket(ctx, session, state) {
   }, readyTimeoutMs);
 }
 
-/** Checks one ack against the money rules (DESIGN §3); true when all hold. */
+/** Checks one ack against the money rules (docs/money.md "Rounding"); true when all hold. */
 function checkAck(ack, known, lastDurationMs, session) {
   const ms = Math.round(ack.duration_seconds * 1000);
   const cost = toMinor(ack.cost);
@@ -334,7 +334,7 @@ function settle(ctx, session, state) {
   recordOutcome(check(summary, {
     'summary: cost + refund = locked': (s) => cost !== null && cost + toMinor(s.refund) === session.lockedMinor,
     // A settled cost may be one unit above the session's own floor: the sub-minor remainder this student's earlier
-    // sessions on the course carried in (README "Money and metering rules", splitting a viewing).
+    // sessions on the course carried in (docs/money.md "Splitting a viewing").
     'summary: cost formula': () => cost === expected || (reason !== 'funds_exhausted' && cost === expected + 1),
     'summary: duration ≥ last ack': () => ms >= state.lastDurationMs,
     'summary: within wall clock': () => ms <= Date.now() - session.startedAt + 5,

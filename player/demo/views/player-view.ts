@@ -83,7 +83,7 @@ export function showPlayer(ctx: PageContext, course: Course, sessionId: string, 
     if (s.ended !== null && !leaving) {
       leaving = true;
       if (s.ended.frame.reason === 'replaced') {
-        // The same session was opened in another tab; the newest socket wins (DESIGN §5).
+        // The same session was opened in another tab; the newest socket wins (docs/websocket-protocol.md).
         setText(errorLine, 'This session is now playing in another tab or window. Reload to continue here.');
         video.pause();
         completeButton.disabled = true;

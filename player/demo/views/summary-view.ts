@@ -17,7 +17,7 @@ export async function showSummary(ctx: PageContext, course: Course | null, sessi
   let settled;
   let detail;
   try {
-    // `complete` on a settled session returns its figures again (DESIGN §4); status adds the per-lecture split.
+    // `complete` on a settled session returns its figures again (docs/rest-api.md); status adds the per-lecture split.
     [settled, detail] = await Promise.all([ctx.rest.completeSession(sessionId), ctx.rest.getStatus(sessionId)]);
   } catch (err) {
     status.textContent = `Could not read the summary: ${(err as Error).message}`;
