@@ -46,7 +46,7 @@ export interface SessionBilling {
   /** min(true, max billable) − billed: time the product did not bill (positive) or billed extra (negative). */
   lossMs: number;
   lossBoundMs: number;
-  /** The brief's bound, max(1, wipes) × (CHECKPOINT + 2 × HEARTBEAT) + slack: reported, not checked (see billingOf). */
+  /** The strict bound, max(1, wipes) × (CHECKPOINT + 2 × HEARTBEAT) + slack: reported, not checked (see billingOf). */
   strictLossBoundMs: number;
   /** billed − min(trueUpper, max billable): the checked over-billing. */
   overMs: number;
@@ -115,8 +115,8 @@ export async function sessionRows(pool: pg.Pool): Promise<Map<string, SessionRow
  * A wipe loses what was billed since the last checkpoint (one checkpoint interval) and, because a rebuilt session
  * counts time from the rebuild, the playing time of every heartbeat acknowledged between the kill and the rebuild:
  * heartbeats that waited in the gateway's Redis client during the outage are applied (and acked) after the rebuild
- * with little or no credit. The brief's bound has 2 heartbeat intervals for that, which holds when the outage is
- * shorter than a heartbeat; the outage term covers longer ones. The brief's bound is still reported (strict).
+ * with little or no credit. The strict bound has 2 heartbeat intervals for that, which holds when the outage is
+ * shorter than a heartbeat; the outage term covers longer ones. The strict bound is still reported (strict).
  * The upper side uses trueUpper (players.ts): `true` widened by the processing delay the player measured on each
  * heartbeat, since the server bills from when it applies an update, not from when the player sent it.
  */
