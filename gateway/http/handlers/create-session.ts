@@ -1,7 +1,7 @@
 // POST /api/sessions/create: lock funds (wallet → hold) for a new `locked` session.
 import { ApiError } from '../../../core/errors.js';
 import { amountLiteralToMinor, amountToMinor, minorToAmount, msToSeconds } from '../../../core/money.js';
-import { createSessionBody, idempotencyKey } from '../../../core/protocol/rest.js';
+import { createSessionBody, idempotencyKey, type CreateSessionResponse } from '../../../core/protocol/rest.js';
 import { isPrivileged } from '../../auth/verify-token.js';
 import { lockFunds, restCreateLimits } from '../../store/sessions.js';
 import { numberLiteralOf } from '../read-json-body.js';
@@ -40,15 +40,13 @@ export const createSession = (deps: GatewayDeps): HttpHandler => {
       studentId, courseId: body.course_id.toLowerCase(), lockedMinor, idempotencyKey: key || null,
     }, restCreateLimits)));
     deps.log.info({ sessionId: created.sessionId, replayed: created.replayed }, 'session created');
-    return {
-      status: 201,
-      body: {
-        session_id: created.sessionId,
-        status: 'locked',
-        locked_amount: minorToAmount(created.lockedMinor),
-        price_per_minute: minorToAmount(created.priceMinor),
-        max_billable_seconds: msToSeconds(created.maxBillableMs),
-      },
+    const answer: CreateSessionResponse = {
+      session_id: created.sessionId,
+      status: 'locked',
+      locked_amount: minorToAmount(created.lockedMinor),
+      price_per_minute: minorToAmount(created.priceMinor),
+      max_billable_seconds: msToSeconds(created.maxBillableMs),
     };
+    return { status: 201, body: answer };
   };
 };
