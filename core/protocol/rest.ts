@@ -5,7 +5,11 @@ import { completionPct, contentProgress, durationSeconds, endReason, lectureId, 
 
 export const createSessionBody = z.strictObject({
   course_id: uuid,
-  student_id: uuid,
+  /**
+   * Whose funds are locked. A student token may leave it out (it is the token's subject) or name only itself; admin
+   * and service tokens must name the student (README "REST API").
+   */
+  student_id: uuid.optional(),
   // Refined to exact minor units at the edge (money.amountToMinor); here only its JSON type is checked.
   locked_amount: z.number().finite().positive(),
 });
