@@ -2,6 +2,7 @@
 // then the token subject's; a student naming someone else is still refused; an admin, service or teacher token
 // without `student_id` is refused 400 `invalid_body` saying to name the student, and nothing moves.
 import { describe, expect, it } from 'vitest';
+import { createRestClient } from '../../player/sdk/rest-client.js';
 import { productPerFile } from '../helpers/product.js';
 import { readBooks } from '../helpers/hostile-input.js';
 import { courseId, STUDENT, STUDENT_2, TEACHER } from '../helpers/test-env.js';
@@ -30,6 +31,15 @@ describe('create without student_id', () => {
     expect(other.status).toBe(403);
     const done = await p.api('POST', `/api/sessions/${id}/complete`, { token, body: {} });
     expect(done.json).toMatchObject({ status: 'completed', cost: 0, refund: 3.25 });
+  });
+
+  it("the SDK's REST client creates without student_id too, for the token's subject", async () => {
+    const rest = createRestClient({ baseUrl: p.baseUrl, token: () => p.token({ sub: STUDENT_2 }) });
+    const created = await rest.createSession({ course_id: courseId(3), locked_amount: 1.5 });
+    expect(created).toMatchObject({ status: 'locked', locked_amount: 1.5 });
+    const row = await p.env.pool.query<{ student_id: string }>('SELECT student_id FROM sessions WHERE id = $1', [created.session_id]);
+    expect(row.rows[0]?.student_id).toBe(STUDENT_2);
+    expect(await rest.completeSession(created.session_id)).toMatchObject({ status: 'completed', refund: 1.5 });
   });
 
   it('with an Idempotency-Key, a repeat without student_id answers the same session and locks nothing more', async () => {
