@@ -18,6 +18,7 @@ import { getEarnings } from './http/handlers/get-earnings.js';
 import { healthz, metricsHandler, readyz } from './http/handlers/health.js';
 import { devStudents } from './http/handlers/dev-students.js';
 import { devToken } from './http/handlers/dev-token.js';
+import { openApiDocument } from './http/handlers/openapi-document.js';
 import { defaultDemoPageSource, loadDemoPage, type DemoPage, type DemoPageSource } from './demo/load-demo-page.js';
 import { serveDemoPage } from './demo/serve-demo-page.js';
 import { createSocketRegistry } from './ws/socket-registry.js';
@@ -64,7 +65,8 @@ function publicMetricsRoutes(deps: GatewayDeps): RouteSpec[] {
   return [{ method: 'get', pattern: '/metrics', name: 'prometheus_metrics', params: 0, handler: metricsHandler(deps) }];
 }
 
-function routes(deps: GatewayDeps, isDraining: () => boolean): RouteSpec[] {
+/** Every REST route; core/protocol/rest-operations.ts describes each by its name (test/e2e/openapi.e2e.test.ts). */
+export function routes(deps: GatewayDeps, isDraining: () => boolean): RouteSpec[] {
   return [
     ...(deps.config.demoMode ? devRoutes(deps) : []),
     { method: 'post', pattern: '/api/sessions/create', name: 'sessions_create', params: 0, handler: createSession(deps) },
@@ -77,6 +79,7 @@ function routes(deps: GatewayDeps, isDraining: () => boolean): RouteSpec[] {
     { method: 'get', pattern: '/api/teachers/:id/earnings', name: 'teacher_earnings', params: 1, handler: getEarnings(deps) },
     { method: 'get', pattern: '/healthz', name: 'healthz', params: 0, handler: healthz() },
     { method: 'get', pattern: '/readyz', name: 'readyz', params: 0, handler: readyz(deps, isDraining, deps.config.nodeEnv !== 'production') },
+    { method: 'get', pattern: '/openapi.json', name: 'openapi_document', params: 0, handler: openApiDocument() },
     ...publicMetricsRoutes(deps),
   ];
 }

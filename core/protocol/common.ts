@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { claimedSecondsMax } from '../limits.js';
 
-export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+// Either case, spelled out rather than with the `i` flag: a JSON Schema `pattern` (docs/openapi.json) carries no flags.
+export const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a UUID');
 export const durationSeconds = z.number().finite().min(0).max(claimedSecondsMax);
 export const completionPct = z.number().finite().min(0).max(100);
 export const lectureId = z.number().int().min(0).max(2_147_483_647);

@@ -5,7 +5,11 @@ import { completionPct, contentProgress, durationSeconds, endReason, lectureId, 
 
 export const createSessionBody = z.strictObject({
   course_id: uuid,
-  student_id: uuid,
+  /**
+   * Whose funds are locked. A student token may leave it out (it is the token's subject) or name only itself; admin
+   * and service tokens must name the student (README "REST API").
+   */
+  student_id: uuid.optional(),
   // Refined to exact minor units at the edge (money.amountToMinor); here only its JSON type is checked.
   locked_amount: z.number().finite().positive(),
 });
@@ -42,6 +46,15 @@ export const createSessionResponse = z.object({
   max_billable_seconds: z.number(),
 });
 export type CreateSessionResponse = z.infer<typeof createSessionResponse>;
+
+/** `POST /api/sessions/{id}/start`. */
+export const startSessionResponse = z.object({
+  session_id: uuid,
+  status: z.literal('active'),
+  /** When the session started (ISO 8601). */
+  start_time: z.string(),
+});
+export type StartSessionResponse = z.infer<typeof startSessionResponse>;
 
 export const metricsResponse = z.object({
   duration_seconds: z.number(),
@@ -114,6 +127,30 @@ export type Course = z.infer<typeof course>;
 /** `GET /api/courses`. */
 export const coursesResponse = z.object({ courses: z.array(course) });
 export type CoursesResponse = z.infer<typeof coursesResponse>;
+
+/** `GET /api/wallet`: the spendable balance and the sum of open holds. */
+export const walletResponse = z.object({ student_id: uuid, wallet_balance: z.number(), locked_balance: z.number() });
+export type WalletResponse = z.infer<typeof walletResponse>;
+
+/** `GET /api/teachers/{id}/earnings`. */
+export const earningsResponse = z.object({ teacher_id: uuid, total_earnings: z.number() });
+export type EarningsResponse = z.infer<typeof earningsResponse>;
+
+/** `GET /healthz`: the process is up. */
+export const healthResponse = z.object({ status: z.literal('ok') });
+export type HealthResponse = z.infer<typeof healthResponse>;
+
+/**
+ * `GET /readyz`: 200 `ready` or 503 `not_ready`. Under production rules the status alone; otherwise also which
+ * backing service answered and whether the gateway is draining (README "REST API").
+ */
+export const readinessResponse = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  redis: z.boolean().optional(),
+  postgres: z.boolean().optional(),
+  draining: z.boolean().optional(),
+});
+export type ReadinessResponse = z.infer<typeof readinessResponse>;
 
 // DEMO_MODE only: the development sign-in of the demo page (gateway/http/handlers/dev-*.ts).
 

@@ -7,19 +7,13 @@ import { numericToMinor, minorToAmount, msToSeconds } from '../../core/money.js'
 import { MeterRefusal } from '../../core/redis/meter.js';
 import type { EndReason } from '../../core/protocol/common.js';
 import type { FrozenSession } from '../../core/protocol/settlement.js';
+import type { CompleteResponse } from '../../core/protocol/rest.js';
 import { findSession, type SessionRow } from '../store/sessions.js';
 import type { GatewayDeps } from '../deps.js';
 import { checkpointOf } from '../../core/live-session.js';
 
-export interface FinalFigures {
-  session_id: string;
-  status: 'completed';
-  end_reason: EndReason;
-  duration_seconds: number;
-  cost: number;
-  refund: number;
-  teacher_earning: number;
-}
+/** What `complete` answers: the settled figures, typed from the wire schema. */
+export type FinalFigures = CompleteResponse;
 
 export function finalFigures(row: SessionRow): FinalFigures {
   return {

@@ -345,16 +345,20 @@ async function expectedCreate(r: Request, replays: Map<string, { sessionId: stri
   const parsed = parseBodyText(r.body, 'missing');
   if (!parsed.ok) return { kind: 'refused', code: parsed.code };
   const v = parsed.value;
-  if (!isPlainObject(v) || !hasExactlyKeys(v, ['course_id', 'student_id', 'locked_amount'])
-    || typeof v.course_id !== 'string' || !uuidText.test(v.course_id) || typeof v.student_id !== 'string' || !uuidText.test(v.student_id)
+  if (!isPlainObject(v) || !hasExactlyKeys(v, ['course_id', 'locked_amount'], ['student_id'])
+    || typeof v.course_id !== 'string' || !uuidText.test(v.course_id)
+    || (v.student_id !== undefined && (typeof v.student_id !== 'string' || !uuidText.test(v.student_id)))
     || !inRange(v.locked_amount, Number.MIN_VALUE, Infinity)) {
     return { kind: 'refused', code: 'invalid_body' };
   }
-  const studentId = v.student_id.toLowerCase();
+  // Without student_id a student's token locks its own subject's funds; a service token must name the student.
+  const subject = r.auth === 'owner' ? STUDENT : r.auth === 'other-student' ? STUDENT_2 : undefined;
+  const studentId = typeof v.student_id === 'string' ? v.student_id.toLowerCase() : subject;
   const literal = /"locked_amount":(.*?)(?:,"|}$)/.exec(r.body)?.[1] ?? '';
   const hundredths = exactHundredths(literal);
   if (hundredths === null || hundredths <= 0n || hundredths > BigInt(amountMinorMax)) return { kind: 'refused', code: 'invalid_amount', studentId };
   const minor = Number(hundredths);
+  if (studentId === undefined) return { kind: 'refused', code: 'invalid_body' };
   if (r.auth === 'other-student' && studentId !== STUDENT_2) return { kind: 'refused', code: 'forbidden', studentId };
   if (r.auth === 'owner' && studentId !== STUDENT) return { kind: 'refused', code: 'forbidden', studentId };
   const key = r.idempotencyKey ?? '';

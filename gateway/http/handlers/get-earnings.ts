@@ -2,6 +2,7 @@
 import { ApiError } from '../../../core/errors.js';
 import { minorToAmount } from '../../../core/money.js';
 import { uuid } from '../../../core/protocol/common.js';
+import type { EarningsResponse } from '../../../core/protocol/rest.js';
 import { isPrivileged } from '../../auth/verify-token.js';
 import { readEarningsMinor } from '../../store/sessions.js';
 import type { GatewayDeps } from '../../deps.js';
@@ -15,5 +16,6 @@ export const getEarnings = (deps: GatewayDeps): HttpHandler => async (ctx) => {
   if (!uuid.safeParse(id).success) throw new ApiError('teacher_not_found');
   const total = await readEarningsMinor(deps.pool, id);
   if (total === null) throw new ApiError('teacher_not_found');
-  return { status: 200, body: { teacher_id: id, total_earnings: minorToAmount(total) } };
+  const body: EarningsResponse = { teacher_id: id, total_earnings: minorToAmount(total) };
+  return { status: 200, body };
 };

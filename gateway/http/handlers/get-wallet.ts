@@ -3,6 +3,7 @@
 import { ApiError } from '../../../core/errors.js';
 import { minorToAmount } from '../../../core/money.js';
 import { uuid } from '../../../core/protocol/common.js';
+import type { WalletResponse } from '../../../core/protocol/rest.js';
 import { isPrivileged, type Caller } from '../../auth/verify-token.js';
 import { readWalletMinor } from '../../store/sessions.js';
 import type { GatewayDeps } from '../../deps.js';
@@ -29,8 +30,6 @@ export const getWallet = (deps: GatewayDeps): HttpHandler => async (ctx) => {
   const studentId = walletOwner(caller, ctx.query.get('student_id'));
   const w = await readWalletMinor(deps.pool, studentId);
   if (!w) throw new ApiError('wallet_not_found');
-  return {
-    status: 200,
-    body: { student_id: studentId, wallet_balance: minorToAmount(w.balanceMinor), locked_balance: minorToAmount(w.lockedMinor) },
-  };
+  const body: WalletResponse = { student_id: studentId, wallet_balance: minorToAmount(w.balanceMinor), locked_balance: minorToAmount(w.lockedMinor) };
+  return { status: 200, body };
 };

@@ -1,5 +1,6 @@
 // GET /healthz (process up), GET /readyz (Redis and Postgres reachable), GET /metrics (Prometheus text; not on a
 // production gateway's public port: gateway/app.ts).
+import type { HealthResponse, ReadinessResponse } from '../../../core/protocol/rest.js';
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';
 
@@ -16,7 +17,9 @@ async function probe(p: Promise<unknown>, countError: (err: unknown) => void): P
   }
 }
 
-export const healthz = (): HttpHandler => async () => ({ status: 200, body: { status: 'ok' } });
+const healthy: HealthResponse = { status: 'ok' };
+
+export const healthz = (): HttpHandler => async () => ({ status: 200, body: healthy });
 
 /**
  * `withDetails` false (production): the status alone. A load balancer needs only the status code; which backing
@@ -27,7 +30,8 @@ export const readyz = (deps: GatewayDeps, isDraining: () => boolean, withDetails
   const [redis, postgres] = await Promise.all([probe(deps.redis.ping(), count), probe(deps.pool.query('SELECT 1'), count)]);
   const ready = redis && postgres && !isDraining();
   const status = ready ? 'ready' : 'not_ready';
-  return { status: ready ? 200 : 503, body: withDetails ? { status, redis, postgres, draining: isDraining() } : { status } };
+  const body: ReadinessResponse = withDetails ? { status, redis, postgres, draining: isDraining() } : { status };
+  return { status: ready ? 200 : 503, body };
 };
 
 export const metricsHandler = (deps: GatewayDeps): HttpHandler => async () => ({

@@ -3,6 +3,7 @@
 // session or a started one, never half of a start (docs/rest-api.md "Concurrent calls on one session").
 import { ApiError } from '../../../core/errors.js';
 import { MeterRefusal } from '../../../core/redis/meter.js';
+import type { StartSessionResponse } from '../../../core/protocol/rest.js';
 import { assertMayActOn } from '../../auth/authorize-session.js';
 import { findSession, liveStateOf, markStarted } from '../../store/sessions.js';
 import type { GatewayDeps } from '../../deps.js';
@@ -45,5 +46,6 @@ async function startAdmitted(deps: GatewayDeps, caller: Caller, id: string): Pro
   }
   if (!started) throw new ApiError('wrong_state', startedMeanwhile);
   deps.log.info({ sessionId: id }, 'session started');
-  return { status: 200, body: { session_id: id, status: 'active', start_time: started.startTime.toISOString() } };
+  const body: StartSessionResponse = { session_id: id, status: 'active', start_time: started.startTime.toISOString() };
+  return { status: 200, body };
 }

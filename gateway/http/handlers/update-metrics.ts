@@ -1,6 +1,6 @@
 // PATCH /api/sessions/{id}/metrics: the seed's REST metering update, same clamp rule as a heartbeat (playing).
 import { ApiError } from '../../../core/errors.js';
-import { metricsBody } from '../../../core/protocol/rest.js';
+import { metricsBody, type MetricsResponse } from '../../../core/protocol/rest.js';
 import { MeterRefusal } from '../../../core/redis/meter.js';
 import { assertMayActOn } from '../../auth/authorize-session.js';
 import { findSession } from '../../store/sessions.js';
@@ -39,8 +39,6 @@ export const updateMetrics = (deps: GatewayDeps): HttpHandler => async (ctx) => 
     throw err;
   }
   if (r.exhausted) await freezeAndEnqueue(deps, { id, status: 'active' }, 'funds_exhausted', null);
-  return {
-    status: 200,
-    body: { ...liveFigures(r, r.exhausted), completion_pct: r.completionPct, current_lecture: r.currentLecture },
-  };
+  const answer: MetricsResponse = { ...liveFigures(r, r.exhausted), completion_pct: r.completionPct, current_lecture: r.currentLecture };
+  return { status: 200, body: answer };
 };
