@@ -9,7 +9,7 @@ import { inFrameOrder } from './in-frame-order.js';
 import { batchedUpdates, type ApplyUpdate } from '../metering/batched-updates.js';
 import { liveFigures, lowFundsWarning } from '../metering/figures.js';
 import { refusalToApiError } from '../metering/refusals.js';
-import { toApiError } from '../http/route.js';
+import { toApiError } from '../api-error.js';
 import { createStageSampler, type StageSampler, type StageTrace } from '../metering/heartbeat-stages.js';
 import type { GatewayDeps } from '../deps.js';
 import { endOverSocket } from './end-over-socket.js';

@@ -4,7 +4,7 @@ import { MeterRefusal } from '../../core/redis/meter.js';
 import { msToSeconds } from '../../core/money.js';
 import { liveFigures, lowFundsWarning } from '../metering/figures.js';
 import { lowFundsWarnBelowMs } from '../../core/meter-limits.js';
-import { toApiError } from '../http/route.js';
+import { toApiError } from '../api-error.js';
 import type { GatewayDeps } from '../deps.js';
 import type { SocketRegistry } from './socket-registry.js';
 import { closeSocket, sendFrame } from './send-frame.js';
