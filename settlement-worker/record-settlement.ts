@@ -2,7 +2,7 @@
 // time, an abandoned hold): one `info` line with the figures and the counters and latency of README "Metrics".
 // A repeat of an earlier settlement moved no money and is not recorded here.
 import { minorToNumeric } from '../core/money.js';
-import type { SettledSession } from './settle-session.js';
+import type { SettledSession } from './settlement-decision.js';
 import type { WorkerDeps } from './worker-deps.js';
 
 type Deps = Pick<WorkerDeps, 'log' | 'metrics'>;

@@ -12,7 +12,8 @@ import { courseId, STUDENT } from '../test/helpers/test-env.js';
 import { eventually, lockSession, readSessionRow, startLiveSession } from '../test/helpers/sessions.js';
 import { frozenAbandoned, releaseAbandonedHolds } from './release-abandoned-holds.js';
 import type { WorkerDeps } from './worker-deps.js';
-import { settleOrSkip, settleSession, type SettledSession, type SkippedSettlement } from './settle-session.js';
+import { settleOrSkip, settleSession } from './settle-session.js';
+import type { SettledSession, SkippedSettlement } from './settlement-decision.js';
 import { createWorkerMetrics } from './metrics.js';
 
 const holdMs = 1_500;
