@@ -19,10 +19,7 @@ import type { EntryOutcome, EntryProcessor, WorkerDeps } from './worker-deps.js'
 /** The dead-letter stream is trimmed (approximately) to this many entries, so it cannot grow without bound. */
 export const deadLettersMax = 100_000;
 
-type Deps = Pick<WorkerDeps, 'pool' | 'redis' | 'meter' | 'feeBps' | 'log' | 'metrics'> & {
-  /** false: one transaction per entry, as before batching (kept for the side-by-side benchmark). Default true. */
-  batched?: boolean;
-};
+type Deps = Pick<WorkerDeps, 'pool' | 'redis' | 'meter' | 'feeBps' | 'log' | 'metrics'>;
 
 
 /** `enqueuedMs`: when the session ended and its settle request was written (the gateway's or sweeper's clock). */
@@ -174,7 +171,7 @@ export function createEntryProcessor(deps: Deps): EntryProcessor {
   }
 
   async function processBatch(bucket: number, entries: readonly StreamEntry[]): Promise<EntryOutcome[]> {
-    if (deps.batched === false || entries.length === 1) {
+    if (entries.length === 1) {
       const outcomes: EntryOutcome[] = [];
       for (const entry of entries) outcomes.push(await process(bucket, entry));
       return outcomes;

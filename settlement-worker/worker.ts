@@ -35,8 +35,6 @@ export interface SettlementWorkerOptions {
   consumerName?: string;
   /** Where the worker counts what it does (main.ts serves it); default: a registry of its own. */
   metrics?: WorkerMetrics;
-  /** false: one Postgres transaction per settle entry, as before batching (the benchmark's baseline). Default true. */
-  batched?: boolean;
 }
 
 export interface SettlementWorker {
@@ -78,7 +76,7 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
     pool, redis, meter, log, metrics, signal, consumer: consumerName, feeBps: config.platformFeeBps,
     claimIdleMs: config.settleClaimIdleMs, abandonedHoldMs: config.abandonedHoldMs, disconnectHoldMs: disconnectHoldMsOf(config),
   };
-  const deps: WorkerDeps = { ...shared, processor: createEntryProcessor({ ...shared, batched: opts.batched ?? true }) };
+  const deps: WorkerDeps = { ...shared, processor: createEntryProcessor(shared) };
   const readers: RedisClient[] = [];
   const loops: Promise<void>[] = [];
   let state: 'new' | 'running' | 'stopped' = 'new';
