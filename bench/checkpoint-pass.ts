@@ -139,7 +139,7 @@ export async function markAllMoved(redis: RedisClient, meter: Meter, ids: readon
 
 export function checkpointPass(pool: Pool, redis: RedisClient, meter: Meter): () => Promise<number> {
   const log = createLogger({ logLevel: 'silent', logPretty: false }, 'bench');
-  return () => checkpointDurations({ pool, redis, meter, log, metrics: createWorkerMetrics(), signal: new AbortController().signal }, meter.keys.buckets());
+  return () => checkpointDurations({ pool, meter, log, metrics: createWorkerMetrics(), signal: new AbortController().signal }, meter.keys.buckets());
 }
 
 const perRow = (micros: number, rows: number) => +(micros / Math.max(1, rows)).toFixed(2);

@@ -4,8 +4,8 @@ import { invariant } from './errors.js';
 import { numericToMinor } from './money.js';
 import type { Checkpoint, StartInput } from './redis/meter.js';
 
-/** The columns of `sessions` these need (a SELECT * row has them). */
-export interface LiveSessionRow {
+/** The columns of the session's Postgres row its live state in Redis is built from (a SELECT * row has them). */
+export interface SessionRowForMeter {
   id: string;
   student_id: string;
   course_id: string;
@@ -19,7 +19,7 @@ export interface LiveSessionRow {
   content_progress: Record<string, { watched_seconds: number }> | null;
 }
 
-export function startInputOf(row: LiveSessionRow, lectureIds: readonly number[]): StartInput {
+export function startInputOf(row: SessionRowForMeter, lectureIds: readonly number[]): StartInput {
   return {
     studentId: row.student_id,
     courseId: row.course_id,
@@ -32,7 +32,7 @@ export function startInputOf(row: LiveSessionRow, lectureIds: readonly number[])
 }
 
 /** The checkpoint Postgres holds for a session (duration_ms + content_progress, written together). */
-export function checkpointOf(row: LiveSessionRow): Checkpoint {
+export function checkpointOf(row: SessionRowForMeter): Checkpoint {
   const progressMs: Record<string, number> = {};
   for (const [lecture, p] of Object.entries(row.content_progress ?? {})) progressMs[lecture] = Math.round(p.watched_seconds * 1000);
   const billedMs = Number(row.duration_ms);

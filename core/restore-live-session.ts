@@ -7,13 +7,13 @@
 // (it then looked live for a minute and was swept again as `disconnected`). Under the lock, either the settlement
 // committed first and this sees `completed`, or this commits first and the settlement deletes what it rebuilt.
 import { withTransaction, type Pool } from './pg/pool.js';
-import { checkpointOf, startInputOf, type LiveSessionRow } from './live-session.js';
+import { checkpointOf, startInputOf, type SessionRowForMeter } from './live-session.js';
 import type { Meter } from './redis/meter.js';
 
 /** restored: rebuilt here; exists: live state was there (another process rebuilt it); not_active: settled or unknown. */
 export type RestoreOutcome = 'restored' | 'exists' | 'not_active';
 
-type LockedRow = LiveSessionRow & { status: string; lecture_ids: number[] | null };
+type LockedRow = SessionRowForMeter & { status: string; lecture_ids: number[] | null };
 
 export async function restoreIfStillActive(pool: Pool, meter: Meter, sessionId: string, ownerSocketId = ''): Promise<{ outcome: RestoreOutcome; billedMs: number }> {
   return withTransaction(pool, async (tx) => {

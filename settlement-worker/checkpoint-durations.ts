@@ -5,21 +5,12 @@
 // number of live sessions. Monotonic: a checkpoint never lowers duration_ms (GREATEST), and
 // only sessions still `active` in Postgres are touched (a settled row is final).
 import { checkpointBatchMax } from '../core/limits.js';
-import type { Logger } from '../core/log.js';
 import { withTransaction, type Pool } from '../core/pg/pool.js';
-import type { RedisClient } from '../core/redis/connect.js';
-import type { Checkpoint, Meter } from '../core/redis/meter.js';
+import type { Checkpoint } from '../core/redis/meter.js';
 import { backoffMs, pause } from './pause.js';
-import type { WorkerMetrics } from './metrics.js';
+import type { WorkerDeps } from './worker-deps.js';
 
-export interface CheckpointDeps {
-  pool: Pool;
-  redis: RedisClient;
-  meter: Meter;
-  log: Logger;
-  metrics: WorkerMetrics;
-  signal: AbortSignal;
-}
+type Deps = Pick<WorkerDeps, 'pool' | 'meter' | 'log' | 'metrics' | 'signal'>;
 
 /**
  * Checkpoint rows as readCheckpoints-n.lua writes them (README "Checkpoint cost"): one JSON array per script call,
@@ -87,7 +78,7 @@ export async function writeCheckpointRows(pool: Pool, rowsJson: string): Promise
  * takes at most what was marked when it began (plus one batch per bucket), so a busy gateway cannot keep it running.
  * Returns the number of rows moved forward.
  */
-export async function checkpointDurations(deps: CheckpointDeps, buckets: readonly number[]): Promise<number> {
+export async function checkpointDurations(deps: Deps, buckets: readonly number[]): Promise<number> {
   let written = 0;
   for (const bucket of buckets) {
     let left = await deps.meter.dirty.count(bucket);
@@ -108,13 +99,13 @@ export async function checkpointDurations(deps: CheckpointDeps, buckets: readonl
 }
 
 /** Reads the sessions' checkpoints (readCheckpointRows: a few script calls) and writes them in one statement. */
-async function checkpointBatch(deps: CheckpointDeps, ids: readonly string[]): Promise<number> {
+async function checkpointBatch(deps: Deps, ids: readonly string[]): Promise<number> {
   const replies = await deps.meter.readCheckpointRows(ids);
   // A session settled since it was marked has no live state left: the script left it out, nothing to checkpoint.
   return writeCheckpointRows(deps.pool, `[${replies.join(',')}]`);
 }
 
-export async function runCheckpointLoop(deps: CheckpointDeps, buckets: readonly number[], intervalMs: number): Promise<void> {
+export async function runCheckpointLoop(deps: Deps, buckets: readonly number[], intervalMs: number): Promise<void> {
   let failures = 0;
   let tookMs = 0;
   while (!deps.signal.aborted) {

@@ -4,38 +4,26 @@
 // sessions costs one commit per batch rather than one per session. With bucketCount readers per worker process,
 // bucketCount batches are in flight at once per process; more worker processes add more consumers to the group.
 import { settleBatchMax, settleDeliveriesMax } from '../core/limits.js';
-import type { Logger } from '../core/log.js';
 import type { RedisClient } from '../core/redis/connect.js';
 import { settleGroup } from '../core/redis/keys.js';
-import type { Meter } from '../core/redis/meter.js';
-import type { EntryProcessor } from './process-entry.js';
-import type { WorkerMetrics } from './metrics.js';
 import { backoffMs, pause } from './pause.js';
 import { entriesOfRead, type StreamEntry } from './stream-reply.js';
+import type { WorkerDeps } from './worker-deps.js';
 
 /** How long one XREADGROUP blocks: also the longest a stop() waits for an idle reader. */
 export const readBlockMs = 1_000;
 
-export interface ConsumeDeps {
-  /** A connection used by this loop alone. */
-  blocking: RedisClient;
-  meter: Meter;
-  processor: EntryProcessor;
-  consumer: string;
-  log: Logger;
-  metrics: WorkerMetrics;
-  signal: AbortSignal;
-}
+type Deps = Pick<WorkerDeps, 'meter' | 'processor' | 'consumer' | 'log' | 'metrics' | 'signal'>;
 
-/** Runs until `signal` aborts. Never rejects: every failure is logged and retried after a back-off. */
-export async function consumeSettlements(deps: ConsumeDeps, bucket: number): Promise<void> {
+/** `blocking`: a connection this loop alone uses. Runs until `signal` aborts. Never rejects: every failure is logged and retried after a back-off. */
+export async function consumeSettlements(deps: Deps, blocking: RedisClient, bucket: number): Promise<void> {
   const stream = deps.meter.keys.settleStream(bucket);
   const log = deps.log.child({ bucket });
   let failures = 0;
   while (!deps.signal.aborted) {
     let entries: StreamEntry[];
     try {
-      entries = entriesOfRead(await deps.blocking.xreadgroup('GROUP', settleGroup, deps.consumer,
+      entries = entriesOfRead(await blocking.xreadgroup('GROUP', settleGroup, deps.consumer,
         'COUNT', settleBatchMax, 'BLOCK', readBlockMs, 'STREAMS', stream, '>'));
       failures = 0;
     } catch (err) {
@@ -58,7 +46,7 @@ export async function consumeSettlements(deps: ConsumeDeps, bucket: number): Pro
  * After settleDeliveriesMax attempts, or when stopping, they are left pending: the reclaim loop takes it from there,
  * and the bucket's other entries are not held up behind them forever.
  */
-async function settleWithRetries(deps: ConsumeDeps, bucket: number, entries: readonly StreamEntry[]): Promise<void> {
+async function settleWithRetries(deps: Deps, bucket: number, entries: readonly StreamEntry[]): Promise<void> {
   let pending = entries;
   for (let attempt = 0; attempt < settleDeliveriesMax; attempt++) {
     const outcomes = await deps.processor.processBatch(bucket, pending);

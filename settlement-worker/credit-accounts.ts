@@ -4,7 +4,7 @@
 //
 // One call to credit_settled_accounts (sql/migrations/0005): it locks wallets, teachers and the platform row in
 // that order and credits them, so the shared teacher and platform rows, which every concurrent settlement queues
-// on, are held from that call to COMMIT only (README "Settlement worker": settling a burst).
+// on, are held from that call to COMMIT only (README "Settlement, exactly once").
 import type { PoolClient } from '../core/pg/pool.js';
 import { invariant } from '../core/errors.js';
 import { minorToNumeric } from '../core/money.js';

@@ -6,41 +6,21 @@
 // Acking only after COMMIT is what makes a crash at any point safe: the entry is delivered again, and the
 // settlement, being idempotent, returns the stored figures without moving money twice.
 import { InvariantError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
-import type { Pool } from '../core/pg/pool.js';
-import type { RedisClient } from '../core/redis/connect.js';
 import { settleGroup } from '../core/redis/keys.js';
-import type { Meter } from '../core/redis/meter.js';
 import { fromSettleEntry, settleEntry, type FrozenSession } from '../core/protocol/settlement.js';
 import { describeIssues } from '../core/protocol/common.js';
-import { SessionNotFoundError, settleSession, type SettledSession } from './settle-session.js';
+import { settleSession } from './settle-session.js';
+import { SessionNotFoundError, type SettledSession } from './settlement-decision.js';
 import { settleBatch } from './settle-batch.js';
 import { fieldsToObject, type StreamEntry } from './stream-reply.js';
-import type { WorkerMetrics } from './metrics.js';
 import { recordSettlement } from './record-settlement.js';
-
-export type EntryOutcome = 'settled' | 'dead_lettered' | 'retry';
+import type { EntryOutcome, EntryProcessor, WorkerDeps } from './worker-deps.js';
 
 /** The dead-letter stream is trimmed (approximately) to this many entries, so it cannot grow without bound. */
 export const deadLettersMax = 100_000;
 
-export interface EntryProcessorDeps {
-  pool: Pool;
-  redis: RedisClient;
-  meter: Meter;
-  feeBps: number;
-  log: Logger;
-  metrics: WorkerMetrics;
-  /** false: one transaction per entry, as before batching (kept for the side-by-side benchmark). Default true. */
-  batched?: boolean;
-}
+type Deps = Pick<WorkerDeps, 'pool' | 'redis' | 'meter' | 'feeBps' | 'log' | 'metrics'>;
 
-export interface EntryProcessor {
-  process(bucket: number, entry: StreamEntry): Promise<EntryOutcome>;
-  /** Entries of one bucket (at most settleBatchMax), settled in one transaction; one outcome per entry, in order. */
-  processBatch(bucket: number, entries: readonly StreamEntry[]): Promise<EntryOutcome[]>;
-  deadLetter(bucket: number, entry: StreamEntry, reason: string): Promise<void>;
-}
 
 /** `enqueuedMs`: when the session ended and its settle request was written (the gateway's or sweeper's clock). */
 type Parsed = { ok: true; frozen: FrozenSession; enqueuedMs: number } | { ok: false; reason: string };
@@ -72,7 +52,7 @@ export function permanentReason(err: unknown): string | null {
 
 interface ValidEntry { entry: StreamEntry; frozen: FrozenSession; enqueuedMs: number }
 
-export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
+export function createEntryProcessor(deps: Deps): EntryProcessor {
   const { pool, redis, meter, feeBps } = deps;
   const keys = meter.keys;
 
@@ -191,7 +171,7 @@ export function createEntryProcessor(deps: EntryProcessorDeps): EntryProcessor {
   }
 
   async function processBatch(bucket: number, entries: readonly StreamEntry[]): Promise<EntryOutcome[]> {
-    if (deps.batched === false || entries.length === 1) {
+    if (entries.length === 1) {
       const outcomes: EntryOutcome[] = [];
       for (const entry of entries) outcomes.push(await process(bucket, entry));
       return outcomes;

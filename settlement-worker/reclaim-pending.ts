@@ -4,27 +4,12 @@
 // is dead-lettered instead of being tried again forever.
 import type { Config } from '../core/config.js';
 import { settleBatchMax, settleDeliveriesMax } from '../core/limits.js';
-import type { Logger } from '../core/log.js';
-import type { Pool } from '../core/pg/pool.js';
-import type { RedisClient } from '../core/redis/connect.js';
 import { settleGroup } from '../core/redis/keys.js';
-import type { Meter } from '../core/redis/meter.js';
-import type { EntryProcessor } from './process-entry.js';
-import type { WorkerMetrics } from './metrics.js';
 import { pause } from './pause.js';
 import { deliveriesOfPending, partsOfAutoclaim, type StreamEntry } from './stream-reply.js';
+import type { WorkerDeps } from './worker-deps.js';
 
-export interface ReclaimDeps {
-  pool: Pool;
-  redis: RedisClient;
-  meter: Meter;
-  processor: EntryProcessor;
-  consumer: string;
-  claimIdleMs: number;
-  log: Logger;
-  metrics: WorkerMetrics;
-  signal: AbortSignal;
-}
+type Deps = Pick<WorkerDeps, 'pool' | 'redis' | 'meter' | 'processor' | 'consumer' | 'claimIdleMs' | 'log' | 'metrics' | 'signal'>;
 
 /** Often enough that a claimable entry waits at most half its idle time again; at least every 5 s. */
 export function reclaimIntervalMs(config: Pick<Config, 'settleClaimIdleMs'>): number {
@@ -32,7 +17,7 @@ export function reclaimIntervalMs(config: Pick<Config, 'settleClaimIdleMs'>): nu
 }
 
 /** One bounded pass over one bucket: at most settleBatchMax entries. Returns how many were claimed. */
-export async function reclaimPending(deps: ReclaimDeps, bucket: number): Promise<number> {
+export async function reclaimPending(deps: Deps, bucket: number): Promise<number> {
   const stream = deps.meter.keys.settleStream(bucket);
   const { entries } = partsOfAutoclaim(await deps.redis.xautoclaim(stream, settleGroup, deps.consumer,
     deps.claimIdleMs, '0-0', 'COUNT', settleBatchMax));
@@ -64,7 +49,7 @@ export async function reclaimPending(deps: ReclaimDeps, bucket: number): Promise
  * Claiming counts as a delivery, and delivery counts decide what is poison; so while Postgres is down nothing is
  * claimed, or a long outage would push every pending entry past settleDeliveriesMax into the dead letters.
  */
-async function postgresAnswers(deps: ReclaimDeps): Promise<boolean> {
+async function postgresAnswers(deps: Deps): Promise<boolean> {
   try {
     await deps.pool.query('SELECT 1');
     return true;
@@ -75,7 +60,7 @@ async function postgresAnswers(deps: ReclaimDeps): Promise<boolean> {
 }
 
 /** Runs until `signal` aborts, visiting every bucket each interval. Never rejects. */
-export async function runReclaimLoop(deps: ReclaimDeps, buckets: readonly number[], intervalMs: number): Promise<void> {
+export async function runReclaimLoop(deps: Deps, buckets: readonly number[], intervalMs: number): Promise<void> {
   while (!deps.signal.aborted) {
     if (await postgresAnswers(deps)) {
       for (const bucket of buckets) {

@@ -4,25 +4,17 @@
 // checkpoint (the sweeper then settles it as `disconnected` once idle + grace pass without a player) and gives a
 // live session without a deadline one (so it is checkpointed and swept).
 import { reconcileBatchMax } from '../core/limits.js';
-import type { Logger } from '../core/log.js';
 import type { Pool } from '../core/pg/pool.js';
 import { redisNowMs, type RedisClient } from '../core/redis/connect.js';
 import type { Meter } from '../core/redis/meter.js';
 import { restoreIfStillActive } from '../core/restore-live-session.js';
 import { backoffMs, pause } from './pause.js';
-import type { WorkerMetrics } from './metrics.js';
+import type { WorkerDeps } from './worker-deps.js';
 
 /** A start writes Redis, then commits its row, within milliseconds: sessions started more recently are left to it. */
 const startSettleSeconds = 30;
 
-export interface ReconcileDeps {
-  pool: Pool;
-  redis: RedisClient;
-  meter: Meter;
-  log: Logger;
-  metrics: WorkerMetrics;
-  signal: AbortSignal;
-}
+type Deps = Pick<WorkerDeps, 'pool' | 'redis' | 'meter' | 'log' | 'metrics' | 'signal'>;
 
 /** What one session needed: nothing, a rebuild from its checkpoint, or a deadline. */
 export type ReconcileAction = 'none' | 'rebuilt' | 'scheduled';
@@ -42,7 +34,7 @@ export async function activeSessionIdsPage(pool: Pool, afterId: string, limit = 
  * this runs (the session settled meanwhile): the rebuild re-checks under the settlement's own row lock
  * (restoreIfStillActive).
  */
-async function reconcileFromRedisState(deps: ReconcileDeps, sessionId: string, live: boolean, scheduled: boolean,
+async function reconcileFromRedisState(deps: Deps, sessionId: string, live: boolean, scheduled: boolean,
   nowMs: () => Promise<number>): Promise<ReconcileAction> {
   if (!live) {
     const { outcome, billedMs } = await restoreIfStillActive(deps.pool, deps.meter, sessionId);
@@ -60,7 +52,7 @@ async function reconcileFromRedisState(deps: ReconcileDeps, sessionId: string, l
 }
 
 /** Compares one session Postgres listed as active with Redis (reconcilePage does a page at once). */
-export async function reconcileSession(deps: ReconcileDeps, sessionId: string, nowMs: number): Promise<ReconcileAction> {
+export async function reconcileSession(deps: Deps, sessionId: string, nowMs: number): Promise<ReconcileAction> {
   const [[live], [scheduled]] = await Promise.all([deps.meter.liveSessions([sessionId]), deps.meter.deadlinesScheduled([sessionId])]);
   return reconcileFromRedisState(deps, sessionId, live!, scheduled!, () => Promise.resolve(nowMs));
 }
@@ -72,7 +64,7 @@ const firstId = '00000000-0000-0000-0000-000000000000';
  * Redis is read for the whole page at once (a few script calls and one ZMSCORE per bucket, not two commands per
  * session): the walk runs all day, so its cost per session is what the worker and Redis pay while nothing is wrong.
  */
-export async function reconcilePage(deps: ReconcileDeps, afterId: string, counts = { rebuilt: 0, scheduled: 0 }): Promise<string> {
+export async function reconcilePage(deps: Deps, afterId: string, counts = { rebuilt: 0, scheduled: 0 }): Promise<string> {
   const ids = await activeSessionIdsPage(deps.pool, afterId);
   if (ids.length > 0) {
     const [live, scheduled] = await Promise.all([deps.meter.liveSessions(ids), deps.meter.deadlinesScheduled(ids)]);
@@ -90,7 +82,7 @@ export async function reconcilePage(deps: ReconcileDeps, afterId: string, counts
 }
 
 /** One whole pass over the active sessions, page by page. Returns [rebuilt, deadlines added]. */
-export async function reconcileLostSessions(deps: ReconcileDeps): Promise<[number, number]> {
+export async function reconcileLostSessions(deps: Deps): Promise<[number, number]> {
   const counts = { rebuilt: 0, scheduled: 0 };
   let after = firstId;
   do {
@@ -115,7 +107,7 @@ export async function redisLostData(deps: { redis: RedisClient; meter: { keys: P
  * them); a rebuild here first would leave the session without its socket, and that heartbeat would be refused as
  * coming from a replaced socket. What is still missing after that wait has no player to bring it back.
  */
-export async function runReconcileLoop(deps: ReconcileDeps, pageIntervalMs: number, playersBackMs: number): Promise<void> {
+export async function runReconcileLoop(deps: Deps, pageIntervalMs: number, playersBackMs: number): Promise<void> {
   let failures = 0;
   let after = firstId;
   while (!deps.signal.aborted) {

@@ -1,21 +1,17 @@
 // What the worker records about each settlement it committed, whichever path wrote it (a batch, one entry at a
 // time, an abandoned hold): one `info` line with the figures and the counters and latency of README "Metrics".
 // A repeat of an earlier settlement moved no money and is not recorded here.
-import type { Logger } from '../core/log.js';
 import { minorToNumeric } from '../core/money.js';
-import type { WorkerMetrics } from './metrics.js';
-import type { SettledSession } from './settle-session.js';
+import type { SettledSession } from './settlement-decision.js';
+import type { WorkerDeps } from './worker-deps.js';
 
-export interface RecordDeps {
-  log: Logger;
-  metrics: WorkerMetrics;
-}
+type Deps = Pick<WorkerDeps, 'log' | 'metrics'>;
 
 /**
  * `endedMs`: when the session ended (its settle entry's enqueued_ms, the gateway's clock), or null when it has no
  * end moment (an abandoned hold). `committedMs`: when COMMIT returned, on this worker's clock.
  */
-export function recordSettlement(deps: RecordDeps, s: SettledSession, endedMs: number | null, committedMs: number): void {
+export function recordSettlement(deps: Deps, s: SettledSession, endedMs: number | null, committedMs: number): void {
   // Clocks of two hosts: a small negative difference is skew, not time travel.
   const endToCommitMs = endedMs === null ? null : Math.max(0, committedMs - endedMs);
   deps.metrics.settlements[s.endReason].inc();

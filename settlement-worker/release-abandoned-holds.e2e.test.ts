@@ -10,8 +10,10 @@ import { startProduct, type ApiResult, type Product } from '../test/helpers/prod
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import { courseId, STUDENT } from '../test/helpers/test-env.js';
 import { eventually, lockSession, readSessionRow, startLiveSession } from '../test/helpers/sessions.js';
-import { frozenAbandoned, releaseAbandonedHolds, type ReleaseDeps } from './release-abandoned-holds.js';
-import { settleOrSkip, settleSession, type SettledSession, type SkippedSettlement } from './settle-session.js';
+import { frozenAbandoned, releaseAbandonedHolds } from './release-abandoned-holds.js';
+import type { WorkerDeps } from './worker-deps.js';
+import { settleOrSkip, settleSession } from './settle-session.js';
+import type { SettledSession, SkippedSettlement } from './settlement-decision.js';
 import { createWorkerMetrics } from './metrics.js';
 
 const holdMs = 1_500;
@@ -42,7 +44,7 @@ const wallet = async () => {
   return { balance: cents(w.wallet_balance), locked: cents(w.locked_balance) };
 };
 
-const releaseDeps = (): ReleaseDeps => ({
+const releaseDeps = (): Pick<WorkerDeps, 'pool' | 'feeBps' | 'abandonedHoldMs' | 'log' | 'metrics' | 'signal'> => ({
   pool: racePool, feeBps: 0, abandonedHoldMs: holdMs, log: createLogger({ logLevel: 'silent', logPretty: false }, 'test'),
   metrics: createWorkerMetrics(), signal: new AbortController().signal,
 });

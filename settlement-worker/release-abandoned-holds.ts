@@ -8,26 +8,17 @@
 // of the same session a no-op that returns the stored figures.
 import { abandonedBatchMax } from '../core/limits.js';
 import type { Config } from '../core/config.js';
-import type { Logger } from '../core/log.js';
-import type { Pool } from '../core/pg/pool.js';
 import type { FrozenSession } from '../core/protocol/settlement.js';
 import { backoffMs, pause } from './pause.js';
 import { permanentReason } from './process-entry.js';
 import { settleOrSkip } from './settle-session.js';
-import type { WorkerMetrics } from './metrics.js';
 import { recordSettlement } from './record-settlement.js';
+import type { WorkerDeps } from './worker-deps.js';
 
 /** Breath between pages while a backlog drains, so the loop never monopolises the event loop or the pool. */
 const backlogPauseMs = 10;
 
-export interface ReleaseDeps {
-  pool: Pool;
-  feeBps: number;
-  abandonedHoldMs: number;
-  log: Logger;
-  metrics: WorkerMetrics;
-  signal: AbortSignal;
-}
+type Deps = Pick<WorkerDeps, 'pool' | 'feeBps' | 'abandonedHoldMs' | 'log' | 'metrics' | 'signal'>;
 
 /** Where the scan goes on: the last session of a full page, in (created_at, id) order. */
 export interface ReleaseCursor {
@@ -62,7 +53,7 @@ export function frozenAbandoned(sessionId: string): FrozenSession {
  * Locked sessions created more than abandonedHoldMs ago, oldest first, after `cursor`. The age is measured in
  * Postgres time on both sides (created_at is its now() too), so worker and database clocks need not agree.
  */
-async function dueLockedSessions(deps: ReleaseDeps, cursor: ReleaseCursor | null): Promise<ReleaseCursor[]> {
+async function dueLockedSessions(deps: Deps, cursor: ReleaseCursor | null): Promise<ReleaseCursor[]> {
   const { rows } = await deps.pool.query<ReleaseCursor>(
     `SELECT id, created_at::text AS "createdAt" FROM sessions
       WHERE status = 'locked' AND created_at < now() - $1::bigint * interval '1 millisecond'
@@ -76,7 +67,7 @@ async function dueLockedSessions(deps: ReleaseDeps, cursor: ReleaseCursor | null
  * One page: at most abandonedBatchMax sessions, settled one transaction each. An operating error (Postgres
  * unreachable) ends the page by throwing; a session that cannot be settled is logged and passed over.
  */
-export async function releaseAbandonedHolds(deps: ReleaseDeps, cursor: ReleaseCursor | null): Promise<ReleasePage> {
+export async function releaseAbandonedHolds(deps: Deps, cursor: ReleaseCursor | null): Promise<ReleasePage> {
   const due = await dueLockedSessions(deps, cursor);
   const page: ReleasePage = { released: 0, skipped: 0, alreadySettled: 0, failed: 0, next: null };
   for (const { id } of due) {
@@ -112,7 +103,7 @@ export async function releaseAbandonedHolds(deps: ReleaseDeps, cursor: ReleaseCu
  * Runs until `signal` aborts: a scan at once, then every `intervalMs`; pages follow each other at once while a
  * backlog drains, and a failing Postgres is retried with back-off from where the scan stood.
  */
-export async function runReleaseLoop(deps: ReleaseDeps, intervalMs: number): Promise<void> {
+export async function runReleaseLoop(deps: Deps, intervalMs: number): Promise<void> {
   let cursor: ReleaseCursor | null = null;
   let failures = 0;
   while (!deps.signal.aborted) {

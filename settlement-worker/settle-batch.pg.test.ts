@@ -11,8 +11,9 @@ import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money
 import { frozenSession, lockSession, readSessionRow } from '../test/helpers/sessions.js';
 import { numericToMinor } from '../core/money.js';
 import { addTeacherWithCourse, fundStudents } from '../test/helpers/funded-students.js';
-import { settleOrSkip, SessionNotFoundError } from './settle-session.js';
-import { settleBatch, type BatchOutcome } from './settle-batch.js';
+import { settleOrSkip } from './settle-session.js';
+import { settleBatch } from './settle-batch.js';
+import { SessionNotFoundError, type SettleOutcome } from './settlement-decision.js';
 
 /** One world per way of settling: the same students, teachers and sessions, by index. */
 interface World {
@@ -85,7 +86,7 @@ async function createSession(w: World, spec: SessionSpec): Promise<FrozenSession
 }
 
 /** Everything a settlement decides or moves, with session, student and teacher ids replaced by their indexes. */
-async function snapshot(w: World, frozen: readonly FrozenSession[], outcomes: readonly BatchOutcome[]): Promise<unknown> {
+async function snapshot(w: World, frozen: readonly FrozenSession[], outcomes: readonly SettleOutcome[]): Promise<unknown> {
   const ids = frozen.map((f) => f.sessionId);
   const name = (id: string | null) => {
     if (id === null) return null;
@@ -119,8 +120,8 @@ async function snapshot(w: World, frozen: readonly FrozenSession[], outcomes: re
   };
 }
 
-async function settleOneByOne(pool: Pool, frozen: readonly FrozenSession[], feeBps: number): Promise<BatchOutcome[]> {
-  const outcomes: BatchOutcome[] = [];
+async function settleOneByOne(pool: Pool, frozen: readonly FrozenSession[], feeBps: number): Promise<SettleOutcome[]> {
+  const outcomes: SettleOutcome[] = [];
   for (const f of frozen) outcomes.push(await settleOrSkip(pool, f, feeBps));
   return outcomes;
 }
@@ -142,7 +143,7 @@ describe('settleBatch', () => {
       const outcomesOne = await settleOneByOne(one.env.pool, order.map((i) => frozenOne[i]!), feeBps);
       const outcomesBatch = await settleBatch(batch.env.pool, order.map((i) => frozenBatch[i]!), feeBps, { refuseSkips: false });
 
-      const byIndex = (outcomes: BatchOutcome[], frozen: FrozenSession[]) => outcomes.map((o, k) => {
+      const byIndex = (outcomes: SettleOutcome[], frozen: FrozenSession[]) => outcomes.map((o, k) => {
         expect(o.sessionId).toBe(frozen[order[k]!]!.sessionId);
         return o;
       });

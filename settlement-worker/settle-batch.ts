@@ -3,7 +3,8 @@
 // same idempotency (a session already completed, or settled earlier in this batch, returns its stored figures and
 // moves no money). What changes is the shape of the SQL: a few set-based statements per batch (`unnest` arrays)
 // instead of a handful per session, and one COMMIT (one WAL flush) for the lot. That is what lets a burst of ended
-// sessions drain in seconds.
+// sessions drain in seconds. What each session comes to is decided by settlement-decision.ts (no I/O); this module
+// locks, reads and writes. One session (settle-session.ts) is written by the same statements, as a batch of one.
 //
 // Locks are taken in one global order, by every settlement path: session rows (by id), then billing remainders (by
 // student and course), then wallets (by student id), then teachers (by id), then the platform row. Two batches that
@@ -13,25 +14,15 @@
 import { withTransaction, type Pool, type PoolClient } from '../core/pg/pool.js';
 import { invariant } from '../core/errors.js';
 import { settleBatchMax } from '../core/limits.js';
-import { minorToNumeric, numericToMinor, type SettlementFigures } from '../core/money.js';
+import { minorToNumeric, numericToMinor } from '../core/money.js';
+import type { ContentProgress } from '../core/protocol/common.js';
 import type { FrozenSession } from '../core/protocol/settlement.js';
 import {
-  decideSettlement, ledgerEntriesOf, remainderPairOf, SessionNotFoundError, toContentProgress,
-  type CarriedRemainder, type SessionForSettle, type SettledSession, type SkippedSettlement,
-} from './settle-session.js';
-import { lockRemainders, pairKey, saveRemainders, type RemainderPair } from './billing-remainders.js';
+  ledgerEntriesOf, planBatch, remainderPairOf, SessionNotFoundError,
+  type SessionForSettle, type SettleOutcome, type SettleWrite,
+} from './settlement-decision.js';
+import { lockRemainders, saveRemainders } from './billing-remainders.js';
 import { creditAccounts, type SettlementCredits } from './credit-accounts.js';
-
-export type BatchOutcome = SettledSession | SkippedSettlement;
-
-/** One session this batch moves money for. */
-interface SettleWrite {
-  frozen: FrozenSession;
-  row: SessionForSettle;
-  lockedMinor: number;
-  figures: SettlementFigures;
-  carry: CarriedRemainder | null;
-}
 
 export interface SettleBatchOptions {
   /**
@@ -48,7 +39,7 @@ export interface SettleBatchOptions {
  * decides whether to retry the batch (an operating error) or settle its entries one by one (a data error).
  */
 export async function settleBatch(pool: Pool, batch: readonly FrozenSession[], feeBps: number,
-  opts: SettleBatchOptions): Promise<BatchOutcome[]> {
+  opts: SettleBatchOptions): Promise<SettleOutcome[]> {
   invariant(batch.length <= settleBatchMax, `a settle batch of ${batch.length} exceeds settleBatchMax ${settleBatchMax}`);
   if (batch.length === 0) return [];
   return withTransaction(pool, async (tx) => {
@@ -84,37 +75,11 @@ async function lockSessionRows(tx: PoolClient, ids: readonly string[]): Promise<
   return byId;
 }
 
-/**
- * Decides, in input order and without touching the database, what settling the batch one by one would do: the first
- * settlement of a session computes its figures; a repeat (in this batch or committed before) returns those figures.
- * Sessions of one student on one course chain their carried remainder in input order, as one by one they would.
- * `owed`: each pair's remainder as locked before the batch. Returns the remainders the batch leaves, per pair.
- */
-export function planBatch(batch: readonly FrozenSession[], rows: ReadonlyMap<string, SessionForSettle>, feeBps: number,
-  owed: ReadonlyMap<string, number>):
-  { outcomes: BatchOutcome[]; writes: SettleWrite[]; remainders: Map<string, { pair: RemainderPair; subMinor: number }> } {
-  const settledHere = new Map<string, SettledSession>();
-  const remainders = new Map<string, { pair: RemainderPair; subMinor: number }>();
-  const writes: SettleWrite[] = [];
-  const outcomes = batch.map((frozen): BatchOutcome => {
-    const row = rows.get(frozen.sessionId);
-    if (!row) throw new SessionNotFoundError(frozen.sessionId);
-    const earlier = settledHere.get(row.id);
-    if (earlier) return { ...earlier, alreadySettled: true };
-    const pair = remainderPairOf(row, frozen);
-    const key = pair && pairKey(pair);
-    const carriedIn = key === null ? null : remainders.get(key)?.subMinor ?? owed.get(key);
-    invariant(carriedIn !== undefined, `session ${row.id}: its billing remainder was not locked`);
-    const decision = decideSettlement(row, frozen, feeBps, carriedIn);
-    if (decision.kind !== 'write') return decision.outcome;
-    const { lockedMinor, figures, carry } = decision;
-    if (pair && key && carry) remainders.set(key, { pair, subMinor: carry.subMinorCarriedOut });
-    writes.push({ frozen, row, lockedMinor, figures, carry });
-    const settled: SettledSession = { sessionId: row.id, endReason: frozen.endReason, durationMs: frozen.billedMs, ...figures, alreadySettled: false };
-    settledHere.set(row.id, settled);
-    return settled;
-  });
-  return { outcomes, writes, remainders };
+/** A session row's content_progress: keyed by lecture id, each with the billed seconds attributed to it. */
+export function toContentProgress(progressMs: FrozenSession['progressMs']): ContentProgress {
+  const out: ContentProgress = {};
+  for (const [lecture, ms] of Object.entries(progressMs)) out[lecture] = { watched_seconds: ms / 1000 };
+  return out;
 }
 
 async function completeSessionRows(tx: PoolClient, writes: readonly SettleWrite[]): Promise<void> {

@@ -5,7 +5,8 @@ import { InvariantError } from '../core/errors.js';
 import { createTestEnv, courseId, STUDENT, STUDENT_2, TEACHER, type TestEnv } from '../test/helpers/test-env.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../test/helpers/money-invariants.js';
 import { frozenSession, lockSession, readBalances, readSessionRow } from '../test/helpers/sessions.js';
-import { SessionNotFoundError, settleSession } from './settle-session.js';
+import { settleSession } from './settle-session.js';
+import { SessionNotFoundError } from './settlement-decision.js';
 
 let env: TestEnv;
 let totalBefore: number;

@@ -12,26 +12,16 @@
 // passed meanwhile are then not a disconnect: for disconnectHoldMs after Redis answers again, a due live session is
 // looked at again when the hold ends instead of settled, by which time every player still there has been heard from.
 import { redisReconnectWaitMsMax, settleRetryMs, sweepBatchMax } from '../core/limits.js';
-import type { Logger } from '../core/log.js';
-import { redisNowMs, type RedisClient } from '../core/redis/connect.js';
-import type { Meter } from '../core/redis/meter.js';
+import { redisNowMs } from '../core/redis/connect.js';
 import { backoffMsMax, pause } from './pause.js';
-import type { WorkerMetrics } from './metrics.js';
 import { isUnavailableError } from '../core/unavailable.js';
 import type { Config } from '../core/config.js';
+import type { WorkerDeps } from './worker-deps.js';
 
 /** Breath between passes while a backlog drains, so one loop never monopolises the event loop. */
 const backlogPauseMs = 10;
 
-export interface SweepDeps {
-  redis: RedisClient;
-  meter: Meter;
-  log: Logger;
-  metrics: WorkerMetrics;
-  signal: AbortSignal;
-  /** How long after an outage due live sessions are held (disconnectHoldMsOf). */
-  disconnectHoldMs: number;
-}
+type Deps = Pick<WorkerDeps, 'redis' | 'meter' | 'log' | 'metrics' | 'signal' | 'disconnectHoldMs'>;
 
 /**
  * Two heartbeat intervals, two command bounds and twice the longest reconnect wait of a Redis client (connect.ts, a
@@ -49,7 +39,7 @@ export interface OutageHold {
 
 export const noOutage = (): OutageHold => ({ cutOff: false, heldUntilMs: 0 });
 
-async function sweepSession(deps: SweepDeps, sessionId: string, nowMs: number, heldUntilMs: number): Promise<void> {
+async function sweepSession(deps: Deps, sessionId: string, nowMs: number, heldUntilMs: number): Promise<void> {
   const { meter } = deps;
   const check = await meter.checkDeadline(sessionId, heldUntilMs);
   if (check.kind === 'gone') {
@@ -70,7 +60,7 @@ async function sweepSession(deps: SweepDeps, sessionId: string, nowMs: number, h
  * in one round trip rather than one each: the pass runs twice a second in every worker, whether anything is due or
  * not. Returns true when some bucket had a full batch, i.e. more may be due right now.
  */
-export async function sweepDeadlines(deps: SweepDeps, buckets: readonly number[], hold: OutageHold = noOutage()): Promise<boolean> {
+export async function sweepDeadlines(deps: Deps, buckets: readonly number[], hold: OutageHold = noOutage()): Promise<boolean> {
   const nowMs = await redisNowMs(deps.redis);
   if (hold.cutOff) {
     hold.cutOff = false;
@@ -98,7 +88,7 @@ export async function sweepDeadlines(deps: SweepDeps, buckets: readonly number[]
  * Runs until `signal` aborts. Sweeps again almost at once while there is a backlog, else every `intervalMs`,
  * and backs off (up to backoffMsMax) while Redis keeps failing.
  */
-export async function runSweepLoop(deps: SweepDeps, buckets: readonly number[], intervalMs: number): Promise<void> {
+export async function runSweepLoop(deps: Deps, buckets: readonly number[], intervalMs: number): Promise<void> {
   let failures = 0;
   const hold = noOutage();
   while (!deps.signal.aborted) {

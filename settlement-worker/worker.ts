@@ -21,6 +21,7 @@ import { runCheckpointLoop } from './checkpoint-durations.js';
 import { runReconcileLoop } from './reconcile-lost-sessions.js';
 import { releaseIntervalMs, runReleaseLoop } from './release-abandoned-holds.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import type { WorkerDeps } from './worker-deps.js';
 
 /** stop() resolves within this bound even if a settlement hangs (its transaction then rolls back or commits). */
 export const stopMsMax = 8_000;
@@ -34,8 +35,6 @@ export interface SettlementWorkerOptions {
   consumerName?: string;
   /** Where the worker counts what it does (main.ts serves it); default: a registry of its own. */
   metrics?: WorkerMetrics;
-  /** false: one Postgres transaction per settle entry, as before batching (the benchmark's baseline). Default true. */
-  batched?: boolean;
 }
 
 export interface SettlementWorker {
@@ -69,11 +68,15 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
   const meter = createMeter(redis, createKeys(config.redisKeyPrefix), meterLimits(config));
   const metrics = opts.metrics ?? createWorkerMetrics();
   metrics.watchSettleStreams(redis, meter.keys);
-  const processor = createEntryProcessor({ pool, redis, meter, feeBps: config.platformFeeBps, log, metrics, batched: opts.batched ?? true });
   const controller = new AbortController();
   const signal = controller.signal;
   // Every loop may be pausing on the signal at once (one reader per bucket, reclaim, sweep): not a leak.
   setMaxListeners(2 * bucketCount + 8, signal);
+  const shared = {
+    pool, redis, meter, log, metrics, signal, consumer: consumerName, feeBps: config.platformFeeBps,
+    claimIdleMs: config.settleClaimIdleMs, abandonedHoldMs: config.abandonedHoldMs, disconnectHoldMs: disconnectHoldMsOf(config),
+  };
+  const deps: WorkerDeps = { ...shared, processor: createEntryProcessor(shared) };
   const readers: RedisClient[] = [];
   const loops: Promise<void>[] = [];
   let state: 'new' | 'running' | 'stopped' = 'new';
@@ -95,16 +98,14 @@ export function createSettlementWorker(opts: SettlementWorkerOptions): Settlemen
       const blocking = createRedis(config, { purpose: `settle-reader-${bucket}`, dedicated: true, blockMsMax: readBlockMs });
       blocking.on('error', (err: Error) => log.warn({ err: err.message, bucket }, 'settle reader connection error'));
       readers.push(blocking);
-      track(`consume-${bucket}`, consumeSettlements({ blocking, meter, processor, consumer: consumerName, log, metrics, signal }, bucket));
+      track(`consume-${bucket}`, consumeSettlements(deps, blocking, bucket));
     }
-    const reclaimDeps = { pool, redis, meter, processor, consumer: consumerName, claimIdleMs: config.settleClaimIdleMs, log, metrics, signal };
-    track('reclaim', runReclaimLoop(reclaimDeps, buckets, reclaimIntervalMs(config)));
-    track('sweep', runSweepLoop({ redis, meter, log, metrics, signal, disconnectHoldMs: disconnectHoldMsOf(config) }, buckets, config.sweepIntervalMs));
-    track('checkpoint', runCheckpointLoop({ pool, redis, meter, log, metrics, signal }, buckets, config.checkpointIntervalMs));
+    track('reclaim', runReclaimLoop(deps, buckets, reclaimIntervalMs(config)));
+    track('sweep', runSweepLoop(deps, buckets, config.sweepIntervalMs));
+    track('checkpoint', runCheckpointLoop(deps, buckets, config.checkpointIntervalMs));
     // Rare repairs (a Redis data loss, a crash between two writes): often enough to bound a hold left open.
-    track('reconcile', runReconcileLoop({ pool, redis, meter, log, metrics, signal }, reconcilePageIntervalMs, config.socketIdleMs));
-    const releaseDeps = { pool, feeBps: config.platformFeeBps, abandonedHoldMs: config.abandonedHoldMs, log, metrics, signal };
-    track('release-abandoned', runReleaseLoop(releaseDeps, releaseIntervalMs(config)));
+    track('reconcile', runReconcileLoop(deps, reconcilePageIntervalMs, config.socketIdleMs));
+    track('release-abandoned', runReleaseLoop(deps, releaseIntervalMs(config)));
     log.info({ buckets: buckets.length }, 'settlement worker started');
   }
 

@@ -82,14 +82,15 @@ export interface UpdateItem {
   input: UpdateInput;
 }
 
-export interface Money {
+/** What the meter keeps per session: ms billed so far, and the hold, price and max billable ms that bound it. */
+export interface MeterFigures {
   billedMs: number;
   lockedMinor: number;
   priceMinor: number;
   maxBillableMs: number;
 }
 
-export interface UpdateResult extends Money {
+export interface UpdateResult extends MeterFigures {
   completionPct: number;
   currentLecture: number;
   warnLowFunds: boolean;
@@ -97,7 +98,7 @@ export interface UpdateResult extends Money {
   creditMs: number;
 }
 
-export interface AttachResult extends Money {
+export interface AttachResult extends MeterFigures {
   previousOwner: string;
   resumed: boolean;
 }
@@ -107,7 +108,11 @@ export type DeadlineCheck =
   | { kind: 'settle'; frozen: FrozenSession }
   | { kind: 'gone' };
 
-export interface LiveSession extends Money {
+/**
+ * A session's live state as Redis holds it (readSession). The Postgres row it is built from is SessionRowForMeter
+ * (core/live-session.ts).
+ */
+export interface LiveSessionState extends MeterFigures {
   sessionId: string;
   studentId: string;
   courseId: string;
@@ -424,7 +429,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
       return owner || null;
     },
 
-    async readSession(sessionId: string): Promise<LiveSession | null> {
+    async readSession(sessionId: string): Promise<LiveSessionState | null> {
       const [h, lectures] = await Promise.all([
         redis.hgetall(keys.session(sessionId)),
         redis.hgetall(keys.lectures(sessionId)),
@@ -436,7 +441,7 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
         sessionId,
         studentId: h.student_id ?? '',
         courseId: h.course_id ?? '',
-        status: h.status as LiveSession['status'],
+        status: h.status as LiveSessionState['status'],
         endReason: h.end_reason ? endReason.parse(h.end_reason) : null,
         billedMs: int(h.billed_ms),
         lockedMinor: int(h.locked),

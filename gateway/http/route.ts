@@ -1,14 +1,13 @@
 // Adapts one async endpoint handler to uWS: copies what it needs out of the request at once (uWS requests live only
 // for the synchronous part of the handler), reads the body with a limit, and maps every failure to the error table.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { ApiError, InvariantError, RetryLaterError } from '../../core/errors.js';
-import { unavailableRetryAfterMs } from '../../core/limits.js';
-import { isUnavailableError } from '../../core/unavailable.js';
+import { ApiError, type InvariantError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { parseJson, readBody } from './read-json-body.js';
 import { sendEmpty, sendError, sendJson, sendRaw, type ResponseState } from './respond.js';
 import type { Cors, HeaderList } from './cors.js';
 import { httpMethodLabel, type GatewayMetrics } from '../metrics.js';
+import { toApiError } from '../api-error.js';
 
 export interface HttpContext {
   method: string;
@@ -40,18 +39,6 @@ export interface RouteDeps {
   payloadBytesMax: number;
   cors: Cors;
   onInvariantBroken(err: InvariantError): void;
-}
-
-export function toApiError(err: unknown, deps: Pick<RouteDeps, 'log' | 'metrics' | 'onInvariantBroken'>, where: string): ApiError {
-  if (err instanceof ApiError) return err;
-  deps.metrics.countServiceError(err);
-  if (isUnavailableError(err)) {
-    deps.log.warn({ where, err: (err as Error).message }, 'backing service unavailable');
-    return new RetryLaterError('unavailable', unavailableRetryAfterMs);
-  }
-  if (err instanceof InvariantError) deps.onInvariantBroken(err);
-  deps.log.error({ where, err }, 'unexpected error');
-  return new ApiError('internal');
 }
 
 const bodyMethods = new Set(['post', 'patch', 'put']);

@@ -2,7 +2,7 @@
 // the committed figures and close 1000.
 import type { EndReason } from '../../core/protocol/common.js';
 import { awaitSettlement, finalFigures, freezeAndEnqueue } from '../metering/settle-and-wait.js';
-import { toApiError } from '../http/route.js';
+import { toApiError } from '../api-error.js';
 import type { GatewayDeps } from '../deps.js';
 import { closeSocket, sendFrame } from './send-frame.js';
 import type { MeteringSocket } from './socket-data.js';

@@ -9,7 +9,7 @@ import { inFrameOrder } from './in-frame-order.js';
 import { batchedUpdates, type ApplyUpdate } from '../metering/batched-updates.js';
 import { liveFigures, lowFundsWarning } from '../metering/figures.js';
 import { refusalToApiError } from '../metering/refusals.js';
-import { toApiError } from '../http/route.js';
+import { toApiError } from '../api-error.js';
 import { createStageSampler, type StageSampler, type StageTrace } from '../metering/heartbeat-stages.js';
 import type { GatewayDeps } from '../deps.js';
 import { endOverSocket } from './end-over-socket.js';
@@ -17,7 +17,7 @@ import { findSession } from '../store/sessions.js';
 import { restoreFromCheckpoint } from '../metering/restore-session.js';
 import { finalFigures } from '../metering/settle-and-wait.js';
 import type { SocketRegistry } from './socket-registry.js';
-import { closeSocket, sendFrame } from './send-frame.js';
+import { closePolicyViolation, closeSocket, sendFrame } from './send-frame.js';
 import type { MeteringSocket, SocketData } from './socket-data.js';
 import { applyRefresh, type TokenExpiry } from './token-refresh.js';
 
@@ -32,7 +32,7 @@ function refuseFrame(deps: GatewayDeps, ws: MeteringSocket, code: string, messag
   sendFrame(ws, { type: 'error', code, message, ...(seq === undefined ? {} : { seq }) }, deps.metrics);
   if (data.badFrameCount > badFramesMax) {
     data.log.info({ count: data.badFrameCount }, 'closing abusive socket');
-    closeSocket(ws, 1008, 'too many bad frames');
+    closeSocket(ws, closePolicyViolation, 'too many bad frames');
   }
 }
 

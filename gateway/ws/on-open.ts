@@ -4,10 +4,10 @@ import { MeterRefusal } from '../../core/redis/meter.js';
 import { msToSeconds } from '../../core/money.js';
 import { liveFigures, lowFundsWarning } from '../metering/figures.js';
 import { lowFundsWarnBelowMs } from '../../core/meter-limits.js';
-import { toApiError } from '../http/route.js';
+import { toApiError } from '../api-error.js';
 import type { GatewayDeps } from '../deps.js';
 import type { SocketRegistry } from './socket-registry.js';
-import { closeSocket, sendFrame } from './send-frame.js';
+import { closePolicyViolation, closeSocket, sendFrame } from './send-frame.js';
 import type { MeteringSocket } from './socket-data.js';
 import type { TokenExpiry } from './token-refresh.js';
 
@@ -50,7 +50,7 @@ export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry, t
         }
         if (err instanceof MeterRefusal && err.code === 'ending') {
           sendFrame(ws, { type: 'error', code: 'wrong_state', message: 'the session has ended' }, deps.metrics);
-          closeSocket(ws, 1008, 'session ended');
+          closeSocket(ws, closePolicyViolation, 'session ended');
           return false;
         }
         const apiErr = toApiError(err, deps, 'ws-open');

@@ -6,7 +6,13 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { MeteringSocket } from './socket-data.js';
 
 const sendDropped = 2;
-const closeGoingAway = 1008;
+
+/**
+ * RFC 6455's Policy Violation: the client broke a rule of the protocol. The gateway closes with it after too many bad
+ * frames, for a socket opened on a session that is ending, and for a client that does not read what it is sent
+ * (README "WebSocket protocol (version 1)": close codes).
+ */
+export const closePolicyViolation = 1008;
 
 export function sendFrame(ws: MeteringSocket, frame: ServerFrame, metrics?: GatewayMetrics): boolean {
   const data = ws.getUserData();
@@ -15,7 +21,7 @@ export function sendFrame(ws: MeteringSocket, frame: ServerFrame, metrics?: Gate
   if (frame.type === 'error') metrics?.wsErrorFrames.inc({ code: frame.code });
   if (result === sendDropped) {
     data.log.warn({ type: frame.type }, 'frame dropped: client is not reading');
-    closeSocket(ws, closeGoingAway, 'not reading');
+    closeSocket(ws, closePolicyViolation, 'not reading');
     return false;
   }
   return true;
@@ -27,7 +33,7 @@ export function closeIfNotReading(ws: MeteringSocket): boolean {
   if (data.closed) return true;
   if (ws.getBufferedAmount() < sendBufferBytesMax) return false;
   data.log.warn({ buffered: ws.getBufferedAmount() }, 'closing a socket that does not read');
-  closeSocket(ws, closeGoingAway, 'not reading');
+  closeSocket(ws, closePolicyViolation, 'not reading');
   return true;
 }
 

@@ -10,7 +10,7 @@ import { assertMayActOn } from '../auth/authorize-session.js';
 import { bearerToken } from '../auth/verify-token.js';
 import { findSession, type SessionRow } from '../store/sessions.js';
 import { restoreFromCheckpoint } from '../metering/restore-session.js';
-import { toApiError } from '../http/route.js';
+import { toApiError } from '../api-error.js';
 import { sendError } from '../http/respond.js';
 import type { GatewayDeps } from '../deps.js';
 import type { SocketRegistry } from './socket-registry.js';

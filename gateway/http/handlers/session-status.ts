@@ -6,7 +6,7 @@ import type { StatusResponse } from '../../../core/protocol/rest.js';
 import { assertMayRead } from '../../auth/authorize-session.js';
 import { findSession, type SessionRow } from '../../store/sessions.js';
 import { liveFigures, progressToApi } from '../../metering/figures.js';
-import type { LiveSession } from '../../../core/redis/meter.js';
+import type { LiveSessionState } from '../../../core/redis/meter.js';
 import type { GatewayDeps } from '../../deps.js';
 import type { HttpHandler } from '../route.js';
 import { authenticate, sessionIdParam } from '../validate.js';
@@ -28,7 +28,7 @@ function fromRow(row: SessionRow): StatusResponse {
   };
 }
 
-function fromLive(row: SessionRow, live: LiveSession): StatusResponse {
+function fromLive(row: SessionRow, live: LiveSessionState): StatusResponse {
   // `ending` is an internal step (figures frozen, settlement queued): to the API the session is still running.
   const status = live.status === 'paused' ? 'paused' : 'active';
   return {
