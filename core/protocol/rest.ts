@@ -1,6 +1,7 @@
 // REST request and response bodies (DESIGN §4). Types are inferred from these schemas, never written twice.
 import { z } from 'zod';
 import { idempotencyKeyLengthMax } from '../limits.js';
+import { idempotencyKeyMalformed, idempotencyKeyPattern, idempotencyKeyTooLong } from './idempotency-key-rule.js';
 import { completionPct, contentProgress, durationSeconds, endReason, lectureId, sessionStatus, uuid } from './common.js';
 
 export const createSessionBody = z.strictObject({
@@ -18,8 +19,8 @@ export type CreateSessionBody = z.infer<typeof createSessionBody>;
  * everything it can see (non-ASCII inside the key, a key that was all such bytes, a key too long).
  */
 export const idempotencyKey = z.string()
-  .max(idempotencyKeyLengthMax, `Idempotency-Key longer than ${idempotencyKeyLengthMax}`)
-  .regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, 'Idempotency-Key must be 1 to 200 printable ASCII characters, not blank at either end');
+  .max(idempotencyKeyLengthMax, idempotencyKeyTooLong)
+  .regex(idempotencyKeyPattern, idempotencyKeyMalformed);
 
 export const metricsBody = z.strictObject({
   duration_seconds: durationSeconds,
@@ -42,6 +43,14 @@ export const createSessionResponse = z.object({
   max_billable_seconds: z.number(),
 });
 export type CreateSessionResponse = z.infer<typeof createSessionResponse>;
+
+/** `POST /api/sessions/:id/start`. */
+export const startSessionResponse = z.object({
+  session_id: uuid,
+  status: sessionStatus,
+  start_time: z.string(),
+});
+export type StartSessionResponse = z.infer<typeof startSessionResponse>;
 
 export const metricsResponse = z.object({
   duration_seconds: z.number(),
@@ -76,6 +85,14 @@ export const statusResponse = z.object({
   content_progress: contentProgress,
 });
 export type StatusResponse = z.infer<typeof statusResponse>;
+
+/** `GET /api/wallet`: the caller's balance and what its open sessions hold. */
+export const walletResponse = z.looseObject({ wallet_balance: z.number(), locked_balance: z.number() });
+export type WalletResponse = z.infer<typeof walletResponse>;
+
+/** `GET /api/teachers/:id/earnings`. */
+export const earningsResponse = z.looseObject({ total_earnings: z.number() });
+export type EarningsResponse = z.infer<typeof earningsResponse>;
 
 /**
  * One lecture of a course's `content_structure` (the seed's fields, DESIGN §7). Timestamps are seconds into the
