@@ -22,6 +22,7 @@ const isolated = [
   'bench/join-storm.test.ts',
   'test/e2e/join-storm.e2e.test.ts',
   'player/demo/demo-page.browser.test.ts',
+  'player/sdk/package.e2e.test.ts',
 ];
 
 export default defineConfig({

@@ -1,6 +1,7 @@
 // REST request and response bodies (docs/rest-api.md). Types are inferred from these schemas, never written twice.
 import { z } from 'zod';
 import { idempotencyKeyLengthMax } from '../limits.js';
+import { idempotencyKeyMalformed, idempotencyKeyPattern, idempotencyKeyTooLong } from './idempotency-key-rule.js';
 import { completionPct, contentProgress, durationSeconds, endReason, lectureId, sessionStatus, uuid } from './common.js';
 
 export const createSessionBody = z.strictObject({
@@ -22,8 +23,8 @@ export type CreateSessionBody = z.infer<typeof createSessionBody>;
  * everything it can see (non-ASCII inside the key, a key that was all such bytes, a key too long).
  */
 export const idempotencyKey = z.string()
-  .max(idempotencyKeyLengthMax, `Idempotency-Key longer than ${idempotencyKeyLengthMax}`)
-  .regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, 'Idempotency-Key must be 1 to 200 printable ASCII characters, not blank at either end');
+  .max(idempotencyKeyLengthMax, idempotencyKeyTooLong)
+  .regex(idempotencyKeyPattern, idempotencyKeyMalformed);
 
 export const metricsBody = z.strictObject({
   duration_seconds: durationSeconds,

@@ -13,3 +13,8 @@ export { createWorkerTimers } from './worker-timers.js';
 export { createRestClient, RestError, type Course, type RestClient, type TokenSource } from './rest-client.js';
 export { isRefusedForNow, joinRetryPolicyDefault, retryAfterMsOf, retryDelayMs, withJoinRetry, type RetryHooks, type RetryPolicy } from './rest-retry.js';
 export { createTokenKeeper, type TokenKeeper, type TokenOptions } from './token-keeper.js';
+export type {
+  CompleteBody, CompleteResponse, CreateSessionRequest, CreateSessionResponse, EarningsResponse, MetricsBody, MetricsResponse, RestClientOptions,
+  StartSessionResponse, StatusResponse, WalletResponse,
+} from './rest-client.js';
+export type { AckFrame, EndedFrame, ReadyFrame, ServerFrame } from '../../core/protocol/ws.js';

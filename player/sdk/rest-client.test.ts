@@ -1,6 +1,6 @@
-// The REST client refuses an Idempotency-Key the gateway could not see whole (docs/rest-api.md "Idempotency-Key"): the
-// gateway's HTTP parser drops bytes ≥ 0x80 and blanks from both ends of a header value, so `café` would arrive as `caf`
-// and dedupe with it.
+// The REST client refuses an Idempotency-Key the gateway could not see whole (core/protocol/idempotency-key-rule.ts):
+// the gateway's HTTP parser drops bytes ≥ 0x80 and blanks from both ends of a header value, so `café` would arrive
+// as `caf` and dedupe with it.
 import { describe, expect, it } from 'vitest';
 import { createRestClient, RestError } from './rest-client.js';
 

@@ -1,34 +1,31 @@
 // Typed fetch helpers for the REST API (docs/rest-api.md), for the player, the load driver and end-to-end tests.
-// Browser-safe: global fetch only, no Node imports. Request bodies are checked with the shared zod schemas before
-// they leave, responses are parsed with them on the way back, and every failure is a RestError {status, code}.
-import { z } from 'zod';
-import {
-  completeBody, completeResponse, course, coursesResponse, createSessionBody, createSessionResponse, idempotencyKey, metricsBody, metricsResponse, statusResponse,
-  type CompleteBody, type CompleteResponse, type Course, type CreateSessionBody, type CreateSessionResponse, type MetricsBody,
-  type MetricsResponse, type StatusResponse,
+// Browser-safe: global fetch only, no Node imports, no zod at run time (player/sdk/README.md "Size"): the types come
+// from the zod schemas in core/protocol/rest.ts, answers are checked by hand against the fields they must hold
+// (answer-shapes.ts), and request bodies are left to the gateway, which refuses a bad one with `400 invalid_body`.
+// Every failure is a RestError {status, code}.
+import type {
+  CompleteBody, CompleteResponse, Course, CreateSessionBody, CreateSessionResponse, EarningsResponse, MetricsBody, MetricsResponse,
+  StartSessionResponse, StatusResponse, WalletResponse,
 } from '../../core/protocol/rest.js';
-import { sessionStatus, uuid } from '../../core/protocol/common.js';
+import { idempotencyKeyProblem } from '../../core/protocol/idempotency-key-rule.js';
+import {
+  completeAnswer, coursesAnswer, createSessionAnswer, earningsAnswer, metricsAnswer, shapeProblem, startSessionAnswer, statusAnswer, walletAnswer,
+  type Shape,
+} from './answer-shapes.js';
 import { RestError, restErrorFrom } from './rest-error.js';
 import { joinRetryPolicyDefault, withJoinRetry, type RetryHooks, type RetryPolicy } from './rest-retry.js';
 
-// The catalogue's schema lives with the other wire types; re-exported for the SDK's users.
-export { course, coursesResponse, type Course };
+export type {
+  CompleteBody, CompleteResponse, Course, CreateSessionBody, CreateSessionResponse, EarningsResponse, MetricsBody, MetricsResponse,
+  StartSessionResponse, StatusResponse, WalletResponse,
+};
 export { RestError, restErrorFrom };
 
-// Bodies that core/protocol/rest.ts does not define yet. When the gateway adds schemas for them there, import
-// those instead and delete these (one source of wire types).
-export const startSessionResponse = z.object({
-  session_id: uuid,
-  status: sessionStatus,
-  start_time: z.string(),
-});
-export type StartSessionResponse = z.infer<typeof startSessionResponse>;
-
-export const walletResponse = z.looseObject({ wallet_balance: z.number(), locked_balance: z.number() });
-export type WalletResponse = z.infer<typeof walletResponse>;
-
-export const earningsResponse = z.looseObject({ total_earnings: z.number() });
-export type EarningsResponse = z.infer<typeof earningsResponse>;
+/**
+ * A create's body. A student leaves out `student_id`: the gateway takes the token's subject (docs/rest-api.md);
+ * a service or admin token names the student.
+ */
+export type CreateSessionRequest = Omit<CreateSessionBody, 'student_id'> & { student_id?: string };
 
 /** A string, or a function that returns a fresh one (tokens expire during long sessions). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -72,7 +69,8 @@ export function createRestClient(opts: RestClientOptions) {
   const joinRetry = opts.joinRetry ?? joinRetryPolicyDefault;
   const asJoin = <T>(call: () => Promise<T>): Promise<T> => (joinRetry === false ? call() : withJoinRetry(call, joinRetry, opts.joinRetryHooks));
 
-  async function call<T>(c: Call, schema: z.ZodType<T>): Promise<T> {
+  /** Sends `c`; the answer must fit `shape` (only then is it typed as T). */
+  async function call<T>(c: Call, shape: Shape): Promise<T> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${await resolveToken(opts.token)}`,
       accept: 'application/json',
@@ -100,61 +98,55 @@ export function createRestClient(opts: RestClientOptions) {
     } catch {
       throw new RestError(res.status, 'invalid_response', `${c.method} ${c.path}: the answer is not JSON`);
     }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      throw new RestError(res.status, 'invalid_response', `${c.method} ${c.path}: the answer does not match the API`, parsed.error.issues);
+    const problem = shapeProblem(json, shape);
+    if (problem !== null) {
+      throw new RestError(res.status, 'invalid_response', `${c.method} ${c.path}: the answer does not match the API (${problem})`);
     }
-    return parsed.data;
+    return json as T;
   }
 
-  /** Checks a request body against its schema before it is sent: a mistake is reported here, not as a 400. */
-  function checked<T>(schema: z.ZodType<T>, body: unknown): T {
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) throw new RestError(0, 'invalid_request', 'the request body does not match the API', parsed.error.issues);
-    return parsed.data;
-  }
-
+  /** The one request check the gateway cannot make itself (core/protocol/idempotency-key-rule.ts). */
   function checkedKey(key: string): string {
-    const parsed = idempotencyKey.safeParse(key);
-    if (!parsed.success) throw new RestError(0, 'invalid_request', parsed.error.issues[0]?.message ?? 'invalid Idempotency-Key', parsed.error.issues);
-    return parsed.data;
+    const problem = idempotencyKeyProblem(key);
+    if (problem !== null) throw new RestError(0, 'invalid_request', problem);
+    return key;
   }
 
   const sessionPath = (id: string, action: string) => `api/sessions/${encodeURIComponent(id)}/${action}`;
 
   return {
     /** Locks funds. With an `idempotencyKey`, a retried create returns the same session instead of locking twice. */
-    async createSession(body: CreateSessionBody, o: { idempotencyKey?: string } = {}): Promise<CreateSessionResponse> {
-      // Checked here because the gateway cannot see every byte of it (protocol/rest.ts): `café` must not become `caf`.
+    async createSession(body: CreateSessionRequest, o: { idempotencyKey?: string } = {}): Promise<CreateSessionResponse> {
+      // Checked here because the gateway cannot see every byte of it (core/protocol/rest.ts): `café` must not become `caf`.
       const key = o.idempotencyKey === undefined ? undefined : checkedKey(o.idempotencyKey);
       const request: Call = {
-        method: 'POST', path: 'api/sessions/create', body: checked(createSessionBody, body),
+        method: 'POST', path: 'api/sessions/create', body,
         headers: key === undefined ? {} : { 'idempotency-key': key },
       };
-      return asJoin(() => call(request, createSessionResponse));
+      return asJoin(() => call(request, createSessionAnswer));
     },
     startSession(sessionId: string): Promise<StartSessionResponse> {
       // No body, as the API documents (and the conformance suite sends) for start.
-      return asJoin(() => call({ method: 'POST', path: sessionPath(sessionId, 'start') }, startSessionResponse));
+      return asJoin(() => call({ method: 'POST', path: sessionPath(sessionId, 'start') }, startSessionAnswer));
     },
     updateMetrics(sessionId: string, body: MetricsBody): Promise<MetricsResponse> {
-      return call({ method: 'PATCH', path: sessionPath(sessionId, 'metrics'), body: checked(metricsBody, body) }, metricsResponse);
+      return call({ method: 'PATCH', path: sessionPath(sessionId, 'metrics'), body }, metricsAnswer);
     },
     /** Ends and settles the session; a repeat returns the same figures. */
     completeSession(sessionId: string, body: CompleteBody = {}): Promise<CompleteResponse> {
-      return call({ method: 'POST', path: sessionPath(sessionId, 'complete'), body: checked(completeBody, body) }, completeResponse);
+      return call({ method: 'POST', path: sessionPath(sessionId, 'complete'), body }, completeAnswer);
     },
     getStatus(sessionId: string): Promise<StatusResponse> {
-      return call({ method: 'GET', path: sessionPath(sessionId, 'status') }, statusResponse);
+      return call({ method: 'GET', path: sessionPath(sessionId, 'status') }, statusAnswer);
     },
     async listCourses(): Promise<Course[]> {
-      return (await call({ method: 'GET', path: 'api/courses' }, coursesResponse)).courses;
+      return (await call<{ courses: Course[] }>({ method: 'GET', path: 'api/courses' }, coursesAnswer)).courses;
     },
     getWallet(): Promise<WalletResponse> {
-      return call({ method: 'GET', path: 'api/wallet' }, walletResponse);
+      return call({ method: 'GET', path: 'api/wallet' }, walletAnswer);
     },
     getEarnings(teacherId: string): Promise<EarningsResponse> {
-      return call({ method: 'GET', path: `api/teachers/${encodeURIComponent(teacherId)}/earnings` }, earningsResponse);
+      return call({ method: 'GET', path: `api/teachers/${encodeURIComponent(teacherId)}/earnings` }, earningsAnswer);
     },
   };
 }

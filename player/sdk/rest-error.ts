@@ -1,6 +1,6 @@
 // The one error type of the REST client: every failure, HTTP or not, as {status, code}, read from the error table's
 // JSON body when the server (rather than a proxy in front of it) answered.
-import { z } from 'zod';
+import { shapeProblem } from './answer-shapes.js';
 
 /** Any REST failure. `status` is 0 when no HTTP answer arrived (network error, timeout, invalid request). */
 export class RestError extends Error {
@@ -15,9 +15,8 @@ export class RestError extends Error {
   }
 }
 
-const errorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
-});
+/** The error table's body (README "Error codes"): `{ error: { code, message, details? } }`. */
+const errorBody = { error: { code: 'string', message: 'string' } } as const;
 
 /** An HTTP error answer → RestError. Pure: the body text is whatever the server (or a proxy in front) sent. */
 export function restErrorFrom(status: number, bodyText: string): RestError {
@@ -27,7 +26,9 @@ export function restErrorFrom(status: number, bodyText: string): RestError {
   } catch {
     json = undefined;
   }
-  const parsed = errorBody.safeParse(json);
-  if (parsed.success) return new RestError(status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.details);
+  if (shapeProblem(json, errorBody) === null) {
+    const { code, message, details } = (json as { error: { code: string; message: string; details?: unknown } }).error;
+    return new RestError(status, code, message, details);
+  }
   return new RestError(status, `http_${status}`, `HTTP ${status}: ${bodyText.slice(0, 200) || 'no body'}`);
 }
