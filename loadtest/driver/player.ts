@@ -6,7 +6,7 @@ import { minorToAmount } from '../../core/money.js';
 import type { EndedFrame, ServerFrame } from '../../core/protocol/ws.js';
 import type { HeartbeatWheels, WheelEntry } from '../common/heartbeat-wheel.js';
 import type { JoinPacer } from '../common/join-pacer.js';
-import { SentBySeq } from '../common/sent-by-seq.js';
+import { SentBySeq } from '../../player/sdk/protocol/sent-by-seq.js';
 import type { Options } from './options.js';
 import type { SocketImpl } from './socket-impl.js';
 import type { Stats } from './stats.js';

@@ -16,8 +16,7 @@
 import type { AckFrame, EndedFrame, ReadyFrame } from '../../core/protocol/ws.js';
 import { createRestClient, type RestClient } from './rest-client.js';
 import { createTokenKeeper, type TokenOptions } from './token-keeper.js';
-import { wsUrlFor, type Playback } from './frames.js';
-import { reconnectPolicyDefault, type ReconnectPolicy } from './reconnect-policy.js';
+import { reconnectPolicyDefault, wsUrlFor, type Playback, type ReconnectPolicy } from './protocol/index.js';
 import { globalTimers, type Timers } from './heartbeat-schedule.js';
 import { MeteringClientError, type ClientState } from './metering/client-error.js';
 import { createClientStatus } from './metering/client-status.js';

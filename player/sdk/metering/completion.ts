@@ -2,7 +2,7 @@
 // interval), waiting a bounded time for `ended`; otherwise, or when the socket fails, REST complete with retries.
 // `close()` is the other way out: it does not settle (README "WebSocket protocol").
 import type { EndedFrame } from '../../../core/protocol/ws.js';
-import type { Playback } from '../frames.js';
+import { completeText, type Playback } from '../protocol/index.js';
 import { RestError, type RestClient } from '../rest-client.js';
 import type { Connection } from './connection.js';
 import { sleep, withTimeout } from './wait.js';
@@ -45,7 +45,7 @@ export function createCompletion(deps: CompletionDeps): Completion {
     if (l !== null && l.ready && deps.connection.canSend(l)) {
       const viaSocket = new Promise<EndedFrame | null>((resolve) => { endedWaiter = resolve; });
       l.heartbeats?.sendFinal(); // closes the last interval so its playing time is billed
-      l.ws.send(JSON.stringify({ type: 'complete' }));
+      l.ws.send(completeText);
       const frame = await withTimeout(viaSocket, completeTimeoutMs).catch(() => null);
       endedWaiter = null;
       if (frame !== null) return frame;

@@ -2,7 +2,7 @@
 // socket's heartbeats; `ack` closes a heartbeat's round trip; an error frame without a seq while completing is the
 // refusal of `complete`.
 import type { AckFrame, EndedFrame, ReadyFrame, ServerFrame } from '../../../core/protocol/ws.js';
-import { parseServerFrame, type Playback } from '../frames.js';
+import { heartbeatText, parseServerFrame, refreshText, type Playback } from '../protocol/index.js';
 import { heartbeatPeriodMs, startSocketHeartbeats, type Timers } from '../heartbeat-schedule.js';
 import type { TokenKeeper } from '../token-keeper.js';
 import { MeteringClientError } from './client-error.js';
@@ -43,7 +43,7 @@ export function createIncomingFrames(deps: IncomingFramesDeps): (l: Link, data: 
       periodMs: heartbeatPeriodMs(deps.heartbeatIntervalMs, f.heartbeat_interval_ms),
       readPlayback: deps.readPlayback,
       canSend: () => l.ready && connection.canSend(l),
-      send: (frame) => l.ws.send(JSON.stringify(frame)),
+      send: (frame) => l.ws.send(heartbeatText(frame)),
       isHeld: deps.isCompleting,
       onDead: () => connection.drop(l, 'ack_timeout', 'the server stopped answering heartbeats: reconnecting'),
       onInvalidPlayback: () => status.report(new MeteringClientError('invalid_playback', 'getPlayback() returned values a heartbeat cannot carry')),
@@ -77,7 +77,7 @@ export function createIncomingFrames(deps: IncomingFramesDeps): (l: Link, data: 
       return;
     }
     if (!connection.canSend(l)) return;
-    l.ws.send(JSON.stringify({ type: 'refresh', token }));
+    l.ws.send(refreshText(token));
   }
 
   return function onMessage(l: Link, data: unknown): void {

@@ -1,9 +1,8 @@
 // After a socket is gone: come back (with backoff, within the retry budget), find out why it never opened, or give
 // up. Which closes are worth a retry and how long to wait is the reconnect policy (reconnect-policy.ts).
-import { closeCodeTokenExpired } from '../../../core/protocol/ws.js';
 import type { EndedFrame } from '../../../core/protocol/ws.js';
 import type { Timers } from '../heartbeat-schedule.js';
-import { backoffDelayMs, shouldReconnect, type ReconnectPolicy } from '../reconnect-policy.js';
+import { closeCodeTokenExpired, ReconnectAttempts, shouldReconnect, type ReconnectPolicy } from '../protocol/index.js';
 import { RestError, type RestClient } from '../rest-client.js';
 import { finalRestRefusal, MeteringClientError } from './client-error.js';
 import type { ClientStatus } from './client-status.js';
@@ -37,8 +36,8 @@ export interface Reconnect {
 }
 
 export function createReconnect(deps: ReconnectDeps): Reconnect {
-  const { status, timers, policy } = deps;
-  let attempts = 0;
+  const { status, timers } = deps;
+  const attempts = new ReconnectAttempts(deps.policy);
   let timer: unknown = null;
 
   function cancel(): void {
@@ -48,14 +47,13 @@ export function createReconnect(deps: ReconnectDeps): Reconnect {
 
   function schedule(): void {
     if (status.isTerminal() || deps.isCompleting()) return;
-    if (attempts >= policy.maxAttempts) {
-      deps.fail(new MeteringClientError('gave_up', `no connection after ${attempts} attempts`, true));
+    const delay = attempts.next();
+    if (delay === null) {
+      deps.fail(new MeteringClientError('gave_up', `no connection after ${attempts.count} attempts`, true));
       return;
     }
-    const delay = backoffDelayMs(attempts, policy);
-    attempts += 1;
     status.set('reconnecting');
-    status.emit(deps.onReconnectScheduled, { attempt: attempts, delayMs: delay });
+    status.emit(deps.onReconnectScheduled, { attempt: attempts.count, delayMs: delay });
     cancel();
     timer = timers.setTimeout(() => {
       timer = null;
@@ -103,7 +101,7 @@ export function createReconnect(deps: ReconnectDeps): Reconnect {
       }
     },
     linkProven() {
-      attempts = 0;
+      attempts.linkProven();
     },
     cancel,
   };
