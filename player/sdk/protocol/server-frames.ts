@@ -27,6 +27,11 @@ const frameFields: FrameTable = {
   refreshed: { expires_at: 'string' },
 };
 
+/** The table as lists, built once: checking a frame walks an array, with no allocation (the load driver's hot path). */
+const checksByType = new Map<string, readonly (readonly [string, FieldCheck])[]>(
+  Object.entries(frameFields).map(([type, fields]) => [type, Object.entries(fields) as [string, FieldCheck][]]),
+);
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -47,9 +52,10 @@ function fieldIsValid(check: FieldCheck, v: unknown): boolean {
 export function checkServerFrame(json: unknown): ParsedFrame {
   if (!isObject(json)) return { ok: false, reason: 'not a server frame: (root) expected an object' };
   const type = json.type;
-  const fields = typeof type === 'string' && Object.hasOwn(frameFields, type) ? frameFields[type as ServerFrame['type']] : null;
-  if (fields === null) return { ok: false, reason: `not a server frame: type ${JSON.stringify(type) ?? 'missing'} is unknown` };
-  for (const [name, check] of Object.entries(fields) as [string, FieldCheck][]) {
+  const checks = typeof type === 'string' ? checksByType.get(type) : undefined;
+  if (checks === undefined) return { ok: false, reason: `not a server frame: type ${JSON.stringify(type) ?? 'missing'} is unknown` };
+  for (let i = 0; i < checks.length; i++) {
+    const [name, check] = checks[i]!;
     if (!fieldIsValid(check, json[name])) return { ok: false, reason: `not a server frame: ${String(type)}.${name} is missing or invalid` };
   }
   return { ok: true, frame: json as ServerFrame };
