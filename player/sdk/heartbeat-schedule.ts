@@ -9,9 +9,9 @@ export const heartbeatIntervalMsMin = 100;
 /** Playback changes closer together than this are coalesced into one heartbeat (the server allows ≥ 10/s). */
 export const notifyGapMsMin = 100;
 /**
- * Decides the `playing` flag of each heartbeat. DESIGN §3: `playing` describes the interval since the previous
- * update, and the SDK sends a heartbeat at every play/pause/seek/end so that each interval is wholly playing or
- * wholly not. At such a change the interval that closes had the OLD state; the new state starts the next one.
+ * Decides the `playing` flag of each heartbeat. `playing` describes the interval since the previous update (README
+ * "WebSocket protocol"), and the SDK sends a heartbeat at every play/pause/seek/end so that each interval is wholly
+ * playing or wholly not. At such a change the interval that closes had the OLD state; the new state starts the next one.
  * When a change was missed (not notified) or several changes are coalesced into one heartbeat, an interval only
  * counts as playing if every state seen in it was playing: any doubt is resolved in the student's favour.
  */
