@@ -9,7 +9,7 @@ import hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { HeartbeatWheels } from '../loadtest/common/heartbeat-wheel.js';
 import { UsageMonitor, type RunUsage } from '../loadtest/common/process-usage.js';
-import { SentBySeq, seqOf } from '../loadtest/common/sent-by-seq.js';
+import { SentBySeq, seqOf } from '../player/sdk/protocol/sent-by-seq.js';
 
 export interface ChildTask {
   mode: 'ws' | 'http';

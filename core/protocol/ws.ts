@@ -81,8 +81,4 @@ export type EndedFrame = z.infer<typeof endedFrame>;
 export type TokenExpiringFrame = z.infer<typeof tokenExpiringFrame>;
 export type RefreshedFrame = z.infer<typeof refreshedFrame>;
 
-/**
- * Close code of a socket whose connection token expired without a `refresh` (private range; 4401 echoes HTTP 401).
- * The session pauses as on any disconnect; the player reconnects with a fresh token within the grace period.
- */
-export const closeCodeTokenExpired = 4401;
+export { closeCodeTokenExpired } from './close-codes.js';

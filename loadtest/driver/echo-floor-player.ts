@@ -3,7 +3,7 @@
 // itself, so the time to its seq is the driver's and the transport's cost alone: the floor under every ack latency
 // the product run reports. Same socket client, frames, heartbeat wheel, join pacing and accounting as player.ts;
 // no REST, no session, no money (there is none to check).
-import { SentBySeq, seqOf } from '../common/sent-by-seq.js';
+import { SentBySeq, seqOf } from '../../player/sdk/protocol/sent-by-seq.js';
 import { heartbeatText, type PlayerContext } from './player.js';
 import { sleepUnlessStopped } from './stop-signal.js';
 

@@ -1,12 +1,17 @@
 // One simulated player: create + start a session over REST, meter it over a WebSocket (reconnecting after abnormal
 // closes, as the SDK does), complete it, and check every frame on the way. Errors are counted, never thrown out.
-import { backoffDelayMs, completeTimeoutMs, isRefusedForNow, joinRetryPolicyDefault, parseServerFrame, readyTimeoutMs, retryAfterMsOf, retryDelayMs, shouldReconnect, wsUrlFor } from '../../player/sdk/index.js';
+// Frames, seqs, the reconnect policy and resume come from the protocol core the SDK uses (player/sdk/protocol/);
+// the driver keeps only a leaner socket layer (socket-impl.ts, the heartbeat wheel) and its own accounting.
+import { completeTimeoutMs, isRefusedForNow, joinRetryPolicyDefault, readyTimeoutMs, retryAfterMsOf, retryDelayMs } from '../../player/sdk/index.js';
 import { RestError, type RestClient } from '../../player/sdk/index.js';
+import {
+  completeText, heartbeatText as frameText, parseServerFrame, ReconnectAttempts, reconnectPolicyDefault, resumeExpected, SentBySeq,
+  shouldReconnect, wsUrlFor,
+} from '../../player/sdk/protocol/index.js';
 import { minorToAmount } from '../../core/money.js';
 import type { EndedFrame, ServerFrame } from '../../core/protocol/ws.js';
 import type { HeartbeatWheels, WheelEntry } from '../common/heartbeat-wheel.js';
 import type { JoinPacer } from '../common/join-pacer.js';
-import { SentBySeq } from '../common/sent-by-seq.js';
 import type { Options } from './options.js';
 import type { SocketImpl } from './socket-impl.js';
 import type { Stats } from './stats.js';
@@ -106,7 +111,8 @@ interface Run {
   /** Sockets whose handshake succeeded: the gateway may have attached them even if no `ready` arrived. */
   handshakes: number;
   acks: number;
-  reconnects: number;
+  /** The run's reconnect budget: reconnectsMax over the whole run, never made whole again. */
+  reconnects: ReconnectAttempts;
 }
 
 type SocketOutcome = { kind: 'ended'; frame: EndedFrame } | { kind: 'closed'; code: number; reason: string } | { kind: 'stopped' };
@@ -133,7 +139,7 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
     record.session_id = created.session_id;
     const terms = termsOf(ctx, index, created, course);
     run = { index, student, sessionId: created.session_id, course, verifier: new SessionVerifier(terms), meterStartMs: null,
-      completeRequested: false, handshakes: 0, acks: 0, reconnects: 0 };
+      completeRequested: false, handshakes: 0, acks: 0, reconnects: new ReconnectAttempts({ ...reconnectPolicyDefault, maxAttempts: reconnectsMax }) };
     await ctx.pacer.turn();
     startSentMs = now();
     await untilAdmitted(ctx, 'start', () => timed(ctx, 'start', () => student.rest.startSession(created.session_id)));
@@ -153,7 +159,7 @@ export async function runPlayer(ctx: PlayerContext, index: number): Promise<{ re
     if (run === null || run.meterStartMs === null) ctx.events.neverJoined();
     if (run !== null) {
       record.acks = run.acks;
-      record.reconnects = run.reconnects;
+      record.reconnects = run.reconnects.count;
     }
   }
 }
@@ -216,24 +222,21 @@ function termsOf(ctx: PlayerContext, index: number, created: { session_id: strin
 /** Meters over as many sockets as it takes (bounded); returns the `ended` frame when the socket delivered one. */
 async function meter(ctx: PlayerContext, run: Run): Promise<EndedFrame | null> {
   for (;;) {
-    // After a `ready`, the next socket resumes. Before any handshake, it cannot. In between (a socket that opened but
-    // closed before its `ready` reached us) the gateway may or may not have attached it: either answer is right.
-    const expectResumed = run.meterStartMs !== null ? true : run.handshakes === 0 ? false : null;
-    const outcome = await runSocket(ctx, run, expectResumed);
+    const outcome = await runSocket(ctx, run, resumeExpected(run.meterStartMs !== null, run.handshakes));
     if (outcome.kind === 'ended') return outcome.frame;
     if (outcome.kind === 'stopped' || run.completeRequested) return null;
     // A close the protocol says to come back from (1012 when a gateway restarts, …) is an event, not an error, as
     // long as the player can come back: the resumed socket is checked like the first one.
-    if (!shouldReconnect(outcome.code) || run.reconnects >= reconnectsMax) {
+    if (!shouldReconnect(outcome.code) || run.reconnects.spent) {
       ctx.stats.error(run.index, run.sessionId, `socket_closed_${outcome.code}`, outcome.reason);
       return null;
     }
     ctx.stats.socketClosed(outcome.code);
     const pastEnd = run.meterStartMs !== null && now() >= run.meterStartMs + ctx.opts.durationS * 1000;
     if (pastEnd || ctx.stop.aborted) return null; // settled over REST instead
-    run.reconnects += 1;
+    const delayMs = run.reconnects.next() ?? 0;
     ctx.stats.reconnects += 1;
-    if (!(await sleepUnlessStopped(backoffDelayMs(run.reconnects - 1), ctx.stop))) return null;
+    if (!(await sleepUnlessStopped(delayMs, ctx.stop))) return null;
     await ctx.pacer.turn();
   }
 }
@@ -244,7 +247,6 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
     const { stats, opts } = ctx;
     const openedAt = now();
     const pending = new SentBySeq();
-    let seq = 1;
     let ready = false;
     let done = false;
     let heartbeats: WheelEntry | null = null;
@@ -279,11 +281,10 @@ function runSocket(ctx: PlayerContext, run: Run, expectResumed: boolean | null):
       const lecture = lectures[Math.floor(playedS / lectureSwitchSeconds) % lectures.length]!;
       const completionPct = Math.round(Math.min(100, (playedS / opts.durationS) * 100) * 100) / 100;
       stats.operations += 1;
-      if (!send(heartbeatText(seq, Math.round(playedS * 1000) / 1000, lecture, completionPct, opts.claim))) return;
+      if (!send(heartbeatText(pending.nextSeq, Math.round(playedS * 1000) / 1000, lecture, completionPct, opts.claim))) return;
       stats.heartbeats += 1;
       ctx.events.heartbeat();
-      pending.put(seq, t, lecture, completionPct);
-      seq += 1;
+      pending.sent(t, lecture, completionPct);
     };
 
     const beginComplete = () => {
@@ -452,14 +453,14 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const completeText = JSON.stringify({ type: 'complete' });
-
 /**
- * A heartbeat frame's text, built directly: the same JSON as JSON.stringify of the HeartbeatFrame object (same keys,
- * same order, numbers printed the same way), without the object. A player that keeps playing: the interval just
- * ended was playing, and it plays on as it sends the frame.
+ * The heartbeat of a load player, encoded by the protocol core. A player that keeps playing: the interval just ended
+ * was playing, and it plays on as it sends the frame. With `claim`, it claims its played time as `duration_seconds`.
+ * Not checked frame by frame (the core's buildHeartbeat): its numbers are in range by construction, and the gateway
+ * refusing one is counted as an error of the run.
  */
 export function heartbeatText(seq: number, playedS: number, lecture: number, completionPct: number, claim: boolean): string {
-  return `{"type":"heartbeat","seq":${seq},"position_seconds":${playedS},"playing":true,"playing_now":true,`
-    + `"current_lecture":${lecture},"completion_pct":${completionPct}${claim ? `,"duration_seconds":${playedS}` : ''}}`;
+  return frameText(claim
+    ? { type: 'heartbeat', seq, position_seconds: playedS, playing: true, playing_now: true, current_lecture: lecture, completion_pct: completionPct, duration_seconds: playedS }
+    : { type: 'heartbeat', seq, position_seconds: playedS, playing: true, playing_now: true, current_lecture: lecture, completion_pct: completionPct });
 }

@@ -1,7 +1,7 @@
 // When heartbeats go out: the period (the server's interval, never longer), the `playing` flag of each interval,
 // the timers that fire them (replaceable, so a browser can run them where hidden tabs do not throttle them), and
 // the heartbeats of one socket (periodic, at each playback change, the last one before `complete`, dead-link check).
-import { buildHeartbeat, type Playback } from './frames.js';
+import { buildHeartbeat, SentBySeq, type Playback } from './protocol/index.js';
 import type { HeartbeatFrame } from '../../core/protocol/ws.js';
 
 /** No heartbeat more often than this from the periodic timer, whatever the caller asks for (config's floor too). */
@@ -65,8 +65,6 @@ export const globalTimers: Timers = {
 
 /** An unanswered heartbeat older than max(this, 2 intervals) means a dead link: drop the socket and reconnect. */
 export const ackTimeoutMsMin = 10_000;
-/** Heartbeats remembered for round-trip times; older ones are forgotten. */
-export const pendingAcksMax = 64;
 
 export interface SocketHeartbeatsDeps {
   timers: Timers;
@@ -108,8 +106,7 @@ const nowMs = (): number => (typeof performance !== 'undefined' ? performance.no
  */
 export function startSocketHeartbeats(deps: SocketHeartbeatsDeps, playingAtStart: boolean): SocketHeartbeats {
   const tracker = new IntervalTracker(playingAtStart);
-  const pending = new Map<number, number>();
-  let seq = 1;
+  const pending = new SentBySeq();
   let lastSendMs = nowMs();
   let lastFrameMs = nowMs();
   let tickTimer: unknown = null;
@@ -138,11 +135,10 @@ export function startSocketHeartbeats(deps: SocketHeartbeatsDeps, playingAtStart
   function linkIsDead(): boolean {
     const timeoutMs = Math.max(ackTimeoutMsMin, 2 * deps.periodMs);
     const t = nowMs();
-    for (const [s, sentAt] of pending) {
-      if (t - sentAt <= timeoutMs) return false;
-      if (t - lastFrameMs > timeoutMs) return true;
-      pending.delete(s);
-    }
+    const oldest = pending.oldestAtMs();
+    if (oldest === null || t - oldest <= timeoutMs) return false;
+    if (t - lastFrameMs > timeoutMs) return true;
+    pending.forgetSentBefore(t - timeoutMs);
     return false;
   }
 
@@ -152,16 +148,14 @@ export function startSocketHeartbeats(deps: SocketHeartbeatsDeps, playingAtStart
     const pb = deps.readPlayback();
     if (pb === null) return;
     const playing = kind === 'change' ? tracker.closeAtChange(pb.playing) : tracker.closeAtTick(pb.playing);
-    const frame = buildHeartbeat(seq, pb, playing);
+    const frame = buildHeartbeat(pending.nextSeq, pb, playing);
     if (frame === null) {
       deps.onInvalidPlayback();
       return;
     }
     deps.send(frame);
     lastSendMs = nowMs();
-    pending.set(seq, lastSendMs);
-    if (pending.size > pendingAcksMax) pending.delete(pending.keys().next().value as number);
-    seq += 1;
+    pending.sent(lastSendMs);
   }
 
   function clearDeferred(): void {
@@ -193,12 +187,10 @@ export function startSocketHeartbeats(deps: SocketHeartbeatsDeps, playingAtStart
       send('tick');
     },
     acked(s) {
-      const sentAt = pending.get(s);
-      pending.delete(s);
-      return sentAt === undefined ? null : nowMs() - sentAt;
+      return pending.take(s) ? nowMs() - pending.takenAtMs : null;
     },
     refused(s) {
-      pending.delete(s);
+      pending.drop(s);
     },
     heardFromServer() {
       lastFrameMs = nowMs();

@@ -18,11 +18,15 @@
 //                next one may cover both intervals; one in flight when its socket died may have been applied though
 //                its ack never came (it counts up to the close). Capped the same way.
 // A player only changes between playing and paused at a heartbeat, as the SDK does, so each interval is wholly one.
+// Frames, seqs and backoff come from the protocol core the SDK uses (player/sdk/protocol/); only the socket (`ws`)
+// and the truth bookkeeping are the chaos player's own.
 // Some players abandon their session instead of completing it (the tab is closed): they close the socket and wait,
 // reading the status over REST, until the worker's sweeper has settled it `disconnected` after the grace period.
 import WebSocket from 'ws';
 import { createRestClient, RestError, type RestClient } from '../../player/sdk/index.js';
-import { parseServerFrame, wsUrlFor } from '../../player/sdk/index.js';
+import {
+  backoffDelayMs, buildHeartbeat, completeText, heartbeatText, parseServerFrame, ReconnectAttempts, SentBySeq, wsUrlFor, type ReconnectPolicy,
+} from '../../player/sdk/protocol/index.js';
 import { amountToMinor, minorToAmount } from '../../core/money.js';
 import type { CompleteResponse } from '../../core/protocol/rest.js';
 import type { EndedFrame, ServerFrame } from '../../core/protocol/ws.js';
@@ -140,10 +144,9 @@ type SocketEnd =
 
 const count = (c: Counts, key: string) => { c[key] = (c[key] ?? 0) + 1; };
 
-function backoffMs(attempt: number, maxMs: number, r: Random): number {
-  const step = Math.min(maxMs, reconnectDelayMsBase * 2 ** Math.min(attempt, 20));
-  return Math.floor(step / 2 + r() * (step / 2));
-}
+/** The SDK's backoff, faster: a chaos player comes back until its play time is over (no attempt limit). */
+const reconnectPolicy: ReconnectPolicy = { baseDelayMs: reconnectDelayMsBase, maxDelayMs: reconnectDelayMsMax, maxAttempts: Number.POSITIVE_INFINITY };
+const restRetryPolicy: ReconnectPolicy = { ...reconnectPolicy, maxDelayMs: restDelayMsMax };
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -186,7 +189,7 @@ async function retryRest<T>(env: PlayerEnv, plan: PlayerPlan, res: PlayerResult,
       note(env, res, `rest ${op} ${err.status} ${err.code}`);
       const retryable = err.status === 0 || err.status === 429 || err.status >= 500;
       if (!retryable || env.clock() > until || env.stop.aborted) throw err;
-      await sleep(backoffMs(attempt, restDelayMsMax, r), env.stop);
+      await sleep(backoffDelayMs(attempt, restRetryPolicy, r), env.stop);
     }
   }
 }
@@ -278,7 +281,7 @@ function completeOverRest(env: PlayerEnv, plan: PlayerPlan, res: PlayerResult, r
 
 /** Meters over as many sockets as it takes until `playUntil`; returns how the last one ended (null: time ran out). */
 async function meter(env: PlayerEnv, plan: PlayerPlan, res: PlayerResult, r: Random, id: string, playUntil: number): Promise<SocketEnd | null> {
-  let attempt = 0;
+  const attempts = new ReconnectAttempts(reconnectPolicy, r);
   while (!env.stop.aborted && env.clock() < playUntil) {
     const end = await runSocket(env, plan, res, r, id, playUntil);
     if (end.kind === 'ended' && end.frame.reason !== 'replaced') return end;
@@ -291,18 +294,11 @@ async function meter(env: PlayerEnv, plan: PlayerPlan, res: PlayerResult, r: Ran
       count(res.closeCodes, String(end.code));
       if (end.finishing) return end;
     }
-    if (end.acked) attempt = 0;
+    if (end.acked) attempts.linkProven();
     res.reconnects += 1;
-    await sleep(backoffMs(attempt++, reconnectDelayMsMax, r), env.stop);
+    await sleep(attempts.next() ?? 0, env.stop);
   }
   return null;
-}
-
-interface Sent {
-  t: number;
-  /** Start of the interval this heartbeat closes: the previous heartbeat on this socket, or `ready`. */
-  from: number;
-  playing: boolean;
 }
 
 /** The truth bookkeeping of one socket (see the file header). */
@@ -311,7 +307,8 @@ class SocketTruth {
   private lastAckedT: number;
   /** Start of the player's next interval: `ready`, then each heartbeat sent. */
   private boundary = 0;
-  readonly pending = new Map<number, Sent>();
+  /** By seq: the send time, the start of the interval it closes (the previous heartbeat, or `ready`), 1 if playing. */
+  readonly pending = new SentBySeq();
 
   constructor(private readonly res: PlayerResult, private readonly capMs: number, requestedAt: number) {
     this.lastAckedT = requestedAt;
@@ -321,21 +318,25 @@ class SocketTruth {
     this.boundary = t;
   }
 
-  sent(seq: number, t: number, playing: boolean): void {
-    this.pending.set(seq, { t, from: this.boundary, playing });
+  /** The seq the next heartbeat carries. */
+  get nextSeq(): number {
+    return this.pending.nextSeq;
+  }
+
+  sent(t: number, playing: boolean): void {
+    this.pending.sent(t, this.boundary, playing ? 1 : 0);
     this.boundary = t;
   }
 
   acked(seq: number, receivedAt: number): boolean {
-    const s = this.pending.get(seq);
-    if (!s) return false;
-    this.pending.delete(seq);
-    this.res.ackLatencyMsMax = Math.max(this.res.ackLatencyMsMax, receivedAt - s.t);
-    if (s.playing) {
-      this.res.trueMs += Math.min(s.t - s.from, this.capMs);
+    if (!this.pending.take(seq)) return false;
+    const { takenAtMs: t, takenA: from, takenB: playing } = this.pending;
+    this.res.ackLatencyMsMax = Math.max(this.res.ackLatencyMsMax, receivedAt - t);
+    if (playing === 1) {
+      this.res.trueMs += Math.min(t - from, this.capMs);
       this.res.trueUpperMs += Math.min(Math.max(0, receivedAt - this.lastAckedT), this.capMs);
     }
-    this.lastAckedT = Math.max(this.lastAckedT, s.t);
+    this.lastAckedT = Math.max(this.lastAckedT, t);
     return true;
   }
 
@@ -346,22 +347,19 @@ class SocketTruth {
 
   /** An error frame: the product says a refused update changes nothing. */
   refused(seq: number): void {
-    this.pending.delete(seq);
+    this.pending.drop(seq);
   }
 
   /** The socket is gone: heartbeats never answered may or may not have been applied (by the close at the latest). */
   closed(closedAt: number): void {
-    for (const [, s] of [...this.pending.entries()].sort((a, b) => a[0] - b[0])) {
-      if (s.playing) this.res.trueUpperMs += Math.min(Math.max(0, closedAt - this.lastAckedT), this.capMs);
-      this.lastAckedT = Math.max(this.lastAckedT, s.t);
-    }
-    this.pending.clear();
+    this.pending.takeAll((_seq, t, _from, playing) => {
+      if (playing === 1) this.res.trueUpperMs += Math.min(Math.max(0, closedAt - this.lastAckedT), this.capMs);
+      this.lastAckedT = Math.max(this.lastAckedT, t);
+    });
   }
 
   oldestPendingT(): number | null {
-    let oldest: number | null = null;
-    for (const s of this.pending.values()) if (oldest === null || s.t < oldest) oldest = s.t;
-    return oldest;
+    return this.pending.oldestAtMs();
   }
 }
 
@@ -377,7 +375,6 @@ function runSocket(env: PlayerEnv, plan: PlayerPlan, res: PlayerResult, r: Rando
     let acked = false;
     let refusedStatus: number | null = null;
     let ended: EndedFrame | null = null;
-    let seq = 0;
     let playing = r() < playingAtReadyProbability;
     let beat: ReturnType<typeof setInterval> | null = null;
     const timers: ReturnType<typeof setTimeout>[] = [];
@@ -391,18 +388,23 @@ function runSocket(env: PlayerEnv, plan: PlayerPlan, res: PlayerResult, r: Rando
 
     const sendHeartbeat = () => {
       if (ws.readyState !== WebSocket.OPEN) return;
-      seq += 1;
+      const seq = truth.nextSeq;
       const t = env.clock();
       const playedS = Math.max(0, (t - (res.startedAtMs ?? t)) / 1000);
       const lectures = plan.course.lectureIds;
       // A play/pause change happens at a heartbeat: the next interval has the new state, told as `playing_now`.
       const next = r() < toggleProbability ? !playing : playing;
-      ws.send(JSON.stringify({
-        type: 'heartbeat', seq, position_seconds: Math.round(playedS * 1000) / 1000, playing, playing_now: next,
+      const frame = buildHeartbeat(seq, {
+        position_seconds: Math.round(playedS * 1000) / 1000, playing: next,
         current_lecture: lectures[Math.floor(playedS / 10) % lectures.length]!,
         completion_pct: Math.round(Math.min(100, (playedS * 1000 * 100) / plan.playMs) * 100) / 100,
-      }));
-      truth.sent(seq, t, playing);
+      }, playing);
+      if (frame === null) {
+        count(res.heartbeatErrors, 'invalid_heartbeat_not_sent');
+        return;
+      }
+      ws.send(heartbeatText(frame));
+      truth.sent(t, playing);
       note(env, res, `hb ${seq} ${playing ? 'playing' : 'paused'}`);
       playing = next;
     };
@@ -418,7 +420,7 @@ function runSocket(env: PlayerEnv, plan: PlayerPlan, res: PlayerResult, r: Rando
         return;
       }
       sendHeartbeat(); // closes the last interval, as the SDK does at `end`
-      ws.send(JSON.stringify({ type: 'complete' }));
+      ws.send(completeText);
       timers.push(setTimeout(() => ws.terminate(), completeOverSocketWaitMs));
     };
 

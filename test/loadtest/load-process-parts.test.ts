@@ -4,7 +4,7 @@
 // gives and the protocol's schema accepts.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HeartbeatWheels } from '../../loadtest/common/heartbeat-wheel.js';
-import { SentBySeq, seqOf } from '../../loadtest/common/sent-by-seq.js';
+import { SentBySeq, seqOf } from '../../player/sdk/protocol/sent-by-seq.js';
 import { heartbeatText } from '../../loadtest/driver/player.js';
 import { heartbeatFrame } from '../../core/protocol/ws.js';
 

@@ -1,7 +1,10 @@
-// What a load socket sent, by heartbeat seq, until its answer comes: the send time (and two numbers the caller wants
-// back, e.g. the lecture and completion % the driver checks the ack against). A ring of typed arrays indexed by
-// seq: no Map entry or object per heartbeat. It grows when a seq would overwrite one still unanswered, so nothing
-// outstanding is ever lost, however long the server stays silent.
+// Sequencing of one socket's heartbeats: the seq each one carries (1, 2, 3, … on each socket: the gateway refuses a
+// seq not above the last, `stale_seq`) and what was sent under it until its answer comes, which carries the same seq
+// (README "WebSocket protocol": an `ack`, or an `error` for a refused one). Kept: the send time and two numbers the
+// caller wants back (the lecture and completion % the load driver checks the ack against, or an interval's start
+// and whether it played). A ring of typed arrays indexed by seq: no Map entry or object per heartbeat, which the load
+// driver's hot path needs. It grows when a seq would overwrite one still unanswered, so nothing outstanding is ever
+// lost, however long the server stays silent; a client drops a silent socket by its oldest outstanding heartbeat.
 
 const initialSlots = 8;
 
@@ -10,10 +13,18 @@ export class SentBySeq {
   private atMs = new Float64Array(initialSlots);
   private a = new Float64Array(initialSlots);
   private b = new Float64Array(initialSlots);
+  /** The seq the next heartbeat on this socket carries. */
+  nextSeq = 1;
   /** The fields of the last successful take(). */
   takenAtMs = 0;
   takenA = 0;
   takenB = 0;
+
+  /** A heartbeat went out with `nextSeq`: remembers it and moves on to the next seq. */
+  sent(atMs: number, a = 0, b = 0): void {
+    this.put(this.nextSeq, atMs, a, b);
+    this.nextSeq += 1;
+  }
 
   put(seq: number, atMs: number, a = 0, b = 0): void {
     let i = seq & (this.seqs.length - 1);
@@ -42,6 +53,27 @@ export class SentBySeq {
   /** Forgets `seq` (its heartbeat was refused); true when it was outstanding. */
   drop(seq: number): boolean {
     return this.take(seq);
+  }
+
+  /** Send time of the oldest outstanding heartbeat, or null when all were answered. */
+  oldestAtMs(): number | null {
+    let oldest: number | null = null;
+    for (let i = 0; i < this.seqs.length; i++) {
+      if (this.seqs[i] !== -1 && (oldest === null || this.atMs[i]! < oldest)) oldest = this.atMs[i]!;
+    }
+    return oldest;
+  }
+
+  /** Forgets every outstanding heartbeat sent before `atMs`. */
+  forgetSentBefore(atMs: number): void {
+    for (let i = 0; i < this.seqs.length; i++) if (this.seqs[i] !== -1 && this.atMs[i]! < atMs) this.seqs[i] = -1;
+  }
+
+  /** Takes every outstanding heartbeat, in seq order (the socket is gone: none will be answered). */
+  takeAll(each: (seq: number, atMs: number, a: number, b: number) => void): void {
+    const outstanding: number[] = [];
+    for (let i = 0; i < this.seqs.length; i++) if (this.seqs[i] !== -1) outstanding.push(this.seqs[i]!);
+    for (const seq of outstanding.sort((x, y) => x - y)) if (this.take(seq)) each(seq, this.takenAtMs, this.takenA, this.takenB);
   }
 
   private grow(): void {
