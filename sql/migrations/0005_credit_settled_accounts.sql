@@ -1,6 +1,6 @@
 -- Up Migration
 -- The credits of a settlement (one session or a whole batch), in one call and in the one lock order every
--- settlement path keeps (README "Settlement worker"): wallets (by student id), then teachers (by id), then the
+-- settlement path keeps (README "Settlement, exactly once"): wallets (by student id), then teachers (by id), then the
 -- platform row. The caller has already locked the sessions and the billing remainders, and passes one summed
 -- amount per account, zero amounts left out.
 --
