@@ -109,7 +109,8 @@ async function playOneSession(sdk, config) {
   const { createCoursePlayer, createRestClient } = sdk;
   const rest = createRestClient({ baseUrl: config.gateway, token: config.token });
   const course = (await rest.listCourses()).find((c) => c.id === config.courseId);
-  const created = await rest.createSession({ course_id: course.id, student_id: config.studentId, locked_amount: 2 });
+  // As the README's example: a student's create names no student_id (the gateway takes the token's subject).
+  const created = await rest.createSession({ course_id: course.id, locked_amount: 2 });
   const sessionId = created.session_id;
   await rest.startSession(sessionId);
   const startedAt = Date.now();
