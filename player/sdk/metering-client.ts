@@ -79,18 +79,6 @@ export interface MeteringClient {
   readonly state: ClientState;
 }
 
-export interface MeteringClient {
-  /** Opens the socket; resolves at the first `ready`, rejects if the client fails or is closed before that. */
-  connect(): Promise<ReadyFrame>;
-  /** Call at every play, pause, seek and end: sends a heartbeat that closes the current interval. */
-  notifyPlaybackChange(): void;
-  /** Ends and settles the session (over the socket, else over REST); resolves with the `ended` frame. */
-  complete(): Promise<EndedFrame>;
-  /** Closes the socket without completing: the session pauses and is settled `disconnected` after the grace period. */
-  close(): void;
-  readonly state: ClientState;
-}
-
 export function createMeteringClient(opts: MeteringClientOptions): MeteringClient {
   const policy: ReconnectPolicy = { ...reconnectPolicyDefault, ...opts.reconnect };
   const tokens = createTokenKeeper(opts);
