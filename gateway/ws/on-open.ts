@@ -48,7 +48,12 @@ export function createOpenHandler(deps: GatewayDeps, registry: SocketRegistry, t
           closeSocket(ws, 1000, 'expired');
           return false;
         }
-        if (err instanceof MeterRefusal && err.code === 'ending') {
+        // `unknown_session` here is the same ending one step later: the upgrade found the session live, then a
+        // complete froze it, the worker settled it and its live state was forgotten before this socket opened
+        // (docs/websocket-protocol.md "Close codes"). A Redis that lost the session meanwhile would look alike; its
+        // player's next session call rebuilds it, and until then the worker's reconcile pass brings it back.
+        if (err instanceof MeterRefusal && (err.code === 'ending' || err.code === 'unknown_session')) {
+          data.log.info({ refusal: err.code }, 'socket opened on a session that has ended');
           sendFrame(ws, { type: 'error', code: 'wrong_state', message: 'the session has ended' }, deps.metrics);
           closeSocket(ws, closePolicyViolation, 'session ended');
           return false;

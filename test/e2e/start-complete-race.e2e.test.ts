@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { productPerFile, type ApiResult } from '../helpers/product.js';
 import { tryUpgrade } from '../helpers/raw-upgrade.js';
+import { openSocket } from '../helpers/ws-client.js';
 import { eventually, lockSession } from '../helpers/sessions.js';
 import { courseId, STUDENT } from '../helpers/test-env.js';
 
@@ -132,6 +133,32 @@ describe('start racing other calls on a locked session', () => {
     for (const u of us) expect([101, 409], `upgrade answered ${u.status}`).toContain(u.status);
     expectCompleted(c, id);
   }));
+});
+
+describe('a socket whose session was settled between its upgrade and its opening', () => {
+  it('is told wrong_state and closed 1008, with no error logged', async () => {
+    const id = await lockedSession();
+    expect((await start(id)).status).toBe(200);
+    // The window the race above lands in now and then, made certain: the upgrade has found the session live, and the
+    // live state is gone (settled and forgotten) when the opened socket claims it.
+    const meter = p.deps.meter;
+    const attachSocket = meter.attachSocket;
+    meter.attachSocket = async (sessionId, socketId) => {
+      meter.attachSocket = attachSocket;
+      await meter.forgetSession(sessionId);
+      return attachSocket.call(meter, sessionId, socketId);
+    };
+    try {
+      const socket = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
+      await socket.opened;
+      const refused = await socket.next('error');
+      expect(refused).toMatchObject({ code: 'wrong_state', message: 'the session has ended' });
+      expect((await socket.closed()).code).toBe(1008);
+    } finally {
+      meter.attachSocket = attachSocket;
+    }
+    expectCleanLog();
+  });
 });
 
 describe('a start that finds live state it did not make', () => {
