@@ -9,6 +9,7 @@ import hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { HeartbeatWheels } from '../loadtest/common/heartbeat-wheel.js';
 import { UsageMonitor, type RunUsage } from '../loadtest/common/process-usage.js';
+import { heartbeatText } from '../player/sdk/protocol/client-frames.js';
 import { SentBySeq, seqOf } from '../player/sdk/protocol/sent-by-seq.js';
 
 export interface ChildTask {
@@ -42,7 +43,7 @@ async function run(task: ChildTask): Promise<ChildReport> {
   const errors: Record<string, number> = {};
   const fail = (code: string) => { if (measuring) errors[code] = (errors[code] ?? 0) + 1; };
   const record = (t0: number) => { if (measuring) { answered++; h.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000))); } };
-  const heartbeat = (seq: number) => JSON.stringify({ type: 'heartbeat', seq, position_seconds: (seq * task.intervalMs) / 1000,
+  const heartbeat = (seq: number) => heartbeatText({ type: 'heartbeat', seq, position_seconds: (seq * task.intervalMs) / 1000,
     playing: true, playing_now: true, current_lecture: 1, completion_pct: Math.min(100, seq / 10) });
   const timers: NodeJS.Timeout[] = [];
   const beats: { cancel(): void }[] = [];
