@@ -8,7 +8,7 @@
 //   const ended = await player.complete();
 import type { ContentProgress } from '../../core/protocol/common.js';
 import type { AckFrame, EndedFrame, ReadyFrame } from '../../core/protocol/ws.js';
-import type { Playback } from './frames.js';
+import type { Playback } from './protocol/client-frames.js';
 import { globalTimers, type Timers } from './heartbeat-schedule.js';
 import { completionPctAt, lectureAt, lecturesOf, type Lecture } from './lecture-map.js';
 import { createMeteringClient, type ClientState, type MeteringClient, type MeteringClientError, type MeteringClientOptions } from './metering-client.js';

@@ -3,7 +3,7 @@
 // docs/liveness-and-billing.md says.
 import { describe, expect, it } from 'vitest';
 import type { HeartbeatFrame } from '../../core/protocol/ws.js';
-import type { Playback } from './frames.js';
+import type { Playback } from './protocol/client-frames.js';
 import { globalTimers, notifyGapMsMin, startSocketHeartbeats } from './heartbeat-schedule.js';
 
 const periodMs = 400; // well above notifyGapMsMin, so a change is not folded into a periodic heartbeat

@@ -6,8 +6,8 @@ export {
 } from './metering-client.js';
 export { mediaElementAdapter, type MediaElementLike, type PlaybackAdapter, type PlaybackChange, type PlaybackReading } from './playback-adapter.js';
 export { completionPctAt, courseEndSeconds, lectureAt, lecturesOf, type Lecture } from './lecture-map.js';
-export { buildHeartbeat, parseServerFrame, wsUrlFor, type ParsedFrame, type Playback } from './frames.js';
-export { backoffDelayMs, reconnectCloseCodes, reconnectPolicyDefault, shouldReconnect, type ReconnectPolicy } from './reconnect-policy.js';
+export { buildHeartbeat, parseServerFrame, wsUrlFor, type ParsedFrame, type Playback } from './protocol/index.js';
+export { backoffDelayMs, reconnectCloseCodes, reconnectPolicyDefault, shouldReconnect, type ReconnectPolicy } from './protocol/reconnect-policy.js';
 export { ackTimeoutMsMin, globalTimers, heartbeatPeriodMs, IntervalTracker, type Timers } from './heartbeat-schedule.js';
 export { createWorkerTimers } from './worker-timers.js';
 export { createRestClient, RestError, type Course, type RestClient, type TokenSource } from './rest-client.js';

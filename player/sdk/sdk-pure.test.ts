@@ -2,8 +2,8 @@
 // URL building and REST error mapping. The SDK against a real gateway is covered by the end-to-end tests.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { backoffDelayMs, reconnectPolicyDefault, shouldReconnect } from './reconnect-policy.js';
-import { buildHeartbeat, parseServerFrame, wsUrlFor, type Playback } from './frames.js';
+import { backoffDelayMs, reconnectPolicyDefault, shouldReconnect } from './protocol/reconnect-policy.js';
+import { buildHeartbeat, parseServerFrame, wsUrlFor, type Playback } from './protocol/index.js';
 import { heartbeatIntervalMsMin, heartbeatPeriodMs, IntervalTracker } from './heartbeat-schedule.js';
 import { joinUrl, restErrorFrom } from './rest-client.js';
 

@@ -23,7 +23,7 @@ export const sessionsSettled = new Counter('sessions_settled');
 /** Creates and starts the gateway refused for now (503 overloaded, 429) and the viewer repeated: shed load, not errors. */
 export const joinRefusals = new Counter('join_refusals');
 
-/** Close codes the viewer comes back from, as the SDK (player/sdk/reconnect-policy.ts reconnectCloseCodes). */
+/** Close codes the viewer comes back from, as the SDK (player/sdk/protocol/reconnect-policy.ts reconnectCloseCodes). */
 export const reconnectCloseCodes = [1001, 1006, 1011, 1012, 1013, 1014, 4401];
 /** Reconnect backoff, as the SDK's reconnectPolicyDefault: 500 ms doubling to 15 s, 8 attempts in a row. */
 export const backoffBaseMs = 500;

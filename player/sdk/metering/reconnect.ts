@@ -1,5 +1,5 @@
 // After a socket is gone: come back (with backoff, within the retry budget), find out why it never opened, or give
-// up. Which closes are worth a retry and how long to wait is the reconnect policy (reconnect-policy.ts).
+// up. Which closes are worth a retry and how long to wait is the reconnect policy (protocol/reconnect-policy.ts).
 import type { EndedFrame } from '../../../core/protocol/ws.js';
 import type { Timers } from '../heartbeat-schedule.js';
 import { closeCodeTokenExpired, ReconnectAttempts, shouldReconnect, type ReconnectPolicy } from '../protocol/index.js';
