@@ -43,7 +43,7 @@ export const baselineRevDefault = '96fc754';
 export const stageMetric = 'gateway_heartbeat_stage_seconds';
 export const stages = ['queued', 'redis_write', 'redis_reply', 'ack_written'] as const;
 
-const probePath = fileURLToPath(new URL('./window-probe.cjs', import.meta.url));
+export const probePath = fileURLToPath(new URL('./window-probe.cjs', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface HeartbeatPathOptions {
@@ -273,7 +273,7 @@ async function redisServerPid(): Promise<number> {
 }
 
 /** The probe's report for `pid`, once written (stopping the profiler and summarising it takes a moment). */
-async function readProbe(dir: string, pid: number): Promise<ProbeReport | null> {
+export async function readProbe(dir: string, pid: number): Promise<ProbeReport | null> {
   const file = join(dir, `${pid}.json`);
   for (let i = 0; i < 300 && !existsSync(file); i++) await sleep(100);
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ProbeReport) : null;

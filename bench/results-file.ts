@@ -9,7 +9,23 @@ const ratio = (a: number, b: number) => (b > 0 ? `×${(a / b).toFixed(2)}` : 'n/
 const ms = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
 
 function ladderRows(name: string, l: any): string[] {
-  return (l?.steps ?? []).map((s: any) => `| ${name} | ${s.processes} | ${s.viewers} | ${s.answersPerSecond} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${s.errorCount} | ${s.passed ? 'yes' : 'no'} | ${s.cpuMicrosPerHeartbeat.servers} / ${s.cpuMicrosPerHeartbeat.redis} / ${s.cpuMicrosPerHeartbeat.worker} / ${s.cpuMicrosPerHeartbeat.load} | ${s.serversRssMb} |`);
+  return (l?.steps ?? []).map((s: any) => `| ${name} | ${s.processes} | ${s.viewers} | ${s.answersPerSecond} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${ms(s.p999Ms)} / ${ms(s.maxMs)} | ${s.errorCount} | ${s.passed ? 'yes' : 'no'} | ${s.cpuMicrosPerHeartbeat.servers} / ${s.cpuMicrosPerHeartbeat.redis} / ${s.cpuMicrosPerHeartbeat.worker} / ${s.cpuMicrosPerHeartbeat.load} | ${s.serversRssMb} | ${stallSources(s)} |`);
+}
+
+const bound = (x: any) => (x === null || x === undefined ? '–' : x === '+Inf' ? '> 2.5 s' : `≤ ${x} ms`);
+
+/**
+ * Where a ladder step's tail came from: the gateways' own sample (frame in → Redis write → ack written, p99 as a
+ * bucket bound), the worst gateway's event-loop delay and GC pause, and the worst load process's steady loop delay.
+ */
+function stallSources(s: any): string {
+  const p = s.probes;
+  if (!p) return '–';
+  const worst = (xs: any[], f: (x: any) => number) => Math.max(0, ...xs.filter(Boolean).map(f));
+  const gcMax = (x: any) => Math.max(0, ...Object.values(x.gc ?? {}).map((k: any) => k.maxMs));
+  const stage = (k: string) => bound(p.stages?.[k]?.p99Ms);
+  const load = worst(s.loadUsage ?? [], (u) => u.steadyLoopMaxMs);
+  return `${stage('redis_write')} / ${stage('ack_written')}; loop max ${ms(worst(p.gateways, (g) => g.loopDelay.maxMs))}, GC max ${ms(worst(p.gateways, gcMax))}; load loop max ${ms(load)}`;
 }
 
 /** The two rows of create-flood.ts: the victims' p99 without and with one student flooding creates. */
@@ -78,8 +94,10 @@ export function renderResults(file: any): string {
     '',
     `## Ladders at ${file.params.heartbeatMs / 1000} s heartbeats`,
     '',
-    '| server | processes | viewers | answers/s | p50 | p99 | errors | passed | CPU µs/heartbeat: servers / Redis / worker / load | servers RSS MB |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    'Last column, where a tail came from: the gateways\' sampled heartbeats, frame in → Redis write / → ack written (p99, bucket bound), the worst gateway\'s event-loop delay and GC pause over the window (window-probe.cjs), and the worst load process\'s loop delay.',
+    '',
+    '| server | processes | viewers | answers/s | p50 | p99 | p99.9 / max | errors | passed | CPU µs/heartbeat: servers / Redis / worker / load | servers RSS MB | server stages p99; gateways; load |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...ladderRows('ours', L.ours), ...ladderRows("seed's design", L.seedDesign),
     '',
     '## One process each, rising heartbeat rate',

@@ -17,8 +17,11 @@
 //                side by side: latency, CPU per process, GC, loop delay, a CPU profile, the gateway's stage histogram
 //                (heartbeat-path.ts)
 //
-// `npm run bench -- --only create-flood` (or `--only heartbeat-path`) runs that one alone and prints it (no results
-// file is written; heartbeat-path saves its JSON and the raw profiles in BENCH_PROBE_DIR).
+// `npm run bench -- --only create-flood` (or `--only heartbeat-path`, `join-cost`, `join-storm`, `ladder`) runs that
+// one alone and prints it (no results file is written; heartbeat-path saves its JSON and the raw profiles in
+// BENCH_PROBE_DIR). `--only ladder` climbs BENCH_LADDER alone, e.g. `BENCH_LADDER=25000,50000`: every step of ours runs
+// its gateways and worker under window-probe.cjs and reads their stage histogram, so a failed step says where its tail
+// came from.
 //
 // Sizes: BENCH_LADDER (viewers, comma-separated), BENCH_HEARTBEAT_MS, BENCH_STEADY_S; heartbeat path:
 // BENCH_BASELINE_REV, BENCH_PATH_VIEWERS, BENCH_PATH_INTERVAL_MS, BENCH_PATH_ROUNDS, BENCH_PATH_PROFILE; see `--help`.
@@ -47,7 +50,9 @@ import { measureCheckpointPass } from './checkpoint-pass.js';
 import { renderResults } from './results-file.js';
 import { runSettlementBurst } from './settlement-burst.js';
 import { measureCreateFlood } from './create-flood.js';
-import { baselineRevDefault, measureHeartbeatPath, saveHeartbeatPath } from './heartbeat-path.js';
+import { baselineRevDefault, measureHeartbeatPath, probePath, readProbe, saveHeartbeatPath, stageMetric } from './heartbeat-path.js';
+import { windowPercentiles } from './metrics-histogram.js';
+import { gatewayMetricsPort } from '../core/metrics-ports.js';
 import { heartbeatPathHeadlineRows, heartbeatPathSection } from './results-heartbeat-path.js';
 import { joinBaselineRevDefault, joinRateDefault, measureJoinCost } from './join-cost.js';
 import { joinCostHeadlineRows, joinCostSection } from './results-join-cost.js';
@@ -90,11 +95,11 @@ const probeDir = process.env.BENCH_PROBE_DIR ?? `${os.tmpdir()}/bench-probe-${ne
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 if (process.argv.includes('--help')) {
-  console.log(`npm run bench [-- --only create-flood|heartbeat-path|join-cost|join-storm]  (env: BENCH_STORM_WATCHERS=${stormWatchers} BENCH_STORMS=${storms.map((x) => `${x.rate}x${x.viewers}`).join(',')} BENCH_STORM_BASELINE_REV=${stormBaselineRev} BENCH_JOIN_RATE=${joinRate} BENCH_JOIN_ROUNDS=${joinRounds} BENCH_JOIN_BASELINE_REV=${joinBaselineRev} BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000} BENCH_BASELINE_REV=${baselineRev} BENCH_PATH_VIEWERS=${pathViewers} BENCH_PATH_INTERVAL_MS=${pathIntervalMs} BENCH_PATH_ROUNDS=${pathRounds} BENCH_PATH_PROFILE=${pathProfile ? 1 : 0} BENCH_PROBE_DIR=${probeDir})`);
+  console.log(`npm run bench [-- --only create-flood|heartbeat-path|join-cost|join-storm|ladder]  (env: BENCH_STORM_WATCHERS=${stormWatchers} BENCH_STORMS=${storms.map((x) => `${x.rate}x${x.viewers}`).join(',')} BENCH_STORM_BASELINE_REV=${stormBaselineRev} BENCH_JOIN_RATE=${joinRate} BENCH_JOIN_ROUNDS=${joinRounds} BENCH_JOIN_BASELINE_REV=${joinBaselineRev} BENCH_LADDER=${ladder.join(',')} BENCH_SEED_LADDER=${seedLadder.join(',')} BENCH_HEARTBEAT_MS=${heartbeatMs} BENCH_STEADY_S=${steadyMs / 1000} BENCH_BASELINE_REV=${baselineRev} BENCH_PATH_VIEWERS=${pathViewers} BENCH_PATH_INTERVAL_MS=${pathIntervalMs} BENCH_PATH_ROUNDS=${pathRounds} BENCH_PATH_PROFILE=${pathProfile ? 1 : 0} BENCH_PROBE_DIR=${probeDir})`);
   process.exit(0);
 }
-if (only !== undefined && only !== 'create-flood' && only !== 'heartbeat-path' && only !== 'join-cost' && only !== 'join-storm') {
-  console.error(`bench: --only takes create-flood, heartbeat-path, join-cost or join-storm, not ${only}`);
+if (only !== undefined && !['create-flood', 'heartbeat-path', 'join-cost', 'join-storm', 'ladder'].includes(only)) {
+  console.error(`bench: --only takes create-flood, heartbeat-path, join-cost, join-storm or ladder, not ${only}`);
   process.exit(2);
 }
 
@@ -168,12 +173,17 @@ async function main(): Promise<void> {
     }
   };
   try {
-    log('limit: the heartbeat Lua script alone');
-    results.luaLimit = await measureLuaLimit(redis, createKeys(`${config.redisKeyPrefix}lua:`), meterLimits(config), { sessions: 20_000, rounds: 5, inFlight: 1_000 });
+    if (only !== 'ladder') log('limit: the heartbeat Lua script alone');
+    if (only !== 'ladder') results.luaLimit = await measureLuaLimit(redis, createKeys(`${config.redisKeyPrefix}lua:`), meterLimits(config), { sessions: 20_000, rounds: 5, inFlight: 1_000 });
 
-    const maxViewers = Math.max(...ladder, ...seedLadder, transportViewers, rateViewers);
+    const maxViewers = only === 'ladder' ? Math.max(...ladder) : Math.max(...ladder, ...seedLadder, transportViewers, rateViewers);
     log(`fixture: ${maxViewers} live sessions`);
     const sessions = await createLiveSessions(pool, meter, maxViewers);
+    if (only === 'ladder') {
+      const ours = await climb('gateway', null, ladder, sessions);
+      console.log(JSON.stringify(ours, null, 2));
+      return;
+    }
 
     log(`transport: ${transportViewers} sockets, one heartbeat each ${transportIntervalMs} ms, one process each`);
     const echo = await measureUwsEcho({ sockets: transportViewers, intervalMs: transportIntervalMs, durationMs: steadyMs, frame });
@@ -233,8 +243,21 @@ async function main(): Promise<void> {
   /** One server kind under one steady load; CPU µs per answered heartbeat for every process involved. */
   async function measureServer(kind: ServerKind, processes: number, ids: string[], intervalMs: number) {
     const srvEnv = { ...env, GATEWAY_PROCESSES: String(processes) };
-    const srv = await startServers(kind, processes, srvEnv, kind === 'gateway' ? `http://127.0.0.1:${port}/readyz` : null);
-    const worker = kind === 'gateway' ? await startServers('worker', 1, srvEnv, null) : null;
+    // Our gateways and worker run under window-probe.cjs: GC pauses and loop delay over the same window say which
+    // process a stall came from (its 10 ms loop timer costs an idle process 0.4 % of a core).
+    const probed = kind === 'gateway';
+    const stepProbeDir = `${probeDir}/ladder-${kind}-${ids.length}-${intervalMs}ms-${Date.now()}`;
+    if (probed) mkdirSync(stepProbeDir, { recursive: true });
+    const nodeArgs = probed ? ['--require', probePath] : [];
+    const probeEnv = probed ? { ...srvEnv, PROBE_DIR: stepProbeDir, PROBE_CPU_PROFILE: '0' } : srvEnv;
+    const srv = await startServers(kind, processes, probeEnv, kind === 'gateway' ? `http://127.0.0.1:${port}/readyz` : null, nodeArgs);
+    const worker = kind === 'gateway' ? await startServers('worker', 1, probeEnv, null, nodeArgs) : null;
+    const probedPids = probed ? [...srv.pids, ...(worker?.pids ?? [])] : [];
+    const signal = () => { for (const pid of probedPids) process.kill(pid, 'SIGUSR2'); };
+    // The gateways' own stage histogram over the window: frame in to ack written is the server's part of an ack.
+    const scrapeAll = () => Promise.all(srv.pids.map((_, i) => fetch(`http://127.0.0.1:${gatewayMetricsPort(config.gatewayMetricsPortBase, i)}/metrics`).then((r) => r.text()).catch(() => '')))
+      .then((texts) => texts.join('\n'));
+    let scrapes: Promise<string>[] = [];
     let window: ReturnType<typeof cpuWindow> | undefined;
     let used: ReturnType<ReturnType<typeof cpuWindow>['read']> | undefined;
     try {
@@ -242,15 +265,20 @@ async function main(): Promise<void> {
         mode: kind === 'seed-design' ? 'http' : 'ws', port, sessionIds: ids, token, intervalMs,
         path: (sid) => (kind === 'seed-design' ? `/api/sessions/${sid}/metrics` : `/ws/sessions/${sid}`),
         warmupMs: Math.max(2 * intervalMs, 3_000), durationMs: steadyMs,
-        onSteady: (loadPids) => { window = cpuWindow({ servers: srv.pids, worker: worker?.pids ?? [], redis: [redisPid], load: loadPids }); },
+        onSteady: (loadPids) => { signal(); if (probed) scrapes.push(scrapeAll()); window = cpuWindow({ servers: srv.pids, worker: worker?.pids ?? [], redis: [redisPid], load: loadPids }); },
         // Read while the load processes still run: a process that has exited has no /proc entry left to read.
-        onWindowEnd: () => { used = window!.read(); },
+        onWindowEnd: () => { used = window!.read(); signal(); if (probed) scrapes.push(scrapeAll()); },
       });
       const { micros } = used ?? window!.read();
       const per = (m: number | undefined) => +((m ?? 0) / Math.max(1, load.answered)).toFixed(2);
       const cpuMicrosPerHeartbeat = { servers: per(micros.servers), redis: per(micros.redis), worker: per(micros.worker), load: per(micros.load) };
       const serversRssMb = Math.round(srv.pids.reduce((sum, pid) => sum + rssKb(pid), 0) / 1024);
-      return { kind, ...load, processes, loadProcesses: load.processes, intervalMs, cpuMicrosPerHeartbeat, serversRssMb, passed: load.errorCount === 0 && load.p99Ms < p99TargetMs };
+      const probes = probed ? {
+        gateways: await Promise.all(srv.pids.map((pid) => readProbe(stepProbeDir, pid))),
+        worker: worker ? await readProbe(stepProbeDir, worker.pids[0]!) : null,
+        stages: scrapes.length === 2 ? windowPercentiles(await scrapes[0]!, await scrapes[1]!, stageMetric, 'stage') : null,
+      } : null;
+      return { kind, ...load, processes, loadProcesses: load.processes, intervalMs, cpuMicrosPerHeartbeat, serversRssMb, probes, passed: load.errorCount === 0 && load.p99Ms < p99TargetMs };
     } finally {
       await worker?.stop();
       await srv.stop();
