@@ -19,7 +19,10 @@ export interface SessionRowForMeter {
   content_progress: Record<string, { watched_seconds: number }> | null;
 }
 
-export function startInputOf(row: SessionRowForMeter, lectureIds: readonly number[]): StartInput {
+/** The fields of a session row a start needs. */
+export type StartFields = Pick<SessionRowForMeter, 'student_id' | 'course_id' | 'teacher_id' | 'locked_amount' | 'price_per_minute' | 'max_billable_ms'>;
+
+export function startInputOf(row: StartFields, lectureIds: readonly number[]): StartInput {
   return {
     studentId: row.student_id,
     courseId: row.course_id,

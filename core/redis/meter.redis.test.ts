@@ -276,6 +276,19 @@ describe('sockets: pause, resume, newest wins', () => {
   });
 });
 
+describe('a start\'s first deadline', () => {
+  it('is scheduled with the start script, idle + grace after the start (this process\'s clock, same machine as Redis here)', async () => {
+    const before = Date.now();
+    const { id, startedMs } = await start();
+    const after = Date.now();
+    const score = Number(await env.redis.zscore(env.keys.deadlines(env.keys.bucketOf(id)), id));
+    expect(score).toBeGreaterThanOrEqual(before + limits.socketIdleMs + limits.disconnectGraceMs);
+    expect(score).toBeLessThanOrEqual(after + limits.socketIdleMs + limits.disconnectGraceMs);
+    // Within a clock's tick of what the script's own time would give: the sweeper finds it due when the hash does.
+    expect(Math.abs(score - (startedMs + limits.socketIdleMs + limits.disconnectGraceMs))).toBeLessThan(1_000);
+  });
+});
+
 describe('refusals change nothing', () => {
   it('refuses a lecture the course does not have', async () => {
     // Proves progress cannot be attributed to a lecture outside the course, and the refused update is not counted.

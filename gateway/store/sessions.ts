@@ -10,7 +10,7 @@ import { maxBillableMs, minorToNumeric, numericToMinor } from '../../core/money.
 import type { EndReason } from '../../core/protocol/common.js';
 import { lectureIdsOf, type CourseRow } from './courses.js';
 import type { StartInput } from '../../core/redis/meter.js';
-import { startInputOf } from '../../core/live-session.js';
+import { startInputOf, type StartFields } from '../../core/live-session.js';
 
 export interface SessionRow {
   id: string;
@@ -119,11 +119,6 @@ export async function lockFunds(pool: Pool, input: {
   }
 }
 
-/** What Redis needs to meter a session, from its row and its course (start, and rebuild after a Redis loss). */
-export function liveStateOf(row: SessionRow, course: CourseRow): StartInput {
-  return startInputOf(row, lectureIdsOf(course.content_structure));
-}
-
 export async function findSession(pool: Pool, id: string): Promise<SessionRow | null> {
   const { rows } = await pool.query<SessionRow>('SELECT * FROM sessions WHERE id = $1', [id]);
   return rows[0] ?? null;
@@ -135,21 +130,25 @@ export async function findSession(pool: Pool, id: string): Promise<SessionRow | 
  * So no other request sees the row `active` before its live state exists (a rebuild would take that for a Redis
  * loss), and a settlement waits until both halves are there or neither is. If `startLive` throws, the transaction
  * rolls back and the row was never anything but `locked`: there is no undo step that could overwrite a state another
- * request made meanwhile. Returns null when the row was not `locked` (someone else started or settled it).
+ * request made meanwhile.
+ *
+ * `actingStudentId`: the row changes only if it is this student's (null: an admin or service caller, any student's),
+ * so who may start it is decided by the same statement that starts it, and a start needs no read of the row first
+ * (every join runs this). Returns null, having changed nothing, when the row is not a `locked` session the caller
+ * may start: the caller reads the row to say why (not found, someone else's, not locked).
  */
-export async function markStarted(pool: Pool, id: string, startLive: (course: CourseRow) => Promise<void>):
-  Promise<{ startTime: Date; course: CourseRow } | null> {
+export async function markStarted(pool: Pool, id: string, actingStudentId: string | null, startLive: (live: StartInput) => Promise<void>):
+  Promise<{ startTime: Date } | null> {
   return withTransaction(pool, async (tx) => {
-    // The row's course comes back with the update: one statement, not two (the start of every join runs this).
-    const { rows } = await tx.query<CourseRow & { session_start_time: Date }>(
+    const { rows } = await tx.query<StartFields & { start_time: Date; content_structure: CourseRow['content_structure'] }>(
       `UPDATE sessions s SET status = 'active', start_time = now() FROM courses c
-        WHERE s.id = $1 AND s.status = 'locked' AND c.id = s.course_id
-       RETURNING s.start_time AS session_start_time, c.*`, [id]);
+        WHERE s.id = $1 AND s.status = 'locked' AND ($2::uuid IS NULL OR s.student_id = $2) AND c.id = s.course_id
+       RETURNING s.start_time, s.student_id, s.course_id, s.teacher_id, s.locked_amount, s.price_per_minute,
+                 s.max_billable_ms, c.content_structure`, [id, actingStudentId]);
     const row = rows[0];
     if (!row) return null;
-    const { session_start_time: startTime, ...course } = row;
-    await startLive(course);
-    return { startTime, course };
+    await startLive(startInputOf(row, lectureIdsOf(row.content_structure)));
+    return { startTime: row.start_time };
   });
 }
 

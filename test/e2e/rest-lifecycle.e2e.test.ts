@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { startProduct, type Product } from '../helpers/product.js';
 import { assertMoneyInvariants, totalBalancesMinor } from '../helpers/money-invariants.js';
-import { courseId, STUDENT, TEACHER } from '../helpers/test-env.js';
+import { courseId, STUDENT, STUDENT_2, TEACHER } from '../helpers/test-env.js';
 
 let p: Product;
 let total0: number;
@@ -119,6 +119,27 @@ describe('REST lifecycle', () => {
     const service = await p.token({ sub: randomUUID(), role: 'service' });
     expect((await p.api('POST', `/api/sessions/${id}/start`, { token: service })).status).toBe(200);
     expect((await p.api('POST', `/api/sessions/${id}/complete`, { token: service, body: {} })).status).toBe(200);
+  });
+
+  it('a start decides who may start in its own statement: another student 403, unknown 404, started 409, and a refusal starts nothing', async () => {
+    const id = (await create({ course_id: courseId(5), student_id: STUDENT, locked_amount: 1 })).json.session_id as string;
+    const other = await p.token({ sub: STUDENT_2, role: 'student' });
+    const refused = await p.api('POST', `/api/sessions/${id}/start`, { token: other });
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.code).toBe('forbidden');
+    // Nothing started: the row is still locked, and Redis holds no live state nor a deadline for it.
+    expect((await p.env.pool.query('SELECT status, start_time FROM sessions WHERE id = $1', [id])).rows[0]).toEqual({ status: 'locked', start_time: null });
+    expect(await p.env.redis.exists(p.env.keys.session(id))).toBe(0);
+    expect(await p.env.redis.zscore(p.env.keys.deadlines(p.env.keys.bucketOf(id)), id)).toBeNull();
+    const unknown = await p.api('POST', `/api/sessions/${randomUUID()}/start`);
+    expect([unknown.status, unknown.json.error.code]).toEqual([404, 'session_not_found']);
+    expect((await p.api('POST', `/api/sessions/${id}/start`)).status).toBe(200);
+    const again = await p.api('POST', `/api/sessions/${id}/start`);
+    expect([again.status, again.json.error.code]).toEqual([409, 'wrong_state']);
+    expect(again.json.error.message).toContain('the session is active');
+    // Someone else's started session: still 403, not 409 (who may act is told before the state).
+    expect((await p.api('POST', `/api/sessions/${id}/start`, { token: other })).status).toBe(403);
+    expect((await p.api('POST', `/api/sessions/${id}/complete`, { body: {} })).status).toBe(200);
   });
 
   it('catalogue, wallet and earnings read endpoints', async () => {

@@ -5,9 +5,9 @@ import { ApiError } from '../../../core/errors.js';
 import { MeterRefusal } from '../../../core/redis/meter.js';
 import type { StartSessionResponse } from '../../../core/protocol/rest.js';
 import { assertMayActOn } from '../../auth/authorize-session.js';
-import { findSession, liveStateOf, markStarted } from '../../store/sessions.js';
+import { findSession, markStarted } from '../../store/sessions.js';
 import type { GatewayDeps } from '../../deps.js';
-import type { Caller } from '../../auth/verify-token.js';
+import { isPrivileged, type Caller } from '../../auth/verify-token.js';
 import type { HttpHandler, HttpResult } from '../route.js';
 import { authenticate, sessionIdParam } from '../validate.js';
 
@@ -22,17 +22,14 @@ export const startSession = (deps: GatewayDeps): HttpHandler => async (ctx) => {
 };
 
 async function startAdmitted(deps: GatewayDeps, caller: Caller, id: string): Promise<HttpResult> {
-  const row = await findSession(deps.pool, id);
-  if (!row) throw new ApiError('session_not_found');
-  assertMayActOn(caller, row.student_id);
-  if (row.status !== 'locked') throw new ApiError('wrong_state', `the session is ${row.status}; only a locked session can start`);
   let started: Awaited<ReturnType<typeof markStarted>>;
   // Set once this start holds the row (locked, under its lock): from then on, live state in Redis is ours or refused.
   let ownsRow = false;
   try {
-    started = await markStarted(deps.pool, id, async (course) => {
+    // Who may start it is in the statement that starts it: a student's token changes only that student's row.
+    started = await markStarted(deps.pool, id, isPrivileged(caller) ? null : caller.userId, async (live) => {
       ownsRow = true;
-      await deps.meter.startSession(id, liveStateOf(row, course));
+      await deps.meter.startSession(id, live);
     });
   } catch (err) {
     // Live state already there while the row was still locked under our lock: another request made it. It is
@@ -44,8 +41,17 @@ async function startAdmitted(deps: GatewayDeps, caller: Caller, id: string): Pro
     if (ownsRow) await deps.meter.forgetSession(id).catch(() => undefined);
     throw err;
   }
-  if (!started) throw new ApiError('wrong_state', startedMeanwhile);
+  if (!started) throw await whyNotStarted(deps, caller, id);
   deps.log.info({ sessionId: id }, 'session started');
   const body: StartSessionResponse = { session_id: id, status: 'active', start_time: started.startTime.toISOString() };
   return { status: 200, body };
+}
+
+/** A start that changed nothing: the row says why, in the order a reader would check (404, 403, then 409). */
+async function whyNotStarted(deps: GatewayDeps, caller: Caller, id: string): Promise<ApiError> {
+  const row = await findSession(deps.pool, id);
+  if (!row) return new ApiError('session_not_found');
+  assertMayActOn(caller, row.student_id);
+  if (row.status !== 'locked') return new ApiError('wrong_state', `the session is ${row.status}; only a locked session can start`);
+  return new ApiError('wrong_state', startedMeanwhile);
 }
