@@ -25,7 +25,8 @@ function stallSources(s: any): string {
   const gcMax = (x: any) => Math.max(0, ...Object.values(x.gc ?? {}).map((k: any) => k.maxMs));
   const stage = (k: string) => bound(p.stages?.[k]?.p99Ms);
   const load = worst(s.loadUsage ?? [], (u) => u.steadyLoopMaxMs);
-  return `${stage('redis_write')} / ${stage('ack_written')}; loop max ${ms(worst(p.gateways, (g) => g.loopDelay.maxMs))}, GC max ${ms(worst(p.gateways, gcMax))}; load loop max ${ms(load)}`;
+  const box = s.cores ? `; box ${s.cores.box} cores busy (${s.cores.otherThanMeasured} outside the measured processes)` : '';
+  return `${stage('redis_write')} / ${stage('ack_written')}${box}; loop max ${ms(worst(p.gateways, (g) => g.loopDelay.maxMs))}, GC max ${ms(worst(p.gateways, gcMax))}; load loop max ${ms(load)}`;
 }
 
 /** The two rows of create-flood.ts: the victims' p99 without and with one student flooding creates. */

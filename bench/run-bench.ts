@@ -45,7 +45,7 @@ import { measureUwsEcho } from './limit-uws-echo.js';
 import { benchStudentId, createLiveSessions } from './live-sessions-fixture.js';
 import { startServers, type ServerKind } from './gateway-processes.js';
 import { runViewerLoad, type ViewerLoadResult } from './viewer-load.js';
-import { cpuWindow, rssKb } from '../loadtest/common/proc-cpu.js';
+import { cpuWindow, machineBusyMicros, rssKb } from '../loadtest/common/proc-cpu.js';
 import { measureCheckpointPass } from './checkpoint-pass.js';
 import { renderResults } from './results-file.js';
 import { runSettlementBurst } from './settlement-burst.js';
@@ -62,7 +62,7 @@ import { benchQueryTimeoutMs } from './bench-timeouts.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
-const ladder = (process.env.BENCH_LADDER ?? '2500,5000,10000,15000,25000,50000,75000,100000').split(',').map(Number);
+const ladder = (process.env.BENCH_LADDER ?? '2500,5000,10000,15000,25000,30000,35000,40000,45000,50000,60000,75000,100000').split(',').map(Number);
 const seedLadder = (process.env.BENCH_SEED_LADDER ?? '250,500,1000,2500,5000,10000').split(',').map(Number);
 const heartbeatMs = num('BENCH_HEARTBEAT_MS', 5_000);
 const steadyMs = num('BENCH_STEADY_S', 20) * 1000;
@@ -257,7 +257,10 @@ async function main(): Promise<void> {
     // The gateways' own stage histogram over the window: frame in to ack written is the server's part of an ack.
     const scrapeAll = () => Promise.all(srv.pids.map((_, i) => fetch(`http://127.0.0.1:${gatewayMetricsPort(config.gatewayMetricsPortBase, i)}/metrics`).then((r) => r.text()).catch(() => '')))
       .then((texts) => texts.join('\n'));
-    let scrapes: Promise<string>[] = [];
+    const scrapes: Promise<string>[] = [];
+    // The whole box over the window: what the measured processes did not use went to Postgres, the bench, the kernel.
+    let busyAtOpen = 0;
+    let busyInWindow = 0;
     let window: ReturnType<typeof cpuWindow> | undefined;
     let used: ReturnType<ReturnType<typeof cpuWindow>['read']> | undefined;
     try {
@@ -265,11 +268,13 @@ async function main(): Promise<void> {
         mode: kind === 'seed-design' ? 'http' : 'ws', port, sessionIds: ids, token, intervalMs,
         path: (sid) => (kind === 'seed-design' ? `/api/sessions/${sid}/metrics` : `/ws/sessions/${sid}`),
         warmupMs: Math.max(2 * intervalMs, 3_000), durationMs: steadyMs,
-        onSteady: (loadPids) => { signal(); if (probed) scrapes.push(scrapeAll()); window = cpuWindow({ servers: srv.pids, worker: worker?.pids ?? [], redis: [redisPid], load: loadPids }); },
+        onSteady: (loadPids) => { signal(); if (probed) scrapes.push(scrapeAll()); busyAtOpen = machineBusyMicros(); window = cpuWindow({ servers: srv.pids, worker: worker?.pids ?? [], redis: [redisPid], load: loadPids }); },
         // Read while the load processes still run: a process that has exited has no /proc entry left to read.
-        onWindowEnd: () => { used = window!.read(); signal(); if (probed) scrapes.push(scrapeAll()); },
+        onWindowEnd: () => { used = window!.read(); busyInWindow = machineBusyMicros() - busyAtOpen; signal(); if (probed) scrapes.push(scrapeAll()); },
       });
-      const { micros } = used ?? window!.read();
+      const { micros, seconds } = used ?? window!.read();
+      const measured = Object.values(micros).reduce((a, b) => a + b, 0);
+      const cores = { box: +(busyInWindow / 1e6 / seconds).toFixed(2), otherThanMeasured: +(Math.max(0, busyInWindow - measured) / 1e6 / seconds).toFixed(2) };
       const per = (m: number | undefined) => +((m ?? 0) / Math.max(1, load.answered)).toFixed(2);
       const cpuMicrosPerHeartbeat = { servers: per(micros.servers), redis: per(micros.redis), worker: per(micros.worker), load: per(micros.load) };
       const serversRssMb = Math.round(srv.pids.reduce((sum, pid) => sum + rssKb(pid), 0) / 1024);
@@ -278,7 +283,7 @@ async function main(): Promise<void> {
         worker: worker ? await readProbe(stepProbeDir, worker.pids[0]!) : null,
         stages: scrapes.length === 2 ? windowPercentiles(await scrapes[0]!, await scrapes[1]!, stageMetric, 'stage') : null,
       } : null;
-      return { kind, ...load, processes, loadProcesses: load.processes, intervalMs, cpuMicrosPerHeartbeat, serversRssMb, probes, passed: load.errorCount === 0 && load.p99Ms < p99TargetMs };
+      return { kind, ...load, processes, loadProcesses: load.processes, intervalMs, cpuMicrosPerHeartbeat, cores, serversRssMb, probes, passed: load.errorCount === 0 && load.p99Ms < p99TargetMs };
     } finally {
       await worker?.stop();
       await srv.stop();
