@@ -159,6 +159,17 @@ export const loopLagHoldMs = 100;
 export const loopLagIdleMs = 2_000;
 /** Users a gateway remembers as out of REST tokens until a known time, answering them without asking Redis. */
 export const restRefusedUsersMax = 10_000;
+/**
+ * Tokens a gateway takes from a user's REST bucket in one Redis call: one for the request, the rest spent on the same
+ * user's next requests to this gateway within restTokenLeaseMs (a join's create and start ask Redis once). A token
+ * taken and not spent in time is lost: the allowance can only come out stricter, never looser (docs/rest-api.md
+ * "Rate limits").
+ */
+export const restTokensPerTake = 2;
+/** How long a gateway may spend tokens it took ahead for a user, in ms. */
+export const restTokenLeaseMs = 1_000;
+/** Users a gateway holds tokens taken ahead for; past it the oldest holding is dropped (its tokens lost). */
+export const restLeasesMax = 10_000;
 /** While Redis cannot be asked, REST requests are let through unmetered, with one warning per this many ms. */
 export const restRateUncheckedLogMs = 10_000;
 /**

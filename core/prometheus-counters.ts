@@ -3,7 +3,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { backingServiceOf } from './unavailable.js';
 
-export interface Increment { inc(): void }
+export interface Increment { inc(by?: number): void }
 
 /** One bound child per label value, each shown from the start (at 0), so rate() and dashboards see every series. */
 export function bindEach<const K extends string>(counter: Counter<string>, values: readonly K[]): Record<K, Increment> {

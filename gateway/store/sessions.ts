@@ -43,6 +43,12 @@ export interface CreatedSession {
   replayed: boolean;
 }
 
+/**
+ * Names of the statements every join runs, prepared once per connection: Postgres parses and plans them once, not at
+ * each create, start and upgrade (README "Scaling one machine"). A name stands for one text only.
+ */
+const preparedNames = Object.freeze({ lockFunds: 'gateway-lock-funds', markStarted: 'gateway-mark-started', findSession: 'gateway-find-session' });
+
 const pgUniqueViolation = '23505';
 /** lock_timeout ran out. */
 const pgLockNotAvailable = '55P03';
@@ -89,13 +95,15 @@ export async function lockFunds(pool: Pool, input: {
   const hash = requestHash(input.courseId, input.lockedMinor);
   try {
     const { rows } = await pool.query<{ outcome: LockFundsOutcome; session_id: string | null; locked_amount: string | null;
-      price_per_minute: string | null; max_billable_ms: string | null }>(
-      'SELECT * FROM lock_funds($1, $2, $3, $4, $5, $6, $7, $8)',
-      [randomUUID(), input.studentId, input.courseId, minorToNumeric(input.lockedMinor), input.idempotencyKey, hash,
+      price_per_minute: string | null; max_billable_ms: string | null }>({
+      name: preparedNames.lockFunds,
+      text: 'SELECT * FROM lock_funds($1, $2, $3, $4, $5, $6, $7, $8)',
+      values: [randomUUID(), input.studentId, input.courseId, minorToNumeric(input.lockedMinor), input.idempotencyKey, hash,
         Number.isFinite(limits.openHoldsMax) ? limits.openHoldsMax : null,
         // A gateway runs one student's creates one at a time (http/one-create-per-student.ts); another gateway's, or a
         // settlement, may still hold the row: wait for it a bounded time, never with a connection for as long as it takes.
-        limits.walletLockWaitMs > 0 ? `${Math.floor(limits.walletLockWaitMs)}ms` : null]);
+        limits.walletLockWaitMs > 0 ? `${Math.floor(limits.walletLockWaitMs)}ms` : null],
+    });
     const r = rows[0];
     invariant(r !== undefined, 'lock_funds answered no row');
     if (r.outcome !== 'created' && r.outcome !== 'replayed') throw new ApiError(r.outcome);
@@ -120,7 +128,7 @@ export async function lockFunds(pool: Pool, input: {
 }
 
 export async function findSession(pool: Pool, id: string): Promise<SessionRow | null> {
-  const { rows } = await pool.query<SessionRow>('SELECT * FROM sessions WHERE id = $1', [id]);
+  const { rows } = await pool.query<SessionRow>({ name: preparedNames.findSession, text: 'SELECT * FROM sessions WHERE id = $1', values: [id] });
   return rows[0] ?? null;
 }
 
@@ -140,11 +148,14 @@ export async function findSession(pool: Pool, id: string): Promise<SessionRow | 
 export async function markStarted(pool: Pool, id: string, actingStudentId: string | null, startLive: (live: StartInput) => Promise<void>):
   Promise<{ startTime: Date } | null> {
   return withTransaction(pool, async (tx) => {
-    const { rows } = await tx.query<StartFields & { start_time: Date; content_structure: CourseRow['content_structure'] }>(
-      `UPDATE sessions s SET status = 'active', start_time = now() FROM courses c
+    const { rows } = await tx.query<StartFields & { start_time: Date; content_structure: CourseRow['content_structure'] }>({
+      name: preparedNames.markStarted,
+      text: `UPDATE sessions s SET status = 'active', start_time = now() FROM courses c
         WHERE s.id = $1 AND s.status = 'locked' AND ($2::uuid IS NULL OR s.student_id = $2) AND c.id = s.course_id
        RETURNING s.start_time, s.student_id, s.course_id, s.teacher_id, s.locked_amount, s.price_per_minute,
-                 s.max_billable_ms, c.content_structure`, [id, actingStudentId]);
+                 s.max_billable_ms, c.content_structure`,
+      values: [id, actingStudentId],
+    });
     const row = rows[0];
     if (!row) return null;
     await startLive(startInputOf(row, lectureIdsOf(row.content_structure)));
