@@ -219,6 +219,18 @@ describe('the clamp rule', () => {
 });
 
 describe('sockets: pause, resume, newest wins', () => {
+  it("refuses another student's socket before anything changes, and attaches the session's own", async () => {
+    const studentId = randomUUID();
+    const { id } = await start(meter, { studentId });
+    const before = await env.redis.hgetall(env.keys.session(id));
+    await expect(meter.attachSocket(id, 'sock-x', randomUUID())).rejects.toMatchObject({ code: 'not_owner' });
+    expect(await env.redis.hgetall(env.keys.session(id))).toEqual(before);
+    const mine = await meter.attachSocket(id, 'sock-a', studentId);
+    expect(mine).toMatchObject({ previousOwner: '', resumed: false, studentId });
+    // null: an admin or service caller, who may act on any student's session.
+    expect(await meter.attachSocket(id, 'sock-b', null)).toMatchObject({ previousOwner: 'sock-a', studentId });
+  });
+
   it('pauses on detach with a grace deadline and counts time from the resume, not the last heartbeat', async () => {
     // Proves a reconnect is not billed for the time the player was gone (its last heartbeat was 10 minutes ago).
     const { id } = await start();

@@ -20,6 +20,7 @@ export const refusalCodes = {
   [-6]: 'already_started',
   [-7]: 'paused',
   [-8]: 'expired',
+  [-9]: 'not_owner',
 } as const;
 export type RefusalCode = (typeof refusalCodes)[keyof typeof refusalCodes];
 
@@ -101,6 +102,8 @@ export interface UpdateResult extends MeterFigures {
 export interface AttachResult extends MeterFigures {
   previousOwner: string;
   resumed: boolean;
+  /** The session's student. */
+  studentId: string;
 }
 
 export type DeadlineCheck =
@@ -342,12 +345,16 @@ export function createMeter(redis: RedisClient, keys: Keys, limits: MeterLimits)
       return results;
     },
 
-    async attachSocket(sessionId: string, socketId: string): Promise<AttachResult> {
-      const r = await attachScript(keys.session(sessionId), socketId, limits.disconnectGraceMs);
+    /**
+     * Makes `socketId` the session's socket. `actingStudentId`: refused `not_owner` unless the session is this
+     * student's (null: an admin or service caller, any student's).
+     */
+    async attachSocket(sessionId: string, socketId: string, actingStudentId: string | null = null): Promise<AttachResult> {
+      const r = await attachScript(keys.session(sessionId), socketId, limits.disconnectGraceMs, actingStudentId ?? '');
       refuseIfCode(r);
       return {
         previousOwner: String(r[1]), resumed: r[2] === 1, billedMs: int(r[3]), lockedMinor: int(r[4]),
-        priceMinor: int(r[5]), maxBillableMs: int(r[6]),
+        priceMinor: int(r[5]), maxBillableMs: int(r[6]), studentId: String(r[8]),
       };
     },
 

@@ -14,6 +14,11 @@ export interface SessionParties {
 /** Start, metrics, complete, WebSocket: the session's student or an admin/service token. */
 export function assertMayActOn(caller: Caller, ownerStudentId: string): void {
   if (caller.userId === ownerStudentId || isPrivileged(caller)) return;
+  refuseActingOn(caller);
+}
+
+/** The refusal of a caller found not to be the session's student (nor admin or service), in words for its role. */
+export function refuseActingOn(caller: Caller): never {
   if (caller.role === 'teacher') {
     throw new ApiError('forbidden', 'a teacher may read the status of sessions on their own courses, never act on a session');
   }

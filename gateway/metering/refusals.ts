@@ -12,5 +12,6 @@ export function refusalToApiError(r: MeterRefusal): ApiError {
     case 'replaced': return new ApiError('wrong_state', 'another socket owns this session');
     case 'already_started': return new ApiError('wrong_state', 'the session has already started');
     case 'expired': return new ApiError('wrong_state', 'the session was paused past its grace period and is being settled');
+    case 'not_owner': return new ApiError('forbidden', 'this session belongs to another student');
   }
 }

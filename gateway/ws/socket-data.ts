@@ -1,6 +1,13 @@
 // Per-socket state: one small typed struct, set at upgrade and owned by the uWS socket.
 import type { WebSocket } from 'uWebSockets.js';
 import type { Logger } from '../../core/log.js';
+import type { AttachResult } from '../../core/redis/meter.js';
+
+/**
+ * What the upgrade's claim of the session got (upgrade.ts): the socket attached (it owns the session), or the session
+ * paused past its grace (the socket opens to be told `ended expired`).
+ */
+export type SocketClaim = { kind: 'attached'; attach: AttachResult } | { kind: 'expired' };
 
 export interface SocketData {
   sessionId: string;
@@ -14,6 +21,8 @@ export interface SocketData {
   tokenExpiresAtMs: number;
   remoteAddress: string;
   log: Logger;
+  /** The upgrade's claim, read once by the open handler, then null. */
+  claim: SocketClaim | null;
   /** Highest heartbeat seq seen on this socket (-1 before the first). */
   lastSeq: number;
   /** Billed ms in the last ack: asserted never to decrease. */
@@ -30,7 +39,7 @@ export interface SocketData {
   frameQueue: (() => unknown)[] | null;
   badFrameCount: number;
   badFrameWindowStartMs: number;
-  /** Resolves once Redis knows this socket owns the session (or refused it). */
+  /** Whether Redis knows this socket owns the session (settled at the upgrade, which claims the session). */
   attached: Promise<boolean>;
   /** What `attached` resolved to, once it has: a heartbeat then goes on without waiting a turn for it. */
   attachedOk: boolean | null;

@@ -1,20 +1,23 @@
 // Authorisation before the upgrade (docs/websocket-protocol.md "Upgrade and authorization"): bad token 401, someone
 // else's session 403, unknown 404, not active/paused 409, Origin not allowed 403, too many sockets from one address
-// 429. Follows uWS's async-upgrade pattern: copy headers out of `req` at once, watch for abort, upgrade inside cork
-// only if still connected.
+// 429. The same Redis call that authorises the socket claims the session for it (attachSocket-1.lua), so the socket
+// opens already attached and its `ready` frame leaves with the 101 answer. Follows uWS's async-upgrade pattern: copy
+// headers out of `req` at once, watch for abort, upgrade inside cork only if still connected; a claim whose client
+// went away meanwhile is let go again (the session pauses, as on any disconnect).
 import { newSocketId } from '../../core/socket-id.js';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import { ApiError } from '../../core/errors.js';
 import { uuid } from '../../core/protocol/common.js';
-import { assertMayActOn } from '../auth/authorize-session.js';
-import { bearerToken } from '../auth/verify-token.js';
+import { MeterRefusal } from '../../core/redis/meter.js';
+import { assertMayActOn, refuseActingOn } from '../auth/authorize-session.js';
+import { bearerToken, isPrivileged, type Caller } from '../auth/verify-token.js';
 import { findSession, type SessionRow } from '../store/sessions.js';
 import { restoreFromCheckpoint } from '../metering/restore-session.js';
 import { toApiError } from '../api-error.js';
 import { sendError } from '../http/respond.js';
 import type { GatewayDeps } from '../deps.js';
 import type { SocketRegistry } from './socket-registry.js';
-import type { SocketData } from './socket-data.js';
+import type { SocketClaim, SocketData } from './socket-data.js';
 
 interface UpgradeRequest {
   sessionId: string;
@@ -40,6 +43,24 @@ function notConnectable(status: SessionRow['status']): string {
   return 'the session has just ended; it cannot be connected to';
 }
 
+/**
+ * Claims the live session for the socket: its claim, or null when Redis has no live state for it. Refusals are the
+ * upgrade's answers: another student's 403 (before the state is looked at), ending 409.
+ */
+async function claimSession(deps: GatewayDeps, caller: Caller, sessionId: string, socketId: string): Promise<SocketClaim | null> {
+  try {
+    return { kind: 'attached', attach: await deps.meter.attachSocket(sessionId, socketId, isPrivileged(caller) ? null : caller.userId) };
+  } catch (err) {
+    if (!(err instanceof MeterRefusal)) throw err;
+    if (err.code === 'unknown_session') return null;
+    if (err.code === 'not_owner') return refuseActingOn(caller);
+    if (err.code === 'ending') throw new ApiError('wrong_state', 'the session has ended');
+    // Paused past its grace: the socket opens to be told `ended expired` (docs/websocket-protocol.md "Close codes").
+    if (err.code === 'expired') return { kind: 'expired' };
+    throw err;
+  }
+}
+
 async function authorizeUpgrade(deps: GatewayDeps, registry: SocketRegistry, u: UpgradeRequest): Promise<SocketData> {
   const { config } = deps;
   if (config.allowedOrigins.length > 0 && u.origin !== '' && !config.allowedOrigins.includes(u.origin)) {
@@ -50,34 +71,35 @@ async function authorizeUpgrade(deps: GatewayDeps, registry: SocketRegistry, u: 
   }
   const caller = await deps.verifyToken(u.token);
   if (!uuid.safeParse(u.sessionId).success) throw new ApiError('session_not_found');
-  let live = await deps.meter.readSession(u.sessionId);
-  if (!live) {
+  const socketId = newSocketId();
+  let claim = await claimSession(deps, caller, u.sessionId, socketId);
+  if (!claim) {
     const row = await findSession(deps.pool, u.sessionId);
     if (!row) throw new ApiError('session_not_found');
+    // Before any live state is rebuilt: someone else's session is not restored into Redis on their behalf.
     assertMayActOn(caller, row.student_id);
-    if (await restoreFromCheckpoint(deps, row)) live = await deps.meter.readSession(u.sessionId);
-    if (!live) throw new ApiError('wrong_state', notConnectable(row.status));
+    if (await restoreFromCheckpoint(deps, row)) claim = await claimSession(deps, caller, u.sessionId, socketId);
+    if (!claim) throw new ApiError('wrong_state', notConnectable(row.status));
   }
-  assertMayActOn(caller, live.studentId);
-  if (live.status === 'ending') throw new ApiError('wrong_state', 'the session has ended');
-  const socketId = newSocketId();
+  const attach = claim.kind === 'attached' ? claim.attach : null;
   return {
     sessionId: u.sessionId,
     socketId,
-    studentId: live.studentId,
+    studentId: attach?.studentId ?? '',
     tokenExpiresAtMs: caller.acceptedUntilMs,
     remoteAddress: u.remoteAddress,
     log: deps.log.child({ sessionId: u.sessionId, socketId }),
+    claim,
     lastSeq: -1,
-    lastBilledMs: live.billedMs,
+    lastBilledMs: attach?.billedMs ?? 0,
     lastLecture: null,
     lastPct: 0,
     lowFundsWarned: false,
     frameQueue: null,
     badFrameCount: 0,
     badFrameWindowStartMs: 0,
-    attached: Promise.resolve(false),
-    attachedOk: null,
+    attached: Promise.resolve(attach !== null),
+    attachedOk: attach !== null,
     ending: false,
     closed: false,
   };
@@ -94,8 +116,18 @@ export function createUpgradeHandler(deps: GatewayDeps, registry: SocketRegistry
 
     authorizeUpgrade(deps, registry, u)
       .then((data) => {
-        if (state.aborted) return;
+        if (state.aborted) {
+          // The client left before its answer: the claim is let go as a disconnect would (the session pauses).
+          if (data.attachedOk) {
+            deps.meter.detachSocket(data.sessionId, data.socketId).catch((err: unknown) => {
+              deps.metrics.countServiceError(err);
+              data.log.warn({ err }, 'could not pause the session after an abandoned upgrade; the sweeper will settle it by its deadline');
+            });
+          }
+          return;
+        }
         state.done = true;
+        // The open handler runs inside upgrade(): its `ready` frame goes out in the same write as the 101.
         res.cork(() => res.upgrade(data, key, protocol, extensions, context));
       })
       .catch((err: unknown) => {

@@ -2,6 +2,8 @@
 // calls on one session"): over many rounds every call answers a documented status (start 200 or 409, complete and
 // status 200, upgrade 101 or 409), no call reverts a state another one made, and nothing logs a false "lost from
 // Redis" rebuild or an internal error.
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { productPerFile, type ApiResult } from '../helpers/product.js';
@@ -135,28 +137,68 @@ describe('start racing other calls on a locked session', () => {
   }));
 });
 
-describe('a socket whose session was settled between its upgrade and its opening', () => {
-  it('is told wrong_state and closed 1008, with no error logged', async () => {
+describe('an upgrade whose session is settled as it is claimed', () => {
+  it('is answered 409 wrong_state with no socket, and nothing is logged as an error or a rebuild', async () => {
     const id = await lockedSession();
     expect((await start(id)).status).toBe(200);
-    // The window the race above lands in now and then, made certain: the upgrade has found the session live, and the
-    // live state is gone (settled and forgotten) when the opened socket claims it.
+    // The upgrade authorises and claims the session in one Redis call (docs/websocket-protocol.md "Upgrade and
+    // authorization"): the session settled and forgotten just before it, the claim finds no live state and the row
+    // says why.
     const meter = p.deps.meter;
     const attachSocket = meter.attachSocket;
-    meter.attachSocket = async (sessionId, socketId) => {
+    meter.attachSocket = async (...args) => {
       meter.attachSocket = attachSocket;
-      await meter.forgetSession(sessionId);
-      return attachSocket.call(meter, sessionId, socketId);
+      expectCompleted(await complete(id), id);
+      await meter.forgetSession(id);
+      return attachSocket.apply(meter, args);
     };
     try {
-      const socket = openSocket(`${p.wsUrl}/ws/sessions/${id}?token=${await p.token()}`);
-      await socket.opened;
-      const refused = await socket.next('error');
-      expect(refused).toMatchObject({ code: 'wrong_state', message: 'the session has ended' });
-      expect((await socket.closed()).code).toBe(1008);
+      const refused = await upgrade(id);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.code).toBe('wrong_state');
     } finally {
       meter.attachSocket = attachSocket;
     }
+    expect(await rowStatus(id)).toBe('completed');
+    expect(await liveKeyExists(id)).toBe(false);
+    expectCleanLog();
+  });
+});
+
+describe('an upgrade whose client leaves before its answer', () => {
+  it('lets the session go again: paused with its grace, owned by no socket', async () => {
+    const id = await lockedSession();
+    expect((await start(id)).status).toBe(200);
+    const meter = p.deps.meter;
+    const attachSocket = meter.attachSocket;
+    let claimed!: () => void;
+    const claimedNow = new Promise<void>((r) => { claimed = r; });
+    let leave!: () => void;
+    const left = new Promise<void>((r) => { leave = r; });
+    meter.attachSocket = async (...args) => {
+      meter.attachSocket = attachSocket;
+      const r = await attachSocket.apply(meter, args);
+      claimed();
+      await left; // the answer waits until the client has gone
+      return r;
+    };
+    try {
+      const u = new URL(p.baseUrl);
+      const socket = net.connect(Number(u.port), u.hostname);
+      await new Promise((r) => socket.once('connect', r));
+      socket.write(`GET /ws/sessions/${id}?token=${await p.token()} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: Upgrade\r\n`
+        + `Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`);
+      await claimedNow;
+      expect(await p.env.redis.hget(p.env.keys.session(id), 'status')).toBe('active');
+      socket.destroy();
+      await sleep(50);
+      leave();
+      await eventually(async () => (await p.env.redis.hget(p.env.keys.session(id), 'status')) === 'paused', 5_000, 'the session to pause');
+      expect(await p.env.redis.hget(p.env.keys.session(id), 'owner')).toBe('');
+    } finally {
+      meter.attachSocket = attachSocket;
+    }
+    expectCompleted(await complete(id), id);
     expectCleanLog();
   });
 });
