@@ -9,11 +9,14 @@ import type { Build } from './baseline-worktree.js';
 import { forgetKeys } from './driver-run.js';
 import { startServers, type Started } from './gateway-processes.js';
 import { childrenOf, type Groups } from '../loadtest/common/proc-cpu.js';
+import { gatewayMetricsPort } from '../core/metrics-ports.js';
 
 export interface BenchProduct {
   /** The environment the processes run with: give it to the driver too (the same secret, gateway and schema). */
   env: NodeJS.ProcessEnv;
   baseUrl: string;
+  /** Each gateway's own metrics port, by process index: PORT + 1, PORT + 2, … */
+  gatewayMetricsPorts: number[];
   /** The run's schema, for the step's own queries. */
   schema: string;
   /** A connection to the step's Postgres, for the step's own counts. */
@@ -59,7 +62,10 @@ export async function startBenchProduct(pgi: PostgresInstance, b: Build, o: Benc
       PORT: String(o.port), HOST: '0.0.0.0', DATABASE_URL: pgi.url, DATABASE_SCHEMA: schema,
       REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, JWT_SECRET: `bench-${o.name}-secret-0123456789abcdef`,
       LOG_LEVEL: 'warn', LOG_PRETTY: 'false', MAX_SOCKETS_PER_IP: '0', GATEWAY_PROCESSES: String(o.gateways),
+      // Next to PORT rather than the default's 9465…, which an `npm start` on the same machine may hold.
+      GATEWAY_METRICS_PORT: String(o.port + 1), WORKER_METRICS_PORT: '0',
     };
+    const gatewayMetricsPorts = Array.from({ length: o.gateways }, (_, i) => gatewayMetricsPort(o.port + 1, i));
     const gateways = await startServers('gateway', o.gateways, { ...env, ...o.extraEnv }, `${baseUrl}/readyz`, o.nodeArgs ?? [], b.dir);
     stops.push(() => gateways.stop());
     const worker = await startServers('worker', 1, { ...env, ...o.extraEnv }, null, o.nodeArgs ?? [], b.dir);
@@ -69,7 +75,7 @@ export async function startBenchProduct(pgi: PostgresInstance, b: Build, o: Benc
       gateways: () => gateways.pids, worker: () => worker.pids, redis: () => [redisPid],
       postgres: () => (postmaster ? [postmaster, ...childrenOf(postmaster)] : []),
     };
-    return { env, baseUrl, schema, admin, gateways, worker, groups, stop };
+    return { env, baseUrl, gatewayMetricsPorts, schema, admin, gateways, worker, groups, stop };
   } catch (err) {
     await stop();
     throw err;

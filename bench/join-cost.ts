@@ -2,8 +2,9 @@
 // create → start → WebSocket → first ack, then a heartbeat every 5 s) against `npm start`'s gateways and a worker, on
 // a Postgres of the bench's own with pg_stat_statements loaded. Over a window inside the ramp it reports CPU ms per
 // join of each component (gateways, Postgres, Redis, worker, driver, everything else), and the Postgres statements
-// run in that window with their calls and time per join. The joiners' heartbeats in the window are in the CPU figures
-// too; at 5 s apart they are a few hundred µs per join against milliseconds.
+// run in that window with their calls and time per join. The heartbeats of viewers who joined earlier run in that
+// window too (about three per join at 200 joins/s): after the ramp, a window of heartbeats alone gives each
+// component's CPU per heartbeat, and the join's own cost is the ramp's less its heartbeats at that price.
 //
 //   npx tsx bench/join-cost.ts [--rate 200] [--ramp-s 25] [--gateways 4] [--rounds 1] [--baseline REV] [--profile DIR]
 //   npm run bench -- --only join-cost   (the same, inside the bench's run: prints, writes no results file)
@@ -14,6 +15,7 @@ import { withBuilds, type Build, type BuildRevs } from './baseline-worktree.js';
 import { startBenchProduct } from './bench-product.js';
 import { spawnDriver } from './driver-run.js';
 import { snapshot, treeOf, usedBetween, type Groups } from '../loadtest/common/proc-cpu.js';
+
 
 
 export interface JoinCostOptions {
@@ -55,6 +57,12 @@ export interface JoinCostRun {
   joinsPerSecond: number;
   /** CPU ms per join by component over the window. */
   cpuMsPerJoin: { gateways: number; postgres: number; redis: number; worker: number; driver: number; other: number };
+  /** Heartbeats acked in the window per join started in it (the gateways' gateway_heartbeats_total). */
+  heartbeatsPerJoin: number;
+  /** CPU µs per heartbeat by component in a window of heartbeats alone, after the ramp. */
+  cpuUsPerHeartbeat: HeartbeatOnlyCost;
+  /** cpuMsPerJoin less the window's heartbeats at cpuUsPerHeartbeat: what the join itself cost. */
+  cpuMsPerJoinLessHeartbeats: HeartbeatOnlyCost;
   /** Postgres statements of the window, most time per join first. */
   statements: StatementCost[];
   /** Every statement of the window, per join: calls and time. */
@@ -65,6 +73,9 @@ export interface JoinCostRun {
   ackMs: { p50: number; p99: number } | null;
   errors: number;
 }
+
+/** The components heartbeats cost (Postgres sees none of them: the worker's checkpoints are counted in the worker). */
+export interface HeartbeatOnlyCost { gateways: number; redis: number; worker: number; driver: number }
 
 export interface JoinCostResult {
   rate: number;
@@ -104,6 +115,19 @@ export async function measureJoinCost(o: JoinCostOptions): Promise<JoinCostResul
   }
 }
 
+/** After the ramp: a pause for the last joins to settle in, then a window of heartbeats alone, inside the driver's hold. */
+const heartbeatWindowDelayS = 1;
+const heartbeatWindowS = 5;
+const holdS = heartbeatWindowDelayS + heartbeatWindowS + 2;
+
+/** Heartbeats the gateways have acked since they started, from each one's own metrics port. */
+async function heartbeatsAcked(metricsPorts: number[]): Promise<number> {
+  const texts = await Promise.all(metricsPorts.map((port) => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text())));
+  let acked = 0;
+  for (const text of texts) acked += Number(/^gateway_heartbeats_total\{outcome="acked"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  return acked;
+}
+
 /** One run of one build: its gateways and worker on a fresh schema of the bench's Postgres, the driver from here. */
 async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Build, round: number): Promise<JoinCostRun> {
   const say = o.log ?? (() => undefined);
@@ -119,7 +143,7 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
 
     const viewers = o.rate * o.rampS;
     say(`  ${viewers} viewers joining at ${o.rate}/s over ${o.rampS} s, ${o.gateways} gateways, Postgres with pg_stat_statements on ${pgi.port}`);
-    const driver = spawnDriver(['--viewers', String(viewers), '--ramp-s', String(o.rampS), '--hold-s', '5', '--gateway-url', product.baseUrl,
+    const driver = spawnDriver(['--viewers', String(viewers), '--ramp-s', String(o.rampS), '--hold-s', String(holdS), '--gateway-url', product.baseUrl,
       '--max-error-rate', '1'], env, 'join-cost');
     cleanups.push(() => driver.cleanup());
     await driver.rampStarted;
@@ -131,13 +155,22 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
     await admin.query('SELECT pg_stat_statements_reset()');
     const c0 = await counts();
     toggleProbes();
+    const h0 = await heartbeatsAcked(product.gatewayMetricsPorts);
     const s0 = snapshot(groups);
     const t0 = performance.now();
     await sleep((o.rampS - 5) * 1000);
     const s1 = snapshot(groups);
+    const h1 = await heartbeatsAcked(product.gatewayMetricsPorts);
     toggleProbes();
     const windowS = (performance.now() - t0) / 1000;
     const c1 = await counts();
+    // Heartbeats alone: every viewer has joined, none is leaving yet (the driver holds holdS seconds).
+    await sleep(heartbeatWindowDelayS * 1000);
+    const sh0 = snapshot(groups);
+    const hh0 = await heartbeatsAcked(product.gatewayMetricsPorts);
+    await sleep(heartbeatWindowS * 1000);
+    const sh1 = snapshot(groups);
+    const hh1 = await heartbeatsAcked(product.gatewayMetricsPorts);
     const { rows } = await admin.query<{ query: string; calls: string; ms: number }>(
       `SELECT query, calls, total_exec_time + total_plan_time AS ms FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY ms DESC`);
@@ -151,6 +184,14 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
       query: fold(r.query), callsPerJoin: +(Number(r.calls) / Math.max(1, joins)).toFixed(2),
       meanMs: +(r.ms / Number(r.calls)).toFixed(3), msPerJoin: +(r.ms / Math.max(1, joins)).toFixed(3),
     }));
+    const hbUsed = usedBetween(sh0, sh1);
+    const hbCount = Math.max(1, hh1 - hh0);
+    const perHeartbeat = (us: number) => +(us / hbCount).toFixed(1);
+    const cpuUsPerHeartbeat: HeartbeatOnlyCost = {
+      gateways: perHeartbeat(hbUsed.gateways!), redis: perHeartbeat(hbUsed.redis!), worker: perHeartbeat(hbUsed.worker!), driver: perHeartbeat(hbUsed.driver!),
+    };
+    const heartbeatsInWindow = h1 - h0;
+    const lessHeartbeats = (name: keyof HeartbeatOnlyCost) => perJoin(Math.max(0, used[name]! - heartbeatsInWindow * cpuUsPerHeartbeat[name]));
     const report = driver.report();
     const lat = (s: { p50_ms: number; p99_ms: number } | undefined) => (s ? { p50: s.p50_ms, p99: s.p99_ms } : null);
     const result: JoinCostRun = {
@@ -160,6 +201,9 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
         gateways: perJoin(used.gateways!), postgres: perJoin(used.postgres!), redis: perJoin(used.redis!),
         worker: perJoin(used.worker!), driver: perJoin(used.driver!), other: perJoin(used.other),
       },
+      heartbeatsPerJoin: +(heartbeatsInWindow / Math.max(1, joins)).toFixed(2),
+      cpuUsPerHeartbeat,
+      cpuMsPerJoinLessHeartbeats: { gateways: lessHeartbeats('gateways'), redis: lessHeartbeats('redis'), worker: lessHeartbeats('worker'), driver: lessHeartbeats('driver') },
       statements,
       statementsPerJoin: {
         calls: +(ours.reduce((n, r) => n + Number(r.calls), 0) / Math.max(1, joins)).toFixed(2),
@@ -170,6 +214,7 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
     };
     say(`  ${joins} joins in ${result.windowS} s (${result.joinsPerSecond}/s; driver exit ${code}); CPU ms per join: ${JSON.stringify(result.cpuMsPerJoin)}`);
     say(`  Postgres: ${result.statementsPerJoin.calls} statements, ${result.statementsPerJoin.ms} ms per join`);
+    say(`  ${result.heartbeatsPerJoin} heartbeats per join in the window at CPU µs ${JSON.stringify(cpuUsPerHeartbeat)} each; less them, CPU ms per join: ${JSON.stringify(result.cpuMsPerJoinLessHeartbeats)}`);
     return result;
   } finally {
     await product.stop();
