@@ -7,9 +7,10 @@
 //      after Retry-After) from the storm driver, the watchers' ack p99 in the 5 s windows of the storm, and the cores
 //      each component used meanwhile (what limits it).
 //
-//   npx tsx bench/join-storm.ts [--watchers 10000] [--storms 500x10000,1000x10000] [--baseline REV]
+//   npx tsx bench/join-storm.ts [--watchers 10000] [--storms 500x10000,1000x10000] [--baseline REV] [--probe DIR]
 //   npm run bench -- --only join-storm   (the same, inside the bench's run: prints, writes no results file)
-import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { postgresInstance, type PostgresInstance } from '../test/helpers/service-instances.js';
 import { withBuilds, type Build, type BuildRevs } from './baseline-worktree.js';
@@ -33,6 +34,8 @@ export interface JoinStormOptions {
   port: number;
   /** The commit to compare with; null: this checkout alone. */
   baselineRev: string | null;
+  /** Run the gateways and the worker under window-probe.cjs over each storm, writing `<pid>.json` here. */
+  probeDir?: string;
   log?: (line: string) => void;
 }
 
@@ -116,9 +119,29 @@ export async function measureJoinStorm(o: JoinStormOptions): Promise<JoinStormRe
   }
 }
 
+/** Each probed process's loop delay p99/max and longest GC pause over the last window, from window-probe.cjs. */
+function probeSummary(dir: string, pids: number[]): string {
+  return pids.map((pid) => {
+    try {
+      const j = JSON.parse(readFileSync(`${dir}/${pid}.json`, 'utf8')) as { loopDelay: { p99Ms: number; maxMs: number }; gc: Record<string, { maxMs: number }> };
+      const gcMax = Math.max(0, ...Object.values(j.gc).map((g) => g.maxMs));
+      return `${pid}: loop ${j.loopDelay.p99Ms}/${j.loopDelay.maxMs} ms, gc max ${gcMax.toFixed(1)} ms`;
+    } catch {
+      return `${pid}: –`;
+    }
+  }).join('; ');
+}
+
 async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Build): Promise<JoinStormRun> {
   const say = o.log ?? (() => undefined);
-  const product = await startBenchProduct(pgi, b, { name: `storm_${b.name}`, port: o.port, gateways: o.gateways });
+  // With probeDir, the gateways and the worker run under window-probe.cjs over each storm: loop delay and GC pauses.
+  const probe = [...(o.probeDir ? ['--require', fileURLToPath(new URL('./window-probe.cjs', import.meta.url))] : []),
+    ...(process.env.STORM_NODE_ARGS ? process.env.STORM_NODE_ARGS.split(' ') : [])];
+  const product = await startBenchProduct(pgi, b, { name: `storm_${b.name}`, port: o.port, gateways: o.gateways, nodeArgs: probe,
+    extraEnv: { ...(o.probeDir ? { PROBE_DIR: o.probeDir, PROBE_CPU_PROFILE: '0' } : {}),
+      ...Object.fromEntries((process.env.STORM_GATEWAY_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=') as [string, string])) } });
+  const probed = o.probeDir ? [...product.gateways.pids, ...product.worker.pids] : [];
+  const toggleProbes = () => { for (const pid of probed) process.kill(pid, 'SIGUSR2'); };
   const { admin, env, schema } = product;
   const base = product.baseUrl;
   const cleanups: (() => void)[] = [];
@@ -143,6 +166,7 @@ async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Buil
       const fromMs = Date.now();
       const t0 = performance.now();
       const s0 = snapshot(groups);
+      toggleProbes();
       const since = (await admin.query<{ t: Date }>('SELECT now() AS t')).rows[0]!.t;
       const startedSince = async () => (await admin.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM ${schema}.sessions WHERE start_time >= $1`, [since])).rows[0]!.n;
@@ -157,8 +181,10 @@ async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Buil
         await sleep(pollMs);
       }
       const s1 = snapshot(groups);
+      toggleProbes();
       const windowS = (performance.now() - t0) / 1000;
       const toMs = Date.now();
+      if (o.probeDir) await sleep(500).then(() => say(`  storm probes: ${probeSummary(o.probeDir!, probed)}`));
       const used = usedBetween(s0, s1);
       const code = await driver.exited;
       const report = driver.report();
@@ -191,7 +217,10 @@ async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Buil
         };
       }),
     };
-    say(`  watchers: ${result.watchers.joined} joined, ${result.watchers.errors} errors; during the storms ack p99 ${result.storms.map((s) => JSON.stringify(s.watcherAckP99Ms)).join(', ')}`);
+    say(`  watchers: ${result.watchers.joined} joined, ${result.watchers.errors} errors ${JSON.stringify(w?.errors ?? {})}; during the storms ack p99 ${result.storms.map((s) => JSON.stringify(s.watcherAckP99Ms)).join(', ')}`);
+    // The driver's own stalls are inside the latencies it reports: say how late its loops ran.
+    const loops = (r: typeof w) => (r?.processes ?? []).map((p: { usage: { loop_p99_ms: number; loop_max_ms: number } | null }) => (p.usage ? `${p.usage.loop_p99_ms}/${p.usage.loop_max_ms}` : '–')).join(' ');
+    say(`  watchers' driver loop delay p99/max ms per process: ${loops(w)}`);
     return result;
   } finally {
     await product.stop();
@@ -204,9 +233,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     watchers: { type: 'string', default: String(stormWatchersDefault) }, 'watchers-ramp-s': { type: 'string', default: '50' },
     storms: { type: 'string', default: stormsDefault.map((s) => `${s.rate}x${s.viewers}`).join(',') },
     gateways: { type: 'string', default: '4' }, port: { type: 'string', default: '18500' }, baseline: { type: 'string' },
+    probe: { type: 'string' },
   } });
   const r = await measureJoinStorm({ watchers: Number(values.watchers), watchersRampS: Number(values['watchers-ramp-s']),
     storms: parseStorms(values.storms), gateways: Number(values.gateways), port: Number(values.port), baselineRev: values.baseline ?? null,
-    log: (l) => console.log(l) });
+    probeDir: values.probe, log: (l) => console.log(l) });
   console.log(JSON.stringify(r, null, 2));
 }

@@ -17,11 +17,21 @@ export interface HttpFetchAgents {
   https: https.Agent;
 }
 
+/**
+ * How long a kept-alive connection may sit unused before this client drops it, ms: well inside uWebSockets.js's 10 s
+ * idle timeout for HTTP. A viewer that waits out a long Retry-After would otherwise send its retry on a connection the
+ * gateway is closing that very moment, and the request fails as a network error (the reset reaches the client after
+ * its request left), though the gateway never saw it.
+ */
+export const idleConnectionMsMax = 5_000;
+
 /** Keep-alive agents holding at most `socketsMax` connections each (one open file per connection). */
-export function createAgents(socketsMax: number): HttpFetchAgents {
+export function createAgents(socketsMax: number, idleMs = idleConnectionMsMax): HttpFetchAgents {
+  // `timeout` is the idle time after which the agent destroys a free socket; on a request in flight it only emits
+  // 'timeout', which nothing here listens to (the REST client bounds a request with its own abort signal).
   return {
-    http: new http.Agent({ keepAlive: true, maxSockets: socketsMax }),
-    https: new https.Agent({ keepAlive: true, maxSockets: socketsMax }),
+    http: new http.Agent({ keepAlive: true, maxSockets: socketsMax, timeout: idleMs }),
+    https: new https.Agent({ keepAlive: true, maxSockets: socketsMax, timeout: idleMs }),
   };
 }
 
