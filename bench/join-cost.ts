@@ -139,12 +139,17 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
   try {
     await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public');
     const probed = [...product.gateways.pids, ...product.worker.pids];
-    const toggleProbes = () => { if (o.profileDir) for (const pid of probed) process.kill(pid, 'SIGUSR2'); };
+    const toggleProbes = () => {
+      if (!o.profileDir) return;
+      for (const pid of [...probed, ...(driver.pid ? treeOf(driver.pid) : [])]) process.kill(pid, 'SIGUSR2');
+    };
 
     const viewers = o.rate * o.rampS;
     say(`  ${viewers} viewers joining at ${o.rate}/s over ${o.rampS} s, ${o.gateways} gateways, Postgres with pg_stat_statements on ${pgi.port}`);
+    // With a profile, the driver's processes are probed too (NODE_OPTIONS reaches its viewer processes).
+    const driverEnv = o.profileDir ? { ...env, NODE_OPTIONS: `--require ${probe[1]}`, PROBE_DIR: o.profileDir, PROBE_CPU_PROFILE: '1' } : env;
     const driver = spawnDriver(['--viewers', String(viewers), '--ramp-s', String(o.rampS), '--hold-s', String(holdS), '--gateway-url', product.baseUrl,
-      '--max-error-rate', '1'], env, 'join-cost');
+      '--max-error-rate', '1'], driverEnv, 'join-cost');
     cleanups.push(() => driver.cleanup());
     await driver.rampStarted;
     const groups: Groups = { ...product.groups, driver: () => (driver.pid ? treeOf(driver.pid) : []) };
