@@ -128,6 +128,11 @@ export const poolConnectionsMax = 10;
 export const joinsInFlightMax = 8;
 /** Joins one gateway runs at once while its event loop lags (JOIN_SHED_LOOP_LAG_MS); none waits then. */
 export const joinsInFlightMaxWhileLagging = 2;
+/**
+ * While its event loop lags, a gateway runs a create only beside fewer than this many joins (a start beside
+ * joinsInFlightMaxWhileLagging): the starts of sessions already created go first (README "Joins under overload").
+ */
+export const createsInFlightMaxWhileLagging = 1;
 /** Joins that wait in memory for one of those slots; one more is answered 503 `overloaded` at once. */
 export const joinsQueuedMax = 32;
 /**
@@ -223,6 +228,9 @@ export const demoAnnounceWaitMs = 60_000;
 export function assertLimits(): void {
   // Joins alone must never take every connection: a complete or a wallet read still needs one (join-admission.ts).
   if (joinsInFlightMax >= poolConnectionsMax) throw new Error('joinsInFlightMax must be below poolConnectionsMax');
+  if (createsInFlightMaxWhileLagging < 1 || createsInFlightMaxWhileLagging > joinsInFlightMaxWhileLagging) {
+    throw new Error('createsInFlightMaxWhileLagging must be between 1 and joinsInFlightMaxWhileLagging');
+  }
   // The gateway's safety-net poll must get several chances within the wait, or a lost notice means settlement_pending.
   if (settleWaitPollMs * 5 > settleWaitMsMax) throw new Error('settleWaitPollMs must be at most a fifth of settleWaitMsMax');
   if (!Number.isSafeInteger(amountMinorMax * 60_000)) throw new Error('amountMinorMax × 60000 must be a safe integer');

@@ -4,11 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { RetryLaterError } from '../../core/errors.js';
 import { createJoinAdmission, type JoinAdmissionOutcome } from './join-admission.js';
 
-function gate(o: { lagging?: () => boolean; inFlightMax?: number; queuedMax?: number; queueWaitMsMax?: number } = {}) {
+function gate(o: { lagging?: () => boolean; inFlightMax?: number; inFlightMaxWhileLagging?: number; createsInFlightMaxWhileLagging?: number;
+  queuedMax?: number; queueWaitMsMax?: number } = {}) {
   const counts: Partial<Record<JoinAdmissionOutcome, number>> = {};
   const admission = createJoinAdmission(
     { loopLagging: o.lagging ?? (() => false), count: (outcome) => { counts[outcome] = (counts[outcome] ?? 0) + 1; } },
-    { inFlightMax: o.inFlightMax ?? 2, inFlightMaxWhileLagging: 1, queuedMax: o.queuedMax ?? 2, queueWaitMsMax: o.queueWaitMsMax ?? 1_000 },
+    { inFlightMax: o.inFlightMax ?? 2, inFlightMaxWhileLagging: o.inFlightMaxWhileLagging ?? 1,
+      createsInFlightMaxWhileLagging: o.createsInFlightMaxWhileLagging ?? 1, queuedMax: o.queuedMax ?? 2, queueWaitMsMax: o.queueWaitMsMax ?? 1_000 },
   );
   return { admission, counts };
 }
@@ -89,7 +91,7 @@ describe('join admission', () => {
     const counts: Partial<Record<JoinAdmissionOutcome, number>> = {};
     const admission = createJoinAdmission(
       { loopLagging: () => false, count: (o) => { counts[o] = (counts[o] ?? 0) + 1; }, nowMs: () => now },
-      { inFlightMax: 2, inFlightMaxWhileLagging: 1, queuedMax: 0, queueWaitMsMax: 1_000 },
+      { inFlightMax: 2, inFlightMaxWhileLagging: 1, createsInFlightMaxWhileLagging: 1, queuedMax: 0, queueWaitMsMax: 1_000 },
     );
     const ran: string[] = [];
     const held = [heldJoin(ran, 'a'), heldJoin(ran, 'b')];
@@ -119,5 +121,46 @@ describe('join admission', () => {
     await expect(admission.admit(() => { throw new Error('sync'); })).rejects.toThrow('sync');
     expect(admission.inFlight).toBe(0);
     expect(await admission.admit(async () => 'after')).toBe('after');
+  });
+
+  it('lets a waiting start go before a create that waited longer, and gives starts a line of their own', async () => {
+    const { admission, counts } = gate({ inFlightMax: 1, queuedMax: 1 });
+    const ran: string[] = [];
+    const first = heldJoin(ran, 'first');
+    const create = heldJoin(ran, 'create');
+    const start = heldJoin(ran, 'start');
+    const running = admission.admit(first.join, 'create');
+    const createDone = admission.admit(create.join, 'create');
+    // The create line is full: another create is refused, a start still waits (its own line).
+    expect(() => admission.refuseEarly('create')).toThrow(RetryLaterError);
+    const startDone = admission.admit(start.join, 'start');
+    expect(admission.queued).toBe(2);
+    first.release();
+    await running;
+    expect(ran).toEqual(['first', 'start']);
+    start.release();
+    await startDone;
+    expect(ran).toEqual(['first', 'start', 'create']);
+    create.release();
+    await createDone;
+    expect(counts).toEqual({ admitted: 1, queued: 2, refused_full: 1 });
+  });
+
+  it('while the loop lags, runs a start beside a join where a create is refused', async () => {
+    const { admission, counts } = gate({ lagging: () => true, inFlightMaxWhileLagging: 2, createsInFlightMaxWhileLagging: 1 });
+    const ran: string[] = [];
+    const one = heldJoin(ran, 'one');
+    const running = admission.admit(one.join, 'create');
+    const refusedCreate = await admission.admit(heldJoin(ran, 'create').join, 'create').then(() => null, (e: unknown) => e);
+    expect(overloaded(refusedCreate)).toBe(true);
+    const start = heldJoin(ran, 'start');
+    const startDone = admission.admit(start.join, 'start');
+    expect(ran).toEqual(['one', 'start']);
+    // Two run: a third start is refused too, nothing waits while the loop lags.
+    expect(() => admission.refuseEarly('start')).toThrow(RetryLaterError);
+    one.release();
+    start.release();
+    await Promise.all([running, startDone]);
+    expect(counts).toEqual({ admitted: 2, refused_lag: 2 });
   });
 });

@@ -11,12 +11,19 @@
 //   - while this process's event loop runs later than JOIN_SHED_LOOP_LAG_MS (the CPU is short, and watchers'
 //     heartbeats come first) at most joinsInFlightMaxWhileLagging joins run and none waits: the rest are refused.
 //     Not all: refusing every join while the loop lags would let a storm that keeps the loop busy with its own
-//     refusals lock every join out for as long as it lasts.
+//     refusals lock every join out for as long as it lasts;
+//   - a start finishes a join whose create was already paid for (its funds are locked): starts go ahead of waiting
+//     creates, wait in a line of their own, and while the loop lags a create runs only beside fewer others
+//     (createsInFlightMaxWhileLagging) than a start may. A refused start costs its player a Retry-After with funds
+//     locked and the create's work half used; a refused create costs nothing yet.
 // Refusals are decided before the token is checked (refuseEarly), so a refused join costs little more than parsing:
 // a join answered 503 in a millisecond costs less than one let in to wait seconds for the pool and the CPU.
 import { RetryLaterError } from '../../core/errors.js';
 import type { Config } from '../../core/config.js';
-import { joinQueueWaitMsMax, joinRetryAfterMs, joinRetryAfterMsMax, joinsInFlightMax, joinsInFlightMaxWhileLagging, joinsQueuedMax } from '../../core/limits.js';
+import {
+  createsInFlightMaxWhileLagging, joinQueueWaitMsMax, joinRetryAfterMs, joinRetryAfterMsMax, joinsInFlightMax, joinsInFlightMaxWhileLagging,
+  joinsQueuedMax,
+} from '../../core/limits.js';
 import { watchLoopLag } from '../loop-lag.js';
 
 export const joinAdmissionOutcomes = ['admitted', 'queued', 'refused_full', 'refused_wait', 'refused_lag'] as const;
@@ -24,27 +31,55 @@ export type JoinAdmissionOutcome = (typeof joinAdmissionOutcomes)[number];
 
 export interface JoinAdmissionLimits {
   inFlightMax: number;
-  /** Joins that may run at once while the event loop lags (none waits then). */
+  /** Joins that may run at once while the event loop lags (none waits then): a start beside this many others. */
   inFlightMaxWhileLagging: number;
+  /** While the event loop lags, a create runs only beside fewer others than this (≤ inFlightMaxWhileLagging). */
+  createsInFlightMaxWhileLagging: number;
+  /** Each line's length: starts wait in one, creates in another. */
   queuedMax: number;
   queueWaitMsMax: number;
 }
 
+/** The two halves of a join: a create locks funds, a start begins metering a session already created. */
+export type JoinKind = 'create' | 'start';
+
 export interface JoinAdmission {
   /** Runs `join` when a slot is free; refuses with 503 `overloaded` instead when it cannot run soon. */
-  admit<T>(join: () => Promise<T>): Promise<T>;
+  admit<T>(join: () => Promise<T>, kind?: JoinKind): Promise<T>;
   /**
    * Throws the refusal `admit` would answer now, before the request has cost anything (token check, Redis): under a
    * storm most joins are refused, and each refusal must cost as little as possible. `admit` still decides.
    */
-  refuseEarly(): void;
+  refuseEarly(kind?: JoinKind): void;
   readonly inFlight: number;
+  /** Joins waiting in both lines. */
   readonly queued: number;
 }
 
 export const joinAdmissionLimitsDefault: JoinAdmissionLimits = Object.freeze({
-  inFlightMax: joinsInFlightMax, inFlightMaxWhileLagging: joinsInFlightMaxWhileLagging, queuedMax: joinsQueuedMax, queueWaitMsMax: joinQueueWaitMsMax,
+  inFlightMax: joinsInFlightMax, inFlightMaxWhileLagging: joinsInFlightMaxWhileLagging,
+  createsInFlightMaxWhileLagging, queuedMax: joinsQueuedMax, queueWaitMsMax: joinQueueWaitMsMax,
 });
+
+/** A line of waiting joins in arrival order; `head` moves instead of a shift per start, which would copy the array. */
+class Line {
+  private items: Waiter[] = [];
+  private head = 0;
+  get size(): number { return this.items.length - this.head; }
+  push(w: Waiter): void { this.items.push(w); }
+  shift(): Waiter | undefined {
+    const w = this.items[this.head++];
+    if (this.head === this.items.length) { this.items.length = 0; this.head = 0; }
+    return w;
+  }
+  /** Takes `w` out of the line if it still waits; false if it has left (started). */
+  remove(w: Waiter): boolean {
+    const at = this.items.indexOf(w, this.head);
+    if (at < 0) return false;
+    this.items.splice(at, 1);
+    return true;
+  }
+}
 
 interface Waiter {
   start(): void;
@@ -95,18 +130,17 @@ export function createJoinAdmission(
     return overloaded(why, retryAfter.refused());
   };
   let inFlight = 0;
-  const waiting: Waiter[] = [];
-  let head = 0; // waiting[head..] are still waiting: a shift per start would copy the array
-  const queued = () => waiting.length - head;
+  const lines: Record<JoinKind, Line> = { start: new Line(), create: new Line() };
+  const queued = () => lines.start.size + lines.create.size;
 
   const next = () => {
     inFlight--;
-    while (head < waiting.length && inFlight < limits.inFlightMax) {
-      const w = waiting[head++]!;
+    while (inFlight < limits.inFlightMax && queued() > 0) {
+      // Starts first: each finishes a join already half paid for.
+      const w = (lines.start.size > 0 ? lines.start : lines.create).shift()!;
       clearTimeout(w.timer);
       w.start();
     }
-    if (head === waiting.length) { waiting.length = 0; head = 0; }
   };
 
   const run = <T>(join: () => Promise<T>): Promise<T> => {
@@ -121,28 +155,32 @@ export function createJoinAdmission(
     return done.finally(next);
   };
 
+  /** Joins a join of this kind would wait behind: a start only behind starts, a create behind both lines. */
+  const ahead = (kind: JoinKind) => (kind === 'start' ? lines.start.size : queued());
+
   /** Why a join arriving now would be refused, or null if it would run or wait. */
-  const refusal = (): { outcome: JoinAdmissionOutcome; why: string } | null => {
+  const refusal = (kind: JoinKind): { outcome: JoinAdmissionOutcome; why: string } | null => {
     // While the loop lags, a join runs only beside fewer others and never waits: the storm still makes progress, one
     // join at a time, but adds no more CPU than that to the watchers' wait.
     if (deps.loopLagging()) {
-      return inFlight < limits.inFlightMaxWhileLagging && queued() === 0 ? null : { outcome: 'refused_lag', why: 'event loop lagging' };
+      const slots = kind === 'start' ? limits.inFlightMaxWhileLagging : limits.createsInFlightMaxWhileLagging;
+      return inFlight < slots && ahead(kind) === 0 ? null : { outcome: 'refused_lag', why: 'event loop lagging' };
     }
-    if (inFlight < limits.inFlightMax && queued() === 0) return null;
-    return queued() >= limits.queuedMax ? { outcome: 'refused_full', why: 'queue full' } : null;
+    if (inFlight < limits.inFlightMax && ahead(kind) === 0) return null;
+    return lines[kind].size >= limits.queuedMax ? { outcome: 'refused_full', why: 'queue full' } : null;
   };
 
   return {
     get inFlight() { return inFlight; },
     get queued() { return queued(); },
-    refuseEarly() {
-      const no = refusal();
+    refuseEarly(kind = 'create') {
+      const no = refusal(kind);
       if (no !== null) throw refuse(no.outcome, no.why);
     },
-    admit(join) {
-      const no = refusal();
+    admit(join, kind = 'create') {
+      const no = refusal(kind);
       if (no !== null) return Promise.reject(refuse(no.outcome, no.why));
-      if (inFlight < limits.inFlightMax && queued() === 0) {
+      if (inFlight < limits.inFlightMax && ahead(kind) === 0) {
         deps.count('admitted');
         return run(join);
       }
@@ -152,12 +190,11 @@ export function createJoinAdmission(
           start: () => { run(join).then(resolve, reject); },
           timer: setTimeout(() => {
             // Still waiting (a started waiter's timer is cleared): out of the line, answered now.
-            const at = waiting.indexOf(w, head);
-            if (at >= 0) waiting.splice(at, 1);
+            lines[kind].remove(w);
             reject(refuse('refused_wait', `no slot within ${limits.queueWaitMsMax} ms`));
           }, limits.queueWaitMsMax),
         };
-        waiting.push(w);
+        lines[kind].push(w);
       });
     },
   };

@@ -14,11 +14,11 @@ import { authenticate, sessionIdParam } from '../validate.js';
 const startedMeanwhile = 'the session was started or settled meanwhile';
 
 export const startSession = (deps: GatewayDeps): HttpHandler => async (ctx) => {
-  deps.joinAdmission.refuseEarly();
+  deps.joinAdmission.refuseEarly('start');
   const caller = await authenticate(deps, ctx);
   const id = sessionIdParam(ctx);
   // A start is the second half of a join: it waits its turn, or is refused 503 overloaded having changed nothing.
-  return deps.joinAdmission.admit(() => startAdmitted(deps, caller, id));
+  return deps.joinAdmission.admit(() => startAdmitted(deps, caller, id), 'start');
 };
 
 async function startAdmitted(deps: GatewayDeps, caller: Caller, id: string): Promise<HttpResult> {
