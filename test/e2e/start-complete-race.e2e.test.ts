@@ -61,6 +61,23 @@ async function expectSettledForGood(id: string): Promise<void> {
   expect((await upgrade(id)).status).toBe(409);
 }
 
+type Attach = typeof p.deps.meter.attachSocket;
+
+/** Runs `during` with the gateway's next session claim wrapped in `around` (given the real claim to call), then unwraps it. */
+async function aroundNextAttach<T>(around: (attach: () => ReturnType<Attach>) => ReturnType<Attach>, during: () => Promise<T>): Promise<T> {
+  const meter = p.deps.meter;
+  const attachSocket = meter.attachSocket;
+  meter.attachSocket = (...args) => {
+    meter.attachSocket = attachSocket;
+    return around(() => attachSocket.apply(meter, args));
+  };
+  try {
+    return await during();
+  } finally {
+    meter.attachSocket = attachSocket;
+  }
+}
+
 /** The warnings and errors that must never appear: a rebuild of a session Redis never lost, and any 500. */
 function expectCleanLog(): void {
   const parsed = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
@@ -144,21 +161,13 @@ describe('an upgrade whose session is settled as it is claimed', () => {
     // The upgrade authorises and claims the session in one Redis call (docs/websocket-protocol.md "Upgrade and
     // authorization"): the session settled and forgotten just before it, the claim finds no live state and the row
     // says why.
-    const meter = p.deps.meter;
-    const attachSocket = meter.attachSocket;
-    meter.attachSocket = async (...args) => {
-      meter.attachSocket = attachSocket;
+    const refused = await aroundNextAttach(async (attach) => {
       expectCompleted(await complete(id), id);
-      await meter.forgetSession(id);
-      return attachSocket.apply(meter, args);
-    };
-    try {
-      const refused = await upgrade(id);
-      expect(refused.status).toBe(409);
-      expect(refused.body.error.code).toBe('wrong_state');
-    } finally {
-      meter.attachSocket = attachSocket;
-    }
+      await p.deps.meter.forgetSession(id);
+      return attach();
+    }, () => upgrade(id));
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('wrong_state');
     expect(await rowStatus(id)).toBe('completed');
     expect(await liveKeyExists(id)).toBe(false);
     expectCleanLog();
@@ -169,20 +178,16 @@ describe('an upgrade whose client leaves before its answer', () => {
   it('lets the session go again: paused with its grace, owned by no socket', async () => {
     const id = await lockedSession();
     expect((await start(id)).status).toBe(200);
-    const meter = p.deps.meter;
-    const attachSocket = meter.attachSocket;
     let claimed!: () => void;
     const claimedNow = new Promise<void>((r) => { claimed = r; });
     let leave!: () => void;
     const left = new Promise<void>((r) => { leave = r; });
-    meter.attachSocket = async (...args) => {
-      meter.attachSocket = attachSocket;
-      const r = await attachSocket.apply(meter, args);
+    await aroundNextAttach(async (attach) => {
+      const r = await attach();
       claimed();
       await left; // the answer waits until the client has gone
       return r;
-    };
-    try {
+    }, async () => {
       const u = new URL(p.baseUrl);
       const socket = net.connect(Number(u.port), u.hostname);
       await new Promise((r) => socket.once('connect', r));
@@ -195,9 +200,7 @@ describe('an upgrade whose client leaves before its answer', () => {
       leave();
       await eventually(async () => (await p.env.redis.hget(p.env.keys.session(id), 'status')) === 'paused', 5_000, 'the session to pause');
       expect(await p.env.redis.hget(p.env.keys.session(id), 'owner')).toBe('');
-    } finally {
-      meter.attachSocket = attachSocket;
-    }
+    });
     expectCompleted(await complete(id), id);
     expectCleanLog();
   });
