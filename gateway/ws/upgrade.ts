@@ -1,7 +1,7 @@
 // Authorisation before the upgrade (docs/websocket-protocol.md "Upgrade and authorization"): bad token 401, someone
 // else's session 403, unknown 404, not active/paused 409, Origin not allowed 403, too many sockets from one address
 // 429. The same Redis call that authorises the socket claims the session for it (attachSocket-1.lua), so the socket
-// opens already attached and its `ready` frame leaves with the 101 answer. Follows uWS's async-upgrade pattern: copy
+// opens already attached and its `ready` frame follows the 101 at once. Follows uWS's async-upgrade pattern: copy
 // headers out of `req` at once, watch for abort, upgrade inside cork only if still connected; a claim whose client
 // went away meanwhile is let go again (the session pauses, as on any disconnect).
 import { newSocketId } from '../../core/socket-id.js';
@@ -127,7 +127,6 @@ export function createUpgradeHandler(deps: GatewayDeps, registry: SocketRegistry
           return;
         }
         state.done = true;
-        // The open handler runs inside upgrade(): its `ready` frame goes out in the same write as the 101.
         res.cork(() => res.upgrade(data, key, protocol, extensions, context));
       })
       .catch((err: unknown) => {

@@ -114,6 +114,30 @@ describe('WebSocket lifecycle', () => {
     await s.next('ended');
   });
 
+  it('a reconnect to a session paused past its grace is told ended expired and closed 1000, and the sweeper settles it', async () => {
+    const id = await p.liveSession(5, 3);
+    const s = await connect(id);
+    await s.next('ready');
+    s.close();
+    await s.closed();
+    await sleep(200);
+    expect((await status(id)).status).toBe('paused');
+    // Paused longer ago than the grace period (1.5 s), while the sweeper's deadline for it has not come yet.
+    await p.env.redis.hincrby(p.env.keys.session(id), 'paused_ms', -5_000);
+    const late = await connect(id);
+    expect(await late.next('ended')).toMatchObject({ reason: 'expired' });
+    expect((await late.closed()).code).toBe(1000);
+    // The claim changed nothing: still paused, owned by no socket, until the sweeper settles it.
+    expect(await p.env.redis.hget(p.env.keys.session(id), 'owner')).toBe('');
+    let st;
+    for (let i = 0; i < 60; i++) {
+      st = await status(id);
+      if (st.status === 'completed') break;
+      await sleep(100);
+    }
+    expect(st).toMatchObject({ status: 'completed', end_reason: 'disconnected' });
+  });
+
   it('one socket per session: the newest wins, the older gets ended/replaced and is closed', async () => {
     const id = await p.liveSession(5, 4);
     const first = await connect(id);

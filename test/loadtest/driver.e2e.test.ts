@@ -70,7 +70,7 @@ describe('load driver', () => {
     expect(r.check_failures).toEqual({});
     // Each viewer: a heartbeat at open, at least one per interval, and a last one before complete; each acked.
     expect(r.heartbeats).toBeGreaterThanOrEqual(3 * viewers);
-    expect(r.acks).toBe(r.heartbeats);
+    expect(r.acks, JSON.stringify({ closes: r.socket_closes, viewers: r.viewers, errors: r.errors })).toBe(r.heartbeats);
     expect(r.latency.ack.count).toBe(r.acks);
     expect(r.latency.rest.create!.count).toBe(viewers);
     expect(r.processes.map((p) => new URL(p.gateway_url).hostname)).toEqual(['127.0.0.2', '127.0.0.3']);
