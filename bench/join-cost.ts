@@ -8,11 +8,12 @@
 //
 //   npx tsx bench/join-cost.ts [--rate 200] [--ramp-s 25] [--gateways 4] [--rounds 1] [--baseline REV] [--profile DIR]
 //   npm run bench -- --only join-cost   (the same, inside the bench's run: prints, writes no results file)
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { postgresInstance, type PostgresInstance } from '../test/helpers/service-instances.js';
 import { withBuilds, type Build, type BuildRevs } from './baseline-worktree.js';
 import { startBenchProduct } from './bench-product.js';
+import { probePath } from './heartbeat-path.js';
 import { spawnDriver } from './driver-run.js';
 import { snapshot, treeOf, usedBetween, type Groups } from '../loadtest/common/proc-cpu.js';
 
@@ -131,7 +132,7 @@ async function heartbeatsAcked(metricsPorts: number[]): Promise<number> {
 /** One run of one build: its gateways and worker on a fresh schema of the bench's Postgres, the driver from here. */
 async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Build, round: number): Promise<JoinCostRun> {
   const say = o.log ?? (() => undefined);
-  const probe = o.profileDir ? ['--require', fileURLToPath(new URL('./window-probe.cjs', import.meta.url))] : [];
+  const probe = o.profileDir ? ['--require', probePath] : [];
   const probeEnv = o.profileDir ? { PROBE_DIR: o.profileDir, PROBE_CPU_PROFILE: '1' } : {};
   const product = await startBenchProduct(pgi, b, { name: `join_${b.name}_${round}`, port: o.port, gateways: o.gateways, nodeArgs: probe, extraEnv: probeEnv });
   const { admin, env, schema } = product;
@@ -147,7 +148,7 @@ async function measureOneBuild(o: JoinCostOptions, pgi: PostgresInstance, b: Bui
     const viewers = o.rate * o.rampS;
     say(`  ${viewers} viewers joining at ${o.rate}/s over ${o.rampS} s, ${o.gateways} gateways, Postgres with pg_stat_statements on ${pgi.port}`);
     // With a profile, the driver's processes are probed too (NODE_OPTIONS reaches its viewer processes).
-    const driverEnv = o.profileDir ? { ...env, NODE_OPTIONS: `--require ${probe[1]}`, PROBE_DIR: o.profileDir, PROBE_CPU_PROFILE: '1' } : env;
+    const driverEnv = o.profileDir ? { ...env, NODE_OPTIONS: `--require ${probePath}`, PROBE_DIR: o.profileDir, PROBE_CPU_PROFILE: '1' } : env;
     const driver = spawnDriver(['--viewers', String(viewers), '--ramp-s', String(o.rampS), '--hold-s', String(holdS), '--gateway-url', product.baseUrl,
       '--max-error-rate', '1'], driverEnv, 'join-cost');
     cleanups.push(() => driver.cleanup());

@@ -9,12 +9,12 @@
 //
 //   npx tsx bench/join-storm.ts [--watchers 10000] [--storms 500x10000,1000x10000] [--baseline REV] [--probe DIR]
 //   npm run bench -- --only join-storm   (the same, inside the bench's run: prints, writes no results file)
-import { readFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { postgresInstance, type PostgresInstance } from '../test/helpers/service-instances.js';
 import { withBuilds, type Build, type BuildRevs } from './baseline-worktree.js';
 import { startBenchProduct } from './bench-product.js';
+import { probePath, readProbe } from './heartbeat-path.js';
 import { spawnDriver, type DriverRun } from './driver-run.js';
 import { snapshot, treeOf, usedBetween, type Groups } from '../loadtest/common/proc-cpu.js';
 
@@ -120,22 +120,21 @@ export async function measureJoinStorm(o: JoinStormOptions): Promise<JoinStormRe
 }
 
 /** Each probed process's loop delay p99/max and longest GC pause over the last window, from window-probe.cjs. */
-function probeSummary(dir: string, pids: number[]): string {
-  return pids.map((pid) => {
-    try {
-      const j = JSON.parse(readFileSync(`${dir}/${pid}.json`, 'utf8')) as { loopDelay: { p99Ms: number; maxMs: number }; gc: Record<string, { maxMs: number }> };
-      const gcMax = Math.max(0, ...Object.values(j.gc).map((g) => g.maxMs));
-      return `${pid}: loop ${j.loopDelay.p99Ms}/${j.loopDelay.maxMs} ms, gc max ${gcMax.toFixed(1)} ms`;
-    } catch {
-      return `${pid}: –`;
-    }
+async function probeSummary(dir: string, pids: number[]): Promise<string> {
+  const reports = await Promise.all(pids.map((pid) => readProbe(dir, pid)));
+  return reports.map((j, i) => {
+    if (!j) return `${pids[i]}: –`;
+    const gcMax = Math.max(0, ...Object.values(j.gc).map((g) => g.maxMs));
+    return `${pids[i]}: loop ${j.loopDelay.p99Ms}/${j.loopDelay.maxMs} ms, gc max ${gcMax.toFixed(1)} ms`;
   }).join('; ');
 }
 
 async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Build): Promise<JoinStormRun> {
   const say = o.log ?? (() => undefined);
   // With probeDir, the gateways and the worker run under window-probe.cjs over each storm: loop delay and GC pauses.
-  const probe = [...(o.probeDir ? ['--require', fileURLToPath(new URL('./window-probe.cjs', import.meta.url))] : []),
+  // STORM_NODE_ARGS and STORM_GATEWAY_ENV (space-separated) try a node flag or a setting on the gateways, e.g.
+  // STORM_GATEWAY_ENV=JOIN_SHED_LOOP_LAG_MS=8.
+  const probe = [...(o.probeDir ? ['--require', probePath] : []),
     ...(process.env.STORM_NODE_ARGS ? process.env.STORM_NODE_ARGS.split(' ') : [])];
   const product = await startBenchProduct(pgi, b, { name: `storm_${b.name}`, port: o.port, gateways: o.gateways, nodeArgs: probe,
     extraEnv: { ...(o.probeDir ? { PROBE_DIR: o.probeDir, PROBE_CPU_PROFILE: '0' } : {}),
@@ -184,7 +183,7 @@ async function stormOneBuild(o: JoinStormOptions, pgi: PostgresInstance, b: Buil
       toggleProbes();
       const windowS = (performance.now() - t0) / 1000;
       const toMs = Date.now();
-      if (o.probeDir) await sleep(500).then(() => say(`  storm probes: ${probeSummary(o.probeDir!, probed)}`));
+      if (o.probeDir) say(`  storm probes: ${await probeSummary(o.probeDir, probed)}`);
       const used = usedBetween(s0, s1);
       const code = await driver.exited;
       const report = driver.report();

@@ -72,12 +72,10 @@ class Line {
     if (this.head === this.items.length) { this.items.length = 0; this.head = 0; }
     return w;
   }
-  /** Takes `w` out of the line if it still waits; false if it has left (started). */
-  remove(w: Waiter): boolean {
+  /** Takes `w` out of the line if it still waits (a started waiter has left it already). */
+  remove(w: Waiter): void {
     const at = this.items.indexOf(w, this.head);
-    if (at < 0) return false;
-    this.items.splice(at, 1);
-    return true;
+    if (at >= 0) this.items.splice(at, 1);
   }
 }
 
